@@ -1,0 +1,73 @@
+//! The core's error type and its translation into sentences for the agent.
+
+use parley_types::{ErrorCode, IpcError};
+
+use crate::profile::ProfileError;
+use crate::secrets::SecretError;
+use crate::store::{OpenError, QueueRefusal, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Refused(#[from] QueueRefusal),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("this profile is not connected to a relay yet: enroll the device first")]
+    NotEnrolled,
+    #[error("this profile has no WhatsApp number configured yet")]
+    NoGraphAccount,
+    #[error("the relay refused: {0}")]
+    Relay(String),
+    #[error("the keyring holds a damaged {0}; reconnect this profile")]
+    BadSecret(&'static str),
+}
+
+impl From<&CoreError> for IpcError {
+    fn from(e: &CoreError) -> IpcError {
+        let code = match e {
+            CoreError::Store(StoreError::NotFound) | CoreError::Refused(QueueRefusal::NoConversation) => {
+                ErrorCode::NotFound
+            }
+            CoreError::Refused(QueueRefusal::WindowClosed) => ErrorCode::WindowClosed,
+            CoreError::InvalidInput(_) => ErrorCode::InvalidInput,
+            CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => ErrorCode::Reconnect,
+            CoreError::Relay(_) => ErrorCode::RetryLater,
+            CoreError::Open(_) | CoreError::Store(_) | CoreError::Profile(_) => ErrorCode::Storage,
+            CoreError::Secrets(_) => ErrorCode::Reconnect,
+        };
+        IpcError::new(code, capitalise(&e.to_string()))
+    }
+}
+
+impl From<CoreError> for IpcError {
+    fn from(e: CoreError) -> IpcError {
+        IpcError::from(&e)
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A sentence for a delivery failure reported in a status webhook.
+pub fn explain_delivery_error(code: i64, meta_message: Option<&str>) -> String {
+    match parley_meta::graph::explain_code(code) {
+        Some(text) => text.to_owned(),
+        None => match meta_message {
+            Some(m) if !m.is_empty() => format!("WhatsApp could not deliver this message (error {code}: {m})."),
+            _ => format!("WhatsApp could not deliver this message (error {code})."),
+        },
+    }
+}

@@ -1,0 +1,100 @@
+//! A profile: one data directory with its database and non-secret settings,
+//! plus its own keyring entries. The sandbox and a real account are separate
+//! profiles, so demo data never mixes with a customer's.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Non-secret settings, in `config.json`. Tokens and keys are in the keyring.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileConfig {
+    /// True when this profile talks to the built-in sandbox, not Meta.
+    #[serde(default)]
+    pub sandbox: bool,
+    pub relay_url: Option<String>,
+    pub device_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub graph: Option<GraphSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphSettings {
+    /// `https://graph.facebook.com`, or the sandbox's loopback address.
+    pub base_url: String,
+    /// For example `v23.0`.
+    pub version: String,
+    pub phone_number_id: String,
+    pub waba_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot use the profile directory {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("the profile settings in {path} are damaged: {reason}")]
+    BadConfig { path: PathBuf, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    dir: PathBuf,
+    id: String,
+}
+
+impl Profile {
+    /// Create the directory if needed (owner-only on Unix).
+    pub fn open(dir: &Path) -> Result<Profile, ProfileError> {
+        let io = |source| ProfileError::Io { path: dir.to_owned(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+        let canonical = dir.canonicalize().map_err(io)?;
+        // The keyring namespace: stable for a directory, distinct between them.
+        let digest = Sha256::digest(canonical.to_string_lossy().as_bytes());
+        let id = format!("profile-{}", &hex::encode(digest)[..16]);
+        Ok(Profile { dir: canonical, id })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The keyring namespace of this profile.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.join("parley.db")
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    pub fn load_config(&self) -> Result<ProfileConfig, ProfileError> {
+        let path = self.config_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| ProfileError::BadConfig { path, reason: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProfileConfig::default()),
+            Err(source) => Err(ProfileError::Io { path, source }),
+        }
+    }
+
+    /// Write atomically (temp file + rename), so a crash never leaves half a file.
+    pub fn save_config(&self, config: &ProfileConfig) -> Result<(), ProfileError> {
+        let path = self.config_path();
+        let tmp = self.dir.join("config.json.tmp");
+        let json = serde_json::to_vec_pretty(config).expect("config serialises");
+        let io = |source| ProfileError::Io { path: path.clone(), source };
+        std::fs::write(&tmp, json).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(())
+    }
+}

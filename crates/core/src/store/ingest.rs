@@ -1,0 +1,253 @@
+//! Applying webhook events to the store, idempotently.
+//!
+//! Delivery from the relay is at least once and in no particular order, so
+//! every rule here must give the same rows whatever the order and however
+//! often an event repeats:
+//! - a message is stored once per provider id (`INSERT OR IGNORE` on the
+//!   unique `provider_id`);
+//! - a status is recorded once per (provider id, status) and only moves a
+//!   message forward (`DeliveryStatus::may_advance_to`);
+//! - a status that arrives before its message waits in `status_events` and is
+//!   applied when the message is stored.
+
+use parley_meta::webhook::{InboundMessage, StatusUpdate, WebhookEvent};
+use parley_types::{ChannelKind, DeliveryStatus};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{Store, StoreError};
+
+/// What an ingest changed, for pushing diffs to the UI and notifying.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub conversations: Vec<i64>,
+    pub messages: Vec<i64>,
+    /// Inbound messages seen for the first time (candidates for a notification).
+    pub new_inbound: Vec<i64>,
+}
+
+impl IngestOutcome {
+    fn touch_conversation(&mut self, id: i64) {
+        if !self.conversations.contains(&id) {
+            self.conversations.push(id);
+        }
+    }
+
+    fn touch_message(&mut self, id: i64) {
+        if !self.messages.contains(&id) {
+            self.messages.push(id);
+        }
+    }
+}
+
+fn kind_str(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Whatsapp => "whatsapp",
+        ChannelKind::Instagram => "instagram",
+    }
+}
+
+impl Store {
+    /// Apply `events` and move the relay cursor to `cursor`, in one
+    /// transaction: after a crash either both happened or neither did.
+    pub fn ingest(
+        &self,
+        events: &[WebhookEvent],
+        cursor: Option<u64>,
+        now_ms: i64,
+    ) -> Result<IngestOutcome, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut out = IngestOutcome::default();
+        for event in events {
+            match event {
+                WebhookEvent::Message(m) => ingest_message(&tx, m, &mut out)?,
+                WebhookEvent::Status(s) => ingest_status(&tx, s, &mut out)?,
+                other => keep_unhandled(&tx, other, now_ms)?,
+            }
+        }
+        if let Some(seq) = cursor {
+            tx.execute("UPDATE relay_cursor SET seq = max(seq, ?1) WHERE id = 1", params![seq as i64])?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The highest relay sequence number already stored.
+    pub fn relay_cursor(&self) -> Result<u64, StoreError> {
+        let seq: i64 = self.reader().query_row("SELECT seq FROM relay_cursor WHERE id = 1", [], |r| r.get(0))?;
+        Ok(seq as u64)
+    }
+}
+
+fn keep_unhandled(tx: &Transaction<'_>, event: &WebhookEvent, now_ms: i64) -> Result<(), StoreError> {
+    let (field, reason) = match event {
+        WebhookEvent::Unsupported(u) => (u.field.clone(), u.reason.clone()),
+        _ => ("other".to_owned(), "not shown in the inbox yet".to_owned()),
+    };
+    let raw = serde_json::to_string(event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO unhandled_events (field, reason, raw, received_at) VALUES (?1, ?2, ?3, ?4)",
+        params![field, reason, raw, now_ms],
+    )?;
+    Ok(())
+}
+
+pub(super) fn channel_id(tx: &Transaction<'_>, kind: ChannelKind, external_id: &str) -> Result<i64, StoreError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO channels (kind, external_id) VALUES (?1, ?2)",
+        params![kind_str(kind), external_id],
+    )?;
+    Ok(tx.query_row(
+        "SELECT id FROM channels WHERE kind = ?1 AND external_id = ?2",
+        params![kind_str(kind), external_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Find or create the contact. The same person may first appear with only a
+/// business-scoped `user_id` and later with a `wa_id` too: both ids then
+/// point at one contact.
+fn contact_id(
+    tx: &Transaction<'_>,
+    channel: i64,
+    wa_id: Option<&str>,
+    user_id: Option<&str>,
+    name: Option<&str>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM contacts WHERE channel_id = ?1
+               AND ((?2 IS NOT NULL AND wa_id = ?2) OR (?3 IS NOT NULL AND user_id = ?3))
+             ORDER BY (wa_id = ?2) DESC LIMIT 1",
+            params![channel, wa_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(id) => {
+            // Fill in ids and the name we did not know yet; never erase one.
+            tx.execute(
+                "UPDATE contacts SET wa_id = coalesce(wa_id, ?2), user_id = coalesce(user_id, ?3),
+                        name = coalesce(?4, name) WHERE id = ?1",
+                params![id, wa_id, user_id, name],
+            )
+            .or_else(|e| match e.sqlite_error_code() {
+                // Another contact already holds that id: leave both as they are.
+                Some(rusqlite::ErrorCode::ConstraintViolation) => Ok(0),
+                _ => Err(e),
+            })?;
+            Ok(id)
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO contacts (channel_id, wa_id, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![channel, wa_id, user_id, name, now_ms],
+            )?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
+
+fn conversation_id(tx: &Transaction<'_>, contact: i64) -> Result<i64, StoreError> {
+    tx.execute("INSERT OR IGNORE INTO conversations (contact_id) VALUES (?1)", params![contact])?;
+    Ok(tx.query_row("SELECT id FROM conversations WHERE contact_id = ?1", params![contact], |r| r.get(0))?)
+}
+
+fn ingest_message(tx: &Transaction<'_>, m: &InboundMessage, out: &mut IngestOutcome) -> Result<(), StoreError> {
+    let channel = channel_id(tx, m.channel.kind, &m.channel.id)?;
+    let contact = contact_id(
+        tx,
+        channel,
+        m.from.wa_id.as_deref(),
+        m.from.user_id.as_deref(),
+        m.from.name.as_deref(),
+        m.timestamp_ms,
+    )?;
+    let conversation = conversation_id(tx, contact)?;
+    let direction = if m.echo { "outbound" } else { "inbound" };
+    let status = m.echo.then_some(DeliveryStatus::Sent.as_str());
+    let raw = serde_json::to_string(&m.raw).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let reply_to = m.context.as_ref().and_then(|c| c.message_id.clone());
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO messages
+            (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![conversation, m.provider_id, direction, m.kind(), m.preview(), reply_to, raw, m.timestamp_ms, status],
+    )?;
+    if inserted == 0 {
+        return Ok(()); // a repeat delivery: already stored
+    }
+    let message = tx.last_insert_rowid();
+    if m.echo {
+        apply_pending_statuses(tx, message, &m.provider_id)?;
+    } else {
+        tx.execute(
+            "UPDATE conversations SET unread = unread + 1,
+                    last_inbound_at = max(coalesce(last_inbound_at, 0), ?2) WHERE id = ?1",
+            params![conversation, m.timestamp_ms],
+        )?;
+        out.new_inbound.push(message);
+    }
+    // Out-of-order arrival: only a newer message becomes the preview.
+    tx.execute(
+        "UPDATE conversations SET last_preview = ?2, last_at = ?3 WHERE id = ?1 AND last_at <= ?3",
+        params![conversation, m.preview(), m.timestamp_ms],
+    )?;
+    out.touch_message(message);
+    out.touch_conversation(conversation);
+    Ok(())
+}
+
+fn ingest_status(tx: &Transaction<'_>, s: &StatusUpdate, out: &mut IngestOutcome) -> Result<(), StoreError> {
+    let error = s.errors.first().map(|e| crate::errors::explain_delivery_error(e.code, e.message.as_deref()));
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO status_events (provider_id, status, at, error) VALUES (?1, ?2, ?3, ?4)",
+        params![s.provider_id, s.status, s.timestamp_ms, error],
+    )?;
+    if inserted == 0 {
+        return Ok(());
+    }
+    let target: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT id, conversation_id FROM messages WHERE provider_id = ?1",
+            params![s.provider_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((message, conversation)) = target {
+        if apply_pending_statuses(tx, message, &s.provider_id)? {
+            out.touch_message(message);
+            out.touch_conversation(conversation);
+        }
+    }
+    Ok(())
+}
+
+/// Move `message` to the furthest status recorded for `provider_id`.
+/// Returns whether it changed.
+pub(super) fn apply_pending_statuses(tx: &Transaction<'_>, message: i64, provider_id: &str) -> Result<bool, StoreError> {
+    let current: Option<String> =
+        tx.query_row("SELECT status FROM messages WHERE id = ?1", params![message], |r| r.get(0))?;
+    let mut best = current.as_deref().and_then(DeliveryStatus::parse).unwrap_or(DeliveryStatus::Sending);
+    let mut best_error: Option<String> = None;
+    let mut stmt = tx.prepare_cached("SELECT status, error FROM status_events WHERE provider_id = ?1")?;
+    let rows = stmt.query_map(params![provider_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+    let mut changed = false;
+    for row in rows {
+        let (name, error) = row?;
+        let Some(status) = DeliveryStatus::parse(&name) else { continue };
+        if best.may_advance_to(status) {
+            best = status;
+            best_error = error;
+            changed = true;
+        }
+    }
+    if changed {
+        tx.execute(
+            "UPDATE messages SET status = ?2, error = coalesce(?3, error) WHERE id = ?1",
+            params![message, best.as_str(), best_error],
+        )?;
+    }
+    Ok(changed)
+}

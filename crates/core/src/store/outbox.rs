@@ -1,0 +1,208 @@
+//! The durable send queue, as rows.
+//!
+//! A send is two rows written in one transaction: the message (shown at once
+//! as "sending") and its outbox entry. The worker takes the oldest queued
+//! entry of each conversation, so order is strict per conversation, and marks
+//! it `in_flight` *before* calling Meta. That mark is what prevents double
+//! sends: an entry found `in_flight` after a crash may or may not have reached
+//! Meta, so it is never retried blindly — it becomes a failed message whose
+//! error tells the agent to check before resending.
+
+use parley_types::{DeliveryStatus, Message, WINDOW_MILLIS};
+use rusqlite::{params, OptionalExtension};
+
+use super::ingest::apply_pending_statuses;
+use super::{Store, StoreError};
+
+/// What the worker needs to send one queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub outbox_id: i64,
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub client_txn_id: String,
+    /// The channel's phone_number_id (or Instagram account id).
+    pub channel_external_id: String,
+    /// The customer's address: wa_id, else the business-scoped user id.
+    pub to: String,
+    pub text: String,
+    pub reply_to: Option<String>,
+    pub attempts: u32,
+}
+
+/// How one send attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Accepted { provider_id: String },
+    /// Certainly not delivered to Meta (for example the connection was
+    /// refused): safe to try again at `retry_at`.
+    RetryAt { retry_at_ms: i64 },
+    /// Meta refused, or the outcome is unknown: stop, and tell the agent.
+    Failed { error: String },
+}
+
+/// Why a send was refused before queueing.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueueRefusal {
+    #[error("this conversation does not exist")]
+    NoConversation,
+    #[error(
+        "more than 24 hours have passed since the customer last wrote, so WhatsApp allows only \
+         an approved template message until they write again"
+    )]
+    WindowClosed,
+}
+
+const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
+    not have reached the customer. Check the conversation before sending it again.";
+
+impl Store {
+    /// Queue a text message. Returns the local echo in state `sending`.
+    pub fn queue_text(
+        &self,
+        conversation: i64,
+        text: &str,
+        client_txn_id: &str,
+        now_ms: i64,
+    ) -> Result<Result<Message, QueueRefusal>, StoreError> {
+        let id = {
+            let mut conn = self.writer();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let last_inbound: Option<Option<i64>> = tx
+                .query_row("SELECT last_inbound_at FROM conversations WHERE id = ?1", params![conversation], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            match last_inbound {
+                None => return Ok(Err(QueueRefusal::NoConversation)),
+                Some(None) => return Ok(Err(QueueRefusal::WindowClosed)),
+                Some(Some(t)) if t + WINDOW_MILLIS <= now_ms => return Ok(Err(QueueRefusal::WindowClosed)),
+                Some(Some(_)) => {}
+            }
+            tx.execute(
+                "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status)
+                 VALUES (?1, ?2, 'outbound', 'text', ?3, ?4, 'sending')",
+                params![conversation, client_txn_id, text, now_ms],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO outbox (message_id, state, next_attempt_at) VALUES (?1, 'queued', ?2)",
+                params![id, now_ms],
+            )?;
+            tx.execute(
+                "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
+                params![conversation, text, now_ms],
+            )?;
+            tx.commit()?;
+            id
+        };
+        Ok(Ok(self.message(id)?))
+    }
+
+    /// Entries left `in_flight` by a crash become failed messages (see the
+    /// module doc). Returns the affected message ids.
+    pub fn recover_outbox(&self) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT message_id FROM outbox WHERE state = 'in_flight'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            tx.execute(
+                "UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1",
+                params![id, IN_FLIGHT_LOST],
+            )?;
+            tx.execute("DELETE FROM outbox WHERE message_id = ?1", params![id])?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// The next entry due, oldest first, never overtaking an earlier entry of
+    /// the same conversation. Marks it `in_flight` before returning it.
+    pub fn take_due(&self, now_ms: i64) -> Result<Option<OutboxItem>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let item = tx
+            .query_row(
+                "SELECT o.id, m.id, m.conversation_id, m.client_txn_id, ch.external_id,
+                        coalesce(ct.wa_id, ct.user_id), m.body, m.reply_to, o.attempts
+                 FROM outbox o
+                 JOIN messages m ON m.id = o.message_id
+                 JOIN conversations c ON c.id = m.conversation_id
+                 JOIN contacts ct ON ct.id = c.contact_id
+                 JOIN channels ch ON ch.id = ct.channel_id
+                 WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
+                   AND NOT EXISTS (
+                       SELECT 1 FROM outbox o2 JOIN messages m2 ON m2.id = o2.message_id
+                       WHERE m2.conversation_id = m.conversation_id AND o2.id < o.id)
+                 ORDER BY o.id LIMIT 1",
+                params![now_ms],
+                |r| {
+                    Ok(OutboxItem {
+                        outbox_id: r.get(0)?,
+                        message_id: r.get(1)?,
+                        conversation_id: r.get(2)?,
+                        client_txn_id: r.get(3)?,
+                        channel_external_id: r.get(4)?,
+                        to: r.get(5)?,
+                        text: r.get(6)?,
+                        reply_to: r.get(7)?,
+                        attempts: r.get::<_, i64>(8)? as u32,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(item) = &item {
+            tx.execute(
+                "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id = ?1",
+                params![item.outbox_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(item)
+    }
+
+    /// When the next queued entry becomes due, if any.
+    pub fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.reader().query_row(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'queued'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Record how a send attempt ended.
+    pub fn finish_send(&self, item: &OutboxItem, outcome: &SendOutcome) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        match outcome {
+            SendOutcome::Accepted { provider_id } => {
+                tx.execute(
+                    "UPDATE messages SET provider_id = ?2, status = ?3 WHERE id = ?1",
+                    params![item.message_id, provider_id, DeliveryStatus::Accepted.as_str()],
+                )?;
+                // Status webhooks may have overtaken Meta's 200.
+                apply_pending_statuses(&tx, item.message_id, provider_id)?;
+                tx.execute("DELETE FROM outbox WHERE id = ?1", params![item.outbox_id])?;
+            }
+            SendOutcome::RetryAt { retry_at_ms } => {
+                tx.execute(
+                    "UPDATE outbox SET state = 'queued', next_attempt_at = ?2 WHERE id = ?1",
+                    params![item.outbox_id, retry_at_ms],
+                )?;
+            }
+            SendOutcome::Failed { error } => {
+                tx.execute(
+                    "UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1",
+                    params![item.message_id, error],
+                )?;
+                tx.execute("DELETE FROM outbox WHERE id = ?1", params![item.outbox_id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

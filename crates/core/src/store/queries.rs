@@ -1,0 +1,123 @@
+//! Read paths for the UI and the CLI. They use the read-only connection so a
+//! long sync transaction never blocks the conversation list.
+
+use parley_types::{ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, WINDOW_MILLIS};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Store, StoreError};
+
+const CONVERSATION_SELECT: &str = "
+    SELECT c.id, ch.kind, coalesce(ct.name, ct.wa_id, ct.user_id), coalesce(ct.wa_id, ct.user_id),
+           c.last_preview, c.last_at, c.unread, c.last_inbound_at
+    FROM conversations c
+    JOIN contacts ct ON ct.id = c.contact_id
+    JOIN channels ch ON ch.id = ct.channel_id";
+
+const MESSAGE_SELECT: &str = "
+    SELECT id, conversation_id, provider_id, direction, kind, body, sent_at, status, error
+    FROM messages";
+
+fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    let kind: String = r.get(1)?;
+    let last_inbound: Option<i64> = r.get(7)?;
+    Ok(ConversationSummary {
+        id: r.get(0)?,
+        channel: if kind == "instagram" { ChannelKind::Instagram } else { ChannelKind::Whatsapp },
+        title: r.get(2)?,
+        handle: r.get(3)?,
+        last_preview: r.get(4)?,
+        last_at: r.get(5)?,
+        unread: r.get::<_, i64>(6)?.clamp(0, u32::MAX as i64) as u32,
+        window_expires_at: last_inbound.map(|t| t + WINDOW_MILLIS),
+    })
+}
+
+fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+    let direction: String = r.get(3)?;
+    let status: Option<String> = r.get(7)?;
+    Ok(Message {
+        id: r.get(0)?,
+        conversation_id: r.get(1)?,
+        provider_id: r.get(2)?,
+        direction: if direction == "outbound" { Direction::Outbound } else { Direction::Inbound },
+        kind: r.get(4)?,
+        body: r.get(5)?,
+        sent_at: r.get(6)?,
+        status: status.as_deref().and_then(DeliveryStatus::parse),
+        error: r.get(8)?,
+    })
+}
+
+impl Store {
+    /// The newest `limit` conversations, most recent first.
+    pub fn list_conversations(&self, limit: usize) -> Result<Vec<ConversationSummary>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{CONVERSATION_SELECT} ORDER BY c.last_at DESC, c.id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(params![limit as i64], conversation_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn conversation(&self, id: i64) -> Result<ConversationSummary, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!("{CONVERSATION_SELECT} WHERE c.id = ?1"))?;
+        stmt.query_row(params![id], conversation_from_row).optional()?.ok_or(StoreError::NotFound)
+    }
+
+    /// The newest `limit` messages of a conversation, oldest first.
+    pub fn list_messages(&self, conversation: i64, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT * FROM ({MESSAGE_SELECT} WHERE conversation_id = ?1
+               ORDER BY sent_at DESC, id DESC LIMIT ?2) ORDER BY sent_at ASC, id ASC"
+        ))?;
+        let rows = stmt.query_map(params![conversation, limit as i64], message_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn message(&self, id: i64) -> Result<Message, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE id = ?1"))?;
+        stmt.query_row(params![id], message_from_row).optional()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Clear the unread count. Returns the newest inbound provider id, to
+    /// send Meta a read receipt for.
+    pub fn mark_read(&self, conversation: i64) -> Result<Option<String>, StoreError> {
+        let conn = self.writer();
+        let n = conn.execute("UPDATE conversations SET unread = 0 WHERE id = ?1", params![conversation])?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(conn
+            .query_row(
+                "SELECT provider_id FROM messages WHERE conversation_id = ?1 AND direction = 'inbound'
+                 ORDER BY sent_at DESC, id DESC LIMIT 1",
+                params![conversation],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Full-text search over message bodies, newest first.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let conn = self.reader();
+        // Quote every term so user input is never FTS5 syntax.
+        let fts_query = query
+            .split_whitespace()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if fts_query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1)
+             ORDER BY sent_at DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![fts_query, limit as i64], message_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,103 @@
+//! Numbered schema migrations.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. Each entry of
+//! [`MIGRATIONS`] runs once, in its own transaction, in order. Never edit a
+//! migration that has shipped: add a new one, and add a test that upgrades a
+//! file created at the previous version.
+
+/// Migration `i` takes a database from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the walking skeleton's store.
+    r#"
+    CREATE TABLE channels (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,              -- 'whatsapp' | 'instagram'
+        external_id TEXT NOT NULL,       -- phone_number_id or Instagram account id
+        UNIQUE (kind, external_id)
+    );
+    -- A customer on one channel. WhatsApp keys by wa_id, or by the
+    -- business-scoped user_id when Meta omits wa_id; Instagram by IGSID (user_id).
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        wa_id TEXT,
+        user_id TEXT,
+        name TEXT,
+        created_at INTEGER NOT NULL,
+        CHECK (wa_id IS NOT NULL OR user_id IS NOT NULL)
+    );
+    CREATE UNIQUE INDEX contacts_by_wa_id ON contacts(channel_id, wa_id) WHERE wa_id IS NOT NULL;
+    CREATE UNIQUE INDEX contacts_by_user_id ON contacts(channel_id, user_id) WHERE user_id IS NOT NULL;
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        contact_id INTEGER NOT NULL UNIQUE REFERENCES contacts(id),
+        last_preview TEXT NOT NULL DEFAULT '',
+        last_at INTEGER NOT NULL DEFAULT 0,
+        unread INTEGER NOT NULL DEFAULT 0,
+        -- Only the customer's messages open the 24 h window.
+        last_inbound_at INTEGER
+    );
+    CREATE INDEX conversations_by_recency ON conversations(last_at DESC, id DESC);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        provider_id TEXT UNIQUE,         -- wamid / mid; NULL until Meta accepted an outbound one
+        client_txn_id TEXT UNIQUE,       -- our id for outbound messages
+        direction TEXT NOT NULL,         -- 'inbound' | 'outbound'
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reply_to TEXT,
+        raw TEXT,                        -- the provider's JSON, kept so nothing is lost
+        sent_at INTEGER NOT NULL,
+        status TEXT,                     -- outbound only
+        error TEXT
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, sent_at, id);
+    -- Every status Meta reported, once per (message, status). Statuses may
+    -- arrive before their message; they wait here and are applied on arrival.
+    CREATE TABLE status_events (
+        provider_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (provider_id, status)
+    ) WITHOUT ROWID;
+    -- Durable send queue. state: 'queued' | 'in_flight'.
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL
+    );
+    -- Webhook items the inbox does not (yet) show, kept verbatim.
+    CREATE TABLE unhandled_events (
+        id INTEGER PRIMARY KEY,
+        field TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE relay_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+    );
+    INSERT INTO relay_cursor (id, seq) VALUES (1, 0);
+    CREATE VIRTUAL TABLE messages_fts USING fts5(body, content = 'messages', content_rowid = 'id');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+    END;
+    "#,
+];
+
+/// The version a fully migrated database has.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

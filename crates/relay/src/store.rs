@@ -1,0 +1,937 @@
+//! The relay's durable state: tenants, their channels, enrolled devices and
+//! the per-device queue of sealed events.
+//!
+//! Architecture invariant: nothing here ever writes a webhook's plaintext.
+//! [`Store::ingest`] seals each channel part for every device inside the same
+//! transaction that stores it, so only ciphertext reaches the file, its WAL or
+//! SQLite's temp storage. What *is* stored in clear is routing metadata
+//! (channel ids), the tenants' app secrets and verify tokens (the relay needs
+//! them to check Meta's signatures), and SHA-256 hashes of device tokens and
+//! enrollment codes.
+//!
+//! Admin access is access to this file. There is no admin HTTP API: whoever
+//! can open the database (filesystem permissions; it is created `0600` on
+//! Unix) can manage tenants, channels and devices, which is what the
+//! `parley-relay` CLI does. Admin actions are recorded in the `audit_log`
+//! table, without any message content.
+//!
+//! The store is a single SQLite connection behind a mutex: one writer, and
+//! every multi-row change in one `BEGIN IMMEDIATE` transaction. Callers on an
+//! async runtime must use it from `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use parley_meta::routing::{ChannelKey, ChannelPart};
+use parley_protocol::{DevicePublicKey, EnrollResponse, EventPayload, SealedEvent};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// How long a writer waits for another process (for example the admin CLI)
+/// to release the database before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest device name kept, so a client cannot bloat the admin listing.
+const MAX_DEVICE_NAME_CHARS: usize = 200;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE tenants (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    app_secret   TEXT NOT NULL,
+    verify_token TEXT NOT NULL,
+    next_seq     INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE channels (
+    channel_id TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('whatsapp_number', 'whatsapp_account', 'instagram')),
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    UNIQUE (channel_id, kind)
+) STRICT;
+
+CREATE TABLE enrollment_codes (
+    code_hash  TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) STRICT;
+
+CREATE TABLE devices (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    acked_seq  INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX devices_by_tenant ON devices (tenant_id);
+
+CREATE TABLE deliveries (
+    device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    sealed      BLOB NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) STRICT;
+-- The retention purge scans by age.
+CREATE INDEX deliveries_by_age ON deliveries (received_at);
+
+CREATE TABLE audit_log (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    action    TEXT NOT NULL,
+    tenant_id TEXT,
+    subject   TEXT
+) STRICT;
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not open the relay database at {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("could not prepare the relay database file {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("the relay database has schema version {found}, newer than this relay understands ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("relay database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("a tenant named {0:?} already exists")]
+    TenantExists(String),
+    #[error("no tenant with id {0:?}")]
+    UnknownTenant(String),
+    #[error("no device with id {0:?}")]
+    UnknownDevice(String),
+    #[error("channel {kind} {id} already belongs to another tenant")]
+    ChannelTaken { kind: &'static str, id: String },
+    #[error("the enrollment code is not valid")]
+    InvalidCode,
+    #[error("the enrollment code was already used")]
+    CodeUsed,
+    #[error("the enrollment code has expired")]
+    CodeExpired,
+    #[error("the device public key is not valid: {0}")]
+    InvalidPublicKey(parley_protocol::SealError),
+    #[error("the device name must be 1 to {MAX_DEVICE_NAME_CHARS} characters")]
+    InvalidDeviceName,
+    #[error("the device token is not valid")]
+    Unauthorized,
+    #[error("the device has been revoked")]
+    Revoked,
+    #[error("sealing an event failed: {0}")]
+    Seal(parley_protocol::SealError),
+}
+
+/// A device as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    pub revoked: bool,
+    pub acked_seq: u64,
+    /// Sealed events waiting for this device.
+    pub queue_depth: u64,
+}
+
+/// A device that presented a valid, unrevoked token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthedDevice {
+    pub device_id: String,
+    pub tenant_id: String,
+}
+
+/// What [`Store::ingest`] did with a verified webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Parts accepted and queued (one seq each).
+    pub accepted: usize,
+    /// Sealed copies written, summed over accepted parts.
+    pub deliveries: usize,
+    /// Parts for channels no tenant registered: dropped.
+    pub unknown_channel: usize,
+    /// Parts for a channel whose tenant uses a different app secret than the
+    /// one that signed the webhook: dropped, since honouring them would let
+    /// one Meta app inject events into another tenant's channel.
+    pub wrong_app: usize,
+    /// Tenants that got new events, for waking their long-polls.
+    pub tenants: Vec<String>,
+}
+
+/// A tenant's app secret, held only as long as verification needs it.
+pub type AppSecret = Zeroizing<String>;
+
+/// Handle to the relay database. Cloning shares the one connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+fn kind_str(key: &ChannelKey) -> &'static str {
+    match key {
+        ChannelKey::WhatsappNumber(_) => "whatsapp_number",
+        ChannelKey::WhatsappAccount(_) => "whatsapp_account",
+        ChannelKey::Instagram(_) => "instagram",
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `n` random bytes from the OS, hex encoded.
+fn random_hex(n: usize) -> String {
+    let mut bytes = Zeroizing::new(vec![0u8; n]);
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(&*bytes)
+}
+
+/// Tokens and codes are stored only as this hash, so a copy of the database
+/// does not let anyone act as a device or enroll one.
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn to_sql_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn from_sql_seq(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or(0)
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // SQLite gives its -wal and -shm files the main file's mode, so creating
+    // the main file 0600 keeps the app secrets in all three private.
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+impl Store {
+    /// Open (creating if needed) the relay database and bring its schema up
+    /// to date. The file is plain SQLite: it holds only ciphertext and
+    /// routing data, so it is not keyed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        create_private_file(path)
+            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        Self::prepare(&conn).map_err(open_err)?;
+        let mut conn = conn;
+        Self::migrate(&mut conn)?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets the long-poll reads and the CLI run beside the writer;
+        // FULL makes a commit durable before Meta gets its 200, because Meta
+        // will not resend what it saw acknowledged.
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "relay database is not in WAL mode");
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Sorting or large queries must never spill to a temp file on disk.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(())
+    }
+
+    fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+        }
+        if version < 1 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(SCHEMA_V1)?;
+            tx.pragma_update(None, "user_version", 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: an
+        // open transaction was rolled back when it was dropped.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    // ---- admin -----------------------------------------------------------
+
+    /// Register a tenant: one business with one Meta app. Returns its id.
+    pub fn create_tenant(
+        &self,
+        name: &str,
+        app_secret: &str,
+        verify_token: &str,
+    ) -> Result<String, StoreError> {
+        // An empty verify token would match a handshake without one, and an
+        // empty secret would let anyone sign.
+        for (value, what) in
+            [(name, "tenant name"), (app_secret, "app secret"), (verify_token, "verify token")]
+        {
+            if value.trim().is_empty() {
+                return Err(StoreError::Empty(what));
+            }
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists: bool =
+            tx.query_row("SELECT EXISTS(SELECT 1 FROM tenants WHERE name = ?1)", [name], |r| {
+                r.get(0)
+            })?;
+        if exists {
+            return Err(StoreError::TenantExists(name.to_owned()));
+        }
+        let id = random_hex(16);
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO tenants (id, name, app_secret, verify_token, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, name, app_secret, verify_token, now],
+        )?;
+        audit(&tx, now, "tenant.create", Some(&id), None)?;
+        tx.commit()?;
+        tracing::info!(tenant = %id, "tenant created");
+        Ok(id)
+    }
+
+    /// The id of the tenant called `name`, if any.
+    pub fn tenant_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT id FROM tenants WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Delete a tenant with its channels, codes, devices and every queued
+    /// event (the right to erasure at the relay).
+    pub fn delete_tenant(&self, tenant_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])?;
+        if n == 0 {
+            return Err(StoreError::UnknownTenant(tenant_id.to_owned()));
+        }
+        audit(&tx, now_ms(), "tenant.delete", Some(tenant_id), None)?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant_id, "tenant deleted");
+        Ok(())
+    }
+
+    /// Give `channel` to `tenant_id`. Adding it again to the same tenant is a
+    /// no-op; a channel owned by another tenant is refused, because each
+    /// phone number or account must route to exactly one tenant.
+    pub fn add_channel(&self, tenant_id: &str, channel: &ChannelKey) -> Result<(), StoreError> {
+        let kind = kind_str(channel);
+        let id = channel.id();
+        if id.is_empty() {
+            return Err(StoreError::Empty("channel id"));
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_tenant(&tx, tenant_id)?;
+        let owner: Option<String> = tx
+            .query_row(
+                "SELECT tenant_id FROM channels WHERE channel_id = ?1 AND kind = ?2",
+                params![id, kind],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match owner {
+            Some(owner) if owner == tenant_id => return Ok(()),
+            Some(_) => return Err(StoreError::ChannelTaken { kind, id: id.to_owned() }),
+            None => {}
+        }
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO channels (channel_id, kind, tenant_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, kind, tenant_id, now],
+        )?;
+        audit(&tx, now, "channel.add", Some(tenant_id), Some(&format!("{kind}:{id}")))?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel added");
+        Ok(())
+    }
+
+    /// A fresh single-use enrollment code for `tenant_id`, valid for `ttl`.
+    /// Only its hash is stored, so the returned string is the only copy.
+    pub fn issue_enrollment_code(
+        &self,
+        tenant_id: &str,
+        ttl: Duration,
+    ) -> Result<String, StoreError> {
+        let code = random_hex(32);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_tenant(&tx, tenant_id)?;
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO enrollment_codes (code_hash, tenant_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![hash_secret(&code), tenant_id, now, now.saturating_add(duration_ms(ttl))],
+        )?;
+        audit(&tx, now, "enrollment_code.issue", Some(tenant_id), None)?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant_id, "enrollment code issued");
+        Ok(code)
+    }
+
+    /// Every device of `tenant_id`, oldest first, revoked ones included.
+    pub fn list_devices(&self, tenant_id: &str) -> Result<Vec<DeviceInfo>, StoreError> {
+        let conn = self.conn();
+        ensure_tenant(&conn, tenant_id)?;
+        let mut stmt = conn.prepare(
+            "SELECT d.id, d.name, d.created_at, d.revoked_at IS NOT NULL, d.acked_seq,
+                    (SELECT COUNT(*) FROM deliveries q WHERE q.device_id = d.id)
+             FROM devices d WHERE d.tenant_id = ?1 ORDER BY d.created_at, d.id",
+        )?;
+        let rows = stmt.query_map([tenant_id], |r| {
+            Ok(DeviceInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at_ms: r.get(2)?,
+                revoked: r.get(3)?,
+                acked_seq: from_sql_seq(r.get(4)?),
+                queue_depth: from_sql_seq(r.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revoke a device: its token stops working at once, it gets no new
+    /// events, and its queue is dropped since nobody can fetch it any more.
+    pub fn revoke_device(&self, device_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tenant: Option<String> = tx
+            .query_row("SELECT tenant_id FROM devices WHERE id = ?1", [device_id], |r| r.get(0))
+            .optional()?;
+        let Some(tenant) = tenant else {
+            return Err(StoreError::UnknownDevice(device_id.to_owned()));
+        };
+        let now = now_ms();
+        tx.execute(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![device_id, now],
+        )?;
+        tx.execute("DELETE FROM deliveries WHERE device_id = ?1", [device_id])?;
+        audit(&tx, now, "device.revoke", Some(&tenant), Some(device_id))?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant, device = %device_id, "device revoked");
+        Ok(())
+    }
+
+    /// Number of sealed events waiting for `device_id`.
+    pub fn queue_depth(&self, device_id: &str) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let known: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)",
+            [device_id],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StoreError::UnknownDevice(device_id.to_owned()));
+        }
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE device_id = ?1",
+            [device_id],
+            |r| r.get(0),
+        )?;
+        Ok(from_sql_seq(n))
+    }
+
+    // ---- webhook side ----------------------------------------------------
+
+    /// The distinct app secrets of all tenants, to try against a webhook's
+    /// signature.
+    pub fn app_secrets(&self) -> Result<Vec<AppSecret>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT app_secret FROM tenants")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0).map(Zeroizing::new))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether `token` is some tenant's webhook verify token. Every token is
+    /// compared in full, in constant time, so timing reveals nothing about
+    /// which prefix matched.
+    pub fn verify_token_matches(&self, token: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT verify_token FROM tenants")?;
+        let tokens = stmt.query_map([], |r| r.get::<_, String>(0).map(Zeroizing::new))?;
+        let mut found = subtle::Choice::from(0u8);
+        for candidate in tokens {
+            found |= candidate?.as_bytes().ct_eq(token.as_bytes());
+        }
+        Ok(bool::from(found))
+    }
+
+    /// Queue the parts of a webhook that `verified_secret` signed, sealing
+    /// each part separately for every active device of its channel's tenant.
+    /// Everything is committed in one transaction before this returns, so a
+    /// 200 to Meta means the events are on disk.
+    pub fn ingest(
+        &self,
+        verified_secret: &str,
+        parts: Vec<ChannelPart>,
+        received_at_ms: i64,
+    ) -> Result<IngestReport, StoreError> {
+        let mut report = IngestReport::default();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for part in parts {
+            let kind = kind_str(&part.key);
+            let owner: Option<(String, Zeroizing<String>)> = tx
+                .prepare_cached(
+                    "SELECT c.tenant_id, t.app_secret FROM channels c
+                     JOIN tenants t ON t.id = c.tenant_id
+                     WHERE c.channel_id = ?1 AND c.kind = ?2",
+                )?
+                .query_row(params![part.key.id(), kind], |r| {
+                    Ok((r.get(0)?, Zeroizing::new(r.get(1)?)))
+                })
+                .optional()?;
+            let Some((tenant_id, tenant_secret)) = owner else {
+                report.unknown_channel += 1;
+                tracing::warn!(kind, channel = %part.key.id(), "webhook part for an unregistered channel dropped");
+                continue;
+            };
+            if !bool::from(tenant_secret.as_bytes().ct_eq(verified_secret.as_bytes())) {
+                report.wrong_app += 1;
+                tracing::warn!(tenant = %tenant_id, kind, "webhook part signed by another tenant's app dropped");
+                continue;
+            }
+            let seq: i64 = tx
+                .prepare_cached(
+                    "UPDATE tenants SET next_seq = next_seq + 1 WHERE id = ?1 RETURNING next_seq - 1",
+                )?
+                .query_row([&tenant_id], |r| r.get(0))?;
+            // Serialised once, sealed per device; the plaintext buffer is
+            // wiped as soon as the last device's copy is sealed.
+            let plaintext = Zeroizing::new(
+                serde_json::to_vec(&EventPayload::MetaWebhook { body: part.body }).map_err(
+                    |e| StoreError::Seal(parley_protocol::SealError::Payload(e.to_string())),
+                )?,
+            );
+            let devices: Vec<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT id, public_key FROM devices WHERE tenant_id = ?1 AND revoked_at IS NULL",
+                )?
+                .query_map([&tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (device_id, public_key) in devices {
+                let key = DevicePublicKey::from_base64(&public_key).map_err(StoreError::Seal)?;
+                let sealed_b64 = key.seal(&plaintext).map_err(StoreError::Seal)?;
+                // Stored raw: base64 would cost a third more disk for nothing.
+                let sealed = B64
+                    .decode(sealed_b64)
+                    .map_err(|_| StoreError::Seal(parley_protocol::SealError::Base64))?;
+                insert.execute(params![device_id, seq, received_at_ms, sealed])?;
+                report.deliveries += 1;
+            }
+            report.accepted += 1;
+            if !report.tenants.contains(&tenant_id) {
+                report.tenants.push(tenant_id);
+            }
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    // ---- device side -----------------------------------------------------
+
+    /// Enroll a device with a one-time code. The code is consumed only when
+    /// the enrollment succeeds, so a typo in the key does not burn it.
+    pub fn enroll(
+        &self,
+        code: &str,
+        device_name: &str,
+        public_key: &str,
+    ) -> Result<EnrollResponse, StoreError> {
+        let name = device_name.trim();
+        if name.is_empty() || name.chars().count() > MAX_DEVICE_NAME_CHARS {
+            return Err(StoreError::InvalidDeviceName);
+        }
+        let key = DevicePublicKey::from_base64(public_key).map_err(StoreError::InvalidPublicKey)?;
+        let code_hash = hash_secret(code.trim());
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT tenant_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1",
+                [&code_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((tenant_id, expires_at, used_at)) = row else {
+            return Err(StoreError::InvalidCode);
+        };
+        let now = now_ms();
+        if used_at.is_some() {
+            return Err(StoreError::CodeUsed);
+        }
+        if now >= expires_at {
+            return Err(StoreError::CodeExpired);
+        }
+        tx.execute(
+            "UPDATE enrollment_codes SET used_at = ?2 WHERE code_hash = ?1",
+            params![code_hash, now],
+        )?;
+        let device_id = random_hex(16);
+        let token = random_hex(32);
+        tx.execute(
+            "INSERT INTO devices (id, tenant_id, name, public_key, token_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![device_id, tenant_id, name, key.to_base64(), hash_secret(&token), now],
+        )?;
+        audit(&tx, now, "device.enroll", Some(&tenant_id), Some(&device_id))?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant_id, device = %device_id, "device enrolled");
+        Ok(EnrollResponse { device_id, token, tenant_id })
+    }
+
+    /// The device a bearer token belongs to.
+    pub fn authenticate(&self, token: &str) -> Result<AuthedDevice, StoreError> {
+        let conn = self.conn();
+        let row: Option<(String, String, bool)> = conn
+            .prepare_cached(
+                "SELECT id, tenant_id, revoked_at IS NOT NULL FROM devices WHERE token_hash = ?1",
+            )?
+            .query_row([hash_secret(token)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        match row {
+            None => Err(StoreError::Unauthorized),
+            Some((_, _, true)) => Err(StoreError::Revoked),
+            Some((device_id, tenant_id, false)) => Ok(AuthedDevice { device_id, tenant_id }),
+        }
+    }
+
+    /// This device's queued events with `seq > after`, ascending.
+    pub fn events_after(
+        &self,
+        device_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<SealedEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, received_at, sealed FROM deliveries
+             WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit], |r| {
+            Ok(SealedEvent {
+                seq: from_sql_seq(r.get(0)?),
+                received_at_ms: r.get(1)?,
+                sealed: B64.encode(r.get_ref(2)?.as_blob()?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Drop this device's events up to and including `up_to`; its cursor
+    /// only moves forward, and never past the tenant's last assigned seq, so
+    /// a bogus ack cannot make it skip events that do not exist yet.
+    pub fn ack(&self, device_id: &str, up_to: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last_seq: i64 = tx
+            .prepare_cached(
+                "SELECT t.next_seq - 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id
+                 WHERE d.id = ?1",
+            )?
+            .query_row([device_id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
+        let up_to = to_sql_seq(up_to).min(last_seq);
+        tx.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
+            .execute(params![device_id, up_to])?;
+        tx.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
+            .execute(params![device_id, up_to])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Delete queued events received before `cutoff_ms`. Returns how many.
+    pub fn purge_received_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        Ok(conn.execute("DELETE FROM deliveries WHERE received_at < ?1", [cutoff_ms])?)
+    }
+}
+
+fn ensure_tenant(conn: &Connection, tenant_id: &str) -> Result<(), StoreError> {
+    let known: bool =
+        conn.query_row("SELECT EXISTS(SELECT 1 FROM tenants WHERE id = ?1)", [tenant_id], |r| {
+            r.get(0)
+        })?;
+    if known {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownTenant(tenant_id.to_owned()))
+    }
+}
+
+fn audit(
+    conn: &Connection,
+    at: i64,
+    action: &str,
+    tenant_id: Option<&str>,
+    subject: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit_log (at, action, tenant_id, subject) VALUES (?1, ?2, ?3, ?4)",
+        params![at, action, tenant_id, subject],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_protocol::DeviceSecretKey;
+    use serde_json::json;
+
+    fn open_temp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("relay.db")).unwrap();
+        (dir, store)
+    }
+
+    fn number(id: &str) -> ChannelKey {
+        ChannelKey::WhatsappNumber(id.into())
+    }
+
+    fn enroll(store: &Store, tenant: &str) -> (DeviceSecretKey, EnrollResponse) {
+        let sk = DeviceSecretKey::generate();
+        let code = store.issue_enrollment_code(tenant, Duration::from_secs(60)).unwrap();
+        let resp = store.enroll(&code, "laptop", &sk.public_key().to_base64()).unwrap();
+        (sk, resp)
+    }
+
+    #[test]
+    fn tenants_need_unique_names_and_non_empty_secrets() {
+        let (_dir, store) = open_temp();
+        let id = store.create_tenant("acme", "s", "v").unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(store.tenant_by_name("acme").unwrap(), Some(id));
+        assert_eq!(store.tenant_by_name("other").unwrap(), None);
+        assert!(matches!(store.create_tenant("acme", "s", "v"), Err(StoreError::TenantExists(_))));
+        assert!(matches!(store.create_tenant("b", "", "v"), Err(StoreError::Empty(_))));
+        assert!(matches!(store.create_tenant("b", "s", " "), Err(StoreError::Empty(_))));
+    }
+
+    #[test]
+    fn a_channel_belongs_to_one_tenant_and_kinds_are_distinct() {
+        let (_dir, store) = open_temp();
+        let a = store.create_tenant("a", "s", "v").unwrap();
+        let b = store.create_tenant("b", "s2", "v2").unwrap();
+        store.add_channel(&a, &number("111")).unwrap();
+        store.add_channel(&a, &number("111")).unwrap();
+        assert!(matches!(
+            store.add_channel(&b, &number("111")),
+            Err(StoreError::ChannelTaken { .. })
+        ));
+        // Same digits, another kind: a different channel.
+        store.add_channel(&b, &ChannelKey::Instagram("111".into())).unwrap();
+        assert!(matches!(
+            store.add_channel("nope", &number("222")),
+            Err(StoreError::UnknownTenant(_))
+        ));
+    }
+
+    #[test]
+    fn enrollment_codes_are_single_use_and_expire() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        let pk = DeviceSecretKey::generate().public_key().to_base64();
+        let code = store.issue_enrollment_code(&t, Duration::from_secs(60)).unwrap();
+        assert_eq!(code.len(), 64);
+        assert!(matches!(
+            store.enroll(&code, "d", "bad key"),
+            Err(StoreError::InvalidPublicKey(_))
+        ));
+        assert!(matches!(store.enroll(&code, "  ", &pk), Err(StoreError::InvalidDeviceName)));
+        let resp = store.enroll(&code, "d", &pk).unwrap();
+        assert_eq!(resp.tenant_id, t);
+        assert!(matches!(store.enroll(&code, "d", &pk), Err(StoreError::CodeUsed)));
+        assert!(matches!(store.enroll("0000", "d", &pk), Err(StoreError::InvalidCode)));
+        let expired = store.issue_enrollment_code(&t, Duration::ZERO).unwrap();
+        assert!(matches!(store.enroll(&expired, "d", &pk), Err(StoreError::CodeExpired)));
+        // Neither the code nor the token is stored in clear.
+        let conn = store.conn();
+        let clear: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM enrollment_codes WHERE code_hash = ?1)
+                      + (SELECT COUNT(*) FROM devices WHERE token_hash = ?2)",
+                params![code, resp.token],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(clear, 0);
+    }
+
+    #[test]
+    fn ingest_seals_per_device_and_ack_moves_the_cursor() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (sk1, d1) = enroll(&store, &t);
+        let (sk2, d2) = enroll(&store, &t);
+        let body = json!({"object":"whatsapp_business_account","entry":[]});
+        let part = ChannelPart { key: number("111"), body: body.clone() };
+        let report = store.ingest("secret-a", vec![part.clone(), part], now_ms()).unwrap();
+        assert_eq!((report.accepted, report.deliveries), (2, 4));
+        assert_eq!(report.tenants, vec![t.clone()]);
+
+        let e1 = store.events_after(&d1.device_id, 0, 10).unwrap();
+        let e2 = store.events_after(&d2.device_id, 0, 10).unwrap();
+        assert_eq!(e1.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_ne!(e1[0].sealed, e2[0].sealed, "each device gets its own box");
+        let expected = EventPayload::MetaWebhook { body };
+        assert_eq!(sk1.open_payload(&e1[0].sealed).unwrap(), expected);
+        assert_eq!(sk2.open_payload(&e2[1].sealed).unwrap(), expected);
+        assert!(sk2.open(&e1[0].sealed).is_err());
+
+        store.ack(&d1.device_id, 1).unwrap();
+        assert_eq!(store.queue_depth(&d1.device_id).unwrap(), 1);
+        // An ack beyond the last seq is clamped, so the cursor stays real.
+        store.ack(&d1.device_id, u64::MAX).unwrap();
+        let info = store.list_devices(&t).unwrap();
+        let d1_info = info.iter().find(|d| d.id == d1.device_id).unwrap();
+        assert_eq!((d1_info.acked_seq, d1_info.queue_depth), (2, 0));
+        assert_eq!(store.queue_depth(&d2.device_id).unwrap(), 2);
+    }
+
+    #[test]
+    fn ingest_refuses_parts_signed_by_another_apps_secret() {
+        let (_dir, store) = open_temp();
+        let a = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.create_tenant("b", "secret-b", "w").unwrap();
+        store.add_channel(&a, &number("111")).unwrap();
+        let (_sk, d) = enroll(&store, &a);
+        let part = ChannelPart { key: number("111"), body: json!({}) };
+        let report = store.ingest("secret-b", vec![part], now_ms()).unwrap();
+        assert_eq!((report.accepted, report.wrong_app), (0, 1));
+        assert!(report.tenants.is_empty());
+        assert_eq!(store.queue_depth(&d.device_id).unwrap(), 0);
+    }
+
+    #[test]
+    fn revoked_devices_lose_their_queue_and_get_nothing_new() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        store.add_channel(&t, &number("1")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let part = ChannelPart { key: number("1"), body: json!({}) };
+        store.ingest("s", vec![part.clone()], now_ms()).unwrap();
+        store.revoke_device(&d.device_id).unwrap();
+        assert!(matches!(store.authenticate(&d.token), Err(StoreError::Revoked)));
+        let report = store.ingest("s", vec![part], now_ms()).unwrap();
+        assert_eq!((report.accepted, report.deliveries), (1, 0));
+        assert_eq!(store.queue_depth(&d.device_id).unwrap(), 0);
+        assert!(matches!(store.authenticate("nope"), Err(StoreError::Unauthorized)));
+        assert!(matches!(store.revoke_device("nope"), Err(StoreError::UnknownDevice(_))));
+    }
+
+    #[test]
+    fn purge_drops_only_old_events() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        store.add_channel(&t, &number("1")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let part = ChannelPart { key: number("1"), body: json!({}) };
+        store.ingest("s", vec![part.clone()], 1_000).unwrap();
+        store.ingest("s", vec![part], 5_000).unwrap();
+        assert_eq!(store.purge_received_before(2_000).unwrap(), 1);
+        let left = store.events_after(&d.device_id, 0, 10).unwrap();
+        assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[test]
+    fn deleting_a_tenant_removes_its_queue_and_frees_its_channels() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        store.add_channel(&t, &number("1")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        store
+            .ingest("s", vec![ChannelPart { key: number("1"), body: json!({}) }], now_ms())
+            .unwrap();
+        store.delete_tenant(&t).unwrap();
+        assert!(matches!(store.queue_depth(&d.device_id), Err(StoreError::UnknownDevice(_))));
+        assert!(matches!(store.authenticate(&d.token), Err(StoreError::Unauthorized)));
+        let other = store.create_tenant("b", "s", "v").unwrap();
+        store.add_channel(&other, &number("1")).unwrap();
+        let left: i64 =
+            store.conn().query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn verify_token_match_is_exact() {
+        let (_dir, store) = open_temp();
+        store.create_tenant("a", "s", "token-1").unwrap();
+        assert!(store.verify_token_matches("token-1").unwrap());
+        assert!(!store.verify_token_matches("token-").unwrap());
+        assert!(!store.verify_token_matches("token-12").unwrap());
+        assert!(!store.verify_token_matches("").unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let store = Store::open(&path).unwrap();
+        store.create_tenant("a", "s", "v").unwrap();
+        for suffix in ["", "-wal"] {
+            let meta = std::fs::metadata(format!("{}{suffix}", path.display())).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o077, 0, "{suffix} readable by others");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `GET` and `POST /webhooks/meta`.
+//!
+//! The POST path goes strictly: raw bytes → signature → parse → route → seal
+//! and store → 200. Nothing is parsed before the signature holds, and the
+//! secret that verified travels with the body as [`Verified`], so routing can
+//! refuse a part whose channel belongs to a tenant of another Meta app.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use parley_meta::routing::{split_by_channel, RoutingError};
+use parley_meta::signature::{self, SignatureError, SIGNATURE_HEADER};
+
+use crate::api::{blocking, AppError};
+use crate::store::{now_ms, AppSecret, IngestReport};
+use crate::AppState;
+
+/// A body whose signature held, with the secret that made it hold.
+pub(crate) struct Verified {
+    pub secret: AppSecret,
+    pub body: Bytes,
+}
+
+/// Check `header` against `body` with each candidate secret. Several tenants
+/// may share one Meta app, so the candidates are the distinct secrets.
+pub(crate) fn verify(
+    secrets: Vec<AppSecret>,
+    body: Bytes,
+    header: Option<&str>,
+) -> Result<Verified, SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut outcome = SignatureError::Mismatch;
+    for secret in secrets {
+        match signature::verify(secret.as_bytes(), &body, Some(header)) {
+            Ok(()) => return Ok(Verified { secret, body }),
+            // A malformed header is malformed for every secret.
+            Err(SignatureError::Malformed) => return Err(SignatureError::Malformed),
+            Err(e) => outcome = e,
+        }
+    }
+    Err(outcome)
+}
+
+/// Meta's subscription handshake: echo the challenge only to whoever knows a
+/// tenant's verify token.
+pub(crate) async fn handshake(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<String, AppError> {
+    // A query that does not even decode cannot carry a valid token.
+    let Ok(Query(query)) = query else {
+        return Err(AppError::VerifyTokenMismatch);
+    };
+    let mode = query.get("hub.mode").map(String::as_str);
+    let token = query.get("hub.verify_token").cloned().unwrap_or_default();
+    let challenge = query.get("hub.challenge").cloned().unwrap_or_default();
+    if mode != Some("subscribe") || token.is_empty() {
+        return Err(AppError::VerifyTokenMismatch);
+    }
+    if blocking(&state, move |store| store.verify_token_matches(&token)).await? {
+        tracing::info!("webhook subscription verified");
+        Ok(challenge)
+    } else {
+        tracing::warn!("webhook subscription attempt with an unknown verify token");
+        Err(AppError::VerifyTokenMismatch)
+    }
+}
+
+/// Receive one webhook POST. Answers 200 only after everything it accepted
+/// is committed, since Meta will not resend what it saw acknowledged.
+pub(crate) async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, AppError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            tracing::warn!(limit = state.max_body_bytes(), "webhook body over the limit refused");
+            AppError::TooLarge { limit: state.max_body_bytes() }
+        } else {
+            AppError::BadRequest { code: "bad_body", message: rejection.body_text() }
+        }
+    })?;
+    let header = match headers.get(SIGNATURE_HEADER).map(|v| v.to_str()) {
+        None => None,
+        // Non-ASCII bytes cannot be `sha256=<hex>`.
+        Some(Err(_)) => return Err(AppError::Signature(SignatureError::Malformed)),
+        Some(Ok(v)) => Some(v.to_owned()),
+    };
+    let size = body.len();
+    let received_at = now_ms();
+    // Verification, parsing, sealing and the commit are CPU and disk work:
+    // one trip to the blocking pool for all of them.
+    let outcome = blocking(&state, move |store| {
+        let verified = match verify(store.app_secrets()?, body, header.as_deref()) {
+            Ok(v) => v,
+            Err(e) => return Ok(Outcome::BadSignature(e)),
+        };
+        let split = match split_by_channel(&verified.body) {
+            Ok(split) => split,
+            Err(e) => return Ok(Outcome::Unparsable(e)),
+        };
+        let unroutable = split.unroutable;
+        let parts = split.parts.len();
+        let report = store.ingest(&verified.secret, split.parts, received_at)?;
+        Ok(Outcome::Ingested { report, parts, unroutable })
+    })
+    .await?;
+    let (report, parts, unroutable) = match outcome {
+        Outcome::Ingested { report, parts, unroutable } => (report, parts, unroutable),
+        Outcome::BadSignature(e) => {
+            tracing::warn!(bytes = size, reason = %e, "webhook with a bad signature refused");
+            return Err(AppError::Signature(e));
+        }
+        Outcome::Unparsable(e) => return unparsable(e, size),
+    };
+    for tenant in &report.tenants {
+        state.wake(tenant);
+    }
+    tracing::info!(
+        bytes = size,
+        parts,
+        accepted = report.accepted,
+        deliveries = report.deliveries,
+        unknown_channel = report.unknown_channel,
+        wrong_app = report.wrong_app,
+        unroutable,
+        "webhook ingested"
+    );
+    Ok(StatusCode::OK)
+}
+
+enum Outcome {
+    Ingested { report: IngestReport, parts: usize, unroutable: usize },
+    BadSignature(SignatureError),
+    Unparsable(RoutingError),
+}
+
+/// The answer to a correctly signed body that cannot be routed.
+fn unparsable(e: RoutingError, size: usize) -> Result<StatusCode, AppError> {
+    match e {
+        // Meta retries every non-200 for days; an object type Parley does
+        // not handle will never become handleable, so take it and drop it.
+        RoutingError::UnknownObject(object) => {
+            let object: String = object.chars().take(64).collect();
+            tracing::warn!(bytes = size, %object, "webhook for an unhandled object dropped");
+            Ok(StatusCode::OK)
+        }
+        RoutingError::NotJson(_) => {
+            tracing::warn!(bytes = size, "signed webhook that is not JSON refused");
+            Err(AppError::BadRequest {
+                code: "invalid_json",
+                message: "the webhook body is signed correctly but is not valid JSON".into(),
+            })
+        }
+        RoutingError::NoObject => {
+            tracing::warn!(bytes = size, "signed webhook without an object refused");
+            Err(AppError::BadRequest {
+                code: "invalid_webhook",
+                message: "the webhook body has no \"object\" field".into(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn secrets(list: &[&str]) -> Vec<AppSecret> {
+        list.iter().map(|s| Zeroizing::new(s.to_string())).collect()
+    }
+
+    #[test]
+    fn the_secret_that_signed_is_the_one_returned() {
+        let body = Bytes::from_static(b"{}");
+        let header = signature::sign(b"two", &body);
+        let v = verify(secrets(&["one", "two", "three"]), body, Some(&header)).unwrap();
+        assert_eq!(v.secret.as_str(), "two");
+    }
+
+    #[test]
+    fn missing_malformed_and_forged_headers_fail() {
+        let body = Bytes::from_static(b"{}");
+        assert_eq!(
+            verify(secrets(&["a"]), body.clone(), None).err(),
+            Some(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify(secrets(&["a"]), body.clone(), Some("sha256=xyz")).err(),
+            Some(SignatureError::Malformed)
+        );
+        let forged = signature::sign(b"b", &body);
+        assert_eq!(
+            verify(secrets(&["a"]), body.clone(), Some(&forged)).err(),
+            Some(SignatureError::Mismatch)
+        );
+        // With no tenant at all nothing verifies, not even an empty-key MAC.
+        let empty_key = signature::sign(b"", &body);
+        assert_eq!(verify(vec![], body, Some(&empty_key)).err(), Some(SignatureError::Mismatch));
+    }
+}

@@ -1,0 +1,2 @@
+import init from './parley_ui.js';
+init();

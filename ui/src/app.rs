@@ -1,0 +1,226 @@
+//! The root component: owns the inbox state, loads the snapshot once,
+//! subscribes to the inbox event and runs the reducer's effects.
+
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::KeyboardEvent;
+use yew::prelude::*;
+
+use crate::components::{ConversationList, ErrorBanner, Header, ThreadPane};
+use crate::state::{reduce, Action, Effect, Inbox};
+use crate::{dom, ipc};
+
+/// Shared handle to the inbox state. Components read it during render and
+/// send [`Action`]s through [`Dispatcher::dispatch`]; the revision counters in
+/// [`Inbox`] tell Yew which parts need re-rendering.
+///
+/// The state lives in a `RefCell` rather than `use_reducer` so that an event
+/// touching one of 50,000 conversations does not clone all of them.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Rc<RefCell<Inbox>>,
+    rerender: UseForceUpdateHandle,
+}
+
+impl PartialEq for Dispatcher {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.store, &other.store)
+    }
+}
+
+impl Dispatcher {
+    pub fn state(&self) -> Ref<'_, Inbox> {
+        self.store.borrow()
+    }
+
+    pub fn dispatch(&self, action: Action) {
+        let effects = reduce(&mut self.store.borrow_mut(), action);
+        self.rerender.force_update();
+        for effect in effects {
+            self.run(effect);
+        }
+    }
+
+    /// A callback that dispatches a fixed action.
+    pub fn send<E: 'static>(&self, action: Action) -> Callback<E> {
+        let this = self.clone();
+        Callback::from(move |_| this.dispatch(action.clone()))
+    }
+
+    fn run(&self, effect: Effect) {
+        let this = self.clone();
+        match effect {
+            Effect::LoadConversations => {
+                spawn_local(async move { load_conversations(&this).await })
+            }
+            Effect::LoadMessages(conversation_id) => spawn_local(async move {
+                let action = match ipc::list_messages(conversation_id).await {
+                    Ok(messages) => Action::MessagesLoaded { conversation_id, messages },
+                    Err(error) => Action::MessagesFailed { conversation_id, error },
+                };
+                this.dispatch(action);
+            }),
+            Effect::MarkRead(conversation_id) => spawn_local(async move {
+                if let Err(error) = ipc::mark_read(conversation_id).await {
+                    this.dispatch(Action::Failed(error));
+                }
+            }),
+        }
+    }
+}
+
+async fn load_conversations(d: &Dispatcher) {
+    match ipc::list_conversations().await {
+        Ok(list) => d.dispatch(Action::ConversationsLoaded(list)),
+        Err(error) => d.dispatch(Action::ConversationsFailed(error)),
+    }
+}
+
+/// Unsent drafts per conversation, kept while the app runs.
+#[derive(Clone, Default)]
+pub struct Drafts(Rc<RefCell<HashMap<i64, String>>>);
+
+impl PartialEq for Drafts {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Drafts {
+    pub fn get(&self, id: i64) -> String {
+        self.0.borrow().get(&id).cloned().unwrap_or_default()
+    }
+
+    pub fn set(&self, id: i64, text: String) {
+        if text.is_empty() {
+            self.0.borrow_mut().remove(&id);
+        } else {
+            self.0.borrow_mut().insert(id, text);
+        }
+    }
+}
+
+#[component]
+pub fn App() -> Html {
+    let store = use_mut_ref(Inbox::default);
+    let rerender = use_force_update();
+    let dispatcher = Dispatcher { store, rerender };
+    let drafts = use_memo((), |_| Drafts::default());
+    let now = use_state(dom::now_ms);
+
+    {
+        let d = dispatcher.clone();
+        let set_now = now.setter();
+        use_effect_with((), move |_| {
+            let alive = Rc::new(Cell::new(true));
+            let subscription: Rc<RefCell<Option<ipc::Subscription>>> = Rc::default();
+            {
+                let (d, alive, subscription) = (d.clone(), alive.clone(), subscription.clone());
+                spawn_local(async move {
+                    let on_event = {
+                        let d = d.clone();
+                        move |event| d.dispatch(Action::Event(event))
+                    };
+                    // Listen first, then take the snapshot: a change made in
+                    // between arrives as an event and the reducer merges it.
+                    match ipc::listen_inbox(on_event).await {
+                        Ok(sub) if alive.get() => *subscription.borrow_mut() = Some(sub),
+                        Ok(_) => {}
+                        Err(error) => d.dispatch(Action::Failed(error)),
+                    }
+                    match ipc::sync_state().await {
+                        Ok(sync) => d.dispatch(Action::SyncStateLoaded(sync)),
+                        Err(error) => d.dispatch(Action::SyncStateFailed(error)),
+                    }
+                    load_conversations(&d).await;
+                });
+            }
+            {
+                let d = d.clone();
+                spawn_local(async move {
+                    match ipc::app_info().await {
+                        Ok(info) => d.dispatch(Action::AppInfoLoaded(info)),
+                        Err(error) => d.dispatch(Action::Failed(error)),
+                    }
+                });
+            }
+
+            // Relative times and window countdowns.
+            let tick = dom::Interval::new(30_000, move || set_now.set(dom::now_ms()));
+
+            let keys = {
+                let d = d.clone();
+                dom::WindowListener::new("keydown", move |event| {
+                    let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
+                    if !key.alt_key() || key.ctrl_key() || key.meta_key() || key.shift_key() {
+                        return;
+                    }
+                    let action = match key.key().as_str() {
+                        "ArrowDown" => Action::SelectNext,
+                        "ArrowUp" => Action::SelectPrevious,
+                        _ => return,
+                    };
+                    key.prevent_default();
+                    d.dispatch(action);
+                })
+            };
+            let focus = {
+                let d = d.clone();
+                dom::WindowListener::new("focus", move |_| d.dispatch(Action::FocusChanged(true)))
+            };
+            let blur = {
+                let d = d.clone();
+                dom::WindowListener::new("blur", move |_| d.dispatch(Action::FocusChanged(false)))
+            };
+            d.dispatch(Action::FocusChanged(dom::window_has_focus()));
+
+            move || {
+                alive.set(false);
+                drop(subscription.borrow_mut().take());
+                drop((tick, keys, focus, blur));
+            }
+        });
+    }
+
+    let state = dispatcher.state();
+    let selected = state.selected_conversation().cloned();
+    let error = state.error.clone();
+    let view = html! {
+        <div class="app">
+            <Header
+                info={state.app_info.clone()}
+                sync={state.sync.clone()}
+                sync_rev={state.sync_rev}
+            />
+            if let Some(error) = error {
+                <ErrorBanner
+                    message={error.message}
+                    on_dismiss={dispatcher.send::<MouseEvent>(Action::DismissError)}
+                />
+            }
+            <main class="workspace">
+                <ConversationList
+                    dispatcher={dispatcher.clone()}
+                    rev={state.list_rev}
+                    selected={state.selected}
+                    now={*now}
+                    loaded={state.conversations_loaded}
+                    failed={state.conversations_failed}
+                />
+                <ThreadPane
+                    dispatcher={dispatcher.clone()}
+                    conversation={selected}
+                    rev={state.thread_rev}
+                    now={*now}
+                    drafts={(*drafts).clone()}
+                />
+            </main>
+        </div>
+    };
+    drop(state);
+    view
+}

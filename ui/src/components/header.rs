@@ -1,0 +1,76 @@
+use parley_types::{AppInfo, SyncState};
+use yew::prelude::*;
+
+use super::icons;
+use crate::{dom, format};
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    pub info: Option<AppInfo>,
+    pub sync: SyncState,
+    /// Changes with every sync state received, restarting the countdown.
+    pub sync_rev: u64,
+}
+
+/// App name, sandbox badge and the always-visible sync state.
+#[component]
+pub fn Header(props: &HeaderProps) -> Html {
+    // When the current sync state arrived, for the reconnect countdown.
+    let received = use_mut_ref(|| (props.sync_rev, dom::now_ms()));
+    if received.borrow().0 != props.sync_rev {
+        *received.borrow_mut() = (props.sync_rev, dom::now_ms());
+    }
+    let rerender = use_force_update();
+    let counting = matches!(props.sync, SyncState::Offline { .. });
+    use_effect_with((counting, props.sync_rev), move |(counting, _)| {
+        let interval = if *counting {
+            dom::Interval::new(1_000, move || rerender.force_update())
+        } else {
+            None
+        };
+        move || drop(interval)
+    });
+
+    let elapsed = ((dom::now_ms() - received.borrow().1).max(0) / 1_000) as u64;
+    let sync = format::sync_view(&props.sync, elapsed);
+    let announcement = match sync.state {
+        "running" => "Sync: online",
+        "connecting" => "Sync: connecting",
+        "offline" => "Sync: offline, reconnecting",
+        "error" => "Sync stopped",
+        _ => "Sync: idle",
+    };
+    let sandbox = props.info.as_ref().is_some_and(|i| i.sandbox);
+    let profile = props
+        .info
+        .as_ref()
+        .map(|i| i.profile.trim().to_owned())
+        .filter(|p| !p.is_empty() && p != "default");
+
+    html! {
+        <header class="app-header">
+            <div class="brand">
+                {icons::logo()}
+                <span class="app-name">{"Parley"}</span>
+                if sandbox {
+                    <span
+                        class="badge sandbox-badge"
+                        data-testid="sandbox-badge"
+                        title="Connected to the built-in sandbox, not to Meta"
+                    >
+                        {"Sandbox"}
+                    </span>
+                }
+                if let Some(profile) = profile {
+                    <span class="profile" title="Profile">{profile}</span>
+                }
+            </div>
+            <div class="sync-state" data-testid="sync-state" data-state={sync.state} title={sync.text.clone()}>
+                <span class="sync-dot" aria-hidden="true"></span>
+                <span class="sync-text">{sync.text}</span>
+            </div>
+            // Announces state changes once, not every countdown second.
+            <span class="visually-hidden" role="status">{announcement}</span>
+        </header>
+    }
+}

@@ -1,0 +1,14 @@
+//! Thin Yew components. They turn state into markup through the pure helpers
+//! in `format`, and send `Action`s; they hold no business logic.
+
+mod banner;
+mod composer;
+mod conversation_list;
+mod header;
+pub mod icons;
+mod thread;
+
+pub use banner::ErrorBanner;
+pub use conversation_list::ConversationList;
+pub use header::Header;
+pub use thread::ThreadPane;

@@ -1,0 +1,229 @@
+//! Typed access to the Tauri core. The only module that touches `JsValue`.
+//!
+//! Commands go through `window.__TAURI__.core.invoke` and the inbox event
+//! through `window.__TAURI__.event.listen` (the app sets
+//! `app.withGlobalTauri`). Every failure reaches components as an
+//! [`IpcError`] whose `message` is a sentence for the agent: a rejection
+//! carrying `{code, message}` is passed through, anything else (a thrown
+//! exception, a plain string, a malformed answer) becomes
+//! [`ErrorCode::Internal`] with a generic sentence, and the raw value goes to
+//! the console for developers.
+
+use parley_types::{ErrorCode, IpcError};
+
+/// Shown when `window.__TAURI__` is missing (the page was opened outside the
+/// app) or the bridge itself throws.
+pub const CORE_UNREACHABLE: &str = "Parley's core is not reachable. Restart Parley and try again.";
+
+/// The fallback sentence for an unexpected failure while `doing` something
+/// ("loading messages").
+pub fn unexpected(doing: &str) -> IpcError {
+    IpcError::new(ErrorCode::Internal, format!("Something went wrong while {doing}. Try again."))
+}
+
+/// Keeps a structured rejection if it carries a readable sentence; otherwise
+/// falls back to [`unexpected`]. Messages that look like serialized data are
+/// never shown to the agent.
+pub fn normalize(candidate: Option<IpcError>, doing: &str) -> IpcError {
+    match candidate {
+        Some(e) => {
+            let text = e.message.trim();
+            let looks_raw = text.is_empty() || text.starts_with('{') || text.starts_with('[');
+            if looks_raw {
+                IpcError { code: e.code, message: unexpected(doing).message }
+            } else {
+                IpcError { code: e.code, message: text.to_owned() }
+            }
+        }
+        None => unexpected(doing),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use bridge::*;
+
+#[cfg(target_arch = "wasm32")]
+mod bridge {
+    use js_sys::{Function, Object, Promise, Reflect};
+    use parley_types::{
+        AppInfo, ConversationSummary, ErrorCode, InboxEvent, IpcError, Message, SendTextRequest,
+        SyncState, INBOX_EVENT,
+    };
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::JsFuture;
+
+    use super::{normalize, unexpected, CORE_UNREACHABLE};
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
+        fn tauri_invoke(cmd: &str, args: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "event"], js_name = listen)]
+        fn tauri_listen(event: &str, handler: &Function) -> Result<Promise, JsValue>;
+    }
+
+    fn log(context: &str, raw: &JsValue) {
+        web_sys::console::error_2(&JsValue::from_str(context), raw);
+    }
+
+    fn unreachable_core(raw: &JsValue) -> IpcError {
+        log("Parley: Tauri bridge unavailable", raw);
+        IpcError::new(ErrorCode::Internal, CORE_UNREACHABLE)
+    }
+
+    fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+        // json_compatible: maps become plain objects and None becomes null,
+        // exactly what Tauri's JSON deserializer expects.
+        value
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .unwrap_or_else(|_| Object::new().into())
+    }
+
+    async fn invoke_raw(cmd: &str, args: JsValue, doing: &str) -> Result<JsValue, IpcError> {
+        let promise = tauri_invoke(cmd, &args).map_err(|e| unreachable_core(&e))?;
+        JsFuture::from(promise).await.map_err(|rejection| {
+            log(&format!("Parley: command {cmd} failed"), &rejection);
+            normalize(serde_wasm_bindgen::from_value::<IpcError>(rejection).ok(), doing)
+        })
+    }
+
+    async fn invoke<T: DeserializeOwned>(
+        cmd: &str,
+        args: JsValue,
+        doing: &str,
+    ) -> Result<T, IpcError> {
+        let value = invoke_raw(cmd, args, doing).await?;
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
+            log(&format!("Parley: unexpected answer to {cmd}: {e}"), &value);
+            unexpected(doing)
+        })
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ConversationArgs {
+        conversation_id: i64,
+    }
+
+    #[derive(Serialize)]
+    struct SendTextArgs<'a> {
+        request: &'a SendTextRequest,
+    }
+
+    fn no_args() -> JsValue {
+        Object::new().into()
+    }
+
+    pub async fn app_info() -> Result<AppInfo, IpcError> {
+        invoke("app_info", no_args(), "reading the app information").await
+    }
+
+    /// Newest first.
+    pub async fn list_conversations() -> Result<Vec<ConversationSummary>, IpcError> {
+        invoke("list_conversations", no_args(), "loading conversations").await
+    }
+
+    /// Oldest first.
+    pub async fn list_messages(conversation_id: i64) -> Result<Vec<Message>, IpcError> {
+        let args = to_js(&ConversationArgs { conversation_id });
+        invoke("list_messages", args, "loading messages").await
+    }
+
+    /// Returns the local echo (status `sending`).
+    pub async fn send_text(request: &SendTextRequest) -> Result<Message, IpcError> {
+        let args = to_js(&SendTextArgs { request });
+        invoke("send_text", args, "sending the message").await
+    }
+
+    pub async fn mark_read(conversation_id: i64) -> Result<(), IpcError> {
+        let args = to_js(&ConversationArgs { conversation_id });
+        invoke_raw("mark_read", args, "marking the conversation as read").await.map(drop)
+    }
+
+    pub async fn sync_state() -> Result<SyncState, IpcError> {
+        invoke("sync_state", no_args(), "reading the sync state").await
+    }
+
+    /// A live subscription to [`INBOX_EVENT`]; dropping it unlistens.
+    pub struct Subscription {
+        unlisten: Function,
+        _handler: Closure<dyn FnMut(JsValue)>,
+    }
+
+    impl Drop for Subscription {
+        fn drop(&mut self) {
+            // The handler closure is dropped right after, so Tauri must stop
+            // calling it first.
+            if let Err(e) = self.unlisten.call0(&JsValue::NULL) {
+                log("Parley: unlisten failed", &e);
+            }
+        }
+    }
+
+    /// Subscribes to the inbox event. Resolves once the core has registered
+    /// the listener, so a snapshot requested afterwards cannot miss a change.
+    /// Payloads that do not parse are logged and skipped.
+    pub async fn listen_inbox(
+        on_event: impl Fn(InboxEvent) + 'static,
+    ) -> Result<Subscription, IpcError> {
+        let handler = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let payload =
+                Reflect::get(&event, &JsValue::from_str("payload")).unwrap_or(JsValue::UNDEFINED);
+            match serde_wasm_bindgen::from_value::<InboxEvent>(payload.clone()) {
+                Ok(e) => on_event(e),
+                Err(err) => log(&format!("Parley: ignored malformed inbox event: {err}"), &payload),
+            }
+        });
+        let promise = tauri_listen(INBOX_EVENT, handler.as_ref().unchecked_ref())
+            .map_err(|e| unreachable_core(&e))?;
+        let unlisten = JsFuture::from(promise).await.map_err(|rejection| {
+            log("Parley: listen failed", &rejection);
+            normalize(
+                serde_wasm_bindgen::from_value::<IpcError>(rejection).ok(),
+                "subscribing to inbox updates",
+            )
+        })?;
+        let unlisten = unlisten.dyn_into::<Function>().map_err(|v| {
+            log("Parley: listen resolved to a non-function", &v);
+            unexpected("subscribing to inbox updates")
+        })?;
+        Ok(Subscription { unlisten, _handler: handler })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_rejections_pass_through() {
+        let e = IpcError::new(ErrorCode::WindowClosed, "Only an approved template can be sent.");
+        assert_eq!(normalize(Some(e.clone()), "sending the message"), e);
+    }
+
+    #[test]
+    fn anything_else_becomes_a_plain_internal_sentence() {
+        let e = normalize(None, "sending the message");
+        assert_eq!(e.code, ErrorCode::Internal);
+        assert_eq!(e.message, "Something went wrong while sending the message. Try again.");
+    }
+
+    #[test]
+    fn raw_json_or_empty_messages_are_never_shown() {
+        for raw in ["", "   ", "{\"code\":\"storage\"}", "[1,2]"] {
+            let e = normalize(Some(IpcError::new(ErrorCode::Storage, raw)), "loading messages");
+            assert_eq!(e.code, ErrorCode::Storage, "the code is still useful");
+            assert_eq!(e.message, "Something went wrong while loading messages. Try again.");
+        }
+    }
+
+    #[test]
+    fn rejection_json_shape_parses() {
+        let v = serde_json::json!({"code": "retry_later", "message": "Meta is busy. Try again in a minute."});
+        let e: IpcError = serde_json::from_value(v).unwrap();
+        assert_eq!(normalize(Some(e), "x").code, ErrorCode::RetryLater);
+    }
+}

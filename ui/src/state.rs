@@ -1,0 +1,711 @@
+//! The inbox view state and its reducer.
+//!
+//! The UI loads a snapshot once and then applies [`InboxEvent`] diffs. Events
+//! may arrive before the snapshot they race with, repeated, or out of order;
+//! `reduce` merges them so that:
+//! - conversations stay unique by id and sorted newest first;
+//! - messages stay unique by id and sorted oldest first;
+//! - a delivery status shown in the view never moves backwards.
+//!
+//! `reduce` does no I/O. It returns the [`Effect`]s (IPC calls) the component
+//! must run, which keeps "opening a conversation marks it read" testable.
+
+use std::cmp::Ordering;
+
+use parley_types::{
+    AppInfo, ConversationSummary, InboxEvent, IpcError, Message, SyncState, UnixMillis,
+};
+
+/// The messages of the open conversation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Thread {
+    pub conversation_id: Option<i64>,
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// False until `list_messages` answered for this conversation.
+    pub loaded: bool,
+    /// `list_messages` failed; the view offers a retry.
+    pub failed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbox {
+    pub app_info: Option<AppInfo>,
+    pub sync: SyncState,
+    /// An event already told us the sync state, so a slower snapshot answer
+    /// must not overwrite it.
+    sync_from_event: bool,
+    /// Newest first (`last_at` desc, then `id` desc).
+    pub conversations: Vec<ConversationSummary>,
+    pub conversations_loaded: bool,
+    /// `list_conversations` failed; the view offers a retry.
+    pub conversations_failed: bool,
+    pub selected: Option<i64>,
+    pub thread: Thread,
+    /// The last command error, shown until dismissed.
+    pub error: Option<IpcError>,
+    /// Whether the window has focus: new messages in the open conversation
+    /// are marked read only while the agent can see them.
+    pub focused: bool,
+    /// Bumped whenever `conversations` changes, so the list re-renders only
+    /// when it must.
+    pub list_rev: u64,
+    /// Bumped whenever `thread` changes.
+    pub thread_rev: u64,
+    /// Bumped whenever a sync state arrives, even an equal one: the header
+    /// restarts its reconnect countdown from it.
+    pub sync_rev: u64,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox {
+            app_info: None,
+            sync: SyncState::Connecting,
+            sync_from_event: false,
+            conversations: Vec::new(),
+            conversations_loaded: false,
+            conversations_failed: false,
+            selected: None,
+            thread: Thread::default(),
+            error: None,
+            focused: true,
+            list_rev: 0,
+            thread_rev: 0,
+            sync_rev: 0,
+        }
+    }
+}
+
+impl Inbox {
+    pub fn conversation(&self, id: i64) -> Option<&ConversationSummary> {
+        self.conversations.iter().find(|c| c.id == id)
+    }
+
+    pub fn selected_conversation(&self) -> Option<&ConversationSummary> {
+        self.selected.and_then(|id| self.conversation(id))
+    }
+
+    pub fn index_of(&self, id: i64) -> Option<usize> {
+        self.conversations.iter().position(|c| c.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    AppInfoLoaded(AppInfo),
+    SyncStateLoaded(SyncState),
+    /// `sync_state` failed: the state is unknown, so say sync is stopped
+    /// rather than "connecting" forever.
+    SyncStateFailed(IpcError),
+    ConversationsLoaded(Vec<ConversationSummary>),
+    ConversationsFailed(IpcError),
+    RetryConversations,
+    MessagesLoaded {
+        conversation_id: i64,
+        messages: Vec<Message>,
+    },
+    MessagesFailed {
+        conversation_id: i64,
+        error: IpcError,
+    },
+    RetryMessages,
+    /// A pushed diff from the core.
+    Event(InboxEvent),
+    /// The local echo returned by `send_text`.
+    MessageSent(Message),
+    Select(i64),
+    SelectNext,
+    SelectPrevious,
+    FocusChanged(bool),
+    Failed(IpcError),
+    DismissError,
+}
+
+/// IPC calls the component runs on the reducer's behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    LoadConversations,
+    LoadMessages(i64),
+    MarkRead(i64),
+}
+
+/// Conversation order: newest `last_at` first, ties broken by id (desc) so the
+/// order is total and stable across reloads.
+pub fn conversation_order(a: &ConversationSummary, b: &ConversationSummary) -> Ordering {
+    b.last_at.cmp(&a.last_at).then(b.id.cmp(&a.id))
+}
+
+/// Message order: oldest first, ties by id.
+pub fn message_order(a: &Message, b: &Message) -> Ordering {
+    a.sent_at.cmp(&b.sent_at).then(a.id.cmp(&b.id))
+}
+
+/// Inserts or replaces `c` in a list sorted by [`conversation_order`], keeping
+/// it sorted. A change older than what is shown (`last_at` went backwards:
+/// a stale event racing the snapshot) is ignored. Returns whether anything
+/// changed.
+pub fn upsert_conversation(list: &mut Vec<ConversationSummary>, c: ConversationSummary) -> bool {
+    let before = |x: &ConversationSummary| conversation_order(x, &c) == Ordering::Less;
+    let Some(i) = list.iter().position(|x| x.id == c.id) else {
+        let at = list.partition_point(before);
+        list.insert(at, c);
+        return true;
+    };
+    if c.last_at < list[i].last_at || list[i] == c {
+        return false;
+    }
+    // Move the row from `i` to its new place by rotating only the rows in
+    // between: with 50,000 conversations this touches a handful, not all.
+    let ahead = list[..i].partition_point(before);
+    let target = if ahead < i { ahead } else { i + list[i + 1..].partition_point(before) };
+    list[i] = c;
+    match target.cmp(&i) {
+        Ordering::Less => list[target..=i].rotate_right(1),
+        Ordering::Greater => list[i..=target].rotate_left(1),
+        Ordering::Equal => {}
+    }
+    true
+}
+
+/// Combines what the view shows for a message with a newer report of it.
+/// Content and ids follow `new`; the delivery status only moves forward
+/// (`sending < accepted < sent < delivered < read`, `failed` terminal), so a
+/// late `sent` never hides a `read`, and the echo returned by `send_text`
+/// never hides the `accepted` an event already brought.
+pub fn merge_message(old: &Message, new: Message) -> Message {
+    let mut merged = new;
+    let keep_old_status = match (old.status, merged.status) {
+        (Some(a), Some(b)) => a != b && !a.may_advance_to(b),
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if keep_old_status {
+        merged.status = old.status;
+        merged.error = old.error.clone();
+    }
+    if merged.provider_id.is_none() {
+        merged.provider_id = old.provider_id.clone();
+    }
+    merged
+}
+
+/// Inserts or merges `m` into a list sorted by [`message_order`]. Returns
+/// whether anything changed.
+pub fn upsert_message(list: &mut Vec<Message>, m: Message) -> bool {
+    match list.iter().rposition(|x| x.id == m.id) {
+        Some(i) => {
+            let merged = merge_message(&list[i], m);
+            if merged == list[i] {
+                return false;
+            }
+            let resort = merged.sent_at != list[i].sent_at;
+            list[i] = merged;
+            if resort {
+                list.sort_by(message_order);
+            }
+        }
+        None => {
+            let at = list.partition_point(|x| message_order(x, &m) == Ordering::Less);
+            list.insert(at, m);
+        }
+    }
+    true
+}
+
+/// Applies `action` to `state` and returns the IPC calls to make.
+pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match action {
+        Action::AppInfoLoaded(info) => state.app_info = Some(info),
+        Action::SyncStateLoaded(sync) => {
+            if !state.sync_from_event {
+                state.sync = sync;
+                state.sync_rev += 1;
+            }
+        }
+        Action::SyncStateFailed(error) => {
+            if !state.sync_from_event {
+                state.sync = SyncState::Error { reason: error.message.clone() };
+                state.sync_rev += 1;
+            }
+            state.error = Some(error);
+        }
+        Action::ConversationsLoaded(mut snapshot) => {
+            snapshot.sort_by(conversation_order);
+            snapshot.dedup_by_key(|c| c.id);
+            // Changes pushed while the snapshot was in flight win over it
+            // unless they are older.
+            let early = std::mem::replace(&mut state.conversations, snapshot);
+            for c in early {
+                upsert_conversation(&mut state.conversations, c);
+            }
+            state.conversations_loaded = true;
+            state.conversations_failed = false;
+            state.list_rev += 1;
+        }
+        Action::ConversationsFailed(error) => {
+            state.conversations_failed = !state.conversations_loaded;
+            state.error = Some(error);
+            state.list_rev += 1;
+        }
+        Action::RetryConversations => {
+            state.conversations_failed = false;
+            state.list_rev += 1;
+            effects.push(Effect::LoadConversations);
+        }
+        Action::MessagesLoaded { conversation_id, mut messages } => {
+            if state.thread.conversation_id != Some(conversation_id) {
+                return effects; // the agent moved on; a stale answer
+            }
+            messages.sort_by(message_order);
+            let early = std::mem::replace(&mut state.thread.messages, messages);
+            for m in early {
+                upsert_message(&mut state.thread.messages, m);
+            }
+            state.thread.loaded = true;
+            state.thread.failed = false;
+            state.thread_rev += 1;
+        }
+        Action::MessagesFailed { conversation_id, error } => {
+            if state.thread.conversation_id == Some(conversation_id) {
+                state.thread.failed = true;
+                state.thread_rev += 1;
+            }
+            state.error = Some(error);
+        }
+        Action::RetryMessages => {
+            if let Some(id) = state.thread.conversation_id {
+                state.thread.failed = false;
+                state.thread_rev += 1;
+                effects.push(Effect::LoadMessages(id));
+            }
+        }
+        Action::Event(InboxEvent::ConversationChanged { conversation }) => {
+            let id = conversation.id;
+            if upsert_conversation(&mut state.conversations, conversation) {
+                state.list_rev += 1;
+            }
+            if state.selected == Some(id) && state.focused {
+                mark_read(state, id, &mut effects);
+            }
+        }
+        Action::Event(InboxEvent::MessageChanged { message }) | Action::MessageSent(message) => {
+            if state.thread.conversation_id == Some(message.conversation_id)
+                && upsert_message(&mut state.thread.messages, message)
+            {
+                state.thread_rev += 1;
+            }
+        }
+        Action::Event(InboxEvent::SyncStateChanged { state: sync }) => {
+            state.sync = sync;
+            state.sync_from_event = true;
+            state.sync_rev += 1;
+        }
+        Action::Select(id) => select(state, id, &mut effects),
+        Action::SelectNext | Action::SelectPrevious => {
+            let len = state.conversations.len();
+            if len == 0 {
+                return effects;
+            }
+            let next = matches!(action, Action::SelectNext);
+            let index = match state.selected.and_then(|id| state.index_of(id)) {
+                None if next => 0,
+                None => len - 1,
+                Some(i) if next => (i + 1).min(len - 1),
+                Some(i) => i.saturating_sub(1),
+            };
+            let id = state.conversations[index].id;
+            select(state, id, &mut effects);
+        }
+        Action::FocusChanged(focused) => {
+            state.focused = focused;
+            if let (true, Some(id)) = (focused, state.selected) {
+                mark_read(state, id, &mut effects);
+            }
+        }
+        Action::Failed(error) => state.error = Some(error),
+        Action::DismissError => state.error = None,
+    }
+    effects
+}
+
+fn select(state: &mut Inbox, id: i64, effects: &mut Vec<Effect>) {
+    if state.conversation(id).is_none() {
+        return;
+    }
+    if state.selected != Some(id) {
+        state.selected = Some(id);
+        state.thread = Thread { conversation_id: Some(id), ..Thread::default() };
+        state.thread_rev += 1;
+        state.list_rev += 1;
+        effects.push(Effect::LoadMessages(id));
+    }
+    mark_read(state, id, effects);
+}
+
+/// Asks the core to mark `id` read if it has unread messages, and clears the
+/// badge right away; the core's ConversationChanged confirms it.
+fn mark_read(state: &mut Inbox, id: i64, effects: &mut Vec<Effect>) {
+    let Some(c) = state.conversations.iter_mut().find(|c| c.id == id) else { return };
+    if c.unread > 0 {
+        c.unread = 0;
+        state.list_rev += 1;
+        effects.push(Effect::MarkRead(id));
+    }
+}
+
+/// Whether the conversation's 24-hour window is open at `now`.
+pub fn window_open(c: &ConversationSummary, now: UnixMillis) -> bool {
+    c.window_expires_at.is_some_and(|t| t > now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_types::{ChannelKind, DeliveryStatus, Direction, ErrorCode};
+
+    fn conv(id: i64, last_at: i64, unread: u32) -> ConversationSummary {
+        ConversationSummary {
+            id,
+            channel: ChannelKind::Whatsapp,
+            title: format!("Customer {id}"),
+            handle: format!("+1555000{id}"),
+            last_preview: format!("preview {last_at}"),
+            last_at,
+            unread,
+            window_expires_at: Some(last_at + parley_types::WINDOW_MILLIS),
+        }
+    }
+
+    fn msg(id: i64, conversation_id: i64, sent_at: i64, status: Option<DeliveryStatus>) -> Message {
+        Message {
+            id,
+            conversation_id,
+            provider_id: None,
+            direction: if status.is_some() { Direction::Outbound } else { Direction::Inbound },
+            kind: "text".into(),
+            body: format!("message {id}"),
+            sent_at,
+            status,
+            error: None,
+        }
+    }
+
+    fn ids(state: &Inbox) -> Vec<i64> {
+        state.conversations.iter().map(|c| c.id).collect()
+    }
+
+    fn loaded(list: Vec<ConversationSummary>) -> Inbox {
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::ConversationsLoaded(list));
+        s
+    }
+
+    fn changed(c: ConversationSummary) -> Action {
+        Action::Event(InboxEvent::ConversationChanged { conversation: c })
+    }
+
+    fn message_changed(m: Message) -> Action {
+        Action::Event(InboxEvent::MessageChanged { message: m })
+    }
+
+    fn is_sorted(list: &[ConversationSummary]) -> bool {
+        list.windows(2).all(|w| conversation_order(&w[0], &w[1]) == Ordering::Less)
+    }
+
+    #[test]
+    fn snapshot_is_sorted_newest_first() {
+        let s = loaded(vec![conv(1, 100, 0), conv(2, 300, 0), conv(3, 200, 0), conv(4, 300, 0)]);
+        assert_eq!(ids(&s), vec![4, 2, 3, 1]);
+        assert!(s.conversations_loaded);
+    }
+
+    #[test]
+    fn conversation_changes_upsert_and_reorder() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0), conv(3, 300, 0)]);
+        // New message in the oldest conversation: moves to the top.
+        reduce(&mut s, changed(conv(1, 400, 2)));
+        assert_eq!(ids(&s), vec![1, 3, 2]);
+        assert_eq!(s.conversations[0].unread, 2);
+        // A brand-new conversation lands in order.
+        reduce(&mut s, changed(conv(9, 250, 1)));
+        assert_eq!(ids(&s), vec![1, 3, 9, 2]);
+        // The same change again is a no-op, not a duplicate.
+        let rev = s.list_rev;
+        reduce(&mut s, changed(conv(9, 250, 1)));
+        assert_eq!(ids(&s), vec![1, 3, 9, 2]);
+        assert_eq!(s.list_rev, rev, "no re-render for a repeated event");
+        // Unread cleared without a new message: same place, new data.
+        reduce(&mut s, changed(conv(3, 300, 0)));
+        assert_eq!(ids(&s), vec![1, 3, 9, 2]);
+        // A stale change (older than shown) is ignored.
+        reduce(&mut s, changed(conv(1, 50, 7)));
+        assert_eq!(s.conversations[0].last_at, 400);
+        assert_eq!(s.conversations[0].unread, 2);
+        assert!(is_sorted(&s.conversations));
+    }
+
+    #[test]
+    fn upsert_keeps_order_under_many_random_moves() {
+        let mut list: Vec<ConversationSummary> = (0..200).map(|i| conv(i, i * 10, 0)).collect();
+        list.sort_by(conversation_order);
+        // Deterministic pseudo-random walk.
+        let mut x: i64 = 12345;
+        for step in 0..2_000 {
+            x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+            let id = x % 250; // some new, most existing
+            let last_at = 2_000 + step + (x % 7);
+            upsert_conversation(&mut list, conv(id, last_at, 0));
+            assert!(is_sorted(&list), "sorted after step {step}");
+        }
+        let mut seen: Vec<i64> = list.iter().map(|c| c.id).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), list.len(), "ids stay unique");
+    }
+
+    #[test]
+    fn events_before_the_snapshot_are_merged_not_lost() {
+        let mut s = Inbox::default();
+        // Pushed while list_conversations was in flight.
+        reduce(&mut s, changed(conv(2, 500, 3)));
+        reduce(&mut s, changed(conv(7, 450, 1)));
+        // The snapshot was taken before conversation 2 changed.
+        reduce(&mut s, Action::ConversationsLoaded(vec![conv(1, 100, 0), conv(2, 200, 0)]));
+        assert_eq!(ids(&s), vec![2, 7, 1]);
+        assert_eq!(s.conversation(2).unwrap().unread, 3);
+    }
+
+    #[test]
+    fn selecting_loads_messages_and_marks_read_only_when_unread() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 4)]);
+        let fx = reduce(&mut s, Action::Select(2));
+        assert_eq!(fx, vec![Effect::LoadMessages(2), Effect::MarkRead(2)]);
+        assert_eq!(s.selected, Some(2));
+        assert_eq!(s.conversation(2).unwrap().unread, 0, "badge clears at once");
+        assert!(!s.thread.loaded);
+
+        let fx = reduce(&mut s, Action::Select(1));
+        assert_eq!(fx, vec![Effect::LoadMessages(1)], "no mark_read without unread");
+
+        // Re-selecting the open conversation does not reload it.
+        assert!(reduce(&mut s, Action::Select(1)).is_empty());
+        // Unknown ids are ignored.
+        assert!(reduce(&mut s, Action::Select(99)).is_empty());
+        assert_eq!(s.selected, Some(1));
+    }
+
+    #[test]
+    fn new_unread_in_the_open_conversation_is_marked_read_only_when_focused() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        assert_eq!(reduce(&mut s, changed(conv(1, 200, 1))), vec![Effect::MarkRead(1)]);
+        reduce(&mut s, Action::FocusChanged(false));
+        assert!(reduce(&mut s, changed(conv(1, 300, 1))).is_empty());
+        assert_eq!(s.conversation(1).unwrap().unread, 1);
+        assert_eq!(reduce(&mut s, Action::FocusChanged(true)), vec![Effect::MarkRead(1)]);
+        assert_eq!(s.conversation(1).unwrap().unread, 0);
+    }
+
+    #[test]
+    fn keyboard_next_and_previous_follow_list_order() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0), conv(3, 300, 0)]);
+        // Order is 3, 2, 1.
+        reduce(&mut s, Action::SelectNext);
+        assert_eq!(s.selected, Some(3), "first from nothing");
+        reduce(&mut s, Action::SelectNext);
+        assert_eq!(s.selected, Some(2));
+        reduce(&mut s, Action::SelectNext);
+        reduce(&mut s, Action::SelectNext);
+        assert_eq!(s.selected, Some(1), "stops at the end");
+        reduce(&mut s, Action::SelectPrevious);
+        assert_eq!(s.selected, Some(2));
+        reduce(&mut s, Action::SelectPrevious);
+        reduce(&mut s, Action::SelectPrevious);
+        assert_eq!(s.selected, Some(3), "stops at the top");
+        let mut empty = loaded(vec![]);
+        assert!(reduce(&mut empty, Action::SelectNext).is_empty());
+        assert_eq!(empty.selected, None);
+    }
+
+    #[test]
+    fn thread_upserts_by_id_and_orders_oldest_first() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(
+            &mut s,
+            Action::MessagesLoaded {
+                conversation_id: 1,
+                messages: vec![msg(11, 1, 20, None), msg(10, 1, 10, None)],
+            },
+        );
+        let order = |s: &Inbox| s.thread.messages.iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(order(&s), vec![10, 11]);
+        // An event for the open thread appends; a repeat does not duplicate.
+        reduce(&mut s, message_changed(msg(12, 1, 30, None)));
+        reduce(&mut s, message_changed(msg(12, 1, 30, None)));
+        assert_eq!(order(&s), vec![10, 11, 12]);
+        // A late-arriving older message slots in by time.
+        reduce(&mut s, message_changed(msg(9, 1, 5, None)));
+        assert_eq!(order(&s), vec![9, 10, 11, 12]);
+        // Messages of other conversations are not the open thread's business.
+        reduce(&mut s, message_changed(msg(50, 2, 40, None)));
+        assert_eq!(order(&s), vec![9, 10, 11, 12]);
+    }
+
+    #[test]
+    fn outbound_echo_then_status_updates() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::MessagesLoaded { conversation_id: 1, messages: vec![] });
+        reduce(&mut s, Action::MessageSent(msg(20, 1, 50, Some(DeliveryStatus::Sending))));
+        let status = |s: &Inbox| s.thread.messages[0].status;
+        assert_eq!(status(&s), Some(DeliveryStatus::Sending));
+        let mut accepted = msg(20, 1, 50, Some(DeliveryStatus::Accepted));
+        accepted.provider_id = Some("wamid.X".into());
+        reduce(&mut s, message_changed(accepted));
+        assert_eq!(status(&s), Some(DeliveryStatus::Accepted));
+        assert_eq!(s.thread.messages[0].provider_id.as_deref(), Some("wamid.X"));
+        reduce(&mut s, message_changed(msg(20, 1, 50, Some(DeliveryStatus::Read))));
+        assert_eq!(s.thread.messages.len(), 1);
+        assert_eq!(status(&s), Some(DeliveryStatus::Read));
+        assert_eq!(
+            s.thread.messages[0].provider_id.as_deref(),
+            Some("wamid.X"),
+            "a later report without the provider id keeps it"
+        );
+    }
+
+    #[test]
+    fn status_never_regresses_in_the_view() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::MessagesLoaded { conversation_id: 1, messages: vec![] });
+        reduce(&mut s, message_changed(msg(20, 1, 50, Some(DeliveryStatus::Read))));
+        // Late, out-of-order reports.
+        for late in [DeliveryStatus::Delivered, DeliveryStatus::Sent, DeliveryStatus::Sending] {
+            let rev = s.thread_rev;
+            reduce(&mut s, message_changed(msg(20, 1, 50, Some(late))));
+            assert_eq!(s.thread.messages[0].status, Some(DeliveryStatus::Read), "{late:?}");
+            assert_eq!(s.thread_rev, rev, "nothing to re-render");
+        }
+        // The send_text echo arriving after the events does not reset it.
+        reduce(&mut s, Action::MessageSent(msg(20, 1, 50, Some(DeliveryStatus::Sending))));
+        assert_eq!(s.thread.messages[0].status, Some(DeliveryStatus::Read));
+
+        // Failed is terminal and keeps its sentence.
+        let mut failed = msg(21, 1, 60, Some(DeliveryStatus::Failed));
+        failed.error = Some("The 24-hour window is closed.".into());
+        reduce(&mut s, message_changed(failed));
+        reduce(&mut s, message_changed(msg(21, 1, 60, Some(DeliveryStatus::Delivered))));
+        let m = &s.thread.messages[1];
+        assert_eq!(m.status, Some(DeliveryStatus::Failed));
+        assert_eq!(m.error.as_deref(), Some("The 24-hour window is closed."));
+    }
+
+    #[test]
+    fn snapshot_does_not_undo_events_that_raced_it() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        // Delivered arrives while list_messages is in flight...
+        reduce(&mut s, message_changed(msg(20, 1, 50, Some(DeliveryStatus::Delivered))));
+        // ...and the snapshot still says sent.
+        reduce(
+            &mut s,
+            Action::MessagesLoaded {
+                conversation_id: 1,
+                messages: vec![msg(19, 1, 40, None), msg(20, 1, 50, Some(DeliveryStatus::Sent))],
+            },
+        );
+        assert!(s.thread.loaded);
+        assert_eq!(s.thread.messages.len(), 2);
+        assert_eq!(s.thread.messages[1].status, Some(DeliveryStatus::Delivered));
+    }
+
+    #[test]
+    fn stale_thread_answers_are_dropped() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::Select(2));
+        reduce(
+            &mut s,
+            Action::MessagesLoaded { conversation_id: 1, messages: vec![msg(1, 1, 1, None)] },
+        );
+        assert_eq!(s.thread.conversation_id, Some(2));
+        assert!(s.thread.messages.is_empty());
+        assert!(!s.thread.loaded);
+    }
+
+    #[test]
+    fn sync_state_event_beats_a_slower_snapshot() {
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::SyncStateLoaded(SyncState::Connecting));
+        assert_eq!(s.sync, SyncState::Connecting);
+        let offline = SyncState::Offline { reason: "relay unreachable".into(), retry_in_secs: 4 };
+        reduce(&mut s, Action::Event(InboxEvent::SyncStateChanged { state: offline.clone() }));
+        reduce(&mut s, Action::SyncStateLoaded(SyncState::Running));
+        assert_eq!(s.sync, offline);
+
+        let mut fresh = Inbox::default();
+        let e = IpcError::new(ErrorCode::Internal, "Parley's core is not reachable.");
+        reduce(&mut fresh, Action::SyncStateFailed(e.clone()));
+        assert_eq!(fresh.sync, SyncState::Error { reason: e.message.clone() });
+        assert_eq!(fresh.error, Some(e));
+    }
+
+    #[test]
+    fn failed_loads_offer_a_retry() {
+        let mut s = Inbox::default();
+        let e = IpcError::new(ErrorCode::Storage, "The inbox database could not be read.");
+        reduce(&mut s, Action::ConversationsFailed(e.clone()));
+        assert!(s.conversations_failed);
+        assert_eq!(s.error, Some(e.clone()));
+        assert_eq!(reduce(&mut s, Action::RetryConversations), vec![Effect::LoadConversations]);
+        assert!(!s.conversations_failed);
+        reduce(&mut s, Action::ConversationsLoaded(vec![conv(1, 100, 0)]));
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::MessagesFailed { conversation_id: 1, error: e });
+        assert!(s.thread.failed);
+        assert_eq!(reduce(&mut s, Action::RetryMessages), vec![Effect::LoadMessages(1)]);
+        assert!(!s.thread.failed);
+    }
+
+    #[test]
+    fn errors_show_until_dismissed() {
+        let mut s = Inbox::default();
+        let e = IpcError::new(ErrorCode::WindowClosed, "Only a template can be sent.");
+        reduce(&mut s, Action::Failed(e.clone()));
+        assert_eq!(s.error, Some(e));
+        reduce(&mut s, Action::DismissError);
+        assert_eq!(s.error, None);
+    }
+
+    #[test]
+    fn window_open_edges() {
+        let mut c = conv(1, 1_000, 0);
+        c.window_expires_at = Some(5_000);
+        assert!(window_open(&c, 4_999));
+        assert!(!window_open(&c, 5_000));
+        c.window_expires_at = None;
+        assert!(!window_open(&c, 0));
+    }
+
+    #[test]
+    fn events_deserialize_from_the_core_json_shape() {
+        let json = serde_json::json!({
+            "type": "message_changed",
+            "message": {
+                "id": 5, "conversation_id": 1, "provider_id": null, "direction": "outbound",
+                "kind": "text", "body": "<script>alert(1)</script>", "sent_at": 10,
+                "status": "failed", "error": "Window closed."
+            }
+        });
+        let e: InboxEvent = serde_json::from_value(json).unwrap();
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::Event(e));
+        assert_eq!(s.thread.messages[0].body, "<script>alert(1)</script>");
+        assert_eq!(s.thread.messages[0].status, Some(DeliveryStatus::Failed));
+    }
+}
