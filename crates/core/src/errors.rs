@@ -28,17 +28,24 @@ pub enum CoreError {
     Relay(String),
     #[error("the keyring holds a damaged {0}; reconnect this profile")]
     BadSecret(&'static str),
+    #[error(
+        "the keyring has no key for this profile's database, so its messages cannot be read. \
+         If you moved the profile, restore the keyring it came with; nothing was changed"
+    )]
+    MissingDatabaseKey,
 }
 
 impl From<&CoreError> for IpcError {
     fn from(e: &CoreError) -> IpcError {
         let code = match e {
-            CoreError::Store(StoreError::NotFound) | CoreError::Refused(QueueRefusal::NoConversation) => {
-                ErrorCode::NotFound
-            }
+            CoreError::Store(StoreError::NotFound)
+            | CoreError::Refused(QueueRefusal::NoConversation) => ErrorCode::NotFound,
             CoreError::Refused(QueueRefusal::WindowClosed) => ErrorCode::WindowClosed,
             CoreError::InvalidInput(_) => ErrorCode::InvalidInput,
-            CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => ErrorCode::Reconnect,
+            CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => {
+                ErrorCode::Reconnect
+            }
+            CoreError::MissingDatabaseKey => ErrorCode::Storage,
             CoreError::Relay(_) => ErrorCode::RetryLater,
             CoreError::Open(_) | CoreError::Store(_) | CoreError::Profile(_) => ErrorCode::Storage,
             CoreError::Secrets(_) => ErrorCode::Reconnect,
@@ -53,21 +60,10 @@ impl From<CoreError> for IpcError {
     }
 }
 
-fn capitalise(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// A sentence for a delivery failure reported in a status webhook.
-pub fn explain_delivery_error(code: i64, meta_message: Option<&str>) -> String {
-    match parley_meta::graph::explain_code(code) {
-        Some(text) => text.to_owned(),
-        None => match meta_message {
-            Some(m) if !m.is_empty() => format!("WhatsApp could not deliver this message (error {code}: {m})."),
-            _ => format!("WhatsApp could not deliver this message (error {code})."),
-        },
     }
 }

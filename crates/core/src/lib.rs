@@ -1,1 +1,368 @@
-//! placeholder
+//! Parley's desktop engine.
+//!
+//! [`Core`] is the one entry point the Tauri shell and `parleyctl` use. It
+//! owns a profile's encrypted store, its secrets (through [`SecretStore`]),
+//! the sync loop that pulls sealed webhooks from the relay, and the outbox
+//! worker that sends replies through the Graph API. Every change it makes is
+//! also pushed as an [`InboxEvent`] to subscribers, so the UI never polls.
+
+pub mod errors;
+pub mod notify;
+pub mod profile;
+pub mod relay_client;
+pub mod secrets;
+pub mod store;
+mod sync;
+mod worker;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parley_meta::graph::{GraphClient, GraphConfig};
+use parley_protocol::{DeviceSecretKey, EnrollRequest};
+use parley_types::{
+    AppInfo, ConversationSummary, InboxEvent, Message, SendTextRequest, SyncState, MAX_TEXT_CHARS,
+};
+use tokio::sync::{broadcast, watch, Notify};
+use zeroize::Zeroizing;
+
+pub use errors::CoreError;
+pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier};
+pub use profile::{GraphSettings, Profile, ProfileConfig};
+pub use relay_client::{RelayClient, RelayError};
+pub use secrets::{InMemorySecretStore, KeyringStore, SecretName, SecretStore};
+pub use store::{DbKey, Store};
+pub use sync::SyncReport;
+
+/// How many conversations the list shows at first.
+pub const CONVERSATION_PAGE: usize = 500;
+/// How many messages of a thread are loaded at first.
+pub const MESSAGE_PAGE: usize = 500;
+
+/// The engine of one profile. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    profile: Profile,
+    config: Mutex<ProfileConfig>,
+    secrets: Arc<dyn SecretStore>,
+    notifier: Arc<dyn Notifier>,
+    store: Store,
+    http: reqwest::Client,
+    events: broadcast::Sender<InboxEvent>,
+    sync_state: watch::Sender<SyncState>,
+    outbox_wake: Notify,
+    /// Built on first use from the config and the keyring; dropped when
+    /// either changes.
+    graph: Mutex<Option<Arc<GraphClient>>>,
+    relay: Mutex<Option<Arc<sync::RelayLink>>>,
+    stop: watch::Sender<bool>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Core {
+    /// Open the profile in `dir` with the OS keyring as its secret store.
+    pub fn open_with_keyring(dir: &Path, notifier: Arc<dyn Notifier>) -> Result<Core, CoreError> {
+        let profile = Profile::open(dir)?;
+        let secrets = Arc::new(KeyringStore::new(profile.id()));
+        Core::open(profile, secrets, notifier)
+    }
+
+    /// Open a profile: fetch (or, on first run, create) the database key,
+    /// open and migrate the database, and settle sends a crash interrupted.
+    pub fn open(
+        profile: Profile,
+        secrets: Arc<dyn SecretStore>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Core, CoreError> {
+        let config = profile.load_config()?;
+        let key = database_key(&profile, secrets.as_ref())?;
+        let store = Store::open(&profile.database_path(), &key)?;
+        drop(key);
+        let interrupted = store.recover_outbox()?;
+        if !interrupted.is_empty() {
+            tracing::warn!(count = interrupted.len(), "sends interrupted by a crash marked failed");
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("parley/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CoreError::Relay(e.to_string()))?;
+        let (events, _) = broadcast::channel(1024);
+        let (sync_state, _) = watch::channel(SyncState::Idle);
+        let (stop, _) = watch::channel(false);
+        Ok(Core {
+            inner: Arc::new(Inner {
+                profile,
+                config: Mutex::new(config),
+                secrets,
+                notifier,
+                store,
+                http,
+                events,
+                sync_state,
+                outbox_wake: Notify::new(),
+                graph: Mutex::new(None),
+                relay: Mutex::new(None),
+                stop,
+            }),
+        })
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.inner.profile
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> ProfileConfig {
+        self.inner.config.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn update_config(&self, change: impl FnOnce(&mut ProfileConfig)) -> Result<(), CoreError> {
+        let mut config = self.inner.config.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = config.clone();
+        change(&mut next);
+        self.inner.profile.save_config(&next)?;
+        *config = next;
+        Ok(())
+    }
+
+    /// Mark this profile as the sandbox's (or not).
+    pub fn set_sandbox(&self, sandbox: bool) -> Result<(), CoreError> {
+        self.update_config(|c| c.sandbox = sandbox)
+    }
+
+    pub fn app_info(&self) -> AppInfo {
+        let config = self.config();
+        let profile = if config.sandbox { "Sandbox".to_owned() } else { "Parley".to_owned() };
+        AppInfo { sandbox: config.sandbox, profile }
+    }
+
+    /// True once the device has a relay and a Graph account to talk to.
+    pub fn is_configured(&self) -> bool {
+        let config = self.config();
+        config.relay_url.is_some() && config.graph.is_some()
+    }
+
+    /// Redeem an enrollment `code` at the relay. The device key and relay
+    /// token go to the keyring; only the relay URL and ids go to disk.
+    pub async fn enroll(
+        &self,
+        relay_url: &str,
+        code: &str,
+        device_name: &str,
+    ) -> Result<(), CoreError> {
+        relay_client::check_relay_url(relay_url).map_err(CoreError::InvalidInput)?;
+        let key = DeviceSecretKey::generate();
+        let request = EnrollRequest {
+            code: code.trim().to_owned(),
+            device_name: device_name.to_owned(),
+            public_key: key.public_key().to_base64(),
+        };
+        let answer = RelayClient::enroll(&self.inner.http, relay_url, &request)
+            .await
+            .map_err(|e| CoreError::Relay(e.to_string()))?;
+        let token = Zeroizing::new(answer.token.clone());
+        self.inner.secrets.set(SecretName::DeviceKey, &key.to_bytes()[..])?;
+        self.inner.secrets.set(SecretName::RelayToken, token.as_bytes())?;
+        self.update_config(|c| {
+            c.relay_url = Some(relay_url.trim_end_matches('/').to_owned());
+            c.device_id = Some(answer.device_id.clone());
+            c.tenant_id = Some(answer.tenant_id.clone());
+        })?;
+        *self.inner.relay.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
+    }
+
+    /// Connect the WhatsApp number replies are sent from.
+    pub fn configure_graph(
+        &self,
+        settings: GraphSettings,
+        token: Zeroizing<String>,
+    ) -> Result<(), CoreError> {
+        // Build once to validate the address and version before saving.
+        GraphClient::new(
+            GraphConfig { base_url: settings.base_url.clone(), version: settings.version.clone() },
+            token.clone(),
+        )
+        .map_err(|e| CoreError::InvalidInput(e.user_message()))?;
+        self.inner.secrets.set(SecretName::GraphToken, token.as_bytes())?;
+        self.update_config(|c| c.graph = Some(settings))?;
+        *self.inner.graph.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.inner.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    pub(crate) fn graph_client(&self) -> Result<Arc<GraphClient>, CoreError> {
+        let mut cached = self.inner.graph.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = cached.as_ref() {
+            return Ok(client.clone());
+        }
+        let settings = self.config().graph.ok_or(CoreError::NoGraphAccount)?;
+        let token =
+            self.inner.secrets.get(SecretName::GraphToken)?.ok_or(CoreError::NoGraphAccount)?;
+        let token = Zeroizing::new(
+            String::from_utf8(token.to_vec())
+                .map_err(|_| CoreError::BadSecret("Meta access token"))?,
+        );
+        let client = GraphClient::new(
+            GraphConfig { base_url: settings.base_url, version: settings.version },
+            token,
+        )
+        .map_err(|e| CoreError::InvalidInput(e.user_message()))?;
+        let client = Arc::new(client);
+        *cached = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Receive every change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<InboxEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: InboxEvent) {
+        // No subscriber is fine: the CLI has none.
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn emit_conversation(&self, id: i64) {
+        match self.inner.store.conversation(id) {
+            Ok(conversation) => self.emit(InboxEvent::ConversationChanged { conversation }),
+            Err(e) => {
+                tracing::warn!(conversation = id, error = %e, "changed conversation not readable")
+            }
+        }
+    }
+
+    pub(crate) fn emit_message(&self, id: i64) {
+        match self.inner.store.message(id) {
+            Ok(message) => self.emit(InboxEvent::MessageChanged { message }),
+            Err(e) => tracing::warn!(message = id, error = %e, "changed message not readable"),
+        }
+    }
+
+    pub fn sync_state(&self) -> SyncState {
+        self.inner.sync_state.borrow().clone()
+    }
+
+    pub(crate) fn set_sync_state(&self, state: SyncState) {
+        let changed = self.inner.sync_state.send_if_modified(|current| {
+            if *current == state {
+                false
+            } else {
+                *current = state.clone();
+                true
+            }
+        });
+        if changed {
+            self.emit(InboxEvent::SyncStateChanged { state });
+        }
+    }
+
+    pub fn list_conversations(&self) -> Result<Vec<ConversationSummary>, CoreError> {
+        Ok(self.inner.store.list_conversations(CONVERSATION_PAGE)?)
+    }
+
+    pub fn list_messages(&self, conversation_id: i64) -> Result<Vec<Message>, CoreError> {
+        self.inner.store.conversation(conversation_id)?;
+        Ok(self.inner.store.list_messages(conversation_id, MESSAGE_PAGE)?)
+    }
+
+    /// Queue a reply. It is on disk (as "sending") before this returns, and
+    /// the outbox worker sends it.
+    pub fn send_text(&self, request: &SendTextRequest) -> Result<Message, CoreError> {
+        let text = request.text.trim_end();
+        if text.trim().is_empty() {
+            return Err(CoreError::InvalidInput("the message is empty".into()));
+        }
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(CoreError::InvalidInput(format!(
+                "the message is {chars} characters long; WhatsApp allows at most {MAX_TEXT_CHARS}"
+            )));
+        }
+        let txn = new_client_txn_id();
+        let message =
+            self.inner.store.queue_text(request.conversation_id, text, &txn, now_ms())??;
+        self.emit(InboxEvent::MessageChanged { message: message.clone() });
+        self.emit_conversation(request.conversation_id);
+        self.inner.outbox_wake.notify_one();
+        Ok(message)
+    }
+
+    /// Clear the unread count and send Meta a read receipt in the background.
+    pub fn mark_read(&self, conversation_id: i64) -> Result<(), CoreError> {
+        let newest = self.inner.store.mark_read(conversation_id)?;
+        self.emit_conversation(conversation_id);
+        if let (Some(provider_id), Ok(client), Some(settings)) =
+            (newest, self.graph_client(), self.config().graph)
+        {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = client.mark_read(&settings.phone_number_id, &provider_id).await
+                    {
+                        tracing::info!(code = e.code(), "read receipt not sent");
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the sync loop and the outbox worker on the current Tokio
+    /// runtime. They run until [`Core::shutdown`].
+    pub fn start(&self) {
+        let _ = self.inner.stop.send(false);
+        tokio::spawn(sync::run(self.clone()));
+        tokio::spawn(worker::run(self.clone()));
+    }
+
+    /// Ask the background tasks to stop.
+    pub fn shutdown(&self) {
+        let _ = self.inner.stop.send(true);
+        self.inner.outbox_wake.notify_one();
+    }
+
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.inner.stop.subscribe()
+    }
+
+    /// Send every due queued message now, then return (for the CLI).
+    pub async fn flush_outbox(&self) -> Result<usize, CoreError> {
+        worker::drain(self).await
+    }
+}
+
+fn new_client_txn_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::Rng::fill(&mut rand::rngs::OsRng, &mut bytes[..]);
+    format!("txn-{}", hex::encode(bytes))
+}
+
+/// The profile's database key. Created only when there is no database yet:
+/// a database without its key is reported, never silently replaced, because
+/// a new key would make every stored message unreadable.
+fn database_key(profile: &Profile, secrets: &dyn SecretStore) -> Result<DbKey, CoreError> {
+    match secrets.get(SecretName::DatabaseKey)? {
+        Some(bytes) => DbKey::from_bytes(&bytes).ok_or(CoreError::BadSecret("database key")),
+        None if profile.database_path().exists() => Err(CoreError::MissingDatabaseKey),
+        None => {
+            let key = DbKey::generate();
+            secrets.set(SecretName::DatabaseKey, key.as_bytes())?;
+            Ok(key)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

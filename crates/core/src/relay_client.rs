@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use parley_protocol::{
-    AckRequest, ApiError, EnrollRequest, EnrollResponse, EventsResponse, PATH_ACK, PATH_ENROLL, PATH_EVENTS,
+    AckRequest, ApiError, EnrollRequest, EnrollResponse, EventsResponse, PATH_ACK, PATH_ENROLL,
+    PATH_EVENTS,
 };
 use zeroize::Zeroizing;
 
@@ -46,7 +47,10 @@ pub struct RelayClient {
 
 impl std::fmt::Debug for RelayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RelayClient").field("base", &self.base).field("token", &"<redacted>").finish()
+        f.debug_struct("RelayClient")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 

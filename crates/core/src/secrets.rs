@@ -29,8 +29,12 @@ pub enum SecretName {
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 4] =
-        [SecretName::DatabaseKey, SecretName::DeviceKey, SecretName::RelayToken, SecretName::GraphToken];
+    pub const ALL: [SecretName; 4] = [
+        SecretName::DatabaseKey,
+        SecretName::DeviceKey,
+        SecretName::RelayToken,
+        SecretName::GraphToken,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -87,9 +91,13 @@ fn map_keyring_error(e: keyring::Error) -> SecretError {
     use keyring::Error as E;
     match e {
         E::NoDefaultStore => SecretError::Unavailable("no credential store could be opened".into()),
-        E::NoStorageAccess(_) => SecretError::Unavailable("the keyring is locked or unreachable".into()),
+        E::NoStorageAccess(_) => {
+            SecretError::Unavailable("the keyring is locked or unreachable".into())
+        }
         E::PlatformFailure(p) => SecretError::Unavailable(format!("platform error: {p}")),
-        E::BadEncoding(_) | E::BadDataFormat(..) => SecretError::Failed("stored value is malformed".into()),
+        E::BadEncoding(_) | E::BadDataFormat(..) => {
+            SecretError::Failed("stored value is malformed".into())
+        }
         E::TooLong(what, max) => SecretError::Failed(format!("{what} longer than {max}")),
         E::Invalid(what, why) => SecretError::Failed(format!("{what} is invalid: {why}")),
         E::Ambiguous(_) => SecretError::Failed("more than one matching keyring entry".into()),

@@ -14,7 +14,7 @@
 mod error;
 mod outgoing;
 
-pub use error::{backoff, GraphError, MetaApiError, RetryClass};
+pub use error::{backoff, explain_delivery_failure, GraphError, MetaApiError, RetryClass};
 pub use outgoing::{
     ListRow, ListSection, MediaSource, OutgoingBody, OutgoingMessage, Recipient, ReplyButton,
     MAX_BUTTONS, MAX_CAPTION_CHARS, MAX_LIST_ROWS, MAX_TEXT_CHARS,
@@ -297,8 +297,14 @@ fn error_from(status: u16, body: &[u8]) -> GraphError {
 }
 
 /// reqwest's message names the URL but never headers, so the token stays out.
+/// A failed connect means the request never left; anything later may have
+/// reached Meta.
 fn transport(e: reqwest::Error) -> GraphError {
-    GraphError::Transport(e.without_url().to_string())
+    if e.is_connect() || e.is_builder() {
+        GraphError::NotSent(e.without_url().to_string())
+    } else {
+        GraphError::Transport(e.without_url().to_string())
+    }
 }
 
 /// `id` if it is safe as one path segment: ids are digits (or a version like

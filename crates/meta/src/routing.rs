@@ -67,11 +67,8 @@ fn id_string(v: Option<&Value>) -> Option<String> {
 pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
     let root: Value =
         serde_json::from_slice(body).map_err(|e| RoutingError::NotJson(e.to_string()))?;
-    let object = root
-        .get("object")
-        .and_then(Value::as_str)
-        .ok_or(RoutingError::NoObject)?
-        .to_owned();
+    let object =
+        root.get("object").and_then(Value::as_str).ok_or(RoutingError::NoObject)?.to_owned();
     let entries = root.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut parts: Vec<(ChannelKey, Vec<Value>)> = Vec::new();
     let mut unroutable = 0usize;
@@ -83,7 +80,8 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
         "whatsapp_business_account" => {
             for entry in entries {
                 let waba = id_string(entry.get("id"));
-                let changes = entry.get("changes").and_then(Value::as_array).cloned().unwrap_or_default();
+                let changes =
+                    entry.get("changes").and_then(Value::as_array).cloned().unwrap_or_default();
                 for change in changes {
                     let number = id_string(change.pointer("/value/metadata/phone_number_id"));
                     let key = match (number, &waba) {
@@ -110,7 +108,10 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
     }
     let parts = parts
         .into_iter()
-        .map(|(key, entries)| ChannelPart { key, body: json!({ "object": object, "entry": entries }) })
+        .map(|(key, entries)| ChannelPart {
+            key,
+            body: json!({ "object": object, "entry": entries }),
+        })
         .collect();
     Ok(Split { parts, unroutable })
 }

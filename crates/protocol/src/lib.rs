@@ -148,7 +148,9 @@ impl DevicePublicKey {
 
     /// Serialise and seal an event payload.
     pub fn seal_payload(&self, payload: &EventPayload) -> Result<String, SealError> {
-        let json = Zeroizing::new(serde_json::to_vec(payload).map_err(|e| SealError::Payload(e.to_string()))?);
+        let json = Zeroizing::new(
+            serde_json::to_vec(payload).map_err(|e| SealError::Payload(e.to_string()))?,
+        );
         self.seal(&json)
     }
 }
@@ -203,7 +205,9 @@ mod tests {
     fn seal_open_round_trip() {
         let sk = DeviceSecretKey::generate();
         let pk = DevicePublicKey::from_base64(&sk.public_key().to_base64()).unwrap();
-        let payload = EventPayload::MetaWebhook { body: serde_json::json!({"object":"instagram","entry":[]}) };
+        let payload = EventPayload::MetaWebhook {
+            body: serde_json::json!({"object":"instagram","entry":[]}),
+        };
         let sealed = pk.seal_payload(&payload).unwrap();
         assert!(!sealed.contains("instagram"));
         assert_eq!(sk.open_payload(&sealed).unwrap(), payload);
@@ -237,7 +241,11 @@ mod tests {
 
     #[test]
     fn enroll_response_debug_redacts_token() {
-        let r = EnrollResponse { device_id: "d".into(), token: "tok-secret".into(), tenant_id: "t".into() };
+        let r = EnrollResponse {
+            device_id: "d".into(),
+            token: "tok-secret".into(),
+            tenant_id: "t".into(),
+        };
         assert!(!format!("{r:?}").contains("tok-secret"));
     }
 }

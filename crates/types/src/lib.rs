@@ -121,9 +121,14 @@ pub enum SyncState {
     Connecting,
     Running,
     /// Temporarily unreachable; retrying.
-    Offline { reason: String, retry_in_secs: u64 },
+    Offline {
+        reason: String,
+        retry_in_secs: u64,
+    },
     /// Needs the user's action (for example the device was revoked).
-    Error { reason: String },
+    Error {
+        reason: String,
+    },
 }
 
 /// Changes pushed from the core to the UI after it loaded a snapshot.

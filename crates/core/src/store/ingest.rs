@@ -66,7 +66,10 @@ impl Store {
             }
         }
         if let Some(seq) = cursor {
-            tx.execute("UPDATE relay_cursor SET seq = max(seq, ?1) WHERE id = 1", params![seq as i64])?;
+            tx.execute(
+                "UPDATE relay_cursor SET seq = max(seq, ?1) WHERE id = 1",
+                params![seq as i64],
+            )?;
         }
         tx.commit()?;
         Ok(out)
@@ -74,12 +77,18 @@ impl Store {
 
     /// The highest relay sequence number already stored.
     pub fn relay_cursor(&self) -> Result<u64, StoreError> {
-        let seq: i64 = self.reader().query_row("SELECT seq FROM relay_cursor WHERE id = 1", [], |r| r.get(0))?;
+        let seq: i64 =
+            self.reader()
+                .query_row("SELECT seq FROM relay_cursor WHERE id = 1", [], |r| r.get(0))?;
         Ok(seq as u64)
     }
 }
 
-fn keep_unhandled(tx: &Transaction<'_>, event: &WebhookEvent, now_ms: i64) -> Result<(), StoreError> {
+fn keep_unhandled(
+    tx: &Transaction<'_>,
+    event: &WebhookEvent,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let (field, reason) = match event {
         WebhookEvent::Unsupported(u) => (u.field.clone(), u.reason.clone()),
         _ => ("other".to_owned(), "not shown in the inbox yet".to_owned()),
@@ -92,7 +101,11 @@ fn keep_unhandled(tx: &Transaction<'_>, event: &WebhookEvent, now_ms: i64) -> Re
     Ok(())
 }
 
-pub(super) fn channel_id(tx: &Transaction<'_>, kind: ChannelKind, external_id: &str) -> Result<i64, StoreError> {
+pub(super) fn channel_id(
+    tx: &Transaction<'_>,
+    kind: ChannelKind,
+    external_id: &str,
+) -> Result<i64, StoreError> {
     tx.execute(
         "INSERT OR IGNORE INTO channels (kind, external_id) VALUES (?1, ?2)",
         params![kind_str(kind), external_id],
@@ -151,10 +164,18 @@ fn contact_id(
 
 fn conversation_id(tx: &Transaction<'_>, contact: i64) -> Result<i64, StoreError> {
     tx.execute("INSERT OR IGNORE INTO conversations (contact_id) VALUES (?1)", params![contact])?;
-    Ok(tx.query_row("SELECT id FROM conversations WHERE contact_id = ?1", params![contact], |r| r.get(0))?)
+    Ok(tx.query_row(
+        "SELECT id FROM conversations WHERE contact_id = ?1",
+        params![contact],
+        |r| r.get(0),
+    )?)
 }
 
-fn ingest_message(tx: &Transaction<'_>, m: &InboundMessage, out: &mut IngestOutcome) -> Result<(), StoreError> {
+fn ingest_message(
+    tx: &Transaction<'_>,
+    m: &InboundMessage,
+    out: &mut IngestOutcome,
+) -> Result<(), StoreError> {
     let channel = channel_id(tx, m.channel.kind, &m.channel.id)?;
     let contact = contact_id(
         tx,
@@ -173,7 +194,17 @@ fn ingest_message(tx: &Transaction<'_>, m: &InboundMessage, out: &mut IngestOutc
         "INSERT OR IGNORE INTO messages
             (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![conversation, m.provider_id, direction, m.kind(), m.preview(), reply_to, raw, m.timestamp_ms, status],
+        params![
+            conversation,
+            m.provider_id,
+            direction,
+            m.kind(),
+            m.preview(),
+            reply_to,
+            raw,
+            m.timestamp_ms,
+            status
+        ],
     )?;
     if inserted == 0 {
         return Ok(()); // a repeat delivery: already stored
@@ -199,8 +230,18 @@ fn ingest_message(tx: &Transaction<'_>, m: &InboundMessage, out: &mut IngestOutc
     Ok(())
 }
 
-fn ingest_status(tx: &Transaction<'_>, s: &StatusUpdate, out: &mut IngestOutcome) -> Result<(), StoreError> {
-    let error = s.errors.first().map(|e| crate::errors::explain_delivery_error(e.code, e.message.as_deref()));
+fn ingest_status(
+    tx: &Transaction<'_>,
+    s: &StatusUpdate,
+    out: &mut IngestOutcome,
+) -> Result<(), StoreError> {
+    let error = s.errors.first().map(|e| {
+        parley_meta::graph::explain_delivery_failure(
+            e.code,
+            e.title.as_deref().or(e.message.as_deref()),
+            e.details.as_deref(),
+        )
+    });
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO status_events (provider_id, status, at, error) VALUES (?1, ?2, ?3, ?4)",
         params![s.provider_id, s.status, s.timestamp_ms, error],
@@ -226,13 +267,21 @@ fn ingest_status(tx: &Transaction<'_>, s: &StatusUpdate, out: &mut IngestOutcome
 
 /// Move `message` to the furthest status recorded for `provider_id`.
 /// Returns whether it changed.
-pub(super) fn apply_pending_statuses(tx: &Transaction<'_>, message: i64, provider_id: &str) -> Result<bool, StoreError> {
+pub(super) fn apply_pending_statuses(
+    tx: &Transaction<'_>,
+    message: i64,
+    provider_id: &str,
+) -> Result<bool, StoreError> {
     let current: Option<String> =
         tx.query_row("SELECT status FROM messages WHERE id = ?1", params![message], |r| r.get(0))?;
-    let mut best = current.as_deref().and_then(DeliveryStatus::parse).unwrap_or(DeliveryStatus::Sending);
+    let mut best =
+        current.as_deref().and_then(DeliveryStatus::parse).unwrap_or(DeliveryStatus::Sending);
     let mut best_error: Option<String> = None;
-    let mut stmt = tx.prepare_cached("SELECT status, error FROM status_events WHERE provider_id = ?1")?;
-    let rows = stmt.query_map(params![provider_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+    let mut stmt =
+        tx.prepare_cached("SELECT status, error FROM status_events WHERE provider_id = ?1")?;
+    let rows = stmt.query_map(params![provider_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
     let mut changed = false;
     for row in rows {
         let (name, error) = row?;

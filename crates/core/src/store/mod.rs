@@ -154,12 +154,15 @@ fn refuse_plaintext(path: &Path) -> Result<(), OpenError> {
 fn open_connection(path: &Path, key: &DbKey) -> Result<Connection, OpenError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch(&key.pragma())?;
     // The first read proves the key. SQLCipher reports a wrong key (or a
     // damaged or foreign file) as SQLITE_NOTADB here.
-    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+    {
         return Err(match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase) => {
                 OpenError::WrongKeyOrCorrupt { path: path.to_owned() }
@@ -188,10 +191,12 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), OpenError> {
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"))
-            .inspect_err(|_| {
-                let _ = conn.execute_batch("ROLLBACK;");
-            })?;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"
+        ))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK;");
+        })?;
     }
     Ok(())
 }

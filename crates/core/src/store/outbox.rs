@@ -33,12 +33,18 @@ pub struct OutboxItem {
 /// How one send attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {
-    Accepted { provider_id: String },
+    Accepted {
+        provider_id: String,
+    },
     /// Certainly not delivered to Meta (for example the connection was
     /// refused): safe to try again at `retry_at`.
-    RetryAt { retry_at_ms: i64 },
+    RetryAt {
+        retry_at_ms: i64,
+    },
     /// Meta refused, or the outcome is unknown: stop, and tell the agent.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Why a send was refused before queueing.
@@ -69,14 +75,18 @@ impl Store {
             let mut conn = self.writer();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let last_inbound: Option<Option<i64>> = tx
-                .query_row("SELECT last_inbound_at FROM conversations WHERE id = ?1", params![conversation], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT last_inbound_at FROM conversations WHERE id = ?1",
+                    params![conversation],
+                    |r| r.get(0),
+                )
                 .optional()?;
             match last_inbound {
                 None => return Ok(Err(QueueRefusal::NoConversation)),
                 Some(None) => return Ok(Err(QueueRefusal::WindowClosed)),
-                Some(Some(t)) if t + WINDOW_MILLIS <= now_ms => return Ok(Err(QueueRefusal::WindowClosed)),
+                Some(Some(t)) if t + WINDOW_MILLIS <= now_ms => {
+                    return Ok(Err(QueueRefusal::WindowClosed))
+                }
                 Some(Some(_)) => {}
             }
             tx.execute(

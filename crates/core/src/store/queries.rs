@@ -1,7 +1,9 @@
 //! Read paths for the UI and the CLI. They use the read-only connection so a
 //! long sync transaction never blocks the conversation list.
 
-use parley_types::{ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, WINDOW_MILLIS};
+use parley_types::{
+    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, WINDOW_MILLIS,
+};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Store, StoreError};
@@ -66,7 +68,11 @@ impl Store {
     }
 
     /// The newest `limit` messages of a conversation, oldest first.
-    pub fn list_messages(&self, conversation: i64, limit: usize) -> Result<Vec<Message>, StoreError> {
+    pub fn list_messages(
+        &self,
+        conversation: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT * FROM ({MESSAGE_SELECT} WHERE conversation_id = ?1
@@ -86,7 +92,8 @@ impl Store {
     /// send Meta a read receipt for.
     pub fn mark_read(&self, conversation: i64) -> Result<Option<String>, StoreError> {
         let conn = self.writer();
-        let n = conn.execute("UPDATE conversations SET unread = 0 WHERE id = ?1", params![conversation])?;
+        let n = conn
+            .execute("UPDATE conversations SET unread = 0 WHERE id = ?1", params![conversation])?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }

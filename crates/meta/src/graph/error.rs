@@ -80,8 +80,14 @@ pub enum GraphError {
     /// A non-success answer that is not Meta's error object.
     #[error("HTTP {status} from the Graph API without a Meta error body")]
     Http { status: u16 },
-    /// The request never got an answer: DNS, connect, TLS, timeout.
+    /// No connection could be made (DNS, connect, TLS handshake): the
+    /// request certainly did not reach Meta, so resending cannot duplicate it.
     #[error("could not reach the Graph API: {0}")]
+    NotSent(String),
+    /// The request may have reached Meta but no answer came back (timeout,
+    /// connection reset). Meta has no idempotency keys, so a resend may
+    /// deliver the message twice.
+    #[error("no answer from the Graph API: {0}")]
     Transport(String),
     /// A success answer whose body is not what the endpoint documents.
     #[error("unexpected Graph API answer: {0}")]
@@ -118,7 +124,9 @@ impl GraphError {
             GraphError::Meta(e) => classify(e),
             GraphError::Http { status } => class_for_status(*status),
             // A lost answer says nothing about the request: try again.
-            GraphError::Transport(_) | GraphError::Decode(_) => RetryClass::RetryLater,
+            GraphError::NotSent(_) | GraphError::Transport(_) | GraphError::Decode(_) => {
+                RetryClass::RetryLater
+            }
             GraphError::InvalidInput(_) => RetryClass::FixInput,
             GraphError::Config(_) => RetryClass::Reconnect,
         }
@@ -130,6 +138,15 @@ impl GraphError {
             GraphError::Meta(e) => Some(e.code),
             _ => None,
         }
+    }
+
+    /// Whether resending this exact request is safe: Meta answered with a
+    /// refusal, or the request never left this machine. A lost answer
+    /// (`Transport`) or an unreadable success (`Decode`) is not safe: Meta may
+    /// already have accepted the message.
+    pub fn certainly_not_accepted(&self) -> bool {
+        matches!(self, GraphError::Meta(_) | GraphError::Http { .. } | GraphError::NotSent(_))
+            || matches!(self, GraphError::InvalidInput(_) | GraphError::Config(_))
     }
 
     /// How long to wait before attempt number `attempt` (0-based) of the
@@ -164,9 +181,12 @@ impl GraphError {
             GraphError::Http { status } => {
                 format!("Meta refused the request (HTTP {status}). Check the message and try again.")
             }
-            GraphError::Transport(_) => {
+            GraphError::NotSent(_) => {
                 "Could not reach Meta. Check the internet connection; the message will be retried.".into()
             }
+            GraphError::Transport(_) => "The connection to Meta broke before it answered, so this \
+                message may or may not have been sent. Check the conversation before sending it again."
+                .into(),
             GraphError::Decode(_) => {
                 "Meta's answer could not be understood; the message will be retried.".into()
             }
@@ -259,6 +279,33 @@ fn meta_message(e: &MetaApiError) -> String {
             RetryClass::WaitForCustomer => format!("Meta will not deliver this until the customer writes again ({words})."),
             RetryClass::FixInput => format!("Meta refused the message ({words}). Change it and try again."),
         },
+    }
+}
+
+/// A sentence for a failure Meta reported in a `failed` status webhook: the
+/// message was accepted earlier and then could not be delivered, so nothing
+/// retries it by itself.
+pub fn explain_delivery_failure(code: i64, title: Option<&str>, details: Option<&str>) -> String {
+    let error = MetaApiError {
+        http_status: 200,
+        code,
+        subcode: None,
+        message: title.unwrap_or_default().to_owned(),
+        details: details.map(str::to_owned),
+        fbtrace_id: None,
+    };
+    match classify(&error) {
+        // The retry wording of the send path would promise a retry that
+        // will not happen.
+        RetryClass::RetryLater => {
+            let words = error.words().trim().trim_end_matches('.');
+            if words.is_empty() {
+                format!("WhatsApp could not deliver this message (error {code}). Try sending it again later.")
+            } else {
+                format!("WhatsApp could not deliver this message ({words}). Try sending it again later.")
+            }
+        }
+        _ => meta_message(&error),
     }
 }
 

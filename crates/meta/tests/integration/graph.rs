@@ -402,7 +402,9 @@ async fn non_meta_error_bodies_and_dead_servers() {
         GraphConfig { base_url: format!("http://127.0.0.1:{port}"), version: "v23.0".into() };
     let dead = GraphClient::new(config, Zeroizing::new(TOKEN.into())).unwrap();
     let err = dead.send_text(PNID, "1555", "hi", None).await.unwrap_err();
-    assert!(matches!(err, GraphError::Transport(_)), "{err:?}");
+    // Nothing listened, so nothing was sent: resending is safe.
+    assert!(matches!(err, GraphError::NotSent(_)), "{err:?}");
+    assert!(err.certainly_not_accepted());
     assert_eq!(err.retry_class(), RetryClass::RetryLater);
     assert!(err.retry_after(0).is_some());
     for text in [format!("{err}"), format!("{err:?}"), err.user_message(), format!("{dead:?}")] {

@@ -1,0 +1,210 @@
+//! The sync loop: long-poll the relay, open each sealed event, store it, and
+//! only then acknowledge it.
+//!
+//! Order matters for "loses nothing": events and the new cursor are written
+//! in one transaction before the ack, so a crash or a relay that vanishes
+//! mid-sync at worst redelivers events, which ingest deduplicates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_meta::webhook::{self, Unsupported, WebhookEvent};
+use parley_protocol::{DeviceSecretKey, EventPayload, SealedEvent};
+use parley_types::SyncState;
+use zeroize::Zeroizing;
+
+use crate::relay_client::{RelayClient, RelayError};
+use crate::secrets::SecretName;
+use crate::store::StoreError;
+use crate::{now_ms, Core, CoreError, Notification};
+
+/// How long one long-poll waits for new events at the relay.
+const LONG_POLL: Duration = Duration::from_secs(25);
+/// The longest wait between reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The relay client and the key that opens its events.
+pub(crate) struct RelayLink {
+    client: RelayClient,
+    key: DeviceSecretKey,
+}
+
+/// What one sync round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    /// Events received from the relay.
+    pub events: usize,
+    /// Messages stored or changed.
+    pub messages: usize,
+    /// The relay cursor after the round.
+    pub cursor: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl Core {
+    fn relay_link(&self) -> Result<Arc<RelayLink>, CoreError> {
+        let mut cached = self.inner.relay.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(link) = cached.as_ref() {
+            return Ok(link.clone());
+        }
+        let base = self.config().relay_url.ok_or(CoreError::NotEnrolled)?;
+        let token =
+            self.inner.secrets.get(SecretName::RelayToken)?.ok_or(CoreError::NotEnrolled)?;
+        let token = Zeroizing::new(
+            String::from_utf8(token.to_vec()).map_err(|_| CoreError::BadSecret("relay token"))?,
+        );
+        let key_bytes =
+            self.inner.secrets.get(SecretName::DeviceKey)?.ok_or(CoreError::NotEnrolled)?;
+        let key = DeviceSecretKey::from_bytes(&key_bytes)
+            .map_err(|_| CoreError::BadSecret("device key"))?;
+        let link = Arc::new(RelayLink {
+            client: RelayClient::new(self.inner.http.clone(), &base, token),
+            key,
+        });
+        *cached = Some(link.clone());
+        Ok(link)
+    }
+
+    /// One sync round without waiting for new events (for the CLI and tests).
+    pub async fn sync_once(&self) -> Result<SyncReport, CoreError> {
+        self.round(Duration::ZERO).await.map_err(|e| match e {
+            RoundError::Relay(r) => CoreError::Relay(r.to_string()),
+            RoundError::Store(s) => CoreError::Store(s),
+            RoundError::Core(c) => c,
+        })
+    }
+
+    /// Poll, store, announce, acknowledge.
+    async fn round(&self, wait: Duration) -> Result<SyncReport, RoundError> {
+        let link = self.relay_link()?;
+        let store = &self.inner.store;
+        let after = store.relay_cursor()?;
+        let batch = link.client.poll(after, wait).await?;
+        let Some(last) = batch.events.iter().map(|e| e.seq).max() else {
+            return Ok(SyncReport { events: 0, messages: 0, cursor: after });
+        };
+        let mut events = Vec::new();
+        for sealed in &batch.events {
+            open_event(&link.key, sealed, &mut events);
+        }
+        let outcome = store.ingest(&events, Some(last), now_ms())?;
+        for id in &outcome.messages {
+            self.emit_message(*id);
+        }
+        for id in &outcome.conversations {
+            self.emit_conversation(*id);
+        }
+        self.announce(&outcome.new_inbound);
+        // Stored: now the relay may forget them. A failed ack only means a
+        // redelivery later, which ingest ignores.
+        if let Err(e) = link.client.ack(last).await {
+            tracing::info!(error = %e, "ack failed; events will be redelivered and deduplicated");
+        }
+        Ok(SyncReport {
+            events: batch.events.len(),
+            messages: outcome.messages.len(),
+            cursor: last,
+        })
+    }
+
+    /// A desktop notification per new customer message.
+    fn announce(&self, new_inbound: &[i64]) {
+        for id in new_inbound {
+            let Ok(message) = self.inner.store.message(*id) else { continue };
+            let Ok(conversation) = self.inner.store.conversation(message.conversation_id) else {
+                continue;
+            };
+            let notification = Notification {
+                conversation_id: conversation.id,
+                title: conversation.title,
+                body: message.body,
+            };
+            if let Err(e) = self.inner.notifier.notify(&notification) {
+                tracing::info!(error = %e, "notification not shown");
+            }
+        }
+    }
+}
+
+/// Open one sealed event into webhook events. An event that cannot be
+/// opened or read is kept as `Unsupported` with the reason, never dropped:
+/// the cursor moves past it, so dropping it would lose it for good.
+fn open_event(key: &DeviceSecretKey, sealed: &SealedEvent, out: &mut Vec<WebhookEvent>) {
+    let unsupported = |reason: String, raw: serde_json::Value| {
+        WebhookEvent::Unsupported(Unsupported { channel: None, field: "relay".into(), reason, raw })
+    };
+    match key.open_payload(&sealed.sealed) {
+        Ok(EventPayload::MetaWebhook { body }) => match webhook::parse_value(&body) {
+            Ok(events) => out.extend(events),
+            Err(e) => out.push(unsupported(format!("relay event {}: {e}", sealed.seq), body)),
+        },
+        Err(e) => out.push(unsupported(
+            format!("relay event {} could not be opened with this device's key: {e}", sealed.seq),
+            serde_json::json!({ "seq": sealed.seq, "sealed": sealed.sealed }),
+        )),
+    }
+}
+
+/// The background loop behind [`Core::start`].
+pub(crate) async fn run(core: Core) {
+    let mut stop = core.stop_signal();
+    let mut failures: u32 = 0;
+    core.set_sync_state(SyncState::Connecting);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let round = tokio::select! {
+            r = core.round(LONG_POLL) => r,
+            _ = stop.changed() => break,
+        };
+        let pause = match round {
+            Ok(_) => {
+                failures = 0;
+                core.set_sync_state(SyncState::Running);
+                continue;
+            }
+            Err(RoundError::Relay(RelayError::Unreachable(reason))) => {
+                let pause = backoff(failures);
+                failures = failures.saturating_add(1);
+                core.set_sync_state(SyncState::Offline {
+                    reason: format!("The relay is unreachable ({reason}). Messages will arrive when it is back."),
+                    retry_in_secs: pause.as_secs().max(1),
+                });
+                pause
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let reason = match &e {
+                    RoundError::Store(StoreError::DiskFull) => {
+                        "The disk is full, so new messages cannot be saved. Free some space; \
+                         nothing has been lost, and sync resumes by itself."
+                            .to_owned()
+                    }
+                    other => crate::errors::capitalise(&other.to_string()),
+                };
+                core.set_sync_state(SyncState::Error { reason });
+                MAX_BACKOFF
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    core.set_sync_state(SyncState::Idle);
+}
+
+/// 1 s, 2 s, 4 s, ... up to a minute.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(MAX_BACKOFF)
+}

@@ -1,0 +1,130 @@
+//! The outbox worker: sends queued replies through the Graph API, one
+//! conversation's messages strictly in order.
+//!
+//! Retrying is only safe when Meta certainly did not accept the message
+//! (it answered with a refusal, or no connection was made). When the answer
+//! was lost, Meta may have accepted it, and the Cloud API has no idempotency
+//! key, so the message is marked failed with words that say so instead of
+//! risking a double send.
+
+use std::time::Duration;
+
+use parley_meta::graph::{GraphError, RetryClass};
+
+use crate::store::{OutboxItem, SendOutcome};
+use crate::{now_ms, Core, CoreError};
+
+/// Give up on a retryable error after this many attempts.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// Send everything due now. Returns how many sends were attempted.
+pub(crate) async fn drain(core: &Core) -> Result<usize, CoreError> {
+    let mut attempted = 0;
+    while let Some(item) = core.inner.store.take_due(now_ms())? {
+        attempted += 1;
+        let outcome = send(core, &item).await;
+        core.inner.store.finish_send(&item, &outcome)?;
+        core.emit_message(item.message_id);
+        core.emit_conversation(item.conversation_id);
+    }
+    Ok(attempted)
+}
+
+async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
+    let client = match core.graph_client() {
+        Ok(client) => client,
+        Err(e) => {
+            return SendOutcome::Failed {
+                error: format!("{}. Connect a WhatsApp number, then send the message again.", e),
+            }
+        }
+    };
+    let result = client
+        .send_text(&item.channel_external_id, &item.to, &item.text, item.reply_to.as_deref())
+        .await;
+    match result {
+        Ok(accepted) => SendOutcome::Accepted { provider_id: accepted.message_id },
+        Err(e) => outcome_of_failure(&e, item.attempts),
+    }
+}
+
+/// Decide between retrying and failing. `attempts` counts this attempt.
+fn outcome_of_failure(e: &GraphError, attempts: u32) -> SendOutcome {
+    let retryable = e.retry_class() == RetryClass::RetryLater && e.certainly_not_accepted();
+    tracing::info!(code = e.code(), attempts, retryable, "send failed");
+    if retryable && attempts < MAX_ATTEMPTS {
+        let wait = e.retry_after(attempts.saturating_sub(1)).unwrap_or(Duration::from_secs(5));
+        return SendOutcome::RetryAt { retry_at_ms: now_ms() + wait.as_millis() as i64 };
+    }
+    SendOutcome::Failed { error: e.user_message() }
+}
+
+/// The background loop behind [`Core::start`].
+pub(crate) async fn run(core: Core) {
+    let mut stop = core.stop_signal();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        if let Err(e) = drain(&core).await {
+            tracing::warn!(error = %e, "outbox could not be processed");
+        }
+        let wait = match core.inner.store.next_due_at() {
+            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, 60_000) as u64),
+            Ok(None) => Duration::from_secs(60),
+            Err(_) => Duration::from_secs(5),
+        };
+        tokio::select! {
+            _ = core.inner.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_meta::graph::MetaApiError;
+
+    fn meta(code: i64, status: u16) -> GraphError {
+        GraphError::Meta(MetaApiError {
+            http_status: status,
+            code,
+            subcode: None,
+            message: "m".into(),
+            details: None,
+            fbtrace_id: None,
+        })
+    }
+
+    #[test]
+    fn rate_limits_retry_and_refusals_fail() {
+        assert!(matches!(outcome_of_failure(&meta(130429, 400), 1), SendOutcome::RetryAt { .. }));
+        assert!(matches!(
+            outcome_of_failure(&GraphError::NotSent("refused".into()), 1),
+            SendOutcome::RetryAt { .. }
+        ));
+        assert!(matches!(outcome_of_failure(&meta(131047, 400), 1), SendOutcome::Failed { .. }));
+        assert!(matches!(outcome_of_failure(&meta(190, 401), 1), SendOutcome::Failed { .. }));
+        // Retries stop eventually.
+        assert!(matches!(
+            outcome_of_failure(&meta(130429, 400), MAX_ATTEMPTS),
+            SendOutcome::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn a_lost_answer_is_never_retried() {
+        let SendOutcome::Failed { error } =
+            outcome_of_failure(&GraphError::Transport("timed out".into()), 1)
+        else {
+            panic!("a lost answer must not be retried")
+        };
+        assert!(error.contains("may or may not"), "{error}");
+        assert!(matches!(
+            outcome_of_failure(&GraphError::Decode("x".into()), 1),
+            SendOutcome::Failed { .. }
+        ));
+    }
+}
