@@ -173,6 +173,10 @@ impl Core {
             .await
             .map_err(|e| CoreError::Relay(e.to_string()))?;
         let token = Zeroizing::new(answer.token.clone());
+        if self.config().tenant_id.as_deref() != Some(answer.tenant_id.as_str()) {
+            // Another tenant numbers its events from scratch.
+            self.inner.store.reset_relay_cursor()?;
+        }
         self.inner.secrets.set(SecretName::DeviceKey, &key.to_bytes()[..])?;
         self.inner.secrets.set(SecretName::RelayToken, token.as_bytes())?;
         self.update_config(|c| {
@@ -182,6 +186,26 @@ impl Core {
         })?;
         *self.inner.relay.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
+    }
+
+    /// Connect this profile to the in-process demo relay and sandbox. The
+    /// demo relay keeps its database between runs, so a device enrolled
+    /// before only learns the relay's new address; otherwise it enrolls.
+    pub async fn attach_sandbox(&self, link: SandboxLink) -> Result<(), CoreError> {
+        let config = self.config();
+        let has = |name| self.inner.secrets.get(name).map(|v| v.is_some());
+        let enrolled = config.tenant_id.as_deref() == Some(link.tenant_id.as_str())
+            && has(SecretName::RelayToken)?
+            && has(SecretName::DeviceKey)?;
+        if enrolled {
+            relay_client::check_relay_url(&link.relay_url).map_err(CoreError::InvalidInput)?;
+            self.update_config(|c| c.relay_url = Some(link.relay_url.clone()))?;
+            *self.inner.relay.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        } else {
+            self.enroll(&link.relay_url, &link.enrollment_code, "Parley sandbox").await?;
+        }
+        self.configure_graph(link.graph, link.access_token)?;
+        self.set_sandbox(true)
     }
 
     /// Connect the WhatsApp number replies are sent from.
@@ -341,6 +365,16 @@ impl Core {
     pub async fn flush_outbox(&self) -> Result<usize, CoreError> {
         worker::drain(self).await
     }
+}
+
+/// Everything [`Core::attach_sandbox`] needs from a running demo.
+pub struct SandboxLink {
+    pub relay_url: String,
+    pub tenant_id: String,
+    /// Used only when this profile is not enrolled with that tenant yet.
+    pub enrollment_code: String,
+    pub graph: GraphSettings,
+    pub access_token: Zeroizing<String>,
 }
 
 fn new_client_txn_id() -> String {

@@ -17,6 +17,7 @@
 //! the sandbox is a local tool and listens on loopback by default.
 
 pub mod cast;
+pub mod demo;
 mod graph;
 mod webhook;
 

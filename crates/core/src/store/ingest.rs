@@ -75,6 +75,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Start over at the beginning of a relay's sequence: only after
+    /// enrolling with a different tenant, whose numbers mean something else.
+    pub fn reset_relay_cursor(&self) -> Result<(), StoreError> {
+        self.writer().execute("UPDATE relay_cursor SET seq = 0 WHERE id = 1", [])?;
+        Ok(())
+    }
+
     /// The highest relay sequence number already stored.
     pub fn relay_cursor(&self) -> Result<u64, StoreError> {
         let seq: i64 =
