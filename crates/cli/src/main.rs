@@ -1,1 +1,176 @@
-fn main() {}
+//! `parleyctl`: Parley without a window, for scripts, servers and tests.
+//!
+//! It drives the same [`parley_core::Core`] as the desktop app, on a profile
+//! directory given explicitly, and prints JSON on stdout. Secrets never come
+//! from the command line (where `ps` and shell history would see them): the
+//! access token and enrollment code are read from the environment.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use parley_core::{Core, GraphSettings, NoNotifier};
+use parley_types::SendTextRequest;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "parleyctl",
+    version,
+    about = "Headless Parley: sync, list and send from a profile"
+)]
+struct Cli {
+    /// The profile directory (database and settings). Keyring entries are
+    /// namespaced by it, so test profiles never touch a real one.
+    #[arg(long, env = "PARLEY_PROFILE_DIR")]
+    profile_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this profile with a relay. The one-time code is read from
+    /// $PARLEY_ENROLL_CODE.
+    Enroll {
+        #[arg(long)]
+        relay: String,
+        #[arg(long, default_value = "parleyctl")]
+        device_name: String,
+    },
+    /// Set the WhatsApp number replies are sent from. The access token is
+    /// read from $PARLEY_ACCESS_TOKEN and kept in the OS keyring.
+    ConfigureGraph {
+        #[arg(long, default_value = parley_meta::graph::META_BASE_URL)]
+        base_url: String,
+        #[arg(long, default_value = parley_meta::graph::DEFAULT_VERSION)]
+        version: String,
+        #[arg(long)]
+        phone_number_id: String,
+        #[arg(long)]
+        waba_id: Option<String>,
+    },
+    /// Pull events from the relay into the encrypted database.
+    Sync {
+        /// One round without waiting, then exit (prints a report).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Conversations, newest first, as JSON.
+    Conversations,
+    /// A conversation's messages, oldest first, as JSON.
+    Messages {
+        #[arg(long)]
+        conversation: i64,
+    },
+    /// Queue a text reply and try to send it now; prints the message.
+    Send {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        text: String,
+    },
+    /// Clear a conversation's unread count and send a read receipt.
+    MarkRead {
+        #[arg(long)]
+        conversation: i64,
+    },
+    /// Show the profile's settings (never secrets).
+    Status,
+}
+
+fn print_json(value: &impl Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn secret_from_env(name: &str) -> Result<Zeroizing<String>> {
+    let value = Zeroizing::new(std::env::var(name).with_context(|| format!("set ${name}"))?);
+    if value.trim().is_empty() {
+        bail!("${name} is empty");
+    }
+    Ok(value)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let core = Core::open_with_keyring(&cli.profile_dir, Arc::new(NoNotifier))
+        .map_err(|e| anyhow::anyhow!("{}", parley_types::IpcError::from(&e)))?;
+    let user_error =
+        |e: parley_core::CoreError| anyhow::anyhow!("{}", parley_types::IpcError::from(&e));
+    match cli.command {
+        Command::Enroll { relay, device_name } => {
+            let code = secret_from_env("PARLEY_ENROLL_CODE")?;
+            core.enroll(&relay, &code, &device_name).await.map_err(user_error)?;
+            print_json(&core.config())?;
+        }
+        Command::ConfigureGraph { base_url, version, phone_number_id, waba_id } => {
+            let token = secret_from_env("PARLEY_ACCESS_TOKEN")?;
+            let settings = GraphSettings { base_url, version, phone_number_id, waba_id };
+            core.configure_graph(settings, token).map_err(user_error)?;
+            print_json(&core.config())?;
+        }
+        Command::Sync { once: true } => {
+            let report = core.sync_once().await.map_err(user_error)?;
+            print_json(&report)?;
+        }
+        Command::Sync { once: false } => {
+            core.start();
+            let mut events = core.subscribe();
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    event = events.recv() => {
+                        if let Ok(event) = event {
+                            // One JSON object per line, for piping.
+                            println!("{}", serde_json::to_string(&event)?);
+                        }
+                    }
+                }
+            }
+            core.shutdown();
+        }
+        Command::Conversations => print_json(&core.list_conversations().map_err(user_error)?)?,
+        Command::Messages { conversation } => {
+            print_json(&core.list_messages(conversation).map_err(user_error)?)?
+        }
+        Command::Send { conversation, text } => {
+            let queued = core
+                .send_text(&SendTextRequest { conversation_id: conversation, text })
+                .map_err(user_error)?;
+            core.flush_outbox().await.map_err(user_error)?;
+            print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
+        }
+        Command::MarkRead { conversation } => {
+            core.mark_read(conversation).map_err(user_error)?;
+            // The read receipt is sent in the background; give it a moment.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Command::Status => {
+            #[derive(Serialize)]
+            struct Status {
+                profile_id: String,
+                database: PathBuf,
+                config: parley_core::ProfileConfig,
+            }
+            print_json(&Status {
+                profile_id: core.profile().id().to_owned(),
+                database: core.profile().database_path(),
+                config: core.config(),
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! The whole pipeline with real binaries on loopback:
+//! `parley-sandbox` → `parley-relay` → `parleyctl` (a headless core on the
+//! real keyring and a real SQLCipher file) → reply → `parley-sandbox`.
+//!
+//! Needs the workspace binaries built (`cargo build --workspace --bins`) and
+//! a D-Bus session with an unlocked Secret Service; `scripts/test.sh`
+//! provides both.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const APP_SECRET: &str = "pipeline-app-secret";
+const ACCESS_TOKEN: &str = "pipeline-access-token";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const VERIFY_TOKEN: &str = "pipeline-verify";
+const CUSTOMER: &str = "15551230001";
+
+/// A workspace binary next to this test's own executable.
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn require_session() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "this test needs a D-Bus session with gnome-keyring; run it through scripts/test.sh"
+    );
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start a server binary and read the URL from its "listening on" line.
+fn serve(mut cmd: Command) -> Running {
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {line:?}");
+    Running { child, url }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+fn stdout_line(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap().trim().to_owned()
+}
+
+fn relay_admin(db: &Path) -> Command {
+    let mut cmd = Command::new(bin("parley-relay"));
+    cmd.arg("--db").arg(db).env("PARLEY_APP_SECRET", APP_SECRET);
+    cmd
+}
+
+fn ctl(profile: &Path) -> Command {
+    let mut cmd = Command::new(bin("parleyctl"));
+    cmd.arg("--profile-dir").arg(profile);
+    cmd
+}
+
+fn ctl_json(profile: &Path, args: &[&str]) -> Value {
+    let out = run(ctl(profile).args(args));
+    serde_json::from_slice(&out.stdout).expect("parleyctl prints JSON")
+}
+
+/// Poll `check` until it returns `Some`, or fail after `secs`.
+fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+struct Pipeline {
+    _dir: tempfile::TempDir,
+    relay_db: PathBuf,
+    profile: PathBuf,
+    relay: Running,
+    sandbox: Running,
+    http: reqwest::blocking::Client,
+}
+
+fn start_relay(db: &Path, listen: &str) -> Running {
+    let mut cmd = relay_admin(db);
+    cmd.args(["serve", "--listen", listen]);
+    serve(cmd)
+}
+
+fn pipeline() -> Pipeline {
+    require_session();
+    let dir = tempfile::tempdir().unwrap();
+    let relay_db = dir.path().join("relay.db");
+    let profile = dir.path().join("profile");
+    let tenant = stdout_line(&run(relay_admin(&relay_db).args([
+        "tenant",
+        "create",
+        "--name",
+        "acme",
+        "--verify-token",
+        VERIFY_TOKEN,
+    ])));
+    run(relay_admin(&relay_db).args([
+        "channel",
+        "add",
+        "--tenant",
+        &tenant,
+        "--whatsapp-number",
+        PHONE_NUMBER_ID,
+    ]));
+    let code = stdout_line(&run(relay_admin(&relay_db).args(["enroll-code", "--tenant", &tenant])));
+    let relay = start_relay(&relay_db, "127.0.0.1:0");
+    let mut sandbox = Command::new(bin("parley-sandbox"));
+    sandbox
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--phone-number-id",
+            PHONE_NUMBER_ID,
+            "--status-delay-ms",
+            "100",
+        ])
+        .arg("--webhook-url")
+        .arg(format!("{}/webhooks/meta", relay.url))
+        .env("PARLEY_APP_SECRET", APP_SECRET)
+        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
+    let sandbox = serve(sandbox);
+    run(ctl(&profile).args(["enroll", "--relay", &relay.url]).env("PARLEY_ENROLL_CODE", &code));
+    run(ctl(&profile)
+        .args(["configure-graph", "--base-url", &sandbox.url, "--phone-number-id", PHONE_NUMBER_ID])
+        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN));
+    let http = reqwest::blocking::Client::new();
+    Pipeline { _dir: dir, relay_db, profile, relay, sandbox, http }
+}
+
+impl Pipeline {
+    fn customer_writes(&self, text: &str) -> String {
+        let resp = self
+            .http
+            .post(format!("{}/_sandbox/customers/{CUSTOMER}/messages", self.sandbox.url))
+            .json(&json!({ "text": text, "name": "Pipeline Customer" }))
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().unwrap());
+        resp.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    fn sync(&self) -> Value {
+        ctl_json(&self.profile, &["sync", "--once"])
+    }
+
+    fn messages(&self, conversation: i64) -> Vec<Value> {
+        ctl_json(&self.profile, &["messages", "--conversation", &conversation.to_string()])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+#[test]
+fn a_message_travels_the_whole_pipeline_and_the_reply_comes_back() {
+    let p = pipeline();
+    let canary = "pipeline canary: where is parcel 8841?";
+    let wamid = p.customer_writes(canary);
+
+    // The message reaches the encrypted database through the relay.
+    let conversation = eventually(30, "the message to reach the database", || {
+        p.sync();
+        let list = ctl_json(&p.profile, &["conversations"]);
+        list.as_array().unwrap().first().cloned()
+    });
+    assert_eq!(conversation["title"], "Pipeline Customer");
+    assert_eq!(conversation["handle"], CUSTOMER);
+    assert_eq!(conversation["last_preview"], canary);
+    assert_eq!(conversation["unread"], 1);
+    let id = conversation["id"].as_i64().unwrap();
+    let messages = p.messages(id);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["body"], canary);
+    assert_eq!(messages[0]["provider_id"], wamid.as_str());
+    assert_eq!(messages[0]["direction"], "inbound");
+
+    // Syncing again is harmless: nothing new, nothing doubled.
+    let report = p.sync();
+    assert_eq!(report["events"], 0);
+    assert_eq!(p.messages(id).len(), 1);
+
+    // The agent's reply reaches the sandbox, addressed to the customer.
+    let reply_text = "pipeline reply: it ships tomorrow";
+    let sent =
+        ctl_json(&p.profile, &["send", "--conversation", &id.to_string(), "--text", reply_text]);
+    assert_eq!(sent["status"], "accepted", "{sent}");
+    let at_sandbox: Vec<Value> =
+        p.http.get(format!("{}/_sandbox/sent", p.sandbox.url)).send().unwrap().json().unwrap();
+    assert_eq!(at_sandbox.len(), 1);
+    assert_eq!(at_sandbox[0]["to"], CUSTOMER);
+    assert_eq!(at_sandbox[0]["text"], reply_text);
+    assert_eq!(at_sandbox[0]["id"], sent["provider_id"]);
+
+    // Its ticks advance as the sandbox's signed status webhooks arrive.
+    eventually(30, "the reply to be read", || {
+        p.sync();
+        let reply = p.messages(id).into_iter().find(|m| m["direction"] == "outbound")?;
+        (reply["status"] == "read").then_some(())
+    });
+
+    // Reading the conversation sends Meta a read receipt.
+    run(ctl(&p.profile).args(["mark-read", "--conversation", &id.to_string()]));
+    assert_eq!(ctl_json(&p.profile, &["conversations"])[0]["unread"], 0);
+
+    // Nothing readable on disk: the database and its WAL are encrypted.
+    let mut files = 0;
+    for entry in std::fs::read_dir(&p.profile).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("parley.db") {
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [canary, reply_text, CUSTOMER, "Pipeline Customer", ACCESS_TOKEN] {
+                assert!(!contains(&bytes, secret), "{secret:?} found in {name}");
+            }
+        } else {
+            // config.json holds settings, never secrets or customers.
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [canary, ACCESS_TOKEN, CUSTOMER] {
+                assert!(!contains(&bytes, secret), "{secret:?} found in {name}");
+            }
+        }
+    }
+    assert!(files >= 1, "the database file exists");
+
+    // The relay keeps only sealed events: no plaintext in its store either.
+    for entry in std::fs::read_dir(p.relay_db.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("relay.db") {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(!contains(&bytes, canary), "plaintext in the relay store {}", path.display());
+            assert!(!contains(&bytes, reply_text));
+        }
+    }
+}
+
+#[test]
+fn the_database_key_lives_in_the_real_keyring_and_only_it_opens_the_file() {
+    let p = pipeline();
+    let status = ctl_json(&p.profile, &["status"]);
+    let profile_id = status["profile_id"].as_str().unwrap();
+    let keyring = parley_core::KeyringStore::new(profile_id);
+    use parley_core::SecretStore;
+    let key =
+        keyring.get(parley_core::SecretName::DatabaseKey).unwrap().expect("db key in the keyring");
+    assert_eq!(key.len(), 32);
+    assert!(keyring.get(parley_core::SecretName::RelayToken).unwrap().is_some());
+    assert!(keyring.get(parley_core::SecretName::GraphToken).unwrap().is_some());
+
+    let db = p.profile.join("parley.db");
+    let right = parley_core::DbKey::from_bytes(&key).unwrap();
+    parley_core::Store::open(&db, &right).expect("the keyring's key opens the database");
+    let wrong = parley_core::DbKey::generate();
+    let err = parley_core::Store::open(&db, &wrong).err().expect("another key does not");
+    assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+
+    // A wrong key in the keyring gives the agent a clear error and changes nothing.
+    let before = std::fs::read(&db).unwrap();
+    keyring.set(parley_core::SecretName::DatabaseKey, wrong.as_bytes()).unwrap();
+    let out = ctl(&p.profile).arg("conversations").output().unwrap();
+    keyring.set(parley_core::SecretName::DatabaseKey, &key).unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be decrypted with the key in the keyring"), "{stderr}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    run(ctl(&p.profile).arg("conversations"));
+}
+
+#[test]
+fn forged_webhooks_are_refused_and_the_handshake_answers() {
+    let p = pipeline();
+    let url = format!("{}/webhooks/meta", p.relay.url);
+    let challenge = p
+        .http
+        .get(&url)
+        .query(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", VERIFY_TOKEN),
+            ("hub.challenge", "8812"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(challenge.status(), 200);
+    assert_eq!(challenge.text().unwrap(), "8812");
+    let wrong = p
+        .http
+        .get(&url)
+        .query(&[("hub.mode", "subscribe"), ("hub.verify_token", "nope"), ("hub.challenge", "1")])
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+
+    let body = br#"{"object":"whatsapp_business_account","entry":[]}"#;
+    let forged = parley_meta::signature::sign(b"not-the-app-secret", body);
+    let resp = p
+        .http
+        .post(&url)
+        .header(parley_meta::signature::SIGNATURE_HEADER, forged)
+        .body(body.to_vec())
+        .send()
+        .unwrap();
+    assert!(resp.status().is_client_error(), "forged signature got {}", resp.status());
+    let unsigned = p.http.post(&url).body(body.to_vec()).send().unwrap();
+    assert!(unsigned.status().is_client_error());
+    assert_eq!(p.sync()["events"], 0, "nothing forged reached the device");
+}
+
+#[test]
+fn a_relay_that_vanishes_mid_sync_loses_nothing() {
+    let mut p = pipeline();
+    p.customer_writes("before the outage");
+    eventually(30, "the first message", || (p.sync()["events"].as_u64()? > 0).then_some(()));
+
+    // The relay dies. Sync fails with words, and the database is intact.
+    let listen = p.relay.url.trim_start_matches("http://").to_owned();
+    let _ = p.relay.child.kill();
+    let _ = p.relay.child.wait();
+    let out = ctl(&p.profile).args(["sync", "--once"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unreachable"), "{stderr}");
+
+    // The customer writes while it is down; the sandbox retries like Meta.
+    let sandbox_url = p.sandbox.url.clone();
+    let writer = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(format!("{sandbox_url}/_sandbox/customers/{CUSTOMER}/messages"))
+            .json(&json!({ "text": "during the outage" }))
+            .send()
+            .map(|r| r.status())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    p.relay = start_relay(&p.relay_db, &listen);
+    let status = writer.join().unwrap().unwrap();
+    assert!(status.is_success(), "{status}");
+
+    let conversation = eventually(30, "the message sent during the outage", || {
+        p.sync();
+        let list = ctl_json(&p.profile, &["conversations"]);
+        let first = list.as_array()?.first()?.clone();
+        (first["last_preview"] == "during the outage").then_some(first)
+    });
+    let bodies: Vec<_> = p
+        .messages(conversation["id"].as_i64().unwrap())
+        .into_iter()
+        .map(|m| m["body"].clone())
+        .collect();
+    assert_eq!(bodies, [json!("before the outage"), json!("during the outage")]);
+}
