@@ -80,12 +80,40 @@ enum Command {
     },
     /// Show the profile's settings (never secrets).
     Status,
+    /// Headless sandbox mode: start a relay and the sandbox in this process,
+    /// connect the profile to them, and stream inbox events as JSON lines
+    /// until Ctrl-C. Prints the relay and sandbox addresses first.
+    Demo {
+        /// How often simulated customers write in; 0 for never.
+        #[arg(long, default_value_t = 8)]
+        autochat_secs: u64,
+    },
 }
 
 fn print_json(value: &impl Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
+    Ok(())
+}
+
+/// Run sync and the outbox, printing each inbox event as one JSON line.
+async fn stream_events(core: &Core) -> Result<()> {
+    core.start();
+    let mut events = core.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            event = events.recv() => match event {
+                Ok(event) => println!("{}", serde_json::to_string(&event)?),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "output fell behind; events skipped");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+    core.shutdown();
     Ok(())
 }
 
@@ -126,21 +154,32 @@ async fn main() -> Result<()> {
             let report = core.sync_once().await.map_err(user_error)?;
             print_json(&report)?;
         }
-        Command::Sync { once: false } => {
-            core.start();
-            let mut events = core.subscribe();
-            loop {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => break,
-                    event = events.recv() => {
-                        if let Ok(event) = event {
-                            // One JSON object per line, for piping.
-                            println!("{}", serde_json::to_string(&event)?);
-                        }
-                    }
-                }
-            }
-            core.shutdown();
+        Command::Sync { once: false } => stream_events(&core).await?,
+        Command::Demo { autochat_secs } => {
+            let mut config = parley_sandbox::demo::DemoConfig::new(core.profile().dir());
+            config.auto_chat =
+                (autochat_secs > 0).then(|| std::time::Duration::from_secs(autochat_secs));
+            let demo = parley_sandbox::demo::Demo::start(config).await?;
+            core.attach_sandbox(parley_core::SandboxLink {
+                relay_url: demo.relay_url(),
+                tenant_id: demo.tenant_id().to_owned(),
+                enrollment_code: demo.issue_enrollment_code()?,
+                graph: GraphSettings {
+                    base_url: demo.graph_base_url(),
+                    version: demo.graph_version().to_owned(),
+                    phone_number_id: demo.phone_number_id().to_owned(),
+                    waba_id: Some(demo.waba_id().to_owned()),
+                },
+                access_token: Zeroizing::new(demo.access_token().to_owned()),
+            })
+            .await
+            .map_err(user_error)?;
+            println!(
+                "{}",
+                serde_json::json!({ "relay_url": demo.relay_url(), "sandbox_url": demo.graph_base_url() })
+            );
+            stream_events(&core).await?;
+            demo.shutdown().await;
         }
         Command::Conversations => print_json(&core.list_conversations().map_err(user_error)?)?,
         Command::Messages { conversation } => {

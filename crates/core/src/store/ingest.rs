@@ -66,10 +66,8 @@ impl Store {
             }
         }
         if let Some(seq) = cursor {
-            tx.execute(
-                "UPDATE relay_cursor SET seq = max(seq, ?1) WHERE id = 1",
-                params![seq as i64],
-            )?;
+            tx.prepare_cached("UPDATE relay_cursor SET seq = max(seq, ?1) WHERE id = 1")?
+                .execute(params![seq as i64])?;
         }
         tx.commit()?;
         Ok(out)
@@ -101,10 +99,10 @@ fn keep_unhandled(
         _ => ("other".to_owned(), "not shown in the inbox yet".to_owned()),
     };
     let raw = serde_json::to_string(event).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO unhandled_events (field, reason, raw, received_at) VALUES (?1, ?2, ?3, ?4)",
-        params![field, reason, raw, now_ms],
-    )?;
+    )?
+    .execute(params![field, reason, raw, now_ms])?;
     Ok(())
 }
 
@@ -113,15 +111,11 @@ pub(super) fn channel_id(
     kind: ChannelKind,
     external_id: &str,
 ) -> Result<i64, StoreError> {
-    tx.execute(
-        "INSERT OR IGNORE INTO channels (kind, external_id) VALUES (?1, ?2)",
-        params![kind_str(kind), external_id],
-    )?;
-    Ok(tx.query_row(
-        "SELECT id FROM channels WHERE kind = ?1 AND external_id = ?2",
-        params![kind_str(kind), external_id],
-        |r| r.get(0),
-    )?)
+    tx.prepare_cached("INSERT OR IGNORE INTO channels (kind, external_id) VALUES (?1, ?2)")?
+        .execute(params![kind_str(kind), external_id])?;
+    Ok(tx
+        .prepare_cached("SELECT id FROM channels WHERE kind = ?1 AND external_id = ?2")?
+        .query_row(params![kind_str(kind), external_id], |r| r.get(0))?)
 }
 
 /// Find or create the contact. The same person may first appear with only a
@@ -135,23 +129,31 @@ fn contact_id(
     name: Option<&str>,
     now_ms: i64,
 ) -> Result<i64, StoreError> {
-    let existing: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM contacts WHERE channel_id = ?1
-               AND ((?2 IS NOT NULL AND wa_id = ?2) OR (?3 IS NOT NULL AND user_id = ?3))
-             ORDER BY (wa_id = ?2) DESC LIMIT 1",
-            params![channel, wa_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    // Two indexed lookups; wa_id wins when both ids match different rows.
+    let mut existing: Option<i64> = None;
+    if let Some(wa_id) = wa_id {
+        existing = tx
+            .prepare_cached("SELECT id FROM contacts WHERE channel_id = ?1 AND wa_id = ?2")?
+            .query_row(params![channel, wa_id], |r| r.get(0))
+            .optional()?;
+    }
+    if let (None, Some(user_id)) = (existing, user_id) {
+        existing = tx
+            .prepare_cached("SELECT id FROM contacts WHERE channel_id = ?1 AND user_id = ?2")?
+            .query_row(params![channel, user_id], |r| r.get(0))
+            .optional()?;
+    }
     match existing {
         Some(id) => {
             // Fill in ids and the name we did not know yet; never erase one.
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE contacts SET wa_id = coalesce(wa_id, ?2), user_id = coalesce(user_id, ?3),
-                        name = coalesce(?4, name) WHERE id = ?1",
-                params![id, wa_id, user_id, name],
-            )
+                        name = coalesce(?4, name)
+                 WHERE id = ?1 AND ((wa_id IS NULL AND ?2 IS NOT NULL)
+                                 OR (user_id IS NULL AND ?3 IS NOT NULL)
+                                 OR (?4 IS NOT NULL AND name IS NOT ?4))",
+            )?
+            .execute(params![id, wa_id, user_id, name])
             .or_else(|e| match e.sqlite_error_code() {
                 // Another contact already holds that id: leave both as they are.
                 Some(rusqlite::ErrorCode::ConstraintViolation) => Ok(0),
@@ -160,9 +162,7 @@ fn contact_id(
             Ok(id)
         }
         None => {
-            tx.execute(
-                "INSERT INTO contacts (channel_id, wa_id, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![channel, wa_id, user_id, name, now_ms],
+            tx.prepare_cached("INSERT INTO contacts (channel_id, wa_id, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![channel, wa_id, user_id, name, now_ms],
             )?;
             Ok(tx.last_insert_rowid())
         }
@@ -170,12 +170,11 @@ fn contact_id(
 }
 
 fn conversation_id(tx: &Transaction<'_>, contact: i64) -> Result<i64, StoreError> {
-    tx.execute("INSERT OR IGNORE INTO conversations (contact_id) VALUES (?1)", params![contact])?;
-    Ok(tx.query_row(
-        "SELECT id FROM conversations WHERE contact_id = ?1",
-        params![contact],
-        |r| r.get(0),
-    )?)
+    tx.prepare_cached("INSERT OR IGNORE INTO conversations (contact_id) VALUES (?1)")?
+        .execute(params![contact])?;
+    Ok(tx
+        .prepare_cached("SELECT id FROM conversations WHERE contact_id = ?1")?
+        .query_row(params![contact], |r| r.get(0))?)
 }
 
 fn ingest_message(
@@ -197,11 +196,13 @@ fn ingest_message(
     let status = m.echo.then_some(DeliveryStatus::Sent.as_str());
     let raw = serde_json::to_string(&m.raw).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let reply_to = m.context.as_ref().and_then(|c| c.message_id.clone());
-    let inserted = tx.execute(
-        "INSERT OR IGNORE INTO messages
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages
             (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+        )?
+        .execute(params![
             conversation,
             m.provider_id,
             direction,
@@ -211,8 +212,7 @@ fn ingest_message(
             raw,
             m.timestamp_ms,
             status
-        ],
-    )?;
+        ])?;
     if inserted == 0 {
         return Ok(()); // a repeat delivery: already stored
     }
@@ -220,18 +220,18 @@ fn ingest_message(
     if m.echo {
         apply_pending_statuses(tx, message, &m.provider_id)?;
     } else {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE conversations SET unread = unread + 1,
                     last_inbound_at = max(coalesce(last_inbound_at, 0), ?2) WHERE id = ?1",
-            params![conversation, m.timestamp_ms],
-        )?;
+        )?
+        .execute(params![conversation, m.timestamp_ms])?;
         out.new_inbound.push(message);
     }
     // Out-of-order arrival: only a newer message becomes the preview.
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE conversations SET last_preview = ?2, last_at = ?3 WHERE id = ?1 AND last_at <= ?3",
-        params![conversation, m.preview(), m.timestamp_ms],
-    )?;
+    )?
+    .execute(params![conversation, m.preview(), m.timestamp_ms])?;
     out.touch_message(message);
     out.touch_conversation(conversation);
     Ok(())
@@ -249,9 +249,7 @@ fn ingest_status(
             e.details.as_deref(),
         )
     });
-    let inserted = tx.execute(
-        "INSERT OR IGNORE INTO status_events (provider_id, status, at, error) VALUES (?1, ?2, ?3, ?4)",
-        params![s.provider_id, s.status, s.timestamp_ms, error],
+    let inserted = tx.prepare_cached("INSERT OR IGNORE INTO status_events (provider_id, status, at, error) VALUES (?1, ?2, ?3, ?4)")?.execute(params![s.provider_id, s.status, s.timestamp_ms, error],
     )?;
     if inserted == 0 {
         return Ok(());
@@ -279,8 +277,9 @@ pub(super) fn apply_pending_statuses(
     message: i64,
     provider_id: &str,
 ) -> Result<bool, StoreError> {
-    let current: Option<String> =
-        tx.query_row("SELECT status FROM messages WHERE id = ?1", params![message], |r| r.get(0))?;
+    let current: Option<String> = tx
+        .prepare_cached("SELECT status FROM messages WHERE id = ?1")?
+        .query_row(params![message], |r| r.get(0))?;
     let mut best =
         current.as_deref().and_then(DeliveryStatus::parse).unwrap_or(DeliveryStatus::Sending);
     let mut best_error: Option<String> = None;
@@ -300,10 +299,10 @@ pub(super) fn apply_pending_statuses(
         }
     }
     if changed {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE messages SET status = ?2, error = coalesce(?3, error) WHERE id = ?1",
-            params![message, best.as_str(), best_error],
-        )?;
+        )?
+        .execute(params![message, best.as_str(), best_error])?;
     }
     Ok(changed)
 }

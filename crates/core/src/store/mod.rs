@@ -159,6 +159,8 @@ fn open_connection(path: &Path, key: &DbKey) -> Result<Connection, OpenError> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch(&key.pragma())?;
+    // Ingest runs a dozen statements per message: keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     // The first read proves the key. SQLCipher reports a wrong key (or a
     // damaged or foreign file) as SQLITE_NOTADB here.
     if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
