@@ -158,18 +158,23 @@ fn open_event(key: &DeviceSecretKey, sealed: &SealedEvent, out: &mut Vec<Webhook
 pub(crate) async fn run(core: Core) {
     let mut stop = core.stop_signal();
     let mut failures: u32 = 0;
+    // The first round after (re)connecting does not wait for new events, so
+    // the state turns "running" as soon as the relay answers instead of
+    // after a whole empty long-poll.
+    let mut wait = Duration::ZERO;
     core.set_sync_state(SyncState::Connecting);
     loop {
         if *stop.borrow() {
             break;
         }
         let round = tokio::select! {
-            r = core.round(LONG_POLL) => r,
+            r = core.round(wait) => r,
             _ = stop.changed() => break,
         };
         let pause = match round {
             Ok(_) => {
                 failures = 0;
+                wait = LONG_POLL;
                 core.set_sync_state(SyncState::Running);
                 continue;
             }
@@ -196,6 +201,7 @@ pub(crate) async fn run(core: Core) {
                 MAX_BACKOFF
             }
         };
+        wait = Duration::ZERO;
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => break,
