@@ -67,11 +67,13 @@ enum Command {
         conversation: i64,
     },
     /// Queue a text reply and try to send it now; prints the message.
+    /// Without --text the message is read from stdin, which keeps it out of
+    /// `ps` and shell history.
     Send {
         #[arg(long)]
         conversation: i64,
         #[arg(long)]
-        text: String,
+        text: Option<String>,
     },
     /// Clear a conversation's unread count and send a read receipt.
     MarkRead {
@@ -186,6 +188,15 @@ async fn main() -> Result<()> {
             print_json(&core.list_messages(conversation).map_err(user_error)?)?
         }
         Command::Send { conversation, text } => {
+            let text = match text {
+                Some(text) => text,
+                None => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                        .context("reading the message from stdin")?;
+                    text
+                }
+            };
             let queued = core
                 .send_text(&SendTextRequest { conversation_id: conversation, text })
                 .map_err(user_error)?;

@@ -3,6 +3,7 @@
 use parley_types::{ErrorCode, IpcError};
 
 use crate::profile::ProfileError;
+use crate::relay_client::RelayError;
 use crate::secrets::SecretError;
 use crate::store::{OpenError, QueueRefusal, StoreError};
 
@@ -24,8 +25,13 @@ pub enum CoreError {
     NotEnrolled,
     #[error("this profile has no WhatsApp number configured yet")]
     NoGraphAccount,
-    #[error("the relay refused: {0}")]
-    Relay(String),
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+    /// The relay did not accept an enrollment code.
+    #[error("the relay did not accept the enrollment code: {0}")]
+    EnrollRefused(String),
+    #[error("cannot start the network client: {0}")]
+    Http(String),
     #[error("the keyring holds a damaged {0}; reconnect this profile")]
     BadSecret(&'static str),
     #[error(
@@ -41,12 +47,17 @@ impl From<&CoreError> for IpcError {
             CoreError::Store(StoreError::NotFound)
             | CoreError::Refused(QueueRefusal::NoConversation) => ErrorCode::NotFound,
             CoreError::Refused(QueueRefusal::WindowClosed) => ErrorCode::WindowClosed,
-            CoreError::InvalidInput(_) => ErrorCode::InvalidInput,
+            CoreError::InvalidInput(_) | CoreError::Refused(QueueRefusal::ChannelNotSupported) => {
+                ErrorCode::InvalidInput
+            }
             CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => {
                 ErrorCode::Reconnect
             }
             CoreError::MissingDatabaseKey => ErrorCode::Storage,
-            CoreError::Relay(_) => ErrorCode::RetryLater,
+            CoreError::Relay(RelayError::Rejected(_)) => ErrorCode::Reconnect,
+            CoreError::Relay(_) | CoreError::Http(_) => ErrorCode::RetryLater,
+            CoreError::EnrollRefused(_) => ErrorCode::InvalidInput,
+            CoreError::Profile(ProfileError::InUse { .. }) => ErrorCode::RetryLater,
             CoreError::Open(_) | CoreError::Store(_) | CoreError::Profile(_) => ErrorCode::Storage,
             CoreError::Secrets(_) => ErrorCode::Reconnect,
         };

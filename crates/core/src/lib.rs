@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 pub use errors::CoreError;
 pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier};
-pub use profile::{GraphSettings, Profile, ProfileConfig};
+pub use profile::{GraphSettings, Profile, ProfileConfig, ProfileLock};
 pub use relay_client::{RelayClient, RelayError};
 pub use secrets::{InMemorySecretStore, KeyringStore, SecretName, SecretStore};
 pub use store::{DbKey, Store};
@@ -61,6 +61,7 @@ struct Inner {
     graph: Mutex<Option<Arc<GraphClient>>>,
     relay: Mutex<Option<Arc<sync::RelayLink>>>,
     stop: watch::Sender<bool>,
+    _lock: profile::ProfileLock,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -82,6 +83,7 @@ impl Core {
         secrets: Arc<dyn SecretStore>,
         notifier: Arc<dyn Notifier>,
     ) -> Result<Core, CoreError> {
+        let lock = profile.lock()?;
         let config = profile.load_config()?;
         let key = database_key(&profile, secrets.as_ref())?;
         let store = Store::open(&profile.database_path(), &key)?;
@@ -94,7 +96,7 @@ impl Core {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("parley/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| CoreError::Relay(e.to_string()))?;
+            .map_err(|e| CoreError::Http(e.to_string()))?;
         let (events, _) = broadcast::channel(1024);
         let (sync_state, _) = watch::channel(SyncState::Idle);
         let (stop, _) = watch::channel(false);
@@ -112,6 +114,7 @@ impl Core {
                 graph: Mutex::new(None),
                 relay: Mutex::new(None),
                 stop,
+                _lock: lock,
             }),
         })
     }
@@ -169,9 +172,14 @@ impl Core {
             device_name: device_name.to_owned(),
             public_key: key.public_key().to_base64(),
         };
-        let answer = RelayClient::enroll(&self.inner.http, relay_url, &request)
-            .await
-            .map_err(|e| CoreError::Relay(e.to_string()))?;
+        let answer = RelayClient::enroll(&self.inner.http, relay_url, &request).await.map_err(
+            |e| match e {
+                RelayError::Refused(why) | RelayError::Rejected(why) => {
+                    CoreError::EnrollRefused(why)
+                }
+                unreachable => CoreError::Relay(unreachable),
+            },
+        )?;
         let token = Zeroizing::new(answer.token.clone());
         if self.config().tenant_id.as_deref() != Some(answer.tenant_id.as_str()) {
             // Another tenant numbers its events from scratch.

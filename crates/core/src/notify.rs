@@ -5,14 +5,22 @@
 //! fails with an error the caller logs and ignores: a missing notification
 //! server must never stop sync or crash the app.
 
-/// One notification about new customer messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One notification about new customer messages. Debug leaves out the text.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Notification {
     pub conversation_id: i64,
     /// The sender's display name.
     pub title: String,
     /// A one-line preview, or empty when content is hidden.
     pub body: String,
+}
+
+impl std::fmt::Debug for Notification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notification")
+            .field("conversation_id", &self.conversation_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

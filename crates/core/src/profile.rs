@@ -35,6 +35,17 @@ pub enum ProfileError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("the profile settings in {path} are damaged: {reason}")]
     BadConfig { path: PathBuf, reason: String },
+    #[error(
+        "the profile in {path} is already open in another Parley window or parleyctl; \
+         close that first"
+    )]
+    InUse { path: PathBuf },
+}
+
+/// Held while an engine uses a profile; see [`Profile::lock`].
+#[derive(Debug)]
+pub struct ProfileLock {
+    _file: std::fs::File,
 }
 
 #[derive(Debug, Clone)]
@@ -44,14 +55,18 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// Create the directory if needed (owner-only on Unix).
+    /// Create the directory if needed (owner-only on Unix). An existing
+    /// directory keeps its permissions: it may be one the user chose.
     pub fn open(dir: &Path) -> Result<Profile, ProfileError> {
         let io = |source| ProfileError::Io { path: dir.to_owned(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(io)?;
+            }
         }
         let canonical = dir.canonicalize().map_err(io)?;
         // The keyring namespace: stable for a directory, distinct between them.
@@ -67,6 +82,27 @@ impl Profile {
     /// The keyring namespace of this profile.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Take the profile for this process. Two engines on one profile would
+    /// each treat the other's in-flight sends as crashed ones, so the second
+    /// is refused. The OS drops the lock when the process ends, however it ends.
+    pub fn lock(&self) -> Result<ProfileLock, ProfileError> {
+        let path = self.dir.join("profile.lock");
+        let io = |source| ProfileError::Io { path: path.clone(), source };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(ProfileLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(ProfileError::InUse { path: self.dir.clone() })
+            }
+            Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {

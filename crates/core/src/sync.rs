@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use parley_meta::webhook::{self, Unsupported, WebhookEvent};
 use parley_protocol::{DeviceSecretKey, EventPayload, SealedEvent};
-use parley_types::SyncState;
+use parley_types::{ChannelKind, ConversationSummary, Message, SyncState};
 use zeroize::Zeroizing;
 
 use crate::relay_client::{RelayClient, RelayError};
@@ -77,7 +77,7 @@ impl Core {
     /// One sync round without waiting for new events (for the CLI and tests).
     pub async fn sync_once(&self) -> Result<SyncReport, CoreError> {
         self.round(Duration::ZERO).await.map_err(|e| match e {
-            RoundError::Relay(r) => CoreError::Relay(r.to_string()),
+            RoundError::Relay(r) => CoreError::Relay(r),
             RoundError::Store(s) => CoreError::Store(s),
             RoundError::Core(c) => c,
         })
@@ -96,7 +96,14 @@ impl Core {
         for sealed in &batch.events {
             open_event(&link.key, sealed, &mut events);
         }
-        let outcome = store.ingest(&events, Some(last), now_ms())?;
+        // SQLCipher and FTS work is blocking: keep it off the async threads
+        // that also serve the UI's commands.
+        let writer = self.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            writer.inner.store.ingest(&events, Some(last), now_ms())
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("the ingest task stopped: {e}")))??;
         for id in &outcome.messages {
             self.emit_message(*id);
         }
@@ -116,23 +123,63 @@ impl Core {
         })
     }
 
-    /// A desktop notification per new customer message.
+    /// One desktop notification per conversation with new customer
+    /// messages, so a burst after an outage does not flood the screen.
     fn announce(&self, new_inbound: &[i64]) {
+        // (conversation, count, newest message id)
+        let mut per_conversation: Vec<(i64, usize, i64)> = Vec::new();
         for id in new_inbound {
             let Ok(message) = self.inner.store.message(*id) else { continue };
-            let Ok(conversation) = self.inner.store.conversation(message.conversation_id) else {
-                continue;
-            };
-            let notification = Notification {
-                conversation_id: conversation.id,
-                title: conversation.title,
-                body: message.body,
-            };
-            if let Err(e) = self.inner.notifier.notify(&notification) {
-                tracing::info!(error = %e, "notification not shown");
+            match per_conversation.iter_mut().find(|(c, _, _)| *c == message.conversation_id) {
+                Some(entry) => {
+                    entry.1 += 1;
+                    entry.2 = *id;
+                }
+                None => per_conversation.push((message.conversation_id, 1, *id)),
             }
         }
+        let mut notifications = Vec::new();
+        for (conversation_id, count, newest) in per_conversation {
+            let (Ok(conversation), Ok(message)) =
+                (self.inner.store.conversation(conversation_id), self.inner.store.message(newest))
+            else {
+                continue;
+            };
+            notifications.push(notification_for(&conversation, &message, count));
+        }
+        if notifications.is_empty() {
+            return;
+        }
+        // notify-rust makes a blocking D-Bus call.
+        let notifier = self.inner.notifier.clone();
+        tokio::task::spawn_blocking(move || {
+            for n in &notifications {
+                if let Err(e) = notifier.notify(n) {
+                    tracing::info!(error = %e, "notification not shown");
+                }
+            }
+        });
     }
+}
+
+/// The sender's name, never their phone number: notifications outlive the
+/// encrypted database in the desktop's notification history.
+fn notification_for(
+    conversation: &ConversationSummary,
+    newest: &Message,
+    count: usize,
+) -> Notification {
+    let title = if conversation.title != conversation.handle {
+        conversation.title.clone()
+    } else {
+        match conversation.channel {
+            ChannelKind::Whatsapp => "New WhatsApp message".to_owned(),
+            ChannelKind::Instagram => "New Instagram message".to_owned(),
+        }
+    };
+    let preview = newest.body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let body = if count == 1 { preview } else { format!("{count} new messages · {preview}") };
+    Notification { conversation_id: conversation.id, title, body }
 }
 
 /// Open one sealed event into webhook events. An event that cannot be

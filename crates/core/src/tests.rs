@@ -107,3 +107,14 @@ fn configure_graph_rejects_a_bad_address_and_keeps_the_token_in_the_keyring() {
     assert_eq!(&secrets.get(SecretName::GraphToken).unwrap().unwrap()[..], b"tok-secret-1");
     assert!(core.graph_client().is_ok());
 }
+
+#[test]
+fn a_profile_is_used_by_one_engine_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Arc::new(InMemorySecretStore::default());
+    let first = open(dir.path(), secrets.clone()).unwrap();
+    let second = open(dir.path(), secrets.clone()).err().expect("a second engine is refused");
+    assert!(second.to_string().contains("already open"), "{second}");
+    drop(first);
+    open(dir.path(), secrets).expect("free again once the first is gone");
+}

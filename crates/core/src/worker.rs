@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use parley_meta::graph::{GraphError, RetryClass};
 
+use crate::errors::capitalise;
 use crate::store::{OutboxItem, SendOutcome};
 use crate::{now_ms, Core, CoreError};
 
@@ -23,19 +24,49 @@ pub(crate) async fn drain(core: &Core) -> Result<usize, CoreError> {
     while let Some(item) = core.inner.store.take_due(now_ms())? {
         attempted += 1;
         let outcome = send(core, &item).await;
-        core.inner.store.finish_send(&item, &outcome)?;
+        record(core, &item, &outcome).await?;
         core.emit_message(item.message_id);
         core.emit_conversation(item.conversation_id);
     }
     Ok(attempted)
 }
 
+/// Save how a send ended. Meta has answered by now, so giving up here would
+/// leave the entry `in_flight` (blocking its conversation) and lose the
+/// `wamid`: keep trying until it is saved or the app stops.
+async fn record(core: &Core, item: &OutboxItem, outcome: &SendOutcome) -> Result<(), CoreError> {
+    let mut stop = core.stop_signal();
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match core.inner.store.finish_send(item, outcome) {
+            Ok(()) => return Ok(()),
+            Err(e) if *stop.borrow() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not save a send's outcome; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
 async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
     let client = match core.graph_client() {
         Ok(client) => client,
+        // A locked or unreachable keyring passes: keep the message queued.
+        Err(CoreError::Secrets(e)) => {
+            tracing::info!(error = %e, "send waits for the keyring");
+            return SendOutcome::RetryAt { retry_at_ms: now_ms() + 30_000 };
+        }
         Err(e) => {
             return SendOutcome::Failed {
-                error: format!("{}. Connect a WhatsApp number, then send the message again.", e),
+                error: format!(
+                    "{}. Connect a WhatsApp number, then send the message again.",
+                    capitalise(&e.to_string())
+                ),
             }
         }
     };
@@ -52,9 +83,31 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
 fn outcome_of_failure(e: &GraphError, attempts: u32) -> SendOutcome {
     let retryable = e.retry_class() == RetryClass::RetryLater && e.certainly_not_accepted();
     tracing::info!(code = e.code(), attempts, retryable, "send failed");
+    if e.retry_class() == RetryClass::RetryLater && !e.certainly_not_accepted() {
+        // Meta may have taken it: never resend blindly, say so instead.
+        return SendOutcome::Failed {
+            error: match e {
+                GraphError::Http { status } => format!(
+                    "Meta did not confirm this message (HTTP {status}), so it may or may not have \
+                     been sent. Check the conversation before sending it again."
+                ),
+                other => other.user_message(),
+            },
+        };
+    }
     if retryable && attempts < MAX_ATTEMPTS {
         let wait = e.retry_after(attempts.saturating_sub(1)).unwrap_or(Duration::from_secs(5));
         return SendOutcome::RetryAt { retry_at_ms: now_ms() + wait.as_millis() as i64 };
+    }
+    if retryable {
+        // user_message() promises a retry; this is the last one.
+        return SendOutcome::Failed {
+            error: format!(
+                "Parley tried {attempts} times and Meta still would not take the message{}. \
+                 Send it again later.",
+                e.code().map(|c| format!(" (error {c})")).unwrap_or_default()
+            ),
+        };
     }
     SendOutcome::Failed { error: e.user_message() }
 }

@@ -135,6 +135,11 @@ impl InboundMessage {
     pub fn preview(&self) -> String {
         self.content.preview()
     }
+
+    /// The full text to store and show in the thread (see [`MessageContent::body`]).
+    pub fn body(&self) -> String {
+        self.content.body()
+    }
 }
 
 /// A media attachment as the webhook describes it. WhatsApp gives an `id`
@@ -248,9 +253,16 @@ impl MessageContent {
         }
     }
 
-    /// One line of plain text describing this content.
+    /// One line of plain text describing this content, for lists and
+    /// notifications: whitespace collapsed, cut at 160 characters.
     pub fn preview(&self) -> String {
-        let line = match self {
+        one_line(&self.body())
+    }
+
+    /// The whole text of this content, line breaks kept: the text body or
+    /// caption, else a short description of what it is.
+    pub fn body(&self) -> String {
+        match self {
             MessageContent::Text { body } => body.clone(),
             MessageContent::Image { media } => caption_or(media, "📷 Photo"),
             MessageContent::Video { media } => caption_or(media, "🎥 Video"),
@@ -298,8 +310,7 @@ impl MessageContent {
             },
             MessageContent::Attachments(parts) => format!("📎 {} attachments", parts.len()),
             MessageContent::Unsupported { .. } => "⚠️ Unsupported message".into(),
-        };
-        one_line(&line)
+        }
     }
 }
 

@@ -99,10 +99,19 @@ fn keep_unhandled(
         _ => ("other".to_owned(), "not shown in the inbox yet".to_owned()),
     };
     let raw = serde_json::to_string(event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let dedupe_key = {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(field.as_bytes());
+        hash.update([0]);
+        hash.update(raw.as_bytes());
+        hex::encode(hash.finalize())
+    };
     tx.prepare_cached(
-        "INSERT INTO unhandled_events (field, reason, raw, received_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR IGNORE INTO unhandled_events (dedupe_key, field, reason, raw, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![field, reason, raw, now_ms])?;
+    .execute(params![dedupe_key, field, reason, raw, now_ms])?;
     Ok(())
 }
 
@@ -207,7 +216,7 @@ fn ingest_message(
             m.provider_id,
             direction,
             m.kind(),
-            m.preview(),
+            m.body(),
             reply_to,
             raw,
             m.timestamp_ms,

@@ -14,8 +14,9 @@ use rusqlite::{params, OptionalExtension};
 use super::ingest::apply_pending_statuses;
 use super::{Store, StoreError};
 
-/// What the worker needs to send one queued message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the worker needs to send one queued message. Its Debug output
+/// leaves out the text and the address.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutboxItem {
     pub outbox_id: i64,
     pub message_id: i64,
@@ -28,6 +29,17 @@ pub struct OutboxItem {
     pub text: String,
     pub reply_to: Option<String>,
     pub attempts: u32,
+}
+
+impl std::fmt::Debug for OutboxItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxItem")
+            .field("outbox_id", &self.outbox_id)
+            .field("message_id", &self.message_id)
+            .field("conversation_id", &self.conversation_id)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How one send attempt ended.
@@ -57,10 +69,22 @@ pub enum QueueRefusal {
          an approved template message until they write again"
     )]
     WindowClosed,
+    #[error("replying on Instagram is not supported yet; reply from the Instagram app for now")]
+    ChannelNotSupported,
 }
 
 const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
     not have reached the customer. Check the conversation before sending it again.";
+
+/// The conversation list shows one line: collapse whitespace, cut long text.
+fn one_line_preview(text: &str) -> String {
+    const MAX_CHARS: usize = 160;
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match collapsed.char_indices().nth(MAX_CHARS - 1) {
+        Some((cut, _)) => format!("{}…", &collapsed[..cut]),
+        None => collapsed,
+    }
+}
 
 impl Store {
     /// Queue a text message. Returns the local echo in state `sending`.
@@ -96,12 +120,13 @@ impl Store {
             )?;
             let id = tx.last_insert_rowid();
             tx.execute(
-                "INSERT INTO outbox (message_id, state, next_attempt_at) VALUES (?1, 'queued', ?2)",
-                params![id, now_ms],
+                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at)
+                 VALUES (?1, ?2, 'queued', ?3)",
+                params![id, conversation, now_ms],
             )?;
             tx.execute(
                 "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
-                params![conversation, text, now_ms],
+                params![conversation, one_line_preview(text), now_ms],
             )?;
             tx.commit()?;
             id
@@ -146,8 +171,8 @@ impl Store {
                  JOIN channels ch ON ch.id = ct.channel_id
                  WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
                    AND NOT EXISTS (
-                       SELECT 1 FROM outbox o2 JOIN messages m2 ON m2.id = o2.message_id
-                       WHERE m2.conversation_id = m.conversation_id AND o2.id < o.id)
+                       SELECT 1 FROM outbox o2
+                       WHERE o2.conversation_id = o.conversation_id AND o2.id < o.id)
                  ORDER BY o.id LIMIT 1",
                 params![now_ms],
                 |r| {

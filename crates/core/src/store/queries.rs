@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// Clear the unread count. Returns the newest inbound provider id, to
-    /// send Meta a read receipt for.
+    /// send Meta a read receipt for, when there was anything unread.
     pub fn mark_read(&self, conversation: i64) -> Result<Option<String>, StoreError> {
         let conn = self.writer();
         let n = conn

@@ -66,13 +66,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE outbox (
         id INTEGER PRIMARY KEY,
         message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
         state TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at INTEGER NOT NULL
     );
+    -- "Is an earlier entry of this conversation still waiting?" and "what is due?"
+    CREATE INDEX outbox_by_conversation ON outbox(conversation_id, id);
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at, id);
     -- Webhook items the inbox does not (yet) show, kept verbatim.
     CREATE TABLE unhandled_events (
         id INTEGER PRIMARY KEY,
+        -- sha256 of field and raw JSON: Meta's retries are stored once.
+        dedupe_key TEXT NOT NULL UNIQUE,
         field TEXT NOT NULL,
         reason TEXT NOT NULL,
         raw TEXT NOT NULL,

@@ -257,6 +257,7 @@ fn unknown_events_are_kept_not_dropped() {
     let events = webhook::parse_value(&json).unwrap();
     assert!(!events.is_empty());
     store.ingest(&events, None, T0).unwrap();
+    store.ingest(&events, None, T0 + 1).unwrap(); // Meta retries: kept once
     let kept: i64 = store
         .reader()
         .query_row("SELECT count(*) FROM unhandled_events", [], |r| r.get(0))
@@ -303,4 +304,17 @@ fn no_plaintext_reaches_the_database_files() {
         }
     }
     assert!(path.exists());
+}
+
+#[test]
+fn long_multiline_messages_are_stored_whole() {
+    let (_dir, _path, _key, store) = open_new();
+    let body = format!("first line\n\nsecond line {}", "x".repeat(500));
+    store
+        .ingest(&text_webhook("wamid.long", "15551234567", "Ana", &body, 1_700_000_000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].clone();
+    assert_eq!(store.list_messages(conversation.id, 1).unwrap()[0].body, body);
+    assert!(conversation.last_preview.chars().count() <= 160);
+    assert!(!conversation.last_preview.contains('\n'));
 }

@@ -145,8 +145,15 @@ impl GraphError {
     /// (`Transport`) or an unreadable success (`Decode`) is not safe: Meta may
     /// already have accepted the message.
     pub fn certainly_not_accepted(&self) -> bool {
-        matches!(self, GraphError::Meta(_) | GraphError::Http { .. } | GraphError::NotSent(_))
-            || matches!(self, GraphError::InvalidInput(_) | GraphError::Config(_))
+        // A bare HTTP status (no Meta error body) may come from an edge proxy
+        // after Meta accepted the request, so it is not proof.
+        matches!(
+            self,
+            GraphError::Meta(_)
+                | GraphError::NotSent(_)
+                | GraphError::InvalidInput(_)
+                | GraphError::Config(_)
+        )
     }
 
     /// How long to wait before attempt number `attempt` (0-based) of the
@@ -187,9 +194,9 @@ impl GraphError {
             GraphError::Transport(_) => "The connection to Meta broke before it answered, so this \
                 message may or may not have been sent. Check the conversation before sending it again."
                 .into(),
-            GraphError::Decode(_) => {
-                "Meta's answer could not be understood; the message will be retried.".into()
-            }
+            GraphError::Decode(_) => "Meta's answer could not be understood, so this message may \
+                or may not have been sent. Check the conversation before sending it again."
+                .into(),
             GraphError::InvalidInput(why) => format!("This message cannot be sent: {why}."),
             GraphError::Config(why) => format!("The channel is misconfigured ({why}). Check it in Settings."),
         }
