@@ -224,3 +224,57 @@ async fn main() -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn secrets_are_never_arguments() {
+        // The enrollment code and access token have no flag at all.
+        let err = Cli::try_parse_from([
+            "parleyctl",
+            "--profile-dir",
+            "p",
+            "enroll",
+            "--relay",
+            "x",
+            "--code",
+            "c",
+        ]);
+        assert!(err.is_err());
+        let err = Cli::try_parse_from([
+            "parleyctl",
+            "--profile-dir",
+            "p",
+            "configure-graph",
+            "--phone-number-id",
+            "1",
+            "--access-token",
+            "t",
+        ]);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn send_reads_stdin_when_no_text_is_given() {
+        let cli =
+            Cli::try_parse_from(["parleyctl", "--profile-dir", "p", "send", "--conversation", "3"])
+                .unwrap();
+        assert!(matches!(cli.command, Command::Send { conversation: 3, text: None }));
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused() {
+        // A name no other test or user sets.
+        std::env::set_var("PARLEYCTL_TEST_EMPTY_SECRET", "  ");
+        assert!(secret_from_env("PARLEYCTL_TEST_EMPTY_SECRET").is_err());
+        assert!(secret_from_env("PARLEYCTL_TEST_UNSET_SECRET").is_err());
+    }
+}
