@@ -427,6 +427,9 @@ mod tests {
             sent_at: NOW,
             status,
             error: None,
+            reply_to: None,
+            reactions: Vec::new(),
+            deleted: false,
         }
     }
 

@@ -389,6 +389,9 @@ mod tests {
             sent_at,
             status,
             error: None,
+            reply_to: None,
+            reactions: Vec::new(),
+            deleted: false,
         }
     }
 

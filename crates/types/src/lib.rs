@@ -111,6 +111,23 @@ pub struct Message {
     pub status: Option<DeliveryStatus>,
     /// A sentence the agent can act on when `status` is `Failed`.
     pub error: Option<String>,
+    /// The provider id of the message this one quotes.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Current reactions, at most one per side.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+    /// The sender unsent it: the content is gone, only the fact remains.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// An emoji reaction on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    /// Who reacted: the customer, or the business (an agent).
+    pub by: Direction,
 }
 
 /// The state of the connection to the relay, always visible in the UI.

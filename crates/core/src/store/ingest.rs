@@ -10,7 +10,7 @@
 //! - a status that arrives before its message waits in `status_events` and is
 //!   applied when the message is stored.
 
-use parley_meta::webhook::{InboundMessage, StatusUpdate, WebhookEvent};
+use parley_meta::webhook::{InboundMessage, MessageContent, StatusUpdate, WebhookEvent};
 use parley_types::{ChannelKind, DeliveryStatus};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -60,8 +60,21 @@ impl Store {
         let mut out = IngestOutcome::default();
         for event in events {
             match event {
-                WebhookEvent::Message(m) => ingest_message(&tx, m, &mut out)?,
+                WebhookEvent::Message(m) => match &m.content {
+                    MessageContent::Reaction { message_id, emoji } => ingest_reaction(
+                        &tx,
+                        message_id,
+                        emoji.as_deref(),
+                        !m.echo,
+                        m.timestamp_ms,
+                        &mut out,
+                    )?,
+                    _ => ingest_message(&tx, m, &mut out)?,
+                },
                 WebhookEvent::Status(s) => ingest_status(&tx, s, &mut out)?,
+                WebhookEvent::Deleted(d) => {
+                    ingest_deletion(&tx, &d.provider_id, d.timestamp_ms, &mut out)?
+                }
                 other => keep_unhandled(&tx, other, now_ms)?,
             }
         }
@@ -226,6 +239,13 @@ fn ingest_message(
         return Ok(()); // a repeat delivery: already stored
     }
     let message = tx.last_insert_rowid();
+    // The unsend overtook the message itself.
+    let unsent: bool = tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM status_events WHERE provider_id = ?1 AND status = 'deleted')")?
+        .query_row(params![m.provider_id], |r| r.get(0))?;
+    if unsent {
+        erase_content(tx, message)?;
+    }
     if m.echo {
         apply_pending_statuses(tx, message, &m.provider_id)?;
     } else {
@@ -314,4 +334,74 @@ pub(super) fn apply_pending_statuses(
         .execute(params![message, best.as_str(), best_error])?;
     }
     Ok(changed)
+}
+
+/// A reaction replaces that side's previous one, unless it is older (Meta
+/// does not promise order). It never becomes a message of its own.
+fn ingest_reaction(
+    tx: &Transaction<'_>,
+    target: &str,
+    emoji: Option<&str>,
+    by_customer: bool,
+    at: i64,
+    out: &mut IngestOutcome,
+) -> Result<(), StoreError> {
+    let emoji = emoji.filter(|e| !e.is_empty());
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO reactions (provider_id, by_customer, emoji, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (provider_id, by_customer) DO UPDATE SET emoji = excluded.emoji, at = excluded.at
+             WHERE excluded.at >= reactions.at AND excluded.emoji IS NOT reactions.emoji",
+        )?
+        .execute(params![target, by_customer, emoji, at])?;
+    if changed > 0 {
+        touch_target(tx, target, out)?;
+    }
+    Ok(())
+}
+
+/// The sender unsent a message: drop its content and keep the fact. If the
+/// message has not arrived yet, a tombstone waits for it.
+fn ingest_deletion(
+    tx: &Transaction<'_>,
+    target: &str,
+    at: i64,
+    out: &mut IngestOutcome,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO status_events (provider_id, status, at) VALUES (?1, 'deleted', ?2)",
+    )?
+    .execute(params![target, at])?;
+    let message: Option<i64> = tx
+        .prepare_cached("SELECT id FROM messages WHERE provider_id = ?1 AND deleted = 0")?
+        .query_row(params![target], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = message {
+        erase_content(tx, id)?;
+        touch_target(tx, target, out)?;
+    }
+    Ok(())
+}
+
+fn erase_content(tx: &Transaction<'_>, message: i64) -> Result<(), StoreError> {
+    // secure_delete zeroes the freed bytes; the FTS trigger drops the text.
+    tx.prepare_cached("UPDATE messages SET deleted = 1, body = '', raw = NULL WHERE id = ?1")?
+        .execute(params![message])?;
+    Ok(())
+}
+
+fn touch_target(
+    tx: &Transaction<'_>,
+    provider_id: &str,
+    out: &mut IngestOutcome,
+) -> Result<(), StoreError> {
+    let target: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT id, conversation_id FROM messages WHERE provider_id = ?1")?
+        .query_row(params![provider_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((message, conversation)) = target {
+        out.touch_message(message);
+        out.touch_conversation(conversation);
+    }
+    Ok(())
 }

@@ -98,20 +98,26 @@ impl Store {
         let id = {
             let mut conn = self.writer();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let last_inbound: Option<Option<i64>> = tx
+            let found: Option<(Option<i64>, String)> = tx
                 .query_row(
-                    "SELECT last_inbound_at FROM conversations WHERE id = ?1",
+                    "SELECT c.last_inbound_at, ch.kind FROM conversations c
+                     JOIN contacts ct ON ct.id = c.contact_id
+                     JOIN channels ch ON ch.id = ct.channel_id
+                     WHERE c.id = ?1",
                     params![conversation],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            match last_inbound {
+            match found {
                 None => return Ok(Err(QueueRefusal::NoConversation)),
-                Some(None) => return Ok(Err(QueueRefusal::WindowClosed)),
-                Some(Some(t)) if t + WINDOW_MILLIS <= now_ms => {
+                Some((_, kind)) if kind != "whatsapp" => {
+                    return Ok(Err(QueueRefusal::ChannelNotSupported))
+                }
+                Some((None, _)) => return Ok(Err(QueueRefusal::WindowClosed)),
+                Some((Some(t), _)) if t + WINDOW_MILLIS <= now_ms => {
                     return Ok(Err(QueueRefusal::WindowClosed))
                 }
-                Some(Some(_)) => {}
+                Some((Some(_), _)) => {}
             }
             tx.execute(
                 "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status)

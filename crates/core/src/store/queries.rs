@@ -2,7 +2,7 @@
 //! long sync transaction never blocks the conversation list.
 
 use parley_types::{
-    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, WINDOW_MILLIS,
+    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, Reaction, WINDOW_MILLIS,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -16,7 +16,8 @@ const CONVERSATION_SELECT: &str = "
     JOIN channels ch ON ch.id = ct.channel_id";
 
 const MESSAGE_SELECT: &str = "
-    SELECT id, conversation_id, provider_id, direction, kind, body, sent_at, status, error
+    SELECT id, conversation_id, provider_id, direction, kind, body, sent_at, status, error,
+           reply_to, deleted
     FROM messages";
 
 fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
@@ -47,6 +48,9 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         sent_at: r.get(6)?,
         status: status.as_deref().and_then(DeliveryStatus::parse),
         error: r.get(8)?,
+        reply_to: r.get(9)?,
+        reactions: Vec::new(),
+        deleted: r.get(10)?,
     })
 }
 
@@ -79,13 +83,36 @@ impl Store {
                ORDER BY sent_at DESC, id DESC LIMIT ?2) ORDER BY sent_at ASC, id ASC"
         ))?;
         let rows = stmt.query_map(params![conversation, limit as i64], message_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut messages: Vec<Message> = rows.collect::<Result<_, _>>()?;
+        attach_reactions(&conn, &mut messages)?;
+        Ok(messages)
     }
 
     pub fn message(&self, id: i64) -> Result<Message, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE id = ?1"))?;
-        stmt.query_row(params![id], message_from_row).optional()?.ok_or(StoreError::NotFound)
+        let mut message = stmt
+            .query_row(params![id], message_from_row)
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+        attach_reactions(&conn, std::slice::from_mut(&mut message))?;
+        Ok(message)
+    }
+
+    /// Conversations whose contact's name matches `query`, most recent first.
+    pub fn search_contacts(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let Some(fts_query) = fts_prefix_query(query) else { return Ok(Vec::new()) };
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{CONVERSATION_SELECT} WHERE ct.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?1)
+             ORDER BY c.last_at DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![fts_query, limit as i64], conversation_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Clear the unread count. Returns the newest inbound provider id, to
@@ -127,4 +154,32 @@ impl Store {
         let rows = stmt.query_map(params![fts_query, limit as i64], message_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Each term quoted (so input is never FTS5 syntax) and prefix-matched.
+fn fts_prefix_query(query: &str) -> Option<String> {
+    let terms: Vec<String> =
+        query.split_whitespace().map(|t| format!("\"{}\"*", t.replace('"', "\"\""))).collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn attach_reactions(
+    conn: &rusqlite::Connection,
+    messages: &mut [Message],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT emoji, by_customer FROM reactions WHERE provider_id = ?1 AND emoji IS NOT NULL ORDER BY by_customer DESC",
+    )?;
+    for message in messages.iter_mut() {
+        let Some(provider_id) = message.provider_id.as_deref() else { continue };
+        let rows = stmt.query_map(params![provider_id], |r| {
+            let by_customer: bool = r.get(1)?;
+            Ok(Reaction {
+                emoji: r.get(0)?,
+                by: if by_customer { Direction::Inbound } else { Direction::Outbound },
+            })
+        })?;
+        message.reactions = rows.collect::<Result<_, _>>()?;
+    }
+    Ok(())
 }

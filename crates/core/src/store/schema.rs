@@ -101,6 +101,36 @@ pub const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
     END;
     "#,
+    // 2: reactions, unsent messages, settings, search over contact names.
+    r#"
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    -- The current reaction of each side on a message, keyed by the message's
+    -- provider id so a reaction may arrive before its message. A removal is
+    -- kept as NULL with its time, so an older reaction arriving late loses.
+    CREATE TABLE reactions (
+        provider_id TEXT NOT NULL,
+        by_customer INTEGER NOT NULL,
+        emoji TEXT,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (provider_id, by_customer)
+    ) WITHOUT ROWID;
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE contacts_fts USING fts5(name, content = 'contacts', content_rowid = 'id');
+    INSERT INTO contacts_fts (rowid, name) SELECT id, coalesce(name, '') FROM contacts;
+    CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN
+        INSERT INTO contacts_fts (rowid, name) VALUES (new.id, coalesce(new.name, ''));
+    END;
+    CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN
+        INSERT INTO contacts_fts (contacts_fts, rowid, name) VALUES ('delete', old.id, coalesce(old.name, ''));
+    END;
+    CREATE TRIGGER contacts_fts_update AFTER UPDATE OF name ON contacts BEGIN
+        INSERT INTO contacts_fts (contacts_fts, rowid, name) VALUES ('delete', old.id, coalesce(old.name, ''));
+        INSERT INTO contacts_fts (rowid, name) VALUES (new.id, coalesce(new.name, ''));
+    END;
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -318,3 +318,154 @@ fn long_multiline_messages_are_stored_whole() {
     assert!(conversation.last_preview.chars().count() <= 160);
     assert!(!conversation.last_preview.contains('\n'));
 }
+
+fn reaction_webhook(wamid: &str, target: &str, emoji: &str, ts_secs: i64) -> Vec<WebhookEvent> {
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100" },
+            "contacts": [{ "profile": { "name": "Ana" }, "wa_id": "15551234567" }],
+            "messages": [{ "from": "15551234567", "id": wamid, "timestamp": ts_secs.to_string(),
+                           "type": "reaction", "reaction": { "message_id": target, "emoji": emoji } }]
+        }}]}]
+    });
+    webhook::parse_value(&json).unwrap()
+}
+
+#[test]
+fn reactions_attach_to_their_message_whatever_the_order() {
+    let (_dir, _path, _key, store) = open_new();
+    // The reaction overtakes the message it reacts to.
+    store.ingest(&reaction_webhook("wamid.r1", "wamid.m", "👍", 1_700_000_010), None, T0).unwrap();
+    store
+        .ingest(&text_webhook("wamid.m", "15551234567", "Ana", "parcel?", 1_700_000_000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let messages = store.list_messages(conversation, 10).unwrap();
+    assert_eq!(messages.len(), 1, "a reaction is not a message of its own");
+    assert_eq!(
+        messages[0].reactions,
+        vec![parley_types::Reaction { emoji: "👍".into(), by: Direction::Inbound }]
+    );
+    // An older reaction arriving late loses; a newer one replaces.
+    store.ingest(&reaction_webhook("wamid.r0", "wamid.m", "😡", 1_700_000_005), None, T0).unwrap();
+    assert_eq!(store.list_messages(conversation, 10).unwrap()[0].reactions[0].emoji, "👍");
+    store.ingest(&reaction_webhook("wamid.r2", "wamid.m", "❤️", 1_700_000_020), None, T0).unwrap();
+    assert_eq!(store.list_messages(conversation, 10).unwrap()[0].reactions[0].emoji, "❤️");
+    // An empty emoji removes it.
+    let outcome = store
+        .ingest(&reaction_webhook("wamid.r3", "wamid.m", "", 1_700_000_030), None, T0)
+        .unwrap();
+    assert_eq!(outcome.messages, vec![messages[0].id]);
+    assert!(store.list_messages(conversation, 10).unwrap()[0].reactions.is_empty());
+}
+
+fn instagram_unsend(mid: &str, ts_ms: i64) -> Vec<WebhookEvent> {
+    let json = serde_json::json!({
+        "object": "instagram",
+        "entry": [{ "id": "17841400000000000", "time": ts_ms, "messaging": [{
+            "sender": { "id": "9000000000000001" },
+            "recipient": { "id": "17841400000000000" },
+            "timestamp": ts_ms,
+            "message": { "mid": mid, "is_deleted": true }
+        }]}]
+    });
+    webhook::parse_value(&json).unwrap()
+}
+
+fn instagram_text(mid: &str, text: &str, ts_ms: i64) -> Vec<WebhookEvent> {
+    let json = serde_json::json!({
+        "object": "instagram",
+        "entry": [{ "id": "17841400000000000", "time": ts_ms, "messaging": [{
+            "sender": { "id": "9000000000000001" },
+            "recipient": { "id": "17841400000000000" },
+            "timestamp": ts_ms,
+            "message": { "mid": mid, "text": text }
+        }]}]
+    });
+    webhook::parse_value(&json).unwrap()
+}
+
+#[test]
+fn an_unsent_message_loses_its_content_even_if_the_unsend_comes_first() {
+    let (_dir, _path, _key, store) = open_new();
+    let unsend = instagram_unsend("mid.A", T0 + 5);
+    assert!(matches!(unsend[0], WebhookEvent::Deleted(_)), "{unsend:?}");
+    store.ingest(&unsend, None, T0).unwrap();
+    store.ingest(&instagram_text("mid.A", "regret-this-text", T0), None, T0).unwrap();
+    store.ingest(&instagram_text("mid.B", "keep-this-text", T0 + 1), None, T0).unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].clone();
+    assert_eq!(conversation.channel, parley_types::ChannelKind::Instagram);
+    let messages = store.list_messages(conversation.id, 10).unwrap();
+    assert!(messages[0].deleted && messages[0].body.is_empty());
+    assert!(!messages[1].deleted);
+    assert!(store.search("regret", 10).unwrap().is_empty(), "the search index forgot it too");
+    assert_eq!(store.search("keep", 10).unwrap().len(), 1);
+    // Replying on Instagram is refused with words, not queued to fail later.
+    let refused = store.queue_text(conversation.id, "hi", "txn-ig", T0 + 10).unwrap();
+    assert_eq!(refused.unwrap_err(), QueueRefusal::ChannelNotSupported);
+}
+
+#[test]
+fn contacts_are_found_by_name() {
+    let (_dir, _path, _key, store) = open_new();
+    store
+        .ingest(
+            &text_webhook("wamid.n1", "15550000001", "Ingrid Bergman", "hi", 1_700_000_000),
+            None,
+            T0,
+        )
+        .unwrap();
+    store
+        .ingest(&text_webhook("wamid.n2", "15550000002", "Omar Sy", "hi", 1_700_000_001), None, T0)
+        .unwrap();
+    let hits = store.search_contacts("ingr", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].title, "Ingrid Bergman");
+}
+
+/// Every earlier schema version upgrades in place, keeping its rows.
+#[test]
+fn a_database_from_each_earlier_version_upgrades() {
+    for from in 1..schema::latest_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parley.db");
+        let key = DbKey::generate();
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(&key.pragma()).unwrap();
+            for sql in &schema::MIGRATIONS[..from as usize] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(&format!("PRAGMA user_version = {from};")).unwrap();
+            conn.execute_batch(
+                "INSERT INTO channels (id, kind, external_id) VALUES (1, 'whatsapp', '100');
+                 INSERT INTO contacts (id, channel_id, wa_id, name, created_at) VALUES (1, 1, '15551234567', 'Old Timer', 0);
+                 INSERT INTO conversations (id, contact_id, last_preview, last_at, unread, last_inbound_at)
+                     VALUES (1, 1, 'from v1', 5, 1, 5);
+                 INSERT INTO messages (conversation_id, provider_id, direction, kind, body, sent_at)
+                     VALUES (1, 'wamid.old', 'inbound', 'text', 'from v1', 5);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, &key).unwrap();
+        let version: i64 =
+            store.reader().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, schema::latest_version());
+        assert_eq!(store.list_messages(1, 10).unwrap()[0].body, "from v1");
+        assert_eq!(
+            store.search_contacts("old", 10).unwrap().len(),
+            1,
+            "v{from}: names indexed on upgrade"
+        );
+        store
+            .ingest(
+                &text_webhook("wamid.new", "15551234567", "Old Timer", "after", 1_700_000_000),
+                None,
+                T0,
+            )
+            .unwrap();
+        assert_eq!(store.list_messages(1, 10).unwrap().len(), 2);
+    }
+}
