@@ -1,0 +1,138 @@
+//! Helpers shared by the integration tests that drive the real binaries.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const APP_SECRET: &str = "pipeline-app-secret";
+pub const ACCESS_TOKEN: &str = "pipeline-access-token";
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const VERIFY_TOKEN: &str = "pipeline-verify";
+pub const CUSTOMER: &str = "15551230001";
+
+/// A workspace binary next to this test's own executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+pub fn require_session() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "this test needs a D-Bus session with gnome-keyring; run it through scripts/test.sh"
+    );
+}
+
+/// Kills the child when the test ends, however it ends.
+pub struct Running {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start a server binary and read the URL from its "listening on" line.
+pub fn serve(mut cmd: Command) -> Running {
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {line:?}");
+    Running { child, url }
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+pub fn stdout_line(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap().trim().to_owned()
+}
+
+pub fn relay_admin(db: &Path) -> Command {
+    let mut cmd = Command::new(bin("parley-relay"));
+    cmd.arg("--db").arg(db).env("PARLEY_APP_SECRET", APP_SECRET);
+    cmd
+}
+
+pub fn ctl(profile: &Path) -> Command {
+    let mut cmd = Command::new(bin("parleyctl"));
+    cmd.arg("--profile-dir").arg(profile);
+    cmd
+}
+
+pub fn ctl_json(profile: &Path, args: &[&str]) -> Value {
+    let out = run(ctl(profile).args(args));
+    serde_json::from_slice(&out.stdout).expect("parleyctl prints JSON")
+}
+
+/// Poll `check` until it returns `Some`, or fail after `secs`.
+pub fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub fn start_relay(db: &Path, listen: &str) -> Running {
+    let mut cmd = relay_admin(db);
+    cmd.args(["serve", "--listen", listen]);
+    serve(cmd)
+}
+
+/// A relay tenant with one WhatsApp number and a profile enrolled with it.
+/// Returns the relay process; the profile is ready to sync.
+pub fn relay_with_enrolled_profile(relay_db: &Path, profile: &Path) -> Running {
+    let tenant = stdout_line(&run(relay_admin(relay_db).args([
+        "tenant",
+        "create",
+        "--name",
+        "acme",
+        "--verify-token",
+        VERIFY_TOKEN,
+    ])));
+    run(relay_admin(relay_db).args([
+        "channel",
+        "add",
+        "--tenant",
+        &tenant,
+        "--whatsapp-number",
+        PHONE_NUMBER_ID,
+    ]));
+    let code = stdout_line(&run(relay_admin(relay_db).args(["enroll-code", "--tenant", &tenant])));
+    let relay = start_relay(relay_db, "127.0.0.1:0");
+    run(ctl(profile).args(["enroll", "--relay", &relay.url]).env("PARLEY_ENROLL_CODE", &code));
+    relay
+}
