@@ -297,6 +297,15 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.thread_rev += 1;
             }
         }
+        Action::Event(InboxEvent::MessageRemoved { conversation_id, message_id }) => {
+            if state.thread.conversation_id == Some(conversation_id) {
+                let before = state.thread.messages.len();
+                state.thread.messages.retain(|m| m.id != message_id);
+                if state.thread.messages.len() != before {
+                    state.thread_rev += 1;
+                }
+            }
+        }
         Action::Event(InboxEvent::SyncStateChanged { state: sync }) => {
             state.sync = sync;
             state.sync_from_event = true;

@@ -75,6 +75,16 @@ enum Command {
         #[arg(long)]
         text: Option<String>,
     },
+    /// Send a failed message again.
+    Retry {
+        #[arg(long)]
+        message: i64,
+    },
+    /// Delete a failed message.
+    DeleteMessage {
+        #[arg(long)]
+        message: i64,
+    },
     /// Clear a conversation's unread count and send a read receipt.
     MarkRead {
         #[arg(long)]
@@ -203,6 +213,12 @@ async fn main() -> Result<()> {
             core.flush_outbox().await.map_err(user_error)?;
             print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
         }
+        Command::Retry { message } => {
+            let queued = core.retry_message(message).map_err(user_error)?;
+            core.flush_outbox().await.map_err(user_error)?;
+            print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
+        }
+        Command::DeleteMessage { message } => core.delete_message(message).map_err(user_error)?,
         Command::MarkRead { conversation } => {
             core.mark_read(conversation).map_err(user_error)?;
             // The read receipt is sent in the background; give it a moment.

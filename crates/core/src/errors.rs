@@ -47,7 +47,8 @@ impl From<&CoreError> for IpcError {
             CoreError::Store(StoreError::NotFound)
             | CoreError::Refused(QueueRefusal::NoConversation) => ErrorCode::NotFound,
             CoreError::Refused(QueueRefusal::WindowClosed) => ErrorCode::WindowClosed,
-            CoreError::InvalidInput(_) | CoreError::Refused(QueueRefusal::ChannelNotSupported) => {
+            CoreError::InvalidInput(_)
+            | CoreError::Refused(QueueRefusal::ChannelNotSupported | QueueRefusal::NotRetryable) => {
                 ErrorCode::InvalidInput
             }
             CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => {

@@ -332,6 +332,23 @@ impl Core {
         Ok(message)
     }
 
+    /// Send a failed message again.
+    pub fn retry_message(&self, message_id: i64) -> Result<Message, CoreError> {
+        let message =
+            self.inner.store.retry_failed(message_id, &new_client_txn_id(), now_ms())??;
+        self.emit(InboxEvent::MessageChanged { message: message.clone() });
+        self.inner.outbox_wake.notify_one();
+        Ok(message)
+    }
+
+    /// Remove a failed message.
+    pub fn delete_message(&self, message_id: i64) -> Result<(), CoreError> {
+        let conversation_id = self.inner.store.delete_failed(message_id)??;
+        self.emit(InboxEvent::MessageRemoved { conversation_id, message_id });
+        self.emit_conversation(conversation_id);
+        Ok(())
+    }
+
     /// Clear the unread count and send Meta a read receipt in the background.
     pub fn mark_read(&self, conversation_id: i64) -> Result<(), CoreError> {
         let newest = self.inner.store.mark_read(conversation_id)?;

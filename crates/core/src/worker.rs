@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use parley_meta::graph::{GraphError, RetryClass};
+use parley_meta::graph::{GraphError, OutgoingMessage, RetryClass};
 
 use crate::errors::capitalise;
 use crate::store::{OutboxItem, SendOutcome};
@@ -70,9 +70,13 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
             }
         }
     };
-    let result = client
-        .send_text(&item.channel_external_id, &item.to, &item.text, item.reply_to.as_deref())
-        .await;
+    // Our transaction id rides along and comes back in every status webhook
+    // of this message: if Meta's answer is lost, the statuses still tell us
+    // the message went out (see Store::ingest).
+    let mut message = OutgoingMessage::text(&item.to, &item.text);
+    message.reply_to = item.reply_to.clone();
+    message.biz_opaque_callback_data = Some(item.client_txn_id.clone());
+    let result = client.send(&item.channel_external_id, &message).await;
     match result {
         Ok(accepted) => SendOutcome::Accepted { provider_id: accepted.message_id },
         Err(e) => outcome_of_failure(&e, item.attempts),

@@ -152,9 +152,20 @@ pub enum SyncState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InboxEvent {
-    ConversationChanged { conversation: ConversationSummary },
-    MessageChanged { message: Message },
-    SyncStateChanged { state: SyncState },
+    ConversationChanged {
+        conversation: ConversationSummary,
+    },
+    MessageChanged {
+        message: Message,
+    },
+    /// A failed message the agent deleted.
+    MessageRemoved {
+        conversation_id: i64,
+        message_id: i64,
+    },
+    SyncStateChanged {
+        state: SyncState,
+    },
 }
 
 /// The name of the single Tauri event that carries [`InboxEvent`]s.

@@ -283,13 +283,13 @@ fn ingest_status(
     if inserted == 0 {
         return Ok(());
     }
-    let target: Option<(i64, i64)> = tx
-        .query_row(
-            "SELECT id, conversation_id FROM messages WHERE provider_id = ?1",
-            params![s.provider_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let mut target: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT id, conversation_id FROM messages WHERE provider_id = ?1")?
+        .query_row(params![s.provider_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
+    if target.is_none() {
+        target = reconcile_lost_send(tx, s)?;
+    }
     if let Some((message, conversation)) = target {
         if apply_pending_statuses(tx, message, &s.provider_id)? {
             out.touch_message(message);
@@ -297,6 +297,34 @@ fn ingest_status(
         }
     }
     Ok(())
+}
+
+/// A status for a message whose send answer never reached us (a timeout, a
+/// crash mid-send). We sent our client transaction id as
+/// `biz_opaque_callback_data`, and Meta echoes it here: the message did go
+/// out, so it gets its provider id and leaves the "may or may not have been
+/// sent" failure behind.
+fn reconcile_lost_send(
+    tx: &Transaction<'_>,
+    s: &StatusUpdate,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let Some(txn) = s.biz_opaque_callback_data.as_deref() else { return Ok(None) };
+    let lost: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT id, conversation_id FROM messages
+             WHERE client_txn_id = ?1 AND provider_id IS NULL AND direction = 'outbound'",
+        )?
+        .query_row(params![txn], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((message, _)) = lost {
+        tx.prepare_cached(
+            "UPDATE messages SET provider_id = ?2, status = 'accepted', error = NULL WHERE id = ?1",
+        )?
+        .execute(params![message, s.provider_id])?;
+        // The send is settled: nothing may send it again.
+        tx.prepare_cached("DELETE FROM outbox WHERE message_id = ?1")?.execute(params![message])?;
+    }
+    Ok(lost)
 }
 
 /// Move `message` to the furthest status recorded for `provider_id`.

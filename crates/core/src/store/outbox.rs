@@ -71,6 +71,8 @@ pub enum QueueRefusal {
     WindowClosed,
     #[error("replying on Instagram is not supported yet; reply from the Instagram app for now")]
     ChannelNotSupported,
+    #[error("only a message you sent that failed can be retried or deleted")]
+    NotRetryable,
 }
 
 const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
@@ -236,8 +238,10 @@ impl Store {
                 )?;
             }
             SendOutcome::Failed { error } => {
+                // A status webhook may already have proven it went out
+                // (see reconcile_lost_send): then it is not a failure.
                 tx.execute(
-                    "UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1",
+                    "UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1 AND provider_id IS NULL",
                     params![item.message_id, error],
                 )?;
                 tx.execute("DELETE FROM outbox WHERE id = ?1", params![item.outbox_id])?;
@@ -245,5 +249,70 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Send a failed message again, as the agent asked. It gets a new
+    /// transaction id, so a late status of the earlier attempt cannot be
+    /// mistaken for this one. The window is checked again.
+    pub fn retry_failed(
+        &self,
+        message: i64,
+        client_txn_id: &str,
+        now_ms: i64,
+    ) -> Result<Result<Message, QueueRefusal>, StoreError> {
+        {
+            let mut conn = self.writer();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found: Option<(i64, Option<i64>, String)> = tx
+                .query_row(
+                    "SELECT m.conversation_id, c.last_inbound_at, ch.kind FROM messages m
+                     JOIN conversations c ON c.id = m.conversation_id
+                     JOIN contacts ct ON ct.id = c.contact_id
+                     JOIN channels ch ON ch.id = ct.channel_id
+                     WHERE m.id = ?1 AND m.direction = 'outbound' AND m.status = 'failed' AND m.kind = 'text'",
+                    params![message],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let conversation = match found {
+                None => return Ok(Err(QueueRefusal::NotRetryable)),
+                Some((_, _, kind)) if kind != "whatsapp" => {
+                    return Ok(Err(QueueRefusal::ChannelNotSupported))
+                }
+                Some((_, None, _)) => return Ok(Err(QueueRefusal::WindowClosed)),
+                Some((_, Some(t), _)) if t + WINDOW_MILLIS <= now_ms => {
+                    return Ok(Err(QueueRefusal::WindowClosed))
+                }
+                Some((conversation, Some(_), _)) => conversation,
+            };
+            tx.execute(
+                "UPDATE messages SET status = 'sending', error = NULL, provider_id = NULL,
+                        client_txn_id = ?2, sent_at = ?3 WHERE id = ?1",
+                params![message, client_txn_id, now_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at) VALUES (?1, ?2, 'queued', ?3)",
+                params![message, conversation, now_ms],
+            )?;
+            tx.commit()?;
+        }
+        Ok(Ok(self.message(message)?))
+    }
+
+    /// Remove a failed message the agent gave up on. Returns its
+    /// conversation. Only failed outbound messages can be removed: the
+    /// history of what was said stays whole.
+    pub fn delete_failed(&self, message: i64) -> Result<Result<i64, QueueRefusal>, StoreError> {
+        let conn = self.writer();
+        let conversation: Option<i64> = conn
+            .query_row(
+                "SELECT conversation_id FROM messages WHERE id = ?1 AND direction = 'outbound' AND status = 'failed'",
+                params![message],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(conversation) = conversation else { return Ok(Err(QueueRefusal::NotRetryable)) };
+        conn.execute("DELETE FROM messages WHERE id = ?1", params![message])?;
+        Ok(Ok(conversation))
     }
 }

@@ -469,3 +469,73 @@ fn a_database_from_each_earlier_version_upgrades() {
         assert_eq!(store.list_messages(1, 10).unwrap().len(), 2);
     }
 }
+
+#[test]
+fn a_lost_send_is_recognised_by_its_transaction_id_in_the_status() {
+    let (_dir, path, key, store) = open_new();
+    let (_conversation, reply) = conversation_with_reply(&store);
+    let item = store.take_due(T0 + 2000).unwrap().unwrap();
+    drop(store); // crash while Meta was answering
+    let store = Store::open(&path, &key).unwrap();
+    store.recover_outbox().unwrap();
+    assert_eq!(store.message(reply).unwrap().status, Some(DeliveryStatus::Failed));
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "1", "phone_number_id": "100" },
+            "statuses": [{ "id": "wamid.lost", "status": "delivered", "timestamp": "1700000009",
+                "recipient_id": "15551234567", "biz_opaque_callback_data": item.client_txn_id }]
+        }}]}]
+    });
+    let outcome = store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
+    assert_eq!(outcome.messages, vec![reply]);
+    let message = store.message(reply).unwrap();
+    assert_eq!(message.status, Some(DeliveryStatus::Delivered));
+    assert_eq!(message.provider_id.as_deref(), Some("wamid.lost"));
+    assert_eq!(message.error, None);
+}
+
+#[test]
+fn a_failed_message_can_be_retried_or_deleted_and_nothing_else_can() {
+    let (_dir, _path, _key, store) = open_new();
+    let (conversation, reply) = conversation_with_reply(&store);
+    assert_eq!(
+        store.retry_failed(reply, "txn-r", T0).unwrap().unwrap_err(),
+        QueueRefusal::NotRetryable
+    );
+    let item = store.take_due(T0 + 2000).unwrap().unwrap();
+    store.finish_send(&item, &SendOutcome::Failed { error: "Meta refused".into() }).unwrap();
+
+    let retried = store.retry_failed(reply, "txn-r2", T0 + 3000).unwrap().unwrap();
+    assert_eq!((retried.status, retried.error.clone()), (Some(DeliveryStatus::Sending), None));
+    let again = store.take_due(T0 + 3000).unwrap().unwrap();
+    assert_eq!((again.message_id, again.client_txn_id.as_str()), (reply, "txn-r2"));
+    store.finish_send(&again, &SendOutcome::Failed { error: "still no".into() }).unwrap();
+
+    let inbound = store.list_messages(conversation, 10).unwrap()[0].id;
+    assert_eq!(store.delete_failed(inbound).unwrap().unwrap_err(), QueueRefusal::NotRetryable);
+    assert_eq!(store.delete_failed(reply).unwrap().unwrap(), conversation);
+    assert_eq!(store.list_messages(conversation, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_late_lost_answer_does_not_undo_a_status_that_proved_the_send() {
+    let (_dir, _path, _key, store) = open_new();
+    let (_conversation, reply) = conversation_with_reply(&store);
+    let item = store.take_due(T0 + 2000).unwrap().unwrap();
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "1", "phone_number_id": "100" },
+            "statuses": [{ "id": "wamid.early", "status": "sent", "timestamp": "1700000009",
+                "recipient_id": "15551234567", "biz_opaque_callback_data": item.client_txn_id }]
+        }}]}]
+    });
+    store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
+    store.finish_send(&item, &SendOutcome::Failed { error: "no answer".into() }).unwrap();
+    let message = store.message(reply).unwrap();
+    assert_eq!(message.status, Some(DeliveryStatus::Sent));
+    assert_eq!(message.error, None);
+}
