@@ -92,6 +92,11 @@ enum Command {
     },
     /// Show the profile's settings (never secrets).
     Status,
+    /// What desktop notifications reveal: full, sender_only or hidden.
+    Notifications {
+        #[arg(value_parser = ["full", "sender_only", "hidden"])]
+        content: String,
+    },
     /// Headless sandbox mode: start a relay and the sandbox in this process,
     /// connect the profile to them, and stream inbox events as JSON lines
     /// until Ctrl-C. Prints the relay and sandbox addresses first.
@@ -223,6 +228,11 @@ async fn main() -> Result<()> {
             core.mark_read(conversation).map_err(user_error)?;
             // The read receipt is sent in the background; give it a moment.
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Command::Notifications { content } => {
+            let content =
+                parley_types::NotificationContent::parse(&content).expect("clap checked the value");
+            core.set_notification_content(content).map_err(user_error)?;
         }
         Command::Status => {
             #[derive(Serialize)]

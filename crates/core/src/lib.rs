@@ -22,7 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parley_meta::graph::{GraphClient, GraphConfig};
 use parley_protocol::{DeviceSecretKey, EnrollRequest};
 use parley_types::{
-    AppInfo, ConversationSummary, InboxEvent, Message, SendTextRequest, SyncState, MAX_TEXT_CHARS,
+    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, SendTextRequest,
+    SyncState, MAX_TEXT_CHARS,
 };
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
@@ -34,6 +35,8 @@ pub use relay_client::{RelayClient, RelayError};
 pub use secrets::{InMemorySecretStore, KeyringStore, SecretName, SecretStore};
 pub use store::{DbKey, Store};
 pub use sync::SyncReport;
+
+const SETTING_NOTIFICATIONS: &str = "notifications.content";
 
 /// How many conversations the list shows at first.
 pub const CONVERSATION_PAGE: usize = 500;
@@ -330,6 +333,23 @@ impl Core {
         self.emit_conversation(request.conversation_id);
         self.inner.outbox_wake.notify_one();
         Ok(message)
+    }
+
+    /// What notifications reveal (see [`NotificationContent`]).
+    pub fn notification_content(&self) -> NotificationContent {
+        match self.inner.store.setting(SETTING_NOTIFICATIONS) {
+            Ok(Some(value)) => NotificationContent::parse(&value).unwrap_or_default(),
+            Ok(None) => NotificationContent::default(),
+            Err(e) => {
+                // Fail closed: reveal nothing when the setting is unreadable.
+                tracing::warn!(error = %e, "notification setting unreadable; hiding content");
+                NotificationContent::Hidden
+            }
+        }
+    }
+
+    pub fn set_notification_content(&self, content: NotificationContent) -> Result<(), CoreError> {
+        Ok(self.inner.store.set_setting(SETTING_NOTIFICATIONS, content.as_str())?)
     }
 
     /// Send a failed message again.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use parley_meta::webhook::{self, Unsupported, WebhookEvent};
 use parley_protocol::{DeviceSecretKey, EventPayload, SealedEvent};
-use parley_types::{ChannelKind, ConversationSummary, Message, SyncState};
+use parley_types::{ChannelKind, ConversationSummary, Message, NotificationContent, SyncState};
 use zeroize::Zeroizing;
 
 use crate::relay_client::{RelayClient, RelayError};
@@ -138,6 +138,7 @@ impl Core {
                 None => per_conversation.push((message.conversation_id, 1, *id)),
             }
         }
+        let reveal = self.notification_content();
         let mut notifications = Vec::new();
         for (conversation_id, count, newest) in per_conversation {
             let (Ok(conversation), Ok(message)) =
@@ -145,7 +146,7 @@ impl Core {
             else {
                 continue;
             };
-            notifications.push(notification_for(&conversation, &message, count));
+            notifications.push(notification_for(&conversation, &message, count, reveal));
         }
         if notifications.is_empty() {
             return;
@@ -168,17 +169,31 @@ fn notification_for(
     conversation: &ConversationSummary,
     newest: &Message,
     count: usize,
+    reveal: NotificationContent,
 ) -> Notification {
-    let title = if conversation.title != conversation.handle {
-        conversation.title.clone()
-    } else {
-        match conversation.channel {
-            ChannelKind::Whatsapp => "New WhatsApp message".to_owned(),
-            ChannelKind::Instagram => "New Instagram message".to_owned(),
-        }
+    let generic = match conversation.channel {
+        ChannelKind::Whatsapp => "New WhatsApp message",
+        ChannelKind::Instagram => "New Instagram message",
     };
-    let preview = newest.body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let body = if count == 1 { preview } else { format!("{count} new messages · {preview}") };
+    let has_name = conversation.title != conversation.handle;
+    let title = match reveal {
+        NotificationContent::Full | NotificationContent::SenderOnly if has_name => {
+            conversation.title.clone()
+        }
+        _ => generic.to_owned(),
+    };
+    let body = match reveal {
+        NotificationContent::Full => {
+            let preview = newest.body.split_whitespace().collect::<Vec<_>>().join(" ");
+            if count == 1 {
+                preview
+            } else {
+                format!("{count} new messages · {preview}")
+            }
+        }
+        _ if count == 1 => "1 new message".to_owned(),
+        _ => format!("{count} new messages"),
+    };
     Notification { conversation_id: conversation.id, title, body }
 }
 
@@ -260,4 +275,61 @@ pub(crate) async fn run(core: Core) {
 /// 1 s, 2 s, 4 s, ... up to a minute.
 fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.min(6)).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_types::{DeliveryStatus, Direction};
+
+    fn conversation(title: &str) -> ConversationSummary {
+        ConversationSummary {
+            id: 7,
+            channel: ChannelKind::Whatsapp,
+            title: title.into(),
+            handle: "15551234567".into(),
+            last_preview: String::new(),
+            last_at: 0,
+            unread: 1,
+            window_expires_at: None,
+        }
+    }
+
+    fn message(body: &str) -> Message {
+        Message {
+            id: 1,
+            conversation_id: 7,
+            provider_id: None,
+            direction: Direction::Inbound,
+            kind: "text".into(),
+            body: body.into(),
+            sent_at: 0,
+            status: None::<DeliveryStatus>,
+            error: None,
+            reply_to: None,
+            reactions: Vec::new(),
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn notifications_reveal_only_what_the_setting_allows() {
+        let ana = conversation("Ana");
+        let text = message("my card ends\n in 4242");
+        let full = notification_for(&ana, &text, 1, NotificationContent::Full);
+        assert_eq!((full.title.as_str(), full.body.as_str()), ("Ana", "my card ends in 4242"));
+        let burst = notification_for(&ana, &text, 3, NotificationContent::Full);
+        assert_eq!(burst.body, "3 new messages · my card ends in 4242");
+        let sender = notification_for(&ana, &text, 1, NotificationContent::SenderOnly);
+        assert_eq!((sender.title.as_str(), sender.body.as_str()), ("Ana", "1 new message"));
+        let hidden = notification_for(&ana, &text, 2, NotificationContent::Hidden);
+        assert_eq!(
+            (hidden.title.as_str(), hidden.body.as_str()),
+            ("New WhatsApp message", "2 new messages")
+        );
+        // No name known: the phone number is never shown.
+        let unnamed =
+            notification_for(&conversation("15551234567"), &text, 1, NotificationContent::Full);
+        assert_eq!(unnamed.title, "New WhatsApp message");
+    }
 }

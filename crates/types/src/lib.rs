@@ -130,6 +130,39 @@ pub struct Reaction {
     pub by: Direction,
 }
 
+/// How much a desktop notification reveals. Notifications end up in the
+/// desktop's notification history, outside the encrypted database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationContent {
+    /// The sender's name and a preview of the message.
+    #[default]
+    Full,
+    /// The sender's name only.
+    SenderOnly,
+    /// Only that a message arrived.
+    Hidden,
+}
+
+impl NotificationContent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationContent::Full => "full",
+            NotificationContent::SenderOnly => "sender_only",
+            NotificationContent::Hidden => "hidden",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "full" => Some(NotificationContent::Full),
+            "sender_only" => Some(NotificationContent::SenderOnly),
+            "hidden" => Some(NotificationContent::Hidden),
+            _ => None,
+        }
+    }
+}
+
 /// The state of the connection to the relay, always visible in the UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
