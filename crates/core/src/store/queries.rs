@@ -152,7 +152,9 @@ impl Store {
             .flatten())
     }
 
-    /// Full-text search over message bodies, newest first.
+    /// Full-text search over message bodies: the `limit` most recently
+    /// stored hits, newest first. FTS5 walks its index in rowid order and
+    /// stops at the limit, so a common word costs no more than a rare one.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
         let conn = self.reader();
         // Quote every term so user input is never FTS5 syntax.
@@ -165,8 +167,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut stmt = conn.prepare_cached(&format!(
-            "{MESSAGE_SELECT} WHERE id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1)
-             ORDER BY sent_at DESC LIMIT ?2"
+            "{MESSAGE_SELECT} WHERE id IN (
+                 SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2)
+             ORDER BY sent_at DESC, id DESC"
         ))?;
         let rows = stmt.query_map(params![fts_query, limit as i64], message_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
