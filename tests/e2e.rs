@@ -257,7 +257,9 @@ async fn flow(client: Client, sandbox_dir: PathBuf, profile_id: String) {
     assert!(text.contains(CUSTOMER_NAME), "the row names the customer: {text:?}");
     step("conversation row pushed");
 
-    row.click().await.unwrap();
+    // Clicking the desktop notification (its default action, invoked the
+    // way a click on it does) brings up that conversation.
+    click_notification().await;
     wait_for(
         &client,
         &format!(
@@ -269,7 +271,10 @@ async fn flow(client: Client, sandbox_dir: PathBuf, profile_id: String) {
     .await;
     let title = client.find(Locator::Css("[data-testid=thread-title]")).await.unwrap();
     assert_eq!(text_content(&title).await, CUSTOMER_NAME);
-    step("thread open");
+    step("thread opened from the notification");
+    // And by clicking its row, the usual way.
+    row.click().await.unwrap();
+    assert_eq!(text_content(&title).await, CUSTOMER_NAME);
 
     let reply = format!("Thanks, we are on it ({nonce})");
     let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
@@ -415,6 +420,24 @@ fn read_messages(db: &Path, key: &[u8]) -> Vec<(String, String)> {
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     rows
+}
+
+/// Invoke the default action of the notification dunst shows, as a click
+/// on it would. Waits for it to be displayed first.
+async fn click_notification() {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let out =
+            Command::new("dunstctl").args(["count", "displayed"]).output().expect("dunstctl runs");
+        let shown: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        if shown > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no notification was displayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acted = Command::new("dunstctl").args(["action", "0"]).status();
+    assert!(acted.as_ref().is_ok_and(|s| s.success()), "dunstctl action failed: {acted:?}");
 }
 
 /// dunst lists a notification in its history once it is closed, so close

@@ -16,7 +16,7 @@ mod options;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use parley_core::{Core, DesktopNotifier, GraphSettings, SandboxLink};
+use parley_core::{Core, DesktopNotifier, GraphSettings, OpenHandler, SandboxLink};
 use parley_sandbox::demo::{Demo, DemoConfig};
 use parley_types::{ErrorCode, InboxEvent, IpcError, INBOX_EVENT};
 use tauri::{AppHandle, Emitter, Manager, RunEvent};
@@ -202,7 +202,7 @@ async fn boot(
 ) -> Result<(Core, Option<Demo>, Option<PathBuf>), IpcError> {
     let account = data_dir.join(ACCOUNT_PROFILE);
     if account.join("config.json").exists() {
-        let core = open_core(account).await?;
+        let core = open_core(app, account).await?;
         if core.is_configured() {
             tracing::info!("starting the account profile");
             start(app, &core);
@@ -211,7 +211,7 @@ async fn boot(
         tracing::info!("the account profile is not connected yet; starting the sandbox");
     }
 
-    let core = open_core(data_dir.join(SANDBOX_PROFILE)).await?;
+    let core = open_core(app, data_dir.join(SANDBOX_PROFILE)).await?;
     let mut config = DemoConfig::new(core.profile().dir());
     if let Some(auto_chat) = options.demo_auto_chat {
         config.auto_chat = auto_chat;
@@ -234,12 +234,27 @@ async fn boot(
 
 /// Opening touches the keyring, which blocks (D-Bus on Linux, and perhaps an
 /// unlock prompt), so it runs off the async workers.
-async fn open_core(dir: PathBuf) -> Result<Core, IpcError> {
+async fn open_core(app: &AppHandle, dir: PathBuf) -> Result<Core, IpcError> {
+    let notifier = DesktopNotifier::with_open_handler(open_from_notification(app.clone()));
     tauri::async_runtime::spawn_blocking(move || {
-        Core::open_with_keyring(&dir, Arc::new(DesktopNotifier)).map_err(IpcError::from)
+        Core::open_with_keyring(&dir, Arc::new(notifier)).map_err(IpcError::from)
     })
     .await
     .map_err(|e| IpcError::new(ErrorCode::Internal, format!("Opening the profile failed: {e}.")))?
+}
+
+/// A click on a notification brings the window forward on that conversation.
+fn open_from_notification(app: AppHandle) -> OpenHandler {
+    Arc::new(move |conversation_id| {
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+        if let Err(e) = app.emit(INBOX_EVENT, InboxEvent::OpenConversation { conversation_id }) {
+            tracing::warn!(error = %e, "could not open the notified conversation");
+        }
+    })
 }
 
 /// Enroll with (or re-point at) the demo relay and the sandbox's Graph API,

@@ -306,6 +306,9 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 }
             }
         }
+        Action::Event(InboxEvent::OpenConversation { conversation_id }) => {
+            select(state, conversation_id, &mut effects)
+        }
         Action::Event(InboxEvent::SyncStateChanged { state: sync }) => {
             state.sync = sync;
             state.sync_from_event = true;
@@ -587,6 +590,35 @@ mod tests {
             Some("wamid.X"),
             "a later report without the provider id keeps it"
         );
+    }
+
+    #[test]
+    fn a_clicked_notification_opens_its_conversation() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 3)]);
+        let fx = reduce(&mut s, Action::Event(InboxEvent::OpenConversation { conversation_id: 2 }));
+        assert_eq!(fx, vec![Effect::LoadMessages(2), Effect::MarkRead(2)]);
+        assert_eq!(s.selected, Some(2));
+    }
+
+    #[test]
+    fn a_deleted_failed_message_leaves_the_open_thread() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Select(1));
+        let messages = vec![msg(1, 1, 10, None), msg(2, 1, 20, Some(DeliveryStatus::Failed))];
+        reduce(&mut s, Action::MessagesLoaded { conversation_id: 1, messages });
+        let rev = s.thread_rev;
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::MessageRemoved { conversation_id: 1, message_id: 2 }),
+        );
+        assert_eq!(s.thread.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1]);
+        assert!(s.thread_rev > rev);
+        // Another conversation's removal changes nothing here.
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::MessageRemoved { conversation_id: 9, message_id: 1 }),
+        );
+        assert_eq!(s.thread.messages.len(), 1);
     }
 
     #[test]

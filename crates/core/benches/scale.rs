@@ -36,7 +36,7 @@ fn word(rng: &mut Rng) -> String {
         "today",
     ];
     let r = rng.next();
-    if r % 3 != 0 {
+    if !r.is_multiple_of(3) {
         COMMON[(r / 3 % COMMON.len() as u64) as usize].to_owned()
     } else {
         format!("w{}", (r / 7) % 20_000)

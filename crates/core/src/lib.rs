@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
 
 pub use errors::CoreError;
-pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier};
+pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier, OpenHandler};
 pub use profile::{GraphSettings, Profile, ProfileConfig, ProfileLock};
 pub use relay_client::{RelayClient, RelayError};
 pub use secrets::{InMemorySecretStore, KeyringStore, SecretName, SecretStore};

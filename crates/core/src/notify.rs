@@ -32,9 +32,30 @@ pub trait Notifier: Send + Sync {
     fn notify(&self, n: &Notification) -> Result<u32, NotifyError>;
 }
 
+/// Called with a conversation id when the agent clicks its notification.
+pub type OpenHandler = std::sync::Arc<dyn Fn(i64) + Send + Sync>;
+
 /// Real desktop notifications through notify-rust.
-#[derive(Debug, Default, Clone)]
-pub struct DesktopNotifier;
+#[derive(Default, Clone)]
+pub struct DesktopNotifier {
+    on_open: Option<OpenHandler>,
+}
+
+impl DesktopNotifier {
+    /// Clicking a notification calls `on_open` with its conversation
+    /// (where the notification server supports actions, as on Linux).
+    pub fn with_open_handler(on_open: OpenHandler) -> DesktopNotifier {
+        DesktopNotifier { on_open: Some(on_open) }
+    }
+}
+
+impl std::fmt::Debug for DesktopNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesktopNotifier")
+            .field("opens_conversations", &self.on_open.is_some())
+            .finish()
+    }
+}
 
 impl Notifier for DesktopNotifier {
     fn notify(&self, n: &Notification) -> Result<u32, NotifyError> {
@@ -42,8 +63,29 @@ impl Notifier for DesktopNotifier {
         notification.appname("Parley").summary(&n.title).body(&n.body);
         #[cfg(all(unix, not(target_os = "macos")))]
         {
+            if self.on_open.is_some() {
+                // "default" is the action a click on the notification invokes.
+                notification.action("default", "Open conversation");
+            }
             let handle = notification.show().map_err(|e| NotifyError(e.to_string()))?;
-            Ok(handle.id())
+            let id = handle.id();
+            if let Some(on_open) = self.on_open.clone() {
+                let conversation = n.conversation_id;
+                // Waiting blocks until the notification is clicked or closed.
+                let spawned = std::thread::Builder::new().name("notification-action".into()).spawn(
+                    move || {
+                        handle.wait_for_action(|action| {
+                            if action == "default" {
+                                on_open(conversation);
+                            }
+                        })
+                    },
+                );
+                if let Err(e) = spawned {
+                    tracing::info!(error = %e, "notification clicks will not open the conversation");
+                }
+            }
+            Ok(id)
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
         {

@@ -196,6 +196,10 @@ pub enum InboxEvent {
         conversation_id: i64,
         message_id: i64,
     },
+    /// The agent clicked a desktop notification: show this conversation.
+    OpenConversation {
+        conversation_id: i64,
+    },
     SyncStateChanged {
         state: SyncState,
     },
