@@ -95,13 +95,17 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// The store: one writer connection and one reader connection. WAL lets the
-/// UI read while sync writes.
+/// The store: one writer connection and a few read-only connections. WAL
+/// lets the UI read while sync writes, and several readers let the UI's
+/// commands and the sync loop's announcements read at the same time.
 pub struct Store {
     path: PathBuf,
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
 }
+
+/// Read connections per store: the UI, the sync loop and a spare.
+const READERS: usize = 3;
 
 const SQLITE_PLAINTEXT_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -111,9 +115,13 @@ impl Store {
         refuse_plaintext(path)?;
         let writer = open_connection(path, key)?;
         migrate(&writer, path)?;
-        let reader = open_connection(path, key)?;
-        reader.execute_batch("PRAGMA query_only = ON;")?;
-        Ok(Store { path: path.to_owned(), writer: Mutex::new(writer), reader: Mutex::new(reader) })
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = open_connection(path, key)?;
+            reader.execute_batch("PRAGMA query_only = ON;")?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(Store { path: path.to_owned(), writer: Mutex::new(writer), readers })
     }
 
     pub fn path(&self) -> &Path {
@@ -124,8 +132,16 @@ impl Store {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A free read connection, or the first one once it is free.
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[0].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Fold the WAL into the main file (used before byte-level checks and exit).
