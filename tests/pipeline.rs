@@ -45,7 +45,7 @@ fn pipeline() -> Pipeline {
         .arg(format!("{}/webhooks/meta", relay.url))
         .env("PARLEY_APP_SECRET", APP_SECRET)
         .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
-    let sandbox = serve(sandbox);
+    let sandbox = serve_logging_to(sandbox, Some(&dir.path().join("sandbox.log")));
     run(ctl(&profile)
         .args(["configure-graph", "--base-url", &sandbox.url, "--phone-number-id", PHONE_NUMBER_ID])
         .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN));
@@ -65,8 +65,13 @@ impl Pipeline {
         resp.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
     }
 
+    /// One sync round, with the core's debug log kept for the plaintext check.
     fn sync(&self) -> Value {
-        ctl_json(&self.profile, &["sync", "--once"])
+        let out = run(ctl(&self.profile).args(["sync", "--once"]).env("RUST_LOG", "debug"));
+        let log = self.relay_db.with_file_name("core.log");
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        std::io::Write::write_all(&mut file, &out.stderr).unwrap();
+        serde_json::from_slice(&out.stdout).expect("parleyctl prints JSON")
     }
 
     fn messages(&self, conversation: i64) -> Vec<Value> {
@@ -148,6 +153,17 @@ fn a_message_travels_the_whole_pipeline_and_the_reply_comes_back() {
         }
     }
     assert!(files >= 1, "the database file exists");
+
+    // No logs carry content, phone numbers or secrets either (all at debug level).
+    let dir = p.relay_db.parent().unwrap();
+    for log in ["relay.log", "sandbox.log", "core.log"] {
+        let bytes = std::fs::read(dir.join(log)).unwrap_or_else(|e| panic!("{log}: {e}"));
+        assert!(!bytes.is_empty(), "{log} is empty: the check would prove nothing");
+        for secret in [canary, reply_text, CUSTOMER, "Pipeline Customer", ACCESS_TOKEN, APP_SECRET]
+        {
+            assert!(!contains(&bytes, secret), "{secret:?} found in {log}");
+        }
+    }
 
     // The relay keeps only sealed events: no plaintext in its store either.
     for entry in std::fs::read_dir(p.relay_db.parent().unwrap()).unwrap() {

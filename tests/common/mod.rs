@@ -48,9 +48,27 @@ impl Drop for Running {
 }
 
 /// Start a server binary and read the URL from its "listening on" line.
-pub fn serve(mut cmd: Command) -> Running {
-    let mut child =
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("server starts");
+pub fn serve(cmd: Command) -> Running {
+    serve_logging_to(cmd, None)
+}
+
+/// [`serve`], with the server's logs (at debug level) appended to `log`, so
+/// a test can check that they carry no content.
+pub fn serve_logging_to(mut cmd: Command, log: Option<&Path>) -> Running {
+    let stderr = match log {
+        Some(path) => {
+            cmd.env("RUST_LOG", "debug");
+            Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("log file opens"),
+            )
+        }
+        None => Stdio::inherit(),
+    };
+    let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("server starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
@@ -109,7 +127,8 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
 pub fn start_relay(db: &Path, listen: &str) -> Running {
     let mut cmd = relay_admin(db);
     cmd.args(["serve", "--listen", listen]);
-    serve(cmd)
+    // The relay's log sits beside its database, for the plaintext checks.
+    serve_logging_to(cmd, Some(&db.with_extension("log")))
 }
 
 /// A relay tenant with one WhatsApp number and a profile enrolled with it.
