@@ -11,6 +11,8 @@
 //!   applied when the message is stored.
 
 use parley_meta::webhook::{InboundMessage, MessageContent, StatusUpdate, WebhookEvent};
+use std::collections::HashMap;
+
 use parley_types::{ChannelKind, DeliveryStatus};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -58,6 +60,7 @@ impl Store {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = IngestOutcome::default();
+        let mut ids = IdCache::new();
         for event in events {
             match event {
                 WebhookEvent::Message(m) => match &m.content {
@@ -69,7 +72,7 @@ impl Store {
                         m.timestamp_ms,
                         &mut out,
                     )?,
-                    _ => ingest_message(&tx, m, &mut out)?,
+                    _ => ingest_message(&tx, m, &mut ids, &mut out)?,
                 },
                 WebhookEvent::Status(s) => ingest_status(&tx, s, &mut out)?,
                 WebhookEvent::Deleted(d) => {
@@ -199,21 +202,41 @@ fn conversation_id(tx: &Transaction<'_>, contact: i64) -> Result<i64, StoreError
         .query_row(params![contact], |r| r.get(0))?)
 }
 
+/// (channel kind, channel id, wa_id, user_id, name) → conversation id.
+type IdCache = HashMap<(ChannelKind, String, Option<String>, Option<String>, Option<String>), i64>;
+
 fn ingest_message(
     tx: &Transaction<'_>,
     m: &InboundMessage,
+    ids: &mut IdCache,
     out: &mut IngestOutcome,
 ) -> Result<(), StoreError> {
-    let channel = channel_id(tx, m.channel.kind, &m.channel.id)?;
-    let contact = contact_id(
-        tx,
-        channel,
-        m.from.wa_id.as_deref(),
-        m.from.user_id.as_deref(),
-        m.from.name.as_deref(),
-        m.timestamp_ms,
-    )?;
-    let conversation = conversation_id(tx, contact)?;
+    // A batch often holds many messages of one customer: resolve their
+    // channel, contact and conversation once per transaction.
+    let key = (
+        m.channel.kind,
+        m.channel.id.clone(),
+        m.from.wa_id.clone(),
+        m.from.user_id.clone(),
+        m.from.name.clone(),
+    );
+    let conversation = match ids.get(&key) {
+        Some(&conversation) => conversation,
+        None => {
+            let channel = channel_id(tx, m.channel.kind, &m.channel.id)?;
+            let contact = contact_id(
+                tx,
+                channel,
+                m.from.wa_id.as_deref(),
+                m.from.user_id.as_deref(),
+                m.from.name.as_deref(),
+                m.timestamp_ms,
+            )?;
+            let conversation = conversation_id(tx, contact)?;
+            ids.insert(key, conversation);
+            conversation
+        }
+    };
     let direction = if m.echo { "outbound" } else { "inbound" };
     let status = m.echo.then_some(DeliveryStatus::Sent.as_str());
     let raw = serde_json::to_string(&m.raw).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -246,21 +269,25 @@ fn ingest_message(
     if unsent {
         erase_content(tx, message)?;
     }
-    if m.echo {
-        apply_pending_statuses(tx, message, &m.provider_id)?;
-    } else {
-        tx.prepare_cached(
-            "UPDATE conversations SET unread = unread + 1,
-                    last_inbound_at = max(coalesce(last_inbound_at, 0), ?2) WHERE id = ?1",
-        )?
-        .execute(params![conversation, m.timestamp_ms])?;
+    let inbound = !m.echo;
+    if inbound {
         out.new_inbound.push(message);
+    } else {
+        apply_pending_statuses(tx, message, &m.provider_id)?;
     }
-    // Out-of-order arrival: only a newer message becomes the preview.
+    // One statement for the derived state. Only the customer's messages
+    // count as unread and extend the window; out-of-order arrival: only a
+    // newer message becomes the preview.
     tx.prepare_cached(
-        "UPDATE conversations SET last_preview = ?2, last_at = ?3 WHERE id = ?1 AND last_at <= ?3",
+        "UPDATE conversations SET
+             unread = unread + ?4,
+             last_inbound_at = CASE WHEN ?4 = 1 THEN max(coalesce(last_inbound_at, 0), ?3)
+                                    ELSE last_inbound_at END,
+             last_preview = CASE WHEN last_at <= ?3 THEN ?2 ELSE last_preview END,
+             last_at = max(last_at, ?3)
+         WHERE id = ?1",
     )?
-    .execute(params![conversation, m.preview(), m.timestamp_ms])?;
+    .execute(params![conversation, m.preview(), m.timestamp_ms, inbound as i64])?;
     out.touch_message(message);
     out.touch_conversation(conversation);
     Ok(())
