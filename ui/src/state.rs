@@ -404,6 +404,7 @@ mod tests {
             reply_to: None,
             reactions: Vec::new(),
             deleted: false,
+            media: None,
         }
     }
 

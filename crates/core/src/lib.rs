@@ -7,6 +7,7 @@
 //! also pushed as an [`InboxEvent`] to subscribers, so the UI never polls.
 
 pub mod errors;
+mod media_task;
 pub mod notify;
 pub mod profile;
 pub mod relay_client;
@@ -63,6 +64,8 @@ struct Inner {
     /// either changes.
     graph: Mutex<Option<Arc<GraphClient>>>,
     relay: Mutex<Option<Arc<sync::RelayLink>>>,
+    /// Held by the one media download run at a time.
+    media_lock: tokio::sync::Mutex<()>,
     stop: watch::Sender<bool>,
     _lock: profile::ProfileLock,
 }
@@ -116,6 +119,7 @@ impl Core {
                 outbox_wake: Notify::new(),
                 graph: Mutex::new(None),
                 relay: Mutex::new(None),
+                media_lock: tokio::sync::Mutex::new(()),
                 stop,
                 _lock: lock,
             }),
@@ -392,6 +396,9 @@ impl Core {
     /// runtime. They run until [`Core::shutdown`].
     pub fn start(&self) {
         let _ = self.inner.stop.send(false);
+        // Files left pending by an earlier run.
+        let media = self.clone();
+        tokio::spawn(async move { media.fetch_media().await });
         tokio::spawn(sync::run(self.clone()));
         tokio::spawn(worker::run(self.clone()));
     }

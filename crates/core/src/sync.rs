@@ -38,6 +38,8 @@ pub struct SyncReport {
     pub messages: usize,
     /// The relay cursor after the round.
     pub cursor: u64,
+    /// New media messages whose files are to be downloaded.
+    pub new_media: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +77,15 @@ impl Core {
     }
 
     /// One sync round without waiting for new events (for the CLI and tests).
+    /// The files of new media messages are downloaded before it returns.
     pub async fn sync_once(&self) -> Result<SyncReport, CoreError> {
-        self.round(Duration::ZERO).await.map_err(|e| match e {
+        let report = self.round(Duration::ZERO).await.map_err(|e| match e {
             RoundError::Relay(r) => CoreError::Relay(r),
             RoundError::Store(s) => CoreError::Store(s),
             RoundError::Core(c) => c,
-        })
+        })?;
+        self.fetch_media().await;
+        Ok(report)
     }
 
     /// Poll, store, announce, acknowledge.
@@ -90,7 +95,7 @@ impl Core {
         let after = store.relay_cursor()?;
         let batch = link.client.poll(after, wait).await?;
         let Some(last) = batch.events.iter().map(|e| e.seq).max() else {
-            return Ok(SyncReport { events: 0, messages: 0, cursor: after });
+            return Ok(SyncReport { events: 0, messages: 0, cursor: after, new_media: 0 });
         };
         let mut events = Vec::new();
         for sealed in &batch.events {
@@ -111,6 +116,7 @@ impl Core {
             self.emit_conversation(*id);
         }
         self.announce(&outcome.new_inbound);
+
         // Stored: now the relay may forget them. A failed ack only means a
         // redelivery later, which ingest ignores.
         if let Err(e) = link.client.ack(last).await {
@@ -120,6 +126,7 @@ impl Core {
             events: batch.events.len(),
             messages: outcome.messages.len(),
             cursor: last,
+            new_media: outcome.new_media.len(),
         })
     }
 
@@ -234,7 +241,11 @@ pub(crate) async fn run(core: Core) {
             _ = stop.changed() => break,
         };
         let pause = match round {
-            Ok(_) => {
+            Ok(report) => {
+                if report.new_media > 0 {
+                    let media = core.clone();
+                    tokio::spawn(async move { media.fetch_media().await });
+                }
                 failures = 0;
                 wait = LONG_POLL;
                 core.set_sync_state(SyncState::Running);
@@ -309,6 +320,7 @@ mod tests {
             reply_to: None,
             reactions: Vec::new(),
             deleted: false,
+            media: None,
         }
     }
 

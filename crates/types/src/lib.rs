@@ -120,6 +120,31 @@ pub struct Message {
     /// The sender unsent it: the content is gone, only the fact remains.
     #[serde(default)]
     pub deleted: bool,
+    /// The attached file, for media messages.
+    #[serde(default)]
+    pub media: Option<MediaAttachment>,
+}
+
+/// A media file attached to a message. The bytes stay in the encrypted
+/// database; the UI asks for them separately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaAttachment {
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+    pub size: Option<u64>,
+    pub state: MediaState,
+    /// Why the download failed, in words, when `state` is `Failed`.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaState {
+    /// Being downloaded from Meta.
+    Pending,
+    /// Downloaded, verified and stored encrypted.
+    Stored,
+    Failed,
 }
 
 /// An emoji reaction on a message.

@@ -25,6 +25,8 @@ pub struct IngestOutcome {
     pub messages: Vec<i64>,
     /// Inbound messages seen for the first time (candidates for a notification).
     pub new_inbound: Vec<i64>,
+    /// Messages whose file waits to be downloaded.
+    pub new_media: Vec<i64>,
 }
 
 impl IngestOutcome {
@@ -268,6 +270,8 @@ fn ingest_message(
         .query_row(params![m.provider_id], |r| r.get(0))?;
     if unsent {
         erase_content(tx, message)?;
+    } else if super::media::record_pending(tx, message, m)? {
+        out.new_media.push(message);
     }
     let inbound = !m.echo;
     if inbound {
@@ -442,6 +446,7 @@ fn erase_content(tx: &Transaction<'_>, message: i64) -> Result<(), StoreError> {
     // secure_delete zeroes the freed bytes; the FTS trigger drops the text.
     tx.prepare_cached("UPDATE messages SET deleted = 1, body = '', raw = NULL WHERE id = ?1")?
         .execute(params![message])?;
+    tx.prepare_cached("DELETE FROM media WHERE message_id = ?1")?.execute(params![message])?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! is written, and the file is never overwritten.
 
 mod ingest;
+mod media;
 mod outbox;
 mod queries;
 pub mod schema;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
 pub use ingest::IngestOutcome;
+pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};
 pub use outbox::{OutboxItem, QueueRefusal, SendOutcome};
 
 /// A 256-bit SQLCipher raw key, zeroized on drop and never printed.

@@ -51,6 +51,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         reply_to: r.get(9)?,
         reactions: Vec::new(),
         deleted: r.get(10)?,
+        media: None,
     })
 }
 
@@ -183,10 +184,16 @@ fn fts_prefix_query(query: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// Reactions and media details, which live in their own tables.
 fn attach_reactions(
     conn: &rusqlite::Connection,
     messages: &mut [Message],
 ) -> Result<(), StoreError> {
+    for message in messages.iter_mut() {
+        if matches!(message.kind.as_str(), "image" | "video" | "audio" | "document" | "sticker") {
+            message.media = super::media::attachment(conn, message.id)?;
+        }
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT emoji, by_customer FROM reactions WHERE provider_id = ?1 AND emoji IS NOT NULL ORDER BY by_customer DESC",
     )?;

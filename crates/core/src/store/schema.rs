@@ -131,6 +131,23 @@ pub const MIGRATIONS: &[&str] = &[
         INSERT INTO contacts_fts (rowid, name) VALUES (new.id, coalesce(new.name, ''));
     END;
     "#,
+    // 3: media files, kept inside the encrypted database.
+    r#"
+    CREATE TABLE media (
+        message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        media_id TEXT,                   -- WhatsApp: fetch through the Graph API
+        url TEXT,                        -- Instagram: a direct, short-lived URL
+        mime_type TEXT,
+        filename TEXT,
+        expected_sha256 TEXT,            -- as the webhook gave it (hex or base64)
+        state TEXT NOT NULL,             -- 'pending' | 'stored' | 'failed'
+        attempts INTEGER NOT NULL DEFAULT 0,
+        size INTEGER,
+        data BLOB,
+        error TEXT
+    );
+    CREATE INDEX media_pending ON media(message_id) WHERE state = 'pending';
+    "#,
 ];
 
 /// The version a fully migrated database has.

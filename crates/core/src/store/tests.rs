@@ -539,3 +539,57 @@ fn a_late_lost_answer_does_not_undo_a_status_that_proved_the_send() {
     assert_eq!(message.status, Some(DeliveryStatus::Sent));
     assert_eq!(message.error, None);
 }
+
+#[test]
+fn a_media_message_waits_for_its_file_which_is_kept_encrypted() {
+    let (dir, _path, _key, store) = open_new();
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "1", "phone_number_id": "100" },
+            "contacts": [{ "profile": { "name": "Ana" }, "wa_id": "15551234567" }],
+            "messages": [{ "from": "15551234567", "id": "wamid.img", "timestamp": "1700000000",
+                "type": "image", "image": { "id": "9001", "mime_type": "image/jpeg",
+                "sha256": "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=", "caption": "my receipt" } }]
+        }}]}]
+    });
+    let outcome = store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
+    assert_eq!(outcome.new_media.len(), 1);
+    let id = outcome.new_media[0];
+    let message = store.message(id).unwrap();
+    assert_eq!(message.body, "my receipt");
+    let media = message.media.unwrap();
+    assert_eq!(
+        (media.state, media.mime_type.as_deref()),
+        (parley_types::MediaState::Pending, Some("image/jpeg"))
+    );
+    let jobs = store.pending_media(0, 10).unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].media_id.as_deref(), Some("9001"));
+    assert!(store.pending_media(id, 10).unwrap().is_empty());
+
+    let file = b"hello"; // matches the base64 checksum above
+    assert!(sha256_matches(file, jobs[0].expected_sha256.as_deref().unwrap()));
+    let marker = b"JPEG-PLAINTEXT-MARKER-0042";
+    let bytes = [&file[..], &marker[..]].concat();
+    store.store_media(id, &bytes, None).unwrap();
+    let media = store.message(id).unwrap().media.unwrap();
+    assert_eq!(
+        (media.state, media.size),
+        (parley_types::MediaState::Stored, Some(bytes.len() as u64))
+    );
+    assert_eq!(store.media_bytes(id).unwrap().1, bytes);
+    store.checkpoint().unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let on_disk = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !on_disk.windows(marker.len()).any(|w| w == marker),
+            "media bytes on disk in clear"
+        );
+    }
+
+    // A late failure report cannot spoil a stored file.
+    store.media_failed(id, "too big", false).unwrap();
+    assert_eq!(store.message(id).unwrap().media.unwrap().state, parley_types::MediaState::Stored);
+}
