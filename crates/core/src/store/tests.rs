@@ -593,3 +593,42 @@ fn a_media_message_waits_for_its_file_which_is_kept_encrypted() {
     store.media_failed(id, "too big", false).unwrap();
     assert_eq!(store.message(id).unwrap().media.unwrap().state, parley_types::MediaState::Stored);
 }
+
+/// SQLite reports a full disk and a reached `max_page_count` the same way
+/// (SQLITE_FULL), which lets a test fill the "disk" exactly.
+#[test]
+fn a_full_disk_fails_the_write_cleanly_and_keeps_everything_before() {
+    let (_dir, _path, _key, store) = open_new();
+    store
+        .ingest(
+            &text_webhook("wamid.before", "15551234567", "Ana", "kept", 1_700_000_000),
+            Some(1),
+            T0,
+        )
+        .unwrap();
+    let pages: i64 = store.writer().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    store.writer().execute_batch(&format!("PRAGMA max_page_count = {pages};")).unwrap();
+    let big: Vec<WebhookEvent> = (0..200)
+        .flat_map(|i| {
+            text_webhook(
+                &format!("wamid.full{i}"),
+                "15551234567",
+                "Ana",
+                &"x".repeat(2000),
+                1_700_000_100 + i,
+            )
+        })
+        .collect();
+    let err = store.ingest(&big, Some(2), T0).unwrap_err();
+    assert!(matches!(err, StoreError::DiskFull), "{err:?}");
+    assert!(err.to_string().contains("nothing saved earlier was lost"));
+    // Nothing of the failed batch, everything from before, cursor unmoved.
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    assert_eq!(store.list_messages(conversation, 500).unwrap().len(), 1);
+    assert_eq!(store.relay_cursor().unwrap(), 1);
+    // Space again: the same batch goes in whole.
+    store.writer().execute_batch("PRAGMA max_page_count = 1073741823;").unwrap();
+    store.ingest(&big, Some(2), T0).unwrap();
+    assert_eq!(store.list_messages(conversation, 500).unwrap().len(), 201);
+    assert_eq!(store.relay_cursor().unwrap(), 2);
+}
