@@ -9,8 +9,19 @@
 use std::path::Path;
 
 /// Must match `tauri::generate_handler!` in src-tauri/src/lib.rs.
-const COMMANDS: &[&str] =
-    &["app_info", "list_conversations", "list_messages", "send_text", "mark_read", "sync_state"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_conversations",
+    "list_messages",
+    "send_text",
+    "mark_read",
+    "sync_state",
+    "list_messages_before",
+    "search",
+    "retry_message",
+    "delete_message",
+    "media_data_url",
+];
 
 /// What the window shows when the Yew UI was never built.
 const PLACEHOLDER: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

@@ -3,7 +3,7 @@
 //! The shell owns no business logic. It picks a profile, starts the core
 //! (and, for the sandbox profile, the in-process demo relay and sandbox),
 //! forwards the core's [`InboxEvent`]s to the webview, and answers the UI's
-//! six commands (see [`commands`]) by delegating to the core.
+//! commands (see [`commands`]) by delegating to the core.
 //!
 //! Start-up runs in the background so the window appears at once. Commands
 //! wait for it; if it failed, they return its error, which the UI shows in its
@@ -131,6 +131,11 @@ pub fn run() {
             commands::send_text,
             commands::mark_read,
             commands::sync_state,
+            commands::list_messages_before,
+            commands::search,
+            commands::retry_message,
+            commands::delete_message,
+            commands::media_data_url,
         ])
         .setup(move |app| {
             #[cfg(unix)]

@@ -23,8 +23,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parley_meta::graph::{GraphClient, GraphConfig};
 use parley_protocol::{DeviceSecretKey, EnrollRequest};
 use parley_types::{
-    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, SendTextRequest,
-    SyncState, MAX_TEXT_CHARS,
+    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, SearchHit,
+    SendTextRequest, SyncState, MAX_TEXT_CHARS,
 };
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
@@ -43,6 +43,8 @@ const SETTING_NOTIFICATIONS: &str = "notifications.content";
 pub const CONVERSATION_PAGE: usize = 500;
 /// How many messages of a thread are loaded at first.
 pub const MESSAGE_PAGE: usize = 500;
+/// How many search hits are returned.
+pub const SEARCH_PAGE: usize = 100;
 
 /// The engine of one profile. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -315,6 +317,51 @@ impl Core {
     pub fn list_messages(&self, conversation_id: i64) -> Result<Vec<Message>, CoreError> {
         self.inner.store.conversation(conversation_id)?;
         Ok(self.inner.store.list_messages(conversation_id, MESSAGE_PAGE)?)
+    }
+
+    /// The page of older messages above `before_message_id`.
+    pub fn list_messages_before(
+        &self,
+        conversation_id: i64,
+        before_message_id: i64,
+    ) -> Result<Vec<Message>, CoreError> {
+        Ok(self.inner.store.list_messages_before(
+            conversation_id,
+            before_message_id,
+            MESSAGE_PAGE,
+        )?)
+    }
+
+    /// Full-text search over every conversation, newest hits first.
+    pub fn search(&self, query: &str) -> Result<Vec<SearchHit>, CoreError> {
+        let messages = self.inner.store.search(query, SEARCH_PAGE)?;
+        let mut titles = std::collections::HashMap::new();
+        let mut hits = Vec::with_capacity(messages.len());
+        for message in messages {
+            let title = match titles.get(&message.conversation_id) {
+                Some(title) => String::clone(title),
+                None => {
+                    let title = self.inner.store.conversation(message.conversation_id)?.title;
+                    titles.insert(message.conversation_id, title.clone());
+                    title
+                }
+            };
+            hits.push(SearchHit { message, conversation_title: title });
+        }
+        Ok(hits)
+    }
+
+    /// A stored media file as a `data:` URL, which the UI's CSP allows for
+    /// images and which never touches the disk.
+    pub fn media_data_url(&self, message_id: i64) -> Result<String, CoreError> {
+        use base64::Engine;
+        let (mime, bytes) = self.media(message_id)?;
+        let mime = mime.filter(|m| m.split('/').count() == 2 && !m.contains([';', ',', ' ']));
+        Ok(format!(
+            "data:{};base64,{}",
+            mime.as_deref().unwrap_or("application/octet-stream"),
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ))
     }
 
     /// Queue a reply. It is on disk (as "sending") before this returns, and

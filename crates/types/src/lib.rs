@@ -233,6 +233,14 @@ pub enum InboxEvent {
 /// The name of the single Tauri event that carries [`InboxEvent`]s.
 pub const INBOX_EVENT: &str = "inbox";
 
+/// One full-text search hit: the message and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub message: Message,
+    /// The conversation's title, to show beside the hit.
+    pub conversation_title: String,
+}
+
 /// Request of the `send_text` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendTextRequest {

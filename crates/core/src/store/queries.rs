@@ -89,6 +89,26 @@ impl Store {
         Ok(messages)
     }
 
+    /// Up to `limit` messages sent before `before` (a message id of this
+    /// conversation), oldest first: the page above the one shown.
+    pub fn list_messages_before(
+        &self,
+        conversation: i64,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT * FROM ({MESSAGE_SELECT} WHERE conversation_id = ?1
+               AND (sent_at, id) < (SELECT sent_at, id FROM messages WHERE id = ?2)
+               ORDER BY sent_at DESC, id DESC LIMIT ?3) ORDER BY sent_at ASC, id ASC"
+        ))?;
+        let rows = stmt.query_map(params![conversation, before, limit as i64], message_from_row)?;
+        let mut messages: Vec<Message> = rows.collect::<Result<_, _>>()?;
+        attach_reactions(&conn, &mut messages)?;
+        Ok(messages)
+    }
+
     pub fn message(&self, id: i64) -> Result<Message, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE id = ?1"))?;

@@ -632,3 +632,32 @@ fn a_full_disk_fails_the_write_cleanly_and_keeps_everything_before() {
     assert_eq!(store.list_messages(conversation, 500).unwrap().len(), 201);
     assert_eq!(store.relay_cursor().unwrap(), 2);
 }
+
+#[test]
+fn older_pages_continue_exactly_where_the_first_page_began() {
+    let (_dir, _path, _key, store) = open_new();
+    for i in 0..25 {
+        store
+            .ingest(
+                &text_webhook(
+                    &format!("wamid.p{i}"),
+                    "15551234567",
+                    "Ana",
+                    &format!("m{i}"),
+                    1_700_000_000 + i,
+                ),
+                None,
+                T0,
+            )
+            .unwrap();
+    }
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let newest = store.list_messages(conversation, 10).unwrap();
+    assert_eq!(newest.first().unwrap().body, "m15");
+    let older = store.list_messages_before(conversation, newest[0].id, 10).unwrap();
+    let bodies: Vec<_> = older.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13", "m14"]);
+    let oldest = store.list_messages_before(conversation, older[0].id, 10).unwrap();
+    assert_eq!(oldest.len(), 5);
+    assert!(store.list_messages_before(conversation, oldest[0].id, 10).unwrap().is_empty());
+}
