@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 /// Non-secret settings, in `config.json`. Tokens and keys are in the keyring.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileConfig {
+    /// The profile's keyring namespace, chosen at random when the profile is
+    /// made, so moving or renaming the directory keeps its keys reachable.
+    #[serde(default)]
+    pub profile_id: Option<String>,
     /// True when this profile talks to the built-in sandbox, not Meta.
     #[serde(default)]
     pub sandbox: bool,
@@ -69,10 +73,27 @@ impl Profile {
             }
         }
         let canonical = dir.canonicalize().map_err(io)?;
-        // The keyring namespace: stable for a directory, distinct between them.
-        let digest = Sha256::digest(canonical.to_string_lossy().as_bytes());
-        let id = format!("profile-{}", &hex::encode(digest)[..16]);
-        Ok(Profile { dir: canonical, id })
+        let mut profile = Profile { dir: canonical, id: String::new() };
+        let mut config = profile.load_config()?;
+        profile.id = match config.profile_id.clone() {
+            Some(id) => id,
+            None => {
+                let id = if profile.database_path().exists() {
+                    // Made before ids were stored: its keys are under the
+                    // hash of its path, which stays its id from now on.
+                    let digest = Sha256::digest(profile.dir.to_string_lossy().as_bytes());
+                    format!("profile-{}", &hex::encode(digest)[..16])
+                } else {
+                    let mut bytes = [0u8; 8];
+                    rand::Rng::fill(&mut rand::rngs::OsRng, &mut bytes[..]);
+                    format!("profile-{}", hex::encode(bytes))
+                };
+                config.profile_id = Some(id.clone());
+                profile.save_config(&config)?;
+                id
+            }
+        };
+        Ok(profile)
     }
 
     pub fn dir(&self) -> &Path {

@@ -118,3 +118,18 @@ fn a_profile_is_used_by_one_engine_at_a_time() {
     drop(first);
     open(dir.path(), secrets).expect("free again once the first is gone");
 }
+
+#[test]
+fn a_moved_profile_keeps_its_keys() {
+    let root = tempfile::tempdir().unwrap();
+    let secrets = Arc::new(InMemorySecretStore::default());
+    let before = root.path().join("before");
+    let core = open(&before, secrets.clone()).unwrap();
+    let id = core.profile().id().to_owned();
+    drop(core);
+    let after = root.path().join("after");
+    std::fs::rename(&before, &after).unwrap();
+    let moved = open(&after, secrets).expect("the database key is still found");
+    assert_eq!(moved.profile().id(), id);
+    assert_ne!(Profile::open(&root.path().join("other")).unwrap().id(), id, "profiles stay apart");
+}
