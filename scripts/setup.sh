@@ -11,14 +11,15 @@
 #   source scripts/setup.sh          # also puts ~/.cargo/bin on the caller's PATH
 
 # Build (Tauri/WebKitGTK), headless tests (Xvfb, D-Bus, keyring, notifications,
-# WebDriver), screenshots (imagemagick). The sqlcipher CLI is only for looking
-# into a profile database by hand.
+# WebDriver), screenshots (imagemagick). The tests also open a profile database
+# with the sqlcipher CLI (to prove the file is standard SQLCipher) and parse the
+# exported CSV files with Python's csv module.
 _parley_packages=(
     build-essential pkg-config curl
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     libdbus-1-dev
     xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring dunst
-    imagemagick sqlcipher
+    imagemagick sqlcipher python3
 )
 _parley_wasm_bindgen_version=0.2.130
 _parley_tauri_driver_version=2.1.0

@@ -192,6 +192,18 @@ fn the_database_key_lives_in_the_real_keyring_and_only_it_opens_the_file() {
     let db = p.profile.join("parley.db");
     let right = parley_core::DbKey::from_bytes(&key).unwrap();
     parley_core::Store::open(&db, &right).expect("the keyring's key opens the database");
+    // Without the key, even the sqlcipher tool sees no database. (Debian
+    // 12's tool is SQLCipher 3.4, which predates the SQLCipher 4 format this
+    // file uses, so it cannot open it with the key either; the bundled
+    // SQLCipher 4 does, above.)
+    let out = Command::new("sqlcipher")
+        .arg(&db)
+        .arg("SELECT count(*) FROM channels;")
+        .output()
+        .expect("the sqlcipher CLI runs (scripts/setup.sh installs it)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not a database"), "without the key: {err}");
+
     let wrong = parley_core::DbKey::generate();
     let err = parley_core::Store::open(&db, &wrong).err().expect("another key does not");
     assert!(err.to_string().contains("cannot be decrypted"), "{err}");

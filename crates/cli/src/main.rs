@@ -97,6 +97,36 @@ enum Command {
         #[arg(value_parser = ["full", "sender_only", "hidden"])]
         content: String,
     },
+    /// How long messages are kept: a number of days, or "forever".
+    Retention { days: String },
+    /// Delete what is older than the retention period now.
+    Purge,
+    /// Export everything (or one conversation) to a folder, unencrypted:
+    /// CSV and JSON files, media, and a README.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        conversation: Option<i64>,
+    },
+    /// Erase one customer's conversation, messages, media and contact.
+    Erase {
+        #[arg(long)]
+        conversation: i64,
+        /// Required: erasing cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// What this profile stores, where, and how it is protected.
+    Inventory,
+    /// Forget the Meta access token and number (history stays).
+    DisconnectGraph,
+    /// Delete everything this profile holds: database, media, settings and
+    /// keyring entries. Requires --confirm "delete all my data".
+    DeleteAll {
+        #[arg(long)]
+        confirm: String,
+    },
     /// Headless sandbox mode: start a relay and the sandbox in this process,
     /// connect the profile to them, and stream inbox events as JSON lines
     /// until Ctrl-C. Prints the relay and sandbox addresses first.
@@ -105,6 +135,13 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         autochat_secs: u64,
     },
+}
+
+fn parley_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn print_json(value: &impl Serialize) -> Result<()> {
@@ -233,6 +270,35 @@ async fn main() -> Result<()> {
             let content =
                 parley_types::NotificationContent::parse(&content).expect("clap checked the value");
             core.set_notification_content(content).map_err(user_error)?;
+        }
+        Command::Retention { days } => {
+            let days = match days.as_str() {
+                "forever" => None,
+                n => Some(n.parse::<u32>().context("days must be a number or \"forever\"")?),
+            };
+            core.set_retention_days(days).map_err(user_error)?;
+        }
+        Command::Purge => print_json(&core.purge_expired(parley_now_ms()).map_err(user_error)?)?,
+        Command::Export { out, conversation } => {
+            let report = core.export(&out, conversation).map_err(user_error)?;
+            eprintln!("Exported to {} — these files are NOT encrypted.", out.display());
+            print_json(&report)?;
+        }
+        Command::Erase { conversation, yes } => {
+            if !yes {
+                bail!("erasing cannot be undone: add --yes to confirm");
+            }
+            print_json(&core.delete_conversation_data(conversation).map_err(user_error)?)?;
+        }
+        Command::Inventory => print_json(&core.data_inventory().map_err(user_error)?)?,
+        Command::DisconnectGraph => core.disconnect_graph().map_err(user_error)?,
+        Command::DeleteAll { confirm } => {
+            if confirm != "delete all my data" {
+                bail!("type --confirm \"delete all my data\" to delete everything");
+            }
+            core.delete_all_data().map_err(user_error)?;
+            eprintln!("Everything this profile held is deleted.");
+            return Ok(());
         }
         Command::Status => {
             #[derive(Serialize)]

@@ -9,6 +9,7 @@
 pub mod errors;
 mod media_task;
 pub mod notify;
+pub mod privacy;
 pub mod profile;
 pub mod relay_client;
 pub mod secrets;
@@ -34,7 +35,7 @@ pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier, OpenHandle
 pub use profile::{GraphSettings, Profile, ProfileConfig, ProfileLock};
 pub use relay_client::{RelayClient, RelayError};
 pub use secrets::{InMemorySecretStore, KeyringStore, SecretName, SecretStore};
-pub use store::{DbKey, Store};
+pub use store::{DbKey, ExportReport, Inventory, PurgeReport, Store};
 pub use sync::SyncReport;
 
 const SETTING_NOTIFICATIONS: &str = "notifications.content";
@@ -446,6 +447,7 @@ impl Core {
         // Files left pending by an earlier run.
         let media = self.clone();
         tokio::spawn(async move { media.fetch_media().await });
+        tokio::spawn(self.clone().retention_loop());
         tokio::spawn(sync::run(self.clone()));
         tokio::spawn(worker::run(self.clone()));
     }

@@ -133,3 +133,123 @@ fn a_moved_profile_keeps_its_keys() {
     assert_eq!(moved.profile().id(), id);
     assert_ne!(Profile::open(&root.path().join("other")).unwrap().id(), id, "profiles stay apart");
 }
+
+mod privacy {
+    use super::*;
+    use parley_meta::webhook;
+
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    const T0: i64 = 1_700_000_000_000;
+
+    fn text(core: &Core, wamid: &str, from: &str, name: &str, body: &str, at_ms: i64) {
+        let json = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "1", "phone_number_id": "100" },
+                "contacts": [{ "profile": { "name": name }, "wa_id": from }],
+                "messages": [{ "from": from, "id": wamid, "timestamp": (at_ms / 1000).to_string(),
+                               "type": "text", "text": { "body": body } }]
+            }}]}]
+        });
+        core.store().ingest(&webhook::parse_value(&json).unwrap(), None, at_ms).unwrap();
+    }
+
+    #[test]
+    fn retention_deletes_expired_messages_and_their_index_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        assert_eq!(core.retention_days().unwrap(), Some(crate::privacy::DEFAULT_RETENTION_DAYS));
+        text(&core, "wamid.old", "15550000001", "Old", "zqxoldword expired", T0);
+        text(&core, "wamid.new", "15550000001", "Old", "fresh words", T0 + 80 * DAY);
+        core.set_retention_days(Some(30)).unwrap();
+        let report = core.purge_expired(T0 + 100 * DAY).unwrap(); // the injected clock
+        assert_eq!(report.messages, 1);
+        assert!(core.store().search("zqxoldword", 10).unwrap().is_empty());
+        assert_eq!(core.store().search("fresh", 10).unwrap().len(), 1);
+        // Forever keeps everything.
+        core.set_retention_days(None).unwrap();
+        assert_eq!(core.purge_expired(T0 + 10_000 * DAY).unwrap().messages, 0);
+        assert!(core.set_retention_days(Some(0)).is_err());
+    }
+
+    #[test]
+    fn export_writes_rfc4180_csv_that_python_parses_with_formulas_neutralised() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(&dir.path().join("p"), Arc::new(InMemorySecretStore::default())).unwrap();
+        let nasty = "=HYPERLINK(\"http://evil.example\",\"click\")";
+        text(&core, "wamid.1", "15550000001", "Ana, \"the\" customer", nasty, T0);
+        text(
+            &core,
+            "wamid.2",
+            "15550000001",
+            "Ana, \"the\" customer",
+            "two\nlines, and a comma",
+            T0 + 1,
+        );
+        text(&core, "wamid.3", "15550000002", "Bo", "other conversation", T0 + 2);
+        let out = dir.path().join("export");
+        let report = core.export(&out, None).unwrap();
+        assert_eq!((report.contacts, report.conversations, report.messages), (2, 2, 3));
+        assert!(std::fs::read_to_string(out.join("README.txt")).unwrap().contains("NOT encrypted"));
+        let script = r#"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/messages.csv", newline="", encoding="utf-8")))
+contacts = list(csv.DictReader(open(sys.argv[1] + "/contacts.csv", newline="", encoding="utf-8")))
+data = json.load(open(sys.argv[1] + "/messages.json", encoding="utf-8"))
+print(json.dumps({"bodies": [r["body"] for r in rows], "names": [c["name"] for c in contacts], "json": [m["body"] for m in data]}))
+"#;
+        let parsed = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&out)
+            .output()
+            .expect("python3 runs");
+        assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
+        let parsed: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+        assert_eq!(parsed["bodies"][0], format!("'{nasty}"), "the formula is neutralised");
+        assert_eq!(parsed["bodies"][1], "two\nlines, and a comma");
+        assert_eq!(parsed["names"][0], "Ana, \"the\" customer");
+        assert_eq!(parsed["json"][0], nasty, "JSON keeps the text exactly");
+        // One conversation alone.
+        let one = core.export(&dir.path().join("one"), Some(1)).unwrap();
+        assert_eq!((one.contacts, one.conversations, one.messages), (1, 1, 2));
+    }
+
+    #[test]
+    fn erasing_a_customer_leaves_nothing_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        text(&core, "wamid.a", "15550000001", "Erase Me", "zqxerase secret", T0);
+        text(&core, "wamid.b", "15550000002", "Keep Me", "kept", T0 + 1);
+        let erase =
+            core.list_conversations().unwrap().into_iter().find(|c| c.title == "Erase Me").unwrap();
+        assert_eq!(core.delete_conversation_data(erase.id).unwrap().messages, 1);
+        assert_eq!(core.list_conversations().unwrap().len(), 1);
+        assert!(core.store().search("zqxerase", 10).unwrap().is_empty());
+        assert!(core.store().search_contacts("erase", 10).unwrap().is_empty());
+        let inventory = core.data_inventory().unwrap();
+        assert_eq!((inventory.counts.contacts, inventory.counts.messages), (1, 1));
+    }
+
+    #[test]
+    fn delete_all_leaves_no_file_or_secret_and_the_next_start_is_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(InMemorySecretStore::default());
+        let core = open(dir.path(), secrets.clone()).unwrap();
+        secrets.set(SecretName::GraphToken, b"token").unwrap();
+        text(&core, "wamid.a", "15550000001", "Ana", "hello", T0);
+        core.delete_all_data().unwrap();
+        for name in SecretName::ALL {
+            assert!(secrets.get(name).unwrap().is_none(), "{name:?} left in the keyring");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != "profile.lock")
+            .collect();
+        assert!(left.is_empty(), "files left: {left:?}");
+        let fresh = open(dir.path(), secrets).unwrap();
+        assert!(fresh.list_conversations().unwrap().is_empty());
+    }
+}

@@ -10,6 +10,7 @@
 mod ingest;
 mod media;
 mod outbox;
+mod privacy;
 mod queries;
 pub mod schema;
 
@@ -22,6 +23,7 @@ use zeroize::Zeroizing;
 pub use ingest::IngestOutcome;
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};
 pub use outbox::{OutboxItem, QueueRefusal, SendOutcome};
+pub use privacy::{csv_cell, ExportError, ExportReport, Inventory, PurgeReport};
 
 /// A 256-bit SQLCipher raw key, zeroized on drop and never printed.
 pub struct DbKey(Zeroizing<[u8; 32]>);
