@@ -142,4 +142,39 @@ fn main() {
     row("conversation list page (50)", list50, list95, "target < 5 ms");
     row("thread page (50 messages)", thread50, thread95, "target < 5 ms");
     row("full-text search (50 hits)", search50, search95, "target p95 < 50 ms");
+
+    // Export in bounded memory: the peak resident size while exporting,
+    // against the size of what was exported.
+    let reset_peak = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let rss_before = status_kb("VmRSS:");
+    let out = dir.path().join("export");
+    let start = Instant::now();
+    let report = store.export(&out, None).unwrap();
+    let took = start.elapsed();
+    let written: u64 = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let peak = status_kb("VmHWM:");
+    println!(
+        "export: {} messages, {:.0} MB written in {:.1} s; peak RSS {} MB{} (RSS before: {} MB), {:.3}x the bytes written",
+        report.messages,
+        written as f64 / 1e6,
+        took.as_secs_f64(),
+        peak / 1024,
+        if reset_peak { " during the export" } else { " since start (peak reset unavailable)" },
+        rss_before / 1024,
+        (peak * 1024) as f64 / written as f64
+    );
+}
+
+/// A field of /proc/self/status, in kB.
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
