@@ -13,13 +13,14 @@
 # Build (Tauri/WebKitGTK), headless tests (Xvfb, D-Bus, keyring, notifications,
 # WebDriver), screenshots (imagemagick). The tests also open a profile database
 # with the sqlcipher CLI (to prove the file is standard SQLCipher) and parse the
-# exported CSV files with Python's csv module.
+# exported CSV files with Python's csv module; strace records every connection
+# the app makes, to prove it talks to nothing but loopback in sandbox mode.
 _parley_packages=(
     build-essential pkg-config curl
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     libdbus-1-dev
     xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring dunst
-    imagemagick sqlcipher python3
+    imagemagick sqlcipher python3 strace
 )
 _parley_wasm_bindgen_version=0.2.130
 _parley_tauri_driver_version=2.1.0
