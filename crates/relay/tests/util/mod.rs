@@ -214,7 +214,9 @@ pub fn seqs(resp: &EventsResponse) -> Vec<u64> {
 pub fn message_texts(sk: &DeviceSecretKey, resp: &EventsResponse) -> Vec<String> {
     let mut texts = Vec::new();
     for event in &resp.events {
-        let EventPayload::MetaWebhook { body } = sk.open_payload(&event.sealed).unwrap();
+        let EventPayload::MetaWebhook { body } = sk.open_payload(&event.sealed).unwrap() else {
+            panic!("event {} is not a Meta webhook", event.seq);
+        };
         for entry in body["entry"].as_array().unwrap() {
             for change in entry["changes"].as_array().into_iter().flatten() {
                 for m in change["value"]["messages"].as_array().into_iter().flatten() {
