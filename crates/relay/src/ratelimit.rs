@@ -87,7 +87,7 @@ pub(crate) fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAd
 }
 
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let value = headers.get_all("x-forwarded-for").iter().last()?.to_str().ok()?;
+    let value = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
     value.rsplit(',').next()?.trim().parse().ok()
 }
 

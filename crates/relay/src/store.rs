@@ -160,6 +160,8 @@ pub enum StoreError {
     UnknownTenant(String),
     #[error("no device with id {0:?}")]
     UnknownDevice(String),
+    #[error("tenant has no channel {kind} {id}")]
+    UnknownChannel { kind: &'static str, id: String },
     #[error("channel {kind} {id} already belongs to another tenant")]
     ChannelTaken { kind: &'static str, id: String },
     #[error("the enrollment code is not valid")]
@@ -577,6 +579,27 @@ impl Store {
         audit(&tx, now, "channel.add", Some(tenant_id), Some(&format!("{kind}:{id}")))?;
         tx.commit()?;
         tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel added");
+        Ok(())
+    }
+
+    /// Stop routing `channel` to `tenant_id`. Events already queued stay
+    /// queued; new webhooks for it are then counted as unknown and dropped.
+    pub fn remove_channel(&self, tenant_id: &str, channel: &ChannelKey) -> Result<(), StoreError> {
+        let kind = kind_str(channel);
+        let id = channel.id();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_tenant(&tx, tenant_id)?;
+        let n = tx.execute(
+            "DELETE FROM channels WHERE channel_id = ?1 AND kind = ?2 AND tenant_id = ?3",
+            params![id, kind, tenant_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::UnknownChannel { kind, id: id.to_owned() });
+        }
+        audit(&tx, now_ms(), "channel.remove", Some(tenant_id), Some(&format!("{kind}:{id}")))?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel removed");
         Ok(())
     }
 
