@@ -134,6 +134,11 @@ pub fn start_relay(db: &Path, listen: &str) -> Running {
 /// A relay tenant with one WhatsApp number and a profile enrolled with it.
 /// Returns the relay process; the profile is ready to sync.
 pub fn relay_with_enrolled_profile(relay_db: &Path, profile: &Path) -> Running {
+    relay_with_enrolled_profiles(relay_db, &[profile])
+}
+
+/// The same, with several devices (agents) of one tenant.
+pub fn relay_with_enrolled_profiles(relay_db: &Path, profiles: &[&Path]) -> Running {
     let tenant = stdout_line(&run(relay_admin(relay_db).args([
         "tenant",
         "create",
@@ -150,8 +155,11 @@ pub fn relay_with_enrolled_profile(relay_db: &Path, profile: &Path) -> Running {
         "--whatsapp-number",
         PHONE_NUMBER_ID,
     ]));
-    let code = stdout_line(&run(relay_admin(relay_db).args(["enroll-code", "--tenant", &tenant])));
     let relay = start_relay(relay_db, "127.0.0.1:0");
-    run(ctl(profile).args(["enroll", "--relay", &relay.url]).env("PARLEY_ENROLL_CODE", &code));
+    for profile in profiles {
+        let code =
+            stdout_line(&run(relay_admin(relay_db).args(["enroll-code", "--tenant", &tenant])));
+        run(ctl(profile).args(["enroll", "--relay", &relay.url]).env("PARLEY_ENROLL_CODE", &code));
+    }
     relay
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use parley_protocol::{
-    AckRequest, ApiError, EnrollRequest, EnrollResponse, EventsResponse, PATH_ACK, PATH_ENROLL,
-    PATH_EVENTS,
+    AckRequest, ApiError, EnrollRequest, EnrollResponse, EventsResponse, FanoutRequest,
+    FanoutResponse, PeersResponse, PATH_ACK, PATH_ENROLL, PATH_EVENTS, PATH_FANOUT, PATH_PEERS,
 };
 use zeroize::Zeroizing;
 
@@ -130,6 +130,41 @@ impl RelayClient {
             return Err(refusal(resp).await);
         }
         Ok(())
+    }
+}
+
+impl RelayClient {
+    /// The tenant's other active devices, with their public keys.
+    pub async fn peers(&self) -> Result<PeersResponse, RelayError> {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, PATH_PEERS))
+            .bearer_auth(self.token.as_str())
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(refusal(resp).await);
+        }
+        resp.json().await.map_err(transport)
+    }
+
+    /// Hand the relay copies of one event, each sealed for one peer.
+    pub async fn fanout(&self, request: &FanoutRequest) -> Result<FanoutResponse, RelayError> {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.base, PATH_FANOUT))
+            .bearer_auth(self.token.as_str())
+            .json(request)
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(refusal(resp).await);
+        }
+        resp.json().await.map_err(transport)
     }
 }
 

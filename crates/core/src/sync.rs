@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::relay_client::{RelayClient, RelayError};
 use crate::secrets::SecretName;
-use crate::store::StoreError;
+use crate::store::{PeerSent, StoreError};
 use crate::{now_ms, Core, CoreError, Notification};
 
 /// How long one long-poll waits for new events at the relay.
@@ -25,7 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// The relay client and the key that opens its events.
 pub(crate) struct RelayLink {
-    client: RelayClient,
+    pub(crate) client: RelayClient,
     key: DeviceSecretKey,
 }
 
@@ -53,7 +53,7 @@ enum RoundError {
 }
 
 impl Core {
-    fn relay_link(&self) -> Result<Arc<RelayLink>, CoreError> {
+    pub(crate) fn relay_link(&self) -> Result<Arc<RelayLink>, CoreError> {
         let mut cached = self.inner.relay.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(link) = cached.as_ref() {
             return Ok(link.clone());
@@ -98,14 +98,15 @@ impl Core {
             return Ok(SyncReport { events: 0, messages: 0, cursor: after, new_media: 0 });
         };
         let mut events = Vec::new();
+        let mut peers = Vec::new();
         for sealed in &batch.events {
-            open_event(&link.key, sealed, &mut events);
+            open_event(&link.key, sealed, &mut events, &mut peers);
         }
         // SQLCipher and FTS work is blocking: keep it off the async threads
         // that also serve the UI's commands.
         let writer = self.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            writer.inner.store.ingest(&events, Some(last), now_ms())
+            writer.inner.store.ingest_all(&events, &peers, Some(last), now_ms())
         })
         .await
         .map_err(|e| StoreError::Invalid(format!("the ingest task stopped: {e}")))??;
@@ -207,7 +208,12 @@ fn notification_for(
 /// Open one sealed event into webhook events. An event that cannot be
 /// opened or read is kept as `Unsupported` with the reason, never dropped:
 /// the cursor moves past it, so dropping it would lose it for good.
-fn open_event(key: &DeviceSecretKey, sealed: &SealedEvent, out: &mut Vec<WebhookEvent>) {
+fn open_event(
+    key: &DeviceSecretKey,
+    sealed: &SealedEvent,
+    out: &mut Vec<WebhookEvent>,
+    peers: &mut Vec<PeerSent>,
+) {
     let unsupported = |reason: String, raw: serde_json::Value| {
         WebhookEvent::Unsupported(Unsupported { channel: None, field: "relay".into(), reason, raw })
     };
@@ -216,6 +222,44 @@ fn open_event(key: &DeviceSecretKey, sealed: &SealedEvent, out: &mut Vec<Webhook
             Ok(events) => out.extend(events),
             Err(e) => out.push(unsupported(format!("relay event {}: {e}", sealed.seq), body)),
         },
+        Ok(EventPayload::AgentSent {
+            client_txn_id,
+            provider_id,
+            channel_kind,
+            channel_id,
+            to,
+            body,
+            message_kind,
+            sent_at_ms,
+        }) => match channel_kind.as_str() {
+            "whatsapp" | "instagram" => peers.push(PeerSent {
+                client_txn_id,
+                provider_id,
+                channel_kind: if channel_kind == "instagram" {
+                    ChannelKind::Instagram
+                } else {
+                    ChannelKind::Whatsapp
+                },
+                channel_id,
+                to,
+                body,
+                kind: message_kind,
+                sent_at_ms,
+            }),
+            other => out.push(unsupported(
+                format!(
+                    "relay event {}: a message sent on an unknown channel kind {other:?}",
+                    sealed.seq
+                ),
+                serde_json::json!({ "seq": sealed.seq }),
+            )),
+        },
+        // A kind this build does not know yet: keep it, sealed, for a
+        // later version to read.
+        Ok(_) => out.push(unsupported(
+            format!("relay event {} has a kind this version of Parley does not know", sealed.seq),
+            serde_json::json!({ "seq": sealed.seq, "sealed": sealed.sealed }),
+        )),
         Err(e) => out.push(unsupported(
             format!("relay event {} could not be opened with this device's key: {e}", sealed.seq),
             serde_json::json!({ "seq": sealed.seq, "sealed": sealed.sealed }),

@@ -12,6 +12,8 @@ use std::time::Duration;
 use parley_meta::graph::{GraphError, OutgoingMessage, RetryClass};
 
 use crate::errors::capitalise;
+use parley_protocol::{DevicePublicKey, EventPayload, FanoutCopy, FanoutRequest};
+
 use crate::store::{OutboxItem, SendOutcome};
 use crate::{now_ms, Core, CoreError};
 
@@ -25,6 +27,9 @@ pub(crate) async fn drain(core: &Core) -> Result<usize, CoreError> {
         attempted += 1;
         let outcome = send(core, &item).await;
         record(core, &item, &outcome).await?;
+        if let SendOutcome::Accepted { provider_id } = &outcome {
+            tell_peers(core, &item, provider_id).await;
+        }
         core.emit_message(item.message_id);
         core.emit_conversation(item.conversation_id);
     }
@@ -48,6 +53,56 @@ async fn record(core: &Core, item: &OutboxItem, outcome: &SendOutcome) -> Result
                     _ = stop.changed() => {}
                 }
                 pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Let the tenant's other devices show this reply too. Sealed for each
+/// peer on this device, so the relay never sees its text. Best effort: a
+/// failure leaves the other agents without this reply, never this one.
+async fn tell_peers(core: &Core, item: &OutboxItem, provider_id: &str) {
+    let Ok(link) = core.relay_link() else { return };
+    let payload = EventPayload::AgentSent {
+        client_txn_id: item.client_txn_id.clone(),
+        provider_id: provider_id.to_owned(),
+        channel_kind: "whatsapp".into(),
+        channel_id: item.channel_external_id.clone(),
+        to: item.to.clone(),
+        body: item.text.clone(),
+        message_kind: "text".into(),
+        sent_at_ms: now_ms(),
+    };
+    // Twice at most: the second time for peers that enrolled meanwhile.
+    let mut only: Option<Vec<String>> = None;
+    for _ in 0..2 {
+        let peers = match link.client.peers().await {
+            Ok(peers) => peers.peers,
+            Err(e) => {
+                tracing::info!(error = %e, "peers unknown; reply not shared");
+                return;
+            }
+        };
+        let copies: Vec<FanoutCopy> = peers
+            .iter()
+            .filter(|p| only.as_ref().is_none_or(|ids| ids.contains(&p.device_id)))
+            .filter_map(|p| {
+                let sealed = DevicePublicKey::from_base64(&p.public_key)
+                    .ok()?
+                    .seal_payload(&payload)
+                    .ok()?;
+                Some(FanoutCopy { device_id: p.device_id.clone(), sealed })
+            })
+            .collect();
+        if copies.is_empty() {
+            return;
+        }
+        match link.client.fanout(&FanoutRequest { copies }).await {
+            Ok(answer) if answer.missing.is_empty() => return,
+            Ok(answer) => only = Some(answer.missing),
+            Err(e) => {
+                tracing::info!(error = %e, "reply not shared with the other devices");
+                return;
             }
         }
     }

@@ -3,10 +3,12 @@
 //!
 //! - [`signature`]: `X-Hub-Signature-256` signing and constant-time checking.
 //! - [`routing`]: cutting a webhook body into per-channel parts (the relay).
+//! - [`signed_request`]: the data-deletion callback's `signed_request`.
 //! - [`webhook`]: the webhook model, normalised into [`webhook::WebhookEvent`]s.
 //! - [`graph`]: the Graph API client and Meta's error codes.
 
 pub mod graph;
 pub mod routing;
 pub mod signature;
+pub mod signed_request;
 pub mod webhook;

@@ -27,6 +27,22 @@ pub const PATH_EVENTS: &str = "/v1/events";
 pub const PATH_ACK: &str = "/v1/events/ack";
 /// Liveness.
 pub const PATH_HEALTH: &str = "/healthz";
+/// Human-readable status of a data-deletion request: `GET ?code=<confirmation_code>`.
+pub const PATH_DATA_DELETION_STATUS: &str = "/meta/data-deletion/status";
+/// Server-sent events push stream of [`SealedEvent`]s. Resume with the
+/// `Last-Event-ID` header or `?after=<seq>`; each SSE `id` is the event's seq.
+pub const PATH_STREAM: &str = "/v1/stream";
+/// The tenant's other active devices: `GET` → [`PeersResponse`].
+pub const PATH_PEERS: &str = "/v1/peers";
+/// A device's own sealed events for its peers: [`FanoutRequest`] → [`FanoutResponse`].
+pub const PATH_FANOUT: &str = "/v1/events/fanout";
+/// Prometheus text metrics.
+pub const PATH_METRICS: &str = "/metrics";
+
+/// SSE event name of a [`SealedEvent`] on [`PATH_STREAM`].
+pub const STREAM_EVENT_SEALED: &str = "sealed";
+/// Largest single sealed copy a device may fan out, in base64 characters.
+pub const MAX_FANOUT_SEALED_CHARS: usize = 128 * 1024;
 
 /// Longest long-poll the relay honours.
 pub const MAX_WAIT_SECS: u64 = 30;
@@ -96,12 +112,88 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Answer to the data-deletion callback, in the shape Meta requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataDeletionResponse {
+    /// Absolute URL of the human-readable status page for this request.
+    pub url: String,
+    /// Alphanumeric code identifying the request.
+    pub confirmation_code: String,
+}
+
+/// One of the tenant's other active devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub device_id: String,
+    pub name: String,
+    /// X25519 public key, standard base64, to seal fan-out events with.
+    pub public_key: String,
+}
+
+/// Answer to `GET /v1/peers`: never the asking device, never revoked
+/// devices, never another tenant's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PeersResponse {
+    pub peers: Vec<Peer>,
+}
+
+/// One peer's sealed copy of a fan-out event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanoutCopy {
+    pub device_id: String,
+    /// A sealed box for that device's public key, standard base64.
+    pub sealed: String,
+}
+
+/// Body of `POST /v1/events/fanout`: one logical event, sealed by the
+/// sending device once per peer. The relay gives it one seq and queues each
+/// copy for its device only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanoutRequest {
+    pub copies: Vec<FanoutCopy>,
+}
+
+/// Answer to a fan-out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanoutResponse {
+    /// The seq the event got; `None` when no copy was queued.
+    pub seq: Option<u64>,
+    /// Devices a copy was queued for.
+    pub queued: Vec<String>,
+    /// Active peers the request had no copy for (for example a device that
+    /// enrolled after the sender last fetched its peers). The sender should
+    /// refresh its peers and fan out again to these.
+    pub missing: Vec<String>,
+}
+
 /// What is inside a sealed box.
+///
+/// Non-exhaustive: a device must keep (not drop) a payload kind it does not
+/// know, since its cursor moves past it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventPayload {
     /// One channel's part of a verified Meta webhook, in Meta's own shape.
     MetaWebhook { body: serde_json::Value },
+    /// A message an agent sent from another device of the same tenant,
+    /// fanned out so every agent sees the whole thread.
+    AgentSent {
+        /// The sending device's idempotency key for the send.
+        client_txn_id: String,
+        /// Meta's id for the sent message (`wamid…` / Instagram `mid`).
+        provider_id: String,
+        /// `whatsapp` or `instagram`.
+        channel_kind: String,
+        /// Phone number id or Instagram account id the message went out from.
+        channel_id: String,
+        /// The customer (`wa_id` / user id, or Instagram-scoped id).
+        to: String,
+        body: String,
+        /// `text`, `template`, `image`, ….
+        message_kind: String,
+        sent_at_ms: i64,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -144,6 +236,11 @@ impl DevicePublicKey {
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, SealError> {
         let sealed = self.0.seal(&mut OsRng, plaintext).map_err(|_| SealError::Seal)?;
         Ok(B64.encode(sealed))
+    }
+
+    /// [`DevicePublicKey::seal`] without the base64, for storing raw bytes.
+    pub fn seal_bytes(&self, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.seal(&mut OsRng, plaintext).map_err(|_| SealError::Seal)
     }
 
     /// Serialise and seal an event payload.
@@ -237,6 +334,43 @@ mod tests {
         assert_eq!(format!("{a:?}"), "DeviceSecretKey(<redacted>)");
         assert!(DeviceSecretKey::from_bytes(&[1, 2, 3]).is_err());
         assert_eq!(DevicePublicKey::from_base64("AAAA").unwrap_err(), SealError::KeyLength);
+    }
+
+    #[test]
+    fn agent_sent_has_a_stable_wire_shape() {
+        let payload = EventPayload::AgentSent {
+            client_txn_id: "txn-1".into(),
+            provider_id: "wamid.X".into(),
+            channel_kind: "whatsapp".into(),
+            channel_id: "111".into(),
+            to: "15551234567".into(),
+            body: "hello".into(),
+            message_kind: "text".into(),
+            sent_at_ms: 1_700_000_000_000,
+        };
+        let json = serde_json::to_value(&payload).unwrap();
+        assert_eq!(json["kind"], "agent_sent");
+        assert_eq!(json["client_txn_id"], "txn-1");
+        assert_eq!(json["sent_at_ms"], 1_700_000_000_000i64);
+        let sk = DeviceSecretKey::generate();
+        let sealed = sk.public_key().seal_payload(&payload).unwrap();
+        assert_eq!(sk.open_payload(&sealed).unwrap(), payload);
+        // The existing variant keeps its tag.
+        let meta = EventPayload::MetaWebhook { body: serde_json::json!({}) };
+        assert_eq!(serde_json::to_value(&meta).unwrap()["kind"], "meta_webhook");
+    }
+
+    #[test]
+    fn fanout_bodies_round_trip() {
+        let req = FanoutRequest {
+            copies: vec![FanoutCopy { device_id: "d".into(), sealed: "AAAA".into() }],
+        };
+        let back: FanoutRequest =
+            serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+        let resp: FanoutResponse =
+            serde_json::from_str(r#"{"seq":3,"queued":["d"],"missing":[]}"#).unwrap();
+        assert_eq!(resp.seq, Some(3));
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! `parley-relay`: run the relay, and administer it.
 //!
 //! Admin commands work directly on the database file given with `--db`:
-//! being able to open that file (filesystem permissions) *is* admin access.
-//! They are safe to run while `serve` is running on the same file.
+//! being able to open that file (filesystem permissions) *is* admin access
+//! on the host. They are safe to run while `serve` is running on the same
+//! file. Remote administration goes through the admin HTTP API, which needs
+//! the admin key (`admin-key generate`).
+//!
+//! Settings come from an optional TOML file (`--config`), with `--db` and
+//! `serve --listen` overriding it. Secrets are never arguments.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -12,15 +17,19 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use parley_meta::routing::ChannelKey;
-use parley_relay::{Config, Store};
+use parley_relay::{Config, Limits, Store, TlsFiles};
+use serde::Deserialize;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(name = "parley-relay", version, about = "Parley relay server and admin tool")]
 struct Cli {
-    /// The relay database file.
+    /// The relay database file (overrides `db` in the config file).
     #[arg(long, env = "PARLEY_RELAY_DB", global = true)]
     db: Option<PathBuf>,
+    /// A TOML config file; see README "Deploying the relay".
+    #[arg(long, env = "PARLEY_RELAY_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,12 +38,23 @@ struct Cli {
 enum Command {
     /// Serve webhooks and the device API.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Days a queued event is kept for a device that never acks it.
-        #[arg(long, default_value_t = 30)]
-        retention_days: u64,
+        /// Address to listen on [config: listen; default 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Days a queued event is kept for a device that never acks it
+        /// [config: retention_days; default 30].
+        #[arg(long)]
+        retention_days: Option<u64>,
     },
+    /// Print the newest audit-log entries as JSON lines (no content is ever
+    /// in them).
+    Audit {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Manage the admin key of the admin HTTP API.
+    #[command(subcommand)]
+    AdminKey(AdminKeyCommand),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -82,6 +102,54 @@ enum ChannelCommand {
         #[command(flatten)]
         channel: ChannelArg,
     },
+    /// Stop routing a channel to a tenant.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        channel: ChannelArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminKeyCommand {
+    /// Write a new random admin key to FILE (created 0600, never
+    /// overwritten) and print the config line holding its hash.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The config file. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    db: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    retention_days: Option<u64>,
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    trust_forwarded_for: bool,
+    /// Hex SHA-256 of the admin key, as `admin-key generate` prints it.
+    admin_key_sha256: Option<String>,
+    tls: Option<FileTls>,
+    limits: Option<Limits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert_chain: PathBuf,
+    private_key: PathBuf,
+}
+
+fn read_config(path: Option<&Path>) -> Result<FileConfig> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing the config file {}", path.display()))
 }
 
 #[derive(Args)]
@@ -130,18 +198,80 @@ fn main() -> Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    let db = cli.db.context("the database path is required: pass --db or set PARLEY_RELAY_DB")?;
+    if let Command::AdminKey(AdminKeyCommand::Generate { out }) = &cli.command {
+        return generate_admin_key(out);
+    }
+    let file = read_config(cli.config.as_deref())?;
+    let db = cli.db.clone().or_else(|| file.db.clone()).context(
+        "the database path is required: pass --db, set PARLEY_RELAY_DB or put db in the config file",
+    )?;
     match cli.command {
-        Command::Serve { listen, retention_days } => serve(db, listen, retention_days),
+        Command::Serve { listen, retention_days } => {
+            let config = serve_config(db, file, listen, retention_days)?;
+            serve(config)
+        }
         command => admin(&db, command),
     }
 }
 
-fn serve(db: PathBuf, listen: SocketAddr, retention_days: u64) -> Result<()> {
+fn serve_config(
+    db: PathBuf,
+    file: FileConfig,
+    listen: Option<SocketAddr>,
+    retention_days: Option<u64>,
+) -> Result<Config> {
+    let listen = listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let mut config = Config::new(db, listen);
+    let days = retention_days.or(file.retention_days).unwrap_or(30);
+    config.retention = Duration::from_secs(days.saturating_mul(24 * 60 * 60));
+    if let Some(max) = file.max_body_bytes {
+        config.max_body_bytes = max;
+    }
+    config.public_url = file.public_url;
+    config.trust_forwarded_for = file.trust_forwarded_for;
+    if let Some(limits) = file.limits {
+        config.limits = limits;
+    }
+    config.tls =
+        file.tls.map(|t| TlsFiles { cert_chain: t.cert_chain, private_key: t.private_key });
+    if let Some(hash) = file.admin_key_sha256 {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hash.trim(), &mut bytes)
+            .context("admin_key_sha256 must be 64 hex digits, as `admin-key generate` prints")?;
+        config.admin_key_sha256 = Some(bytes);
+    }
+    Ok(config)
+}
+
+/// A 256-bit random key, hex, written only to a new private file. The relay
+/// is told only its hash, so neither the config file nor the database can
+/// leak the key itself.
+fn generate_admin_key(out: &Path) -> Result<()> {
+    use rand::RngCore as _;
+    use sha2::Digest as _;
+    let mut raw = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(raw.as_mut());
+    let key = Zeroizing::new(hex::encode(raw.as_ref()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file =
+        options.open(out).with_context(|| format!("creating the key file {}", out.display()))?;
+    file.write_all(key.as_bytes())?;
+    file.sync_all()?;
+    let hash = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    println!("admin_key_sha256 = \"{hash}\"");
+    Ok(())
+}
+
+fn serve(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let mut config = Config::new(db.clone(), listen);
-        config.retention = Duration::from_secs(retention_days.saturating_mul(24 * 60 * 60));
+        let (db, listen) = (config.db_path.clone(), config.listen);
         let relay = parley_relay::spawn(config)
             .await
             .with_context(|| format!("starting the relay on {listen} with {}", db.display()))?;
@@ -188,6 +318,20 @@ fn admin(db: &Path, command: Command) -> Result<()> {
         Command::Channel(ChannelCommand::Add { tenant, channel }) => {
             store.add_channel(&tenant, &channel.key())?;
         }
+        Command::Channel(ChannelCommand::Remove { tenant, channel }) => {
+            store.remove_channel(&tenant, &channel.key())?;
+        }
+        Command::Audit { limit } => {
+            let mut out = std::io::stdout().lock();
+            for e in store.audit_log(limit)? {
+                let line = serde_json::json!({
+                    "id": e.id, "at": e.at_ms, "action": e.action,
+                    "tenant_id": e.tenant_id, "subject": e.subject,
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+        Command::AdminKey(_) => unreachable!("handled before the database is opened"),
         Command::EnrollCode { tenant, ttl_mins } => {
             let ttl = Duration::from_secs(ttl_mins.saturating_mul(60));
             println!("{}", store.issue_enrollment_code(&tenant, ttl)?);

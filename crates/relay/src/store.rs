@@ -15,9 +15,20 @@
 //! `parley-relay` CLI does. Admin actions are recorded in the `audit_log`
 //! table, without any message content.
 //!
-//! The store is a single SQLite connection behind a mutex: one writer, and
-//! every multi-row change in one `BEGIN IMMEDIATE` transaction. Callers on an
-//! async runtime must use it from `spawn_blocking`.
+//! Connections: one writer connection behind a mutex, used by the admin
+//! operations and by the group committer ([`crate::commit`]), which runs
+//! every queue write (webhook ingest, fan-out, ack) of a burst in one
+//! `BEGIN IMMEDIATE` transaction, so one fsync covers many requests; and a
+//! few read connections, which WAL lets run beside the writer. Callers on an
+//! async runtime must use the synchronous methods from `spawn_blocking`.
+//!
+//! Data deletion: sealed events cannot be searched, so at ingest the relay
+//! records, per queued event, keyed hashes (HMAC-SHA256 with a random key of
+//! this relay, `relay_keys.subject`) of the customer identifiers the event
+//! names: WhatsApp `wa_id`/`user_id`/`from`/`recipient_id`, Instagram sender
+//! and recipient ids. A deletion request for a user id hashes it the same way
+//! and drops every queued event that names it. The ids themselves never
+//! reach the file.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use parley_meta::routing::{ChannelKey, ChannelPart};
-use parley_protocol::{DevicePublicKey, EnrollResponse, EventPayload, SealedEvent};
+use parley_protocol::{DevicePublicKey, EnrollResponse, EventPayload, Peer, SealedEvent};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -41,7 +52,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest device name kept, so a client cannot bloat the admin listing.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Read connections kept open beside the writer.
+const READERS: usize = 2;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE tenants (
@@ -100,6 +114,34 @@ CREATE TABLE audit_log (
 ) STRICT;
 "#;
 
+/// Version 2: subject hashes for data deletion, deletion requests, device
+/// last-seen times and the relay's own keys.
+const SCHEMA_V2: &str = r#"
+CREATE TABLE relay_keys (
+    name TEXT PRIMARY KEY,
+    key  BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE event_subjects (
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    subject     BLOB NOT NULL,
+    received_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX event_subjects_by_subject ON event_subjects (subject);
+CREATE INDEX event_subjects_by_age ON event_subjects (received_at);
+
+CREATE TABLE deletion_requests (
+    code          TEXT PRIMARY KEY,
+    requested_at  INTEGER NOT NULL,
+    completed_at  INTEGER,
+    tenants       INTEGER NOT NULL,
+    events_purged INTEGER NOT NULL
+) STRICT;
+
+ALTER TABLE devices ADD COLUMN last_seen_at INTEGER;
+"#;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("could not open the relay database at {path}: {source}")]
@@ -118,6 +160,8 @@ pub enum StoreError {
     UnknownTenant(String),
     #[error("no device with id {0:?}")]
     UnknownDevice(String),
+    #[error("tenant has no channel {kind} {id}")]
+    UnknownChannel { kind: &'static str, id: String },
     #[error("channel {kind} {id} already belongs to another tenant")]
     ChannelTaken { kind: &'static str, id: String },
     #[error("the enrollment code is not valid")]
@@ -136,6 +180,15 @@ pub enum StoreError {
     Revoked,
     #[error("sealing an event failed: {0}")]
     Seal(parley_protocol::SealError),
+    #[error("device {0:?} is not an active peer of this device")]
+    UnknownPeer(String),
+    #[error("the fan-out is not valid: {0}")]
+    InvalidFanout(String),
+    #[error("the relay is shutting down")]
+    Closed,
+    /// A group commit failed; every request in the group gets this.
+    #[error("committing to the relay database failed: {0}")]
+    Commit(String),
 }
 
 /// A device as the admin sees it.
@@ -175,13 +228,78 @@ pub struct IngestReport {
     pub tenants: Vec<String>,
 }
 
+/// What a fan-out did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FanoutReport {
+    pub seq: Option<u64>,
+    pub queued: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// One webhook part, serialised, sealed for the devices known when it was
+/// prepared, with the keyed hashes of the customer ids it names. The
+/// plaintext is wiped on drop and never leaves memory.
+pub struct PreparedPart {
+    pub(crate) key: ChannelKey,
+    pub(crate) plaintext: Zeroizing<Vec<u8>>,
+    pub(crate) subjects: Vec<[u8; 32]>,
+    pub(crate) sealed: Vec<(String, Vec<u8>)>,
+}
+
+/// The outcome of a data-deletion request, as its status page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletionStatus {
+    pub code: String,
+    pub requested_at_ms: i64,
+    pub completed_at_ms: Option<i64>,
+    /// Tenants of the requesting Meta app that were searched.
+    pub tenants: usize,
+    /// Queued sealed copies removed.
+    pub events_purged: usize,
+}
+
+/// Queue figures for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Sealed copies waiting, over all devices.
+    pub depth: u64,
+    pub oldest_received_at_ms: Option<i64>,
+    pub active_devices: u64,
+}
+
+/// One row of the audit log. Never content: actions, ids and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub action: String,
+    pub tenant_id: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// Seal `plaintext` for a base64 public key; raw bytes, since base64 on disk
+/// would cost a third more for nothing.
+pub(crate) fn seal_raw(public_key_b64: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let key = DevicePublicKey::from_base64(public_key_b64).map_err(StoreError::Seal)?;
+    key.seal_bytes(plaintext).map_err(StoreError::Seal)
+}
+
 /// A tenant's app secret, held only as long as verification needs it.
 pub type AppSecret = Zeroizing<String>;
 
-/// Handle to the relay database. Cloning shares the one connection.
+/// Handle to the relay database. Cloning shares the connections and the
+/// committer; the committer thread stops when the last clone is dropped.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    pub(crate) inner: Arc<StoreInner>,
+}
+
+pub(crate) struct StoreInner {
+    pub(crate) write: Arc<Mutex<Connection>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+    pub(crate) committer: crate::commit::Committer,
+    pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -190,7 +308,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn kind_str(key: &ChannelKey) -> &'static str {
+pub(crate) fn kind_str(key: &ChannelKey) -> &'static str {
     match key {
         ChannelKey::WhatsappNumber(_) => "whatsapp_number",
         ChannelKey::WhatsappAccount(_) => "whatsapp_account",
@@ -208,7 +326,7 @@ fn duration_ms(d: Duration) -> i64 {
 }
 
 /// `n` random bytes from the OS, hex encoded.
-fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut bytes = Zeroizing::new(vec![0u8; n]);
     OsRng.fill_bytes(&mut bytes);
     hex::encode(&*bytes)
@@ -220,11 +338,11 @@ fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn to_sql_seq(seq: u64) -> i64 {
+pub(crate) fn to_sql_seq(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-fn from_sql_seq(seq: i64) -> u64 {
+pub(crate) fn from_sql_seq(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
@@ -258,7 +376,51 @@ impl Store {
         Self::prepare(&conn).map_err(open_err)?;
         let mut conn = conn;
         Self::migrate(&mut conn)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        let subject_key = Arc::new(Self::subject_key(&conn)?);
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open(path).map_err(open_err)?;
+            Self::prepare(&reader).map_err(open_err)?;
+            readers.push(Mutex::new(reader));
+        }
+        let write = Arc::new(Mutex::new(conn));
+        let committer = crate::commit::Committer::start(write.clone())
+            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
+        Ok(Store {
+            inner: Arc::new(StoreInner {
+                write,
+                readers,
+                next_reader: std::sync::atomic::AtomicUsize::new(0),
+                committer,
+                subject_key,
+            }),
+        })
+    }
+
+    /// The relay's key for hashing customer ids, created on first open.
+    fn subject_key(conn: &Connection) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let existing: Option<Vec<u8>> = conn
+            .query_row("SELECT key FROM relay_keys WHERE name = 'subject'", [], |r| r.get(0))
+            .optional()?;
+        if let Some(key) = existing {
+            return Ok(Zeroizing::new(key));
+        }
+        let mut key = Zeroizing::new(vec![0u8; 32]);
+        OsRng.fill_bytes(&mut key);
+        // OR IGNORE plus a re-read: two processes opening a fresh file at
+        // once must end up with the same key.
+        conn.execute(
+            "INSERT OR IGNORE INTO relay_keys (name, key) VALUES ('subject', ?1)",
+            [key.as_slice()],
+        )?;
+        let key: Vec<u8> =
+            conn.query_row("SELECT key FROM relay_keys WHERE name = 'subject'", [], |r| r.get(0))?;
+        Ok(Zeroizing::new(key))
+    }
+
+    /// The keyed hash under which a customer id is recorded.
+    pub(crate) fn subject_hash(&self, id: &str) -> [u8; 32] {
+        crate::subjects::hash(&self.inner.subject_key, id)
     }
 
     fn prepare(conn: &Connection) -> rusqlite::Result<()> {
@@ -289,13 +451,37 @@ impl Store {
             tx.pragma_update(None, "user_version", 1)?;
             tx.commit()?;
         }
+        if version < 2 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process may have migrated while this one waited.
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now < 2 {
+                tx.execute_batch(SCHEMA_V2)?;
+                tx.pragma_update(None, "user_version", 2)?;
+            }
+            tx.commit()?;
+        }
         Ok(())
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The writer connection.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: an
         // open transaction was rolled back when it was dropped.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner.write)
+    }
+
+    /// A read connection: WAL readers see the last commit and never wait for
+    /// the writer, so polls and authentication do not queue behind fsyncs.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        let readers = &self.inner.readers;
+        let start = self.inner.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..readers.len() {
+            if let Ok(guard) = readers[(start + i) % readers.len()].try_lock() {
+                return guard;
+            }
+        }
+        lock(&readers[start % readers.len()])
     }
 
     // ---- admin -----------------------------------------------------------
@@ -396,6 +582,27 @@ impl Store {
         Ok(())
     }
 
+    /// Stop routing `channel` to `tenant_id`. Events already queued stay
+    /// queued; new webhooks for it are then counted as unknown and dropped.
+    pub fn remove_channel(&self, tenant_id: &str, channel: &ChannelKey) -> Result<(), StoreError> {
+        let kind = kind_str(channel);
+        let id = channel.id();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_tenant(&tx, tenant_id)?;
+        let n = tx.execute(
+            "DELETE FROM channels WHERE channel_id = ?1 AND kind = ?2 AND tenant_id = ?3",
+            params![id, kind, tenant_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::UnknownChannel { kind, id: id.to_owned() });
+        }
+        audit(&tx, now_ms(), "channel.remove", Some(tenant_id), Some(&format!("{kind}:{id}")))?;
+        tx.commit()?;
+        tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel removed");
+        Ok(())
+    }
+
     /// A fresh single-use enrollment code for `tenant_id`, valid for `ttl`.
     /// Only its hash is stored, so the returned string is the only copy.
     pub fn issue_enrollment_code(
@@ -488,7 +695,7 @@ impl Store {
     /// The distinct app secrets of all tenants, to try against a webhook's
     /// signature.
     pub fn app_secrets(&self) -> Result<Vec<AppSecret>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached("SELECT DISTINCT app_secret FROM tenants")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0).map(Zeroizing::new))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -498,7 +705,7 @@ impl Store {
     /// compared in full, in constant time, so timing reveals nothing about
     /// which prefix matched.
     pub fn verify_token_matches(&self, token: &str) -> Result<bool, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached("SELECT verify_token FROM tenants")?;
         let tokens = stmt.query_map([], |r| r.get::<_, String>(0).map(Zeroizing::new))?;
         let mut found = subtle::Choice::from(0u8);
@@ -510,77 +717,79 @@ impl Store {
 
     /// Queue the parts of a webhook that `verified_secret` signed, sealing
     /// each part separately for every active device of its channel's tenant.
-    /// Everything is committed in one transaction before this returns, so a
-    /// 200 to Meta means the events are on disk.
+    /// Everything is committed before this returns, so a 200 to Meta means
+    /// the events are on disk. Blocks: call from `spawn_blocking`, or use
+    /// [`Store::prepare_parts`] and [`Store::submit_ingest`] from async code.
     pub fn ingest(
         &self,
         verified_secret: &str,
         parts: Vec<ChannelPart>,
         received_at_ms: i64,
     ) -> Result<IngestReport, StoreError> {
-        let mut report = IngestReport::default();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let prepared = self.prepare_parts(parts)?;
+        let secret = Zeroizing::new(verified_secret.to_owned());
+        self.submit_ingest(secret, prepared, received_at_ms)
+            .blocking_recv()
+            .unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Serialise each part, hash the customer ids it names and seal it for
+    /// the devices its channel's tenant has now. This is the CPU-heavy half
+    /// of ingest and runs in parallel on the caller's thread; the committer
+    /// re-checks the device list and seals for any device enrolled since.
+    pub fn prepare_parts(&self, parts: Vec<ChannelPart>) -> Result<Vec<PreparedPart>, StoreError> {
+        let mut out = Vec::with_capacity(parts.len());
         for part in parts {
-            let kind = kind_str(&part.key);
-            let owner: Option<(String, Zeroizing<String>)> = tx
-                .prepare_cached(
-                    "SELECT c.tenant_id, t.app_secret FROM channels c
-                     JOIN tenants t ON t.id = c.tenant_id
-                     WHERE c.channel_id = ?1 AND c.kind = ?2",
-                )?
-                .query_row(params![part.key.id(), kind], |r| {
-                    Ok((r.get(0)?, Zeroizing::new(r.get(1)?)))
-                })
-                .optional()?;
-            let Some((tenant_id, tenant_secret)) = owner else {
-                report.unknown_channel += 1;
-                tracing::warn!(kind, channel = %part.key.id(), "webhook part for an unregistered channel dropped");
-                continue;
-            };
-            if !bool::from(tenant_secret.as_bytes().ct_eq(verified_secret.as_bytes())) {
-                report.wrong_app += 1;
-                tracing::warn!(tenant = %tenant_id, kind, "webhook part signed by another tenant's app dropped");
-                continue;
-            }
-            let seq: i64 = tx
-                .prepare_cached(
-                    "UPDATE tenants SET next_seq = next_seq + 1 WHERE id = ?1 RETURNING next_seq - 1",
-                )?
-                .query_row([&tenant_id], |r| r.get(0))?;
-            // Serialised once, sealed per device; the plaintext buffer is
-            // wiped as soon as the last device's copy is sealed.
+            let subjects: Vec<[u8; 32]> = crate::subjects::customer_ids(&part.body)
+                .iter()
+                .map(|id| self.subject_hash(id))
+                .collect();
+            let key = part.key;
             let plaintext = Zeroizing::new(
                 serde_json::to_vec(&EventPayload::MetaWebhook { body: part.body }).map_err(
                     |e| StoreError::Seal(parley_protocol::SealError::Payload(e.to_string())),
                 )?,
             );
-            let devices: Vec<(String, String)> = tx
-                .prepare_cached(
-                    "SELECT id, public_key FROM devices WHERE tenant_id = ?1 AND revoked_at IS NULL",
-                )?
-                .query_map([&tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, ?2, ?3, ?4)",
-            )?;
+            let devices = self.channel_devices(&key)?;
+            let mut sealed = Vec::with_capacity(devices.len());
             for (device_id, public_key) in devices {
-                let key = DevicePublicKey::from_base64(&public_key).map_err(StoreError::Seal)?;
-                let sealed_b64 = key.seal(&plaintext).map_err(StoreError::Seal)?;
-                // Stored raw: base64 would cost a third more disk for nothing.
-                let sealed = B64
-                    .decode(sealed_b64)
-                    .map_err(|_| StoreError::Seal(parley_protocol::SealError::Base64))?;
-                insert.execute(params![device_id, seq, received_at_ms, sealed])?;
-                report.deliveries += 1;
+                sealed.push((device_id, seal_raw(&public_key, &plaintext)?));
             }
-            report.accepted += 1;
-            if !report.tenants.contains(&tenant_id) {
-                report.tenants.push(tenant_id);
-            }
+            out.push(PreparedPart { key, plaintext, subjects, sealed });
         }
-        tx.commit()?;
-        Ok(report)
+        Ok(out)
+    }
+
+    /// Hand prepared parts to the group committer. The answer arrives once
+    /// the group they were committed in is durable.
+    pub fn submit_ingest(
+        &self,
+        verified_secret: AppSecret,
+        parts: Vec<PreparedPart>,
+        received_at_ms: i64,
+    ) -> tokio::sync::oneshot::Receiver<Result<IngestReport, StoreError>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.inner.committer.submit(crate::commit::Job::Ingest {
+            secret: verified_secret,
+            parts,
+            received_at_ms,
+            reply,
+        });
+        rx
+    }
+
+    /// Active devices of the tenant owning `key`, with their public keys.
+    fn channel_devices(&self, key: &ChannelKey) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.reader();
+        let rows = conn
+            .prepare_cached(
+                "SELECT d.id, d.public_key FROM channels c
+                 JOIN devices d ON d.tenant_id = c.tenant_id AND d.revoked_at IS NULL
+                 WHERE c.channel_id = ?1 AND c.kind = ?2",
+            )?
+            .query_map(params![key.id(), kind_str(key)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     // ---- device side -----------------------------------------------------
@@ -637,7 +846,7 @@ impl Store {
 
     /// The device a bearer token belongs to.
     pub fn authenticate(&self, token: &str) -> Result<AuthedDevice, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let row: Option<(String, String, bool)> = conn
             .prepare_cached(
                 "SELECT id, tenant_id, revoked_at IS NOT NULL FROM devices WHERE token_hash = ?1",
@@ -658,7 +867,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<SealedEvent>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT seq, received_at, sealed FROM deliveries
              WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -676,32 +885,256 @@ impl Store {
 
     /// Drop this device's events up to and including `up_to`; its cursor
     /// only moves forward, and never past the tenant's last assigned seq, so
-    /// a bogus ack cannot make it skip events that do not exist yet.
+    /// a bogus ack cannot make it skip events that do not exist yet. Goes
+    /// through the group committer. Blocks; see [`Store::submit_ack`].
     pub fn ack(&self, device_id: &str, up_to: u64) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let last_seq: i64 = tx
+        self.submit_ack(device_id, up_to).blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// [`Store::ack`] for async callers.
+    pub fn submit_ack(
+        &self,
+        device_id: &str,
+        up_to: u64,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.inner.committer.submit(crate::commit::Job::Ack {
+            device_id: device_id.to_owned(),
+            up_to,
+            reply,
+        });
+        rx
+    }
+
+    /// Queue a device's own sealed event for the listed peers (team
+    /// fan-out). See [`crate::commit`] for the checks. Async callers await
+    /// the receiver.
+    pub fn submit_fanout(
+        &self,
+        sender: AuthedDevice,
+        copies: Vec<(String, Vec<u8>)>,
+        received_at_ms: i64,
+    ) -> tokio::sync::oneshot::Receiver<Result<FanoutReport, StoreError>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.inner.committer.submit(crate::commit::Job::Fanout {
+            sender,
+            copies,
+            received_at_ms,
+            reply,
+        });
+        rx
+    }
+
+    /// [`Store::submit_fanout`], blocking.
+    pub fn fanout(
+        &self,
+        sender: AuthedDevice,
+        copies: Vec<(String, Vec<u8>)>,
+    ) -> Result<FanoutReport, StoreError> {
+        self.submit_fanout(sender, copies, now_ms())
+            .blocking_recv()
+            .unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// The tenant's other active devices, for sealing fan-out events.
+    pub fn peers(&self, device: &AuthedDevice) -> Result<Vec<Peer>, StoreError> {
+        let conn = self.reader();
+        let rows = conn
             .prepare_cached(
-                "SELECT t.next_seq - 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id
-                 WHERE d.id = ?1",
+                "SELECT id, name, public_key FROM devices
+                 WHERE tenant_id = ?1 AND revoked_at IS NULL AND id <> ?2
+                 ORDER BY created_at, id",
             )?
+            .query_map(params![device.tenant_id, device.device_id], |r| {
+                Ok(Peer { device_id: r.get(0)?, name: r.get(1)?, public_key: r.get(2)? })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Whether `device_id` exists and is not revoked: a push stream checks
+    /// this so that revocation ends it.
+    pub fn device_active(&self, device_id: &str) -> Result<bool, StoreError> {
+        let conn = self.reader();
+        let active: Option<bool> = conn
+            .prepare_cached("SELECT revoked_at IS NULL FROM devices WHERE id = ?1")?
             .query_row([device_id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
-        let up_to = to_sql_seq(up_to).min(last_seq);
-        tx.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
-            .execute(params![device_id, up_to])?;
-        tx.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
-            .execute(params![device_id, up_to])?;
-        tx.commit()?;
+            .optional()?;
+        Ok(active.unwrap_or(false))
+    }
+
+    /// Record that a device used the API: its last-seen time and an audit
+    /// row. Callers throttle this; see `AppState::note_access`.
+    pub fn record_device_access(
+        &self,
+        device: &AuthedDevice,
+        action: &str,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let now = now_ms();
+        conn.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
+            .execute(params![device.device_id, now])?;
+        audit(&conn, now, action, Some(&device.tenant_id), Some(&device.device_id))?;
         Ok(())
     }
 
-    /// Delete queued events received before `cutoff_ms`. Returns how many.
-    pub fn purge_received_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let conn = self.conn();
-        Ok(conn.execute("DELETE FROM deliveries WHERE received_at < ?1", [cutoff_ms])?)
+    /// Record an audit event that concerns no stored row, for example a
+    /// request with a revoked token. Never carries content.
+    pub fn audit_event(
+        &self,
+        action: &str,
+        tenant_id: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<(), StoreError> {
+        audit(&self.conn(), now_ms(), action, tenant_id, subject)?;
+        Ok(())
     }
+
+    /// The newest `limit` audit rows, newest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let conn = self.reader();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = conn
+            .prepare_cached(
+                "SELECT id, at, action, tenant_id, subject FROM audit_log ORDER BY id DESC LIMIT ?1",
+            )?
+            .query_map([limit], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    action: r.get(2)?,
+                    tenant_id: r.get(3)?,
+                    subject: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    // ---- data deletion -------------------------------------------------
+
+    /// Purge every queued event that names `user_id`, for the tenants whose
+    /// Meta app is `verified_secret` (the app that signed the request; ids
+    /// are app-scoped). The user id itself is not stored: only the outcome,
+    /// under a fresh confirmation code.
+    pub fn delete_user_data(
+        &self,
+        verified_secret: &str,
+        user_id: &str,
+    ) -> Result<DeletionStatus, StoreError> {
+        let subject = self.subject_hash(user_id);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tenants: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id, app_secret FROM tenants")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, Zeroizing::new(r.get::<_, String>(1)?)))
+            })?;
+            let mut ids = Vec::new();
+            for row in rows {
+                let (id, secret) = row?;
+                if bool::from(secret.as_bytes().ct_eq(verified_secret.as_bytes())) {
+                    ids.push(id);
+                }
+            }
+            ids
+        };
+        let mut purged = 0usize;
+        for tenant in &tenants {
+            purged += tx.execute(
+                "DELETE FROM deliveries
+                 WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1)
+                   AND seq IN (SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2)",
+                params![tenant, subject.as_slice()],
+            )?;
+            tx.execute(
+                "DELETE FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2",
+                params![tenant, subject.as_slice()],
+            )?;
+        }
+        // Alphanumeric, as Meta requires, and unguessable, since the code is
+        // all a status page visitor presents.
+        let code = random_hex(16);
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO deletion_requests (code, requested_at, completed_at, tenants, events_purged)
+             VALUES (?1, ?2, ?2, ?3, ?4)",
+            params![code, now, tenants.len() as i64, purged as i64],
+        )?;
+        audit(&tx, now, "data_deletion.purge", None, Some(&code))?;
+        tx.commit()?;
+        tracing::info!(tenants = tenants.len(), purged, "data deletion request honoured");
+        Ok(DeletionStatus {
+            code,
+            requested_at_ms: now,
+            completed_at_ms: Some(now),
+            tenants: tenants.len(),
+            events_purged: purged,
+        })
+    }
+
+    /// The outcome of a deletion request, by confirmation code.
+    pub fn deletion_status(&self, code: &str) -> Result<Option<DeletionStatus>, StoreError> {
+        let conn = self.reader();
+        Ok(conn
+            .query_row(
+                "SELECT code, requested_at, completed_at, tenants, events_purged
+                 FROM deletion_requests WHERE code = ?1",
+                [code],
+                |r| {
+                    Ok(DeletionStatus {
+                        code: r.get(0)?,
+                        requested_at_ms: r.get(1)?,
+                        completed_at_ms: r.get(2)?,
+                        tenants: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                        events_purged: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    // ---- metrics -------------------------------------------------------
+
+    /// Queue figures for the metrics endpoint.
+    pub fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        let conn = self.reader();
+        let (depth, oldest): (i64, Option<i64>) =
+            conn.query_row("SELECT COUNT(*), MIN(received_at) FROM deliveries", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let devices: i64 =
+            conn.query_row("SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL", [], |r| {
+                r.get(0)
+            })?;
+        Ok(QueueStats {
+            depth: from_sql_seq(depth),
+            oldest_received_at_ms: oldest,
+            active_devices: from_sql_seq(devices),
+        })
+    }
+
+    /// Delete queued events received before `cutoff_ms`. Returns how many.
+    /// Their subject hashes go too, and so do the hashes of events every
+    /// device has acknowledged, which nothing needs any more.
+    pub fn purge_received_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let purged = tx.execute("DELETE FROM deliveries WHERE received_at < ?1", [cutoff_ms])?;
+        tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
+        tx.execute(
+            "DELETE FROM event_subjects WHERE NOT EXISTS (
+                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+                 WHERE d.tenant_id = event_subjects.tenant_id AND q.seq = event_subjects.seq)",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(purged)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn ensure_tenant(conn: &Connection, tenant_id: &str) -> Result<(), StoreError> {
@@ -716,7 +1149,7 @@ fn ensure_tenant(conn: &Connection, tenant_id: &str) -> Result<(), StoreError> {
     }
 }
 
-fn audit(
+pub(crate) fn audit(
     conn: &Connection,
     at: i64,
     action: &str,

@@ -15,7 +15,8 @@ use parley_meta::routing::{split_by_channel, RoutingError};
 use parley_meta::signature::{self, SignatureError, SIGNATURE_HEADER};
 
 use crate::api::{blocking, AppError};
-use crate::store::{now_ms, AppSecret, IngestReport};
+use crate::metrics::Reject;
+use crate::store::{now_ms, AppSecret, PreparedPart};
 use crate::AppState;
 
 /// A body whose signature held, with the secret that made it hold.
@@ -78,6 +79,7 @@ pub(crate) async fn receive(
 ) -> Result<StatusCode, AppError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            state.metrics().rejected(Reject::TooLarge);
             tracing::warn!(limit = state.max_body_bytes(), "webhook body over the limit refused");
             AppError::TooLarge { limit: state.max_body_bytes() }
         } else {
@@ -87,13 +89,17 @@ pub(crate) async fn receive(
     let header = match headers.get(SIGNATURE_HEADER).map(|v| v.to_str()) {
         None => None,
         // Non-ASCII bytes cannot be `sha256=<hex>`.
-        Some(Err(_)) => return Err(AppError::Signature(SignatureError::Malformed)),
+        Some(Err(_)) => {
+            state.metrics().rejected(Reject::MalformedSignature);
+            return Err(AppError::Signature(SignatureError::Malformed));
+        }
         Some(Ok(v)) => Some(v.to_owned()),
     };
     let size = body.len();
     let received_at = now_ms();
-    // Verification, parsing, sealing and the commit are CPU and disk work:
-    // one trip to the blocking pool for all of them.
+    // Verification, parsing and sealing are CPU work: one trip to the
+    // blocking pool for all of them. The durable write then goes to the group
+    // committer, awaited without holding a thread.
     let outcome = blocking(&state, move |store| {
         let verified = match verify(store.app_secrets()?, body, header.as_deref()) {
             Ok(v) => v,
@@ -104,19 +110,27 @@ pub(crate) async fn receive(
             Err(e) => return Ok(Outcome::Unparsable(e)),
         };
         let unroutable = split.unroutable;
-        let parts = split.parts.len();
-        let report = store.ingest(&verified.secret, split.parts, received_at)?;
-        Ok(Outcome::Ingested { report, parts, unroutable })
+        let parts = store.prepare_parts(split.parts)?;
+        Ok(Outcome::Prepared { secret: verified.secret, parts, unroutable })
     })
     .await?;
-    let (report, parts, unroutable) = match outcome {
-        Outcome::Ingested { report, parts, unroutable } => (report, parts, unroutable),
+    let (secret, parts, unroutable) = match outcome {
+        Outcome::Prepared { secret, parts, unroutable } => (secret, parts, unroutable),
         Outcome::BadSignature(e) => {
+            state.metrics().rejected(e.into());
             tracing::warn!(bytes = size, reason = %e, "webhook with a bad signature refused");
             return Err(AppError::Signature(e));
         }
-        Outcome::Unparsable(e) => return unparsable(e, size),
+        Outcome::Unparsable(e) => return unparsable(&state, e, size),
     };
+    let part_count = parts.len();
+    let report = state
+        .storage()
+        .submit_ingest(secret, parts, received_at)
+        .await
+        .map_err(|_| AppError::Internal("the committer stopped".into()))??;
+    let parts = part_count;
+    state.metrics().ingested(&report, unroutable);
     for tenant in &report.tenants {
         state.wake(tenant);
     }
@@ -134,13 +148,17 @@ pub(crate) async fn receive(
 }
 
 enum Outcome {
-    Ingested { report: IngestReport, parts: usize, unroutable: usize },
+    Prepared { secret: AppSecret, parts: Vec<PreparedPart>, unroutable: usize },
     BadSignature(SignatureError),
     Unparsable(RoutingError),
 }
 
 /// The answer to a correctly signed body that cannot be routed.
-fn unparsable(e: RoutingError, size: usize) -> Result<StatusCode, AppError> {
+fn unparsable(state: &AppState, e: RoutingError, size: usize) -> Result<StatusCode, AppError> {
+    state.metrics().rejected(match &e {
+        RoutingError::UnknownObject(_) => Reject::UnknownObject,
+        _ => Reject::InvalidBody,
+    });
     match e {
         // Meta retries every non-200 for days; an object type Parley does
         // not handle will never become handleable, so take it and drop it.

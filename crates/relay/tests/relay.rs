@@ -156,7 +156,10 @@ async fn enroll_poll_open_ack_then_nothing_is_left() {
     assert_eq!(seqs(&events), vec![1]);
     assert!(events.events[0].received_at_ms > 1_600_000_000_000);
     let EventPayload::MetaWebhook { body: opened } =
-        sk.open_payload(&events.events[0].sealed).unwrap();
+        sk.open_payload(&events.events[0].sealed).unwrap()
+    else {
+        panic!("not a Meta webhook");
+    };
     assert_eq!(opened["object"], "instagram");
     assert_eq!(opened["entry"][0]["messaging"][0]["message"]["text"], "hi on instagram");
 

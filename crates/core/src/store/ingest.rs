@@ -59,6 +59,17 @@ impl Store {
         cursor: Option<u64>,
         now_ms: i64,
     ) -> Result<IngestOutcome, StoreError> {
+        self.ingest_all(events, &[], cursor, now_ms)
+    }
+
+    /// [`Store::ingest`], plus messages other agents' devices sent.
+    pub fn ingest_all(
+        &self,
+        events: &[WebhookEvent],
+        peer_sent: &[PeerSent],
+        cursor: Option<u64>,
+        now_ms: i64,
+    ) -> Result<IngestOutcome, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = IngestOutcome::default();
@@ -82,6 +93,9 @@ impl Store {
                 }
                 other => keep_unhandled(&tx, other, now_ms)?,
             }
+        }
+        for sent in peer_sent {
+            ingest_peer_sent(&tx, sent, &mut out)?;
         }
         if let Some(seq) = cursor {
             tx.prepare_cached("UPDATE relay_cursor SET seq = max(seq, ?1) WHERE id = 1")?
@@ -463,5 +477,58 @@ fn touch_target(
         out.touch_message(message);
         out.touch_conversation(conversation);
     }
+    Ok(())
+}
+
+/// A message another agent of the tenant sent from their device, fanned out
+/// through the relay so every agent sees the whole thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSent {
+    pub client_txn_id: String,
+    pub provider_id: String,
+    pub channel_kind: ChannelKind,
+    pub channel_id: String,
+    /// The customer's address the message went to.
+    pub to: String,
+    pub body: String,
+    pub kind: String,
+    pub sent_at_ms: i64,
+}
+
+fn ingest_peer_sent(
+    tx: &Transaction<'_>,
+    p: &PeerSent,
+    out: &mut IngestOutcome,
+) -> Result<(), StoreError> {
+    let channel = channel_id(tx, p.channel_kind, &p.channel_id)?;
+    // The address is a wa_id on WhatsApp (or a business-scoped user id,
+    // which never looks like a phone number), an IGSID on Instagram.
+    let is_wa_id =
+        p.channel_kind == ChannelKind::Whatsapp && p.to.chars().all(|c| c.is_ascii_digit());
+    let (wa_id, user_id) =
+        if is_wa_id { (Some(p.to.as_str()), None) } else { (None, Some(p.to.as_str())) };
+    let contact = contact_id(tx, channel, wa_id, user_id, None, p.sent_at_ms)?;
+    let conversation = conversation_id(tx, contact)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages
+                (conversation_id, provider_id, client_txn_id, direction, kind, body, sent_at, status)
+             VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, 'accepted')",
+        )?
+        .execute(params![conversation, p.provider_id, p.client_txn_id, p.kind, p.body, p.sent_at_ms])?;
+    if inserted == 0 {
+        return Ok(());
+    }
+    let message = tx.last_insert_rowid();
+    // Its statuses reached every device already, maybe before this.
+    apply_pending_statuses(tx, message, &p.provider_id)?;
+    let preview = p.body.split_whitespace().collect::<Vec<_>>().join(" ");
+    tx.prepare_cached(
+        "UPDATE conversations SET last_preview = CASE WHEN last_at <= ?3 THEN ?2 ELSE last_preview END,
+                last_at = max(last_at, ?3) WHERE id = ?1",
+    )?
+    .execute(params![conversation, preview, p.sent_at_ms])?;
+    out.touch_message(message);
+    out.touch_conversation(conversation);
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
-pub use ingest::IngestOutcome;
+pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};
 pub use outbox::{OutboxItem, QueueRefusal, SendOutcome};
 pub use privacy::{csv_cell, ExportError, ExportReport, Inventory, PurgeReport};

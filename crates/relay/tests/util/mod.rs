@@ -55,11 +55,36 @@ impl Env {
         Env { dir: Arc::new(dir), store, router }
     }
 
+    /// A relay built from a [`parley_relay::Config`] (limits, admin key, …).
+    pub fn with_config(edit: impl FnOnce(&mut parley_relay::Config)) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("relay.db");
+        let store = Store::open(&db).unwrap();
+        let mut config = parley_relay::Config::new(db, loopback0());
+        edit(&mut config);
+        let router = parley_relay::app(AppState::from_config(store.clone(), &config));
+        Env { dir: Arc::new(dir), store, router }
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Resp {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Resp {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let body = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         Resp { status, body }
+    }
+
+    /// The raw response, headers included.
+    pub async fn router_response(&self, req: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(req).await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -214,7 +239,9 @@ pub fn seqs(resp: &EventsResponse) -> Vec<u64> {
 pub fn message_texts(sk: &DeviceSecretKey, resp: &EventsResponse) -> Vec<String> {
     let mut texts = Vec::new();
     for event in &resp.events {
-        let EventPayload::MetaWebhook { body } = sk.open_payload(&event.sealed).unwrap();
+        let EventPayload::MetaWebhook { body } = sk.open_payload(&event.sealed).unwrap() else {
+            panic!("event {} is not a Meta webhook", event.seq);
+        };
         for entry in body["entry"].as_array().unwrap() {
             for change in entry["changes"].as_array().into_iter().flatten() {
                 for m in change["value"]["messages"].as_array().into_iter().flatten() {

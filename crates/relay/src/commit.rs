@@ -1,0 +1,325 @@
+//! Group commit: one thread owns every queue write (webhook ingest, team
+//! fan-out, ack) and commits all the requests that queued up while the
+//! previous commit was syncing in one transaction, so one fsync covers many
+//! requests. Nobody is answered before the group holding their request is
+//! durable; a request whose own work fails is rolled back to its savepoint
+//! without failing the rest of its group.
+//!
+//! Sealing for the devices known at preparation time happens before the job
+//! is queued, on the request's own thread, so both cores seal in parallel.
+//! Here the committer only re-reads the tenant's active devices (the source
+//! of truth, inside the transaction): a device revoked meanwhile gets no
+//! copy, and a device enrolled meanwhile is sealed for here.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+use zeroize::Zeroizing;
+
+use crate::store::{
+    from_sql_seq, kind_str, lock, seal_raw, to_sql_seq, AppSecret, AuthedDevice, FanoutReport,
+    IngestReport, PreparedPart, StoreError,
+};
+
+/// Most requests committed in one transaction. Bounds the latency of the
+/// last request in a group and the size of the transaction.
+const MAX_GROUP: usize = 512;
+
+pub(crate) enum Job {
+    Ingest {
+        secret: AppSecret,
+        parts: Vec<PreparedPart>,
+        received_at_ms: i64,
+        reply: oneshot::Sender<Result<IngestReport, StoreError>>,
+    },
+    Fanout {
+        sender: AuthedDevice,
+        copies: Vec<(String, Vec<u8>)>,
+        received_at_ms: i64,
+        reply: oneshot::Sender<Result<FanoutReport, StoreError>>,
+    },
+    Ack {
+        device_id: String,
+        up_to: u64,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+impl Job {
+    fn fail(self, e: StoreError) {
+        // A dropped receiver means the request went away; nothing to tell.
+        match self {
+            Job::Ingest { reply, .. } => drop(reply.send(Err(e))),
+            Job::Fanout { reply, .. } => drop(reply.send(Err(e))),
+            Job::Ack { reply, .. } => drop(reply.send(Err(e))),
+        }
+    }
+}
+
+/// A finished job waiting for its group's commit.
+enum Done {
+    Ingest(oneshot::Sender<Result<IngestReport, StoreError>>, Result<IngestReport, StoreError>),
+    Fanout(oneshot::Sender<Result<FanoutReport, StoreError>>, Result<FanoutReport, StoreError>),
+    Ack(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+}
+
+impl Done {
+    fn send(self, commit_error: Option<&str>) {
+        // After a failed commit, even the requests that succeeded in their
+        // savepoint were not stored.
+        fn outcome<T>(
+            r: Result<T, StoreError>,
+            commit_error: Option<&str>,
+        ) -> Result<T, StoreError> {
+            match (r, commit_error) {
+                (Ok(_), Some(e)) => Err(StoreError::Commit(e.to_owned())),
+                (r, _) => r,
+            }
+        }
+        match self {
+            Done::Ingest(tx, r) => drop(tx.send(outcome(r, commit_error))),
+            Done::Fanout(tx, r) => drop(tx.send(outcome(r, commit_error))),
+            Done::Ack(tx, r) => drop(tx.send(outcome(r, commit_error))),
+        }
+    }
+}
+
+/// The sending side of the committer thread. Dropping it (with the last
+/// [`crate::Store`] clone) stops the thread once the queue is drained.
+pub(crate) struct Committer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Committer {
+    pub(crate) fn start(write: Arc<Mutex<Connection>>) -> std::io::Result<Committer> {
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new().name("relay-commit".into()).spawn(move || run(&rx, &write))?;
+        Ok(Committer { jobs })
+    }
+
+    pub(crate) fn submit(&self, job: Job) {
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+            job.fail(StoreError::Closed);
+        }
+    }
+}
+
+fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut conn = lock(write);
+        commit_group(&mut conn, group);
+    }
+}
+
+fn commit_group(conn: &mut Connection, group: Vec<Job>) {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = e.to_string();
+            tracing::error!(error = %e, "could not start a group commit");
+            for job in group {
+                job.fail(StoreError::Commit(e.clone()));
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(group.len());
+    for job in group {
+        done.push(match job {
+            Job::Ingest { secret, parts, received_at_ms, reply } => {
+                Done::Ingest(reply, step(&mut tx, |c| ingest(c, &secret, parts, received_at_ms)))
+            }
+            Job::Fanout { sender, copies, received_at_ms, reply } => {
+                Done::Fanout(reply, step(&mut tx, |c| fanout(c, &sender, copies, received_at_ms)))
+            }
+            Job::Ack { device_id, up_to, reply } => {
+                Done::Ack(reply, step(&mut tx, |c| ack(c, &device_id, up_to)))
+            }
+        });
+    }
+    let commit_error = tx.commit().err().map(|e| e.to_string());
+    if let Some(e) = &commit_error {
+        tracing::error!(error = %e, requests = done.len(), "group commit failed");
+    }
+    for d in done {
+        d.send(commit_error.as_deref());
+    }
+}
+
+/// Run one request inside its own savepoint of the group's transaction.
+fn step<T>(
+    tx: &mut Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let sp = tx.savepoint()?;
+    // On error the savepoint is dropped, which rolls this request back.
+    let out = f(&sp)?;
+    sp.commit()?;
+    Ok(out)
+}
+
+fn next_seq(conn: &Connection, tenant_id: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE tenants SET next_seq = next_seq + 1 WHERE id = ?1 RETURNING next_seq - 1",
+        )?
+        .query_row([tenant_id], |r| r.get(0))?)
+}
+
+fn active_devices(conn: &Connection, tenant_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, public_key FROM devices WHERE tenant_id = ?1 AND revoked_at IS NULL",
+        )?
+        .query_map([tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+fn insert_delivery(
+    conn: &Connection,
+    device_id: &str,
+    seq: i64,
+    received_at_ms: i64,
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![device_id, seq, received_at_ms, sealed])?;
+    Ok(())
+}
+
+fn ingest(
+    conn: &Connection,
+    verified_secret: &str,
+    parts: Vec<PreparedPart>,
+    received_at_ms: i64,
+) -> Result<IngestReport, StoreError> {
+    let mut report = IngestReport::default();
+    for part in parts {
+        let kind = kind_str(&part.key);
+        let owner: Option<(String, Zeroizing<String>)> = conn
+            .prepare_cached(
+                "SELECT c.tenant_id, t.app_secret FROM channels c
+                 JOIN tenants t ON t.id = c.tenant_id
+                 WHERE c.channel_id = ?1 AND c.kind = ?2",
+            )?
+            .query_row(params![part.key.id(), kind], |r| Ok((r.get(0)?, Zeroizing::new(r.get(1)?))))
+            .optional()?;
+        let Some((tenant_id, tenant_secret)) = owner else {
+            report.unknown_channel += 1;
+            tracing::warn!(kind, channel = %part.key.id(), "webhook part for an unregistered channel dropped");
+            continue;
+        };
+        if !bool::from(tenant_secret.as_bytes().ct_eq(verified_secret.as_bytes())) {
+            report.wrong_app += 1;
+            tracing::warn!(tenant = %tenant_id, kind, "webhook part signed by another tenant's app dropped");
+            continue;
+        }
+        let seq = next_seq(conn, &tenant_id)?;
+        let mut presealed: HashMap<String, Vec<u8>> = part.sealed.into_iter().collect();
+        for (device_id, public_key) in active_devices(conn, &tenant_id)? {
+            let sealed = match presealed.remove(&device_id) {
+                Some(sealed) => sealed,
+                None => seal_raw(&public_key, &part.plaintext)?,
+            };
+            insert_delivery(conn, &device_id, seq, received_at_ms, &sealed)?;
+            report.deliveries += 1;
+        }
+        let mut subject = conn.prepare_cached(
+            "INSERT INTO event_subjects (tenant_id, seq, subject, received_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for hash in &part.subjects {
+            subject.execute(params![tenant_id, seq, hash.as_slice(), received_at_ms])?;
+        }
+        report.accepted += 1;
+        if !report.tenants.contains(&tenant_id) {
+            report.tenants.push(tenant_id);
+        }
+    }
+    Ok(report)
+}
+
+/// Queue a device's own sealed copies for its peers. Every listed device
+/// must be a device of the sender's tenant other than the sender; one that
+/// is not fails the whole request with the same error whether it exists in
+/// another tenant or not at all, so the answer reveals nothing about other
+/// tenants. Revoked peers are skipped.
+fn fanout(
+    conn: &Connection,
+    sender: &AuthedDevice,
+    copies: Vec<(String, Vec<u8>)>,
+    received_at_ms: i64,
+) -> Result<FanoutReport, StoreError> {
+    let sender_active: Option<bool> = conn
+        .prepare_cached("SELECT revoked_at IS NULL FROM devices WHERE id = ?1 AND tenant_id = ?2")?
+        .query_row(params![sender.device_id, sender.tenant_id], |r| r.get(0))
+        .optional()?;
+    match sender_active {
+        None => return Err(StoreError::Unauthorized),
+        Some(false) => return Err(StoreError::Revoked),
+        Some(true) => {}
+    }
+    let peers: HashMap<String, bool> = conn
+        .prepare_cached(
+            "SELECT id, revoked_at IS NULL FROM devices WHERE tenant_id = ?1 AND id <> ?2",
+        )?
+        .query_map(params![sender.tenant_id, sender.device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut seen = Vec::with_capacity(copies.len());
+    for (device_id, _) in &copies {
+        if seen.contains(&device_id) {
+            return Err(StoreError::InvalidFanout(format!("device {device_id:?} is listed twice")));
+        }
+        if !peers.contains_key(device_id) {
+            return Err(StoreError::UnknownPeer(device_id.clone()));
+        }
+        seen.push(device_id);
+    }
+    let mut missing: Vec<String> = peers
+        .iter()
+        .filter(|(id, active)| **active && !copies.iter().any(|(c, _)| c == *id))
+        .map(|(id, _)| id.clone())
+        .collect();
+    missing.sort();
+    let active: Vec<(String, Vec<u8>)> =
+        copies.into_iter().filter(|(id, _)| peers.get(id).copied().unwrap_or(false)).collect();
+    if active.is_empty() {
+        return Ok(FanoutReport { seq: None, queued: Vec::new(), missing });
+    }
+    let seq = next_seq(conn, &sender.tenant_id)?;
+    let mut queued = Vec::with_capacity(active.len());
+    for (device_id, sealed) in active {
+        insert_delivery(conn, &device_id, seq, received_at_ms, &sealed)?;
+        queued.push(device_id);
+    }
+    Ok(FanoutReport { seq: Some(from_sql_seq(seq)), queued, missing })
+}
+
+fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError> {
+    let last_seq: i64 = conn
+        .prepare_cached(
+            "SELECT t.next_seq - 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id
+             WHERE d.id = ?1",
+        )?
+        .query_row([device_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
+    let up_to = to_sql_seq(up_to).min(last_seq);
+    conn.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
+        .execute(params![device_id, up_to])?;
+    conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
+        .execute(params![device_id, up_to])?;
+    Ok(())
+}
