@@ -10,9 +10,18 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::KeyboardEvent;
 use yew::prelude::*;
 
-use crate::components::{ConversationList, ErrorBanner, Header, ThreadPane};
+use parley_types::InboxEvent;
+
+use crate::components::{ConversationList, ErrorBanner, Header, HelpOverlay, ThreadPane};
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
+
+/// Pause after the last keystroke before searching.
+const SEARCH_DEBOUNCE_MS: i32 = 180;
+
+/// Element ids the keyboard shortcuts move focus to.
+pub const SEARCH_INPUT_ID: &str = "search-input";
+pub const COMPOSER_INPUT_ID: &str = "composer-input";
 
 /// Shared handle to the inbox state. Components read it during render and
 /// send [`Action`]s through [`Dispatcher::dispatch`]; the revision counters in
@@ -67,6 +76,51 @@ impl Dispatcher {
             Effect::MarkRead(conversation_id) => spawn_local(async move {
                 if let Err(error) = ipc::mark_read(conversation_id).await {
                     this.dispatch(Action::Failed(error));
+                }
+            }),
+            Effect::LoadOlder { conversation_id, before } => spawn_local(async move {
+                let action = match ipc::list_messages_before(conversation_id, before).await {
+                    Ok(messages) => Action::OlderLoaded { conversation_id, before, messages },
+                    Err(error) => Action::OlderFailed { conversation_id, error },
+                };
+                this.dispatch(action);
+            }),
+            Effect::Search { seq } => spawn_local(async move {
+                // Debounce: only the query the agent paused on is sent.
+                dom::sleep(SEARCH_DEBOUNCE_MS).await;
+                let query = {
+                    let state = this.state();
+                    if state.search.seq != seq {
+                        return;
+                    }
+                    state.search.query.clone()
+                };
+                let action = match ipc::search(&query).await {
+                    Ok(hits) => Action::SearchResults { seq, hits },
+                    Err(error) => Action::SearchFailed { seq, error },
+                };
+                this.dispatch(action);
+            }),
+            Effect::Retry(message_id) => spawn_local(async move {
+                match ipc::retry_message(message_id).await {
+                    Ok(message) => this.dispatch(Action::Retried(message)),
+                    Err(error) => this.dispatch(Action::RetryRefused { message_id, error }),
+                }
+            }),
+            Effect::Delete(message_id) => spawn_local(async move {
+                let conversation_id = this.state().thread.conversation_id;
+                match ipc::delete_message(message_id).await {
+                    // The core also pushes MessageRemoved; applying it here
+                    // too is harmless and makes the bubble go at once.
+                    Ok(()) => {
+                        if let Some(conversation_id) = conversation_id {
+                            this.dispatch(Action::Event(InboxEvent::MessageRemoved {
+                                conversation_id,
+                                message_id,
+                            }));
+                        }
+                    }
+                    Err(error) => this.dispatch(Action::Failed(error)),
                 }
             }),
         }
@@ -156,16 +210,10 @@ pub fn App() -> Html {
                 let d = d.clone();
                 dom::WindowListener::new("keydown", move |event| {
                     let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
-                    if !key.alt_key() || key.ctrl_key() || key.meta_key() || key.shift_key() {
-                        return;
+                    if let Some(shortcut) = shortcut(key, dom::is_typing_target(&event)) {
+                        key.prevent_default();
+                        run_shortcut(&d, shortcut);
                     }
-                    let action = match key.key().as_str() {
-                        "ArrowDown" => Action::SelectNext,
-                        "ArrowUp" => Action::SelectPrevious,
-                        _ => return,
-                    };
-                    key.prevent_default();
-                    d.dispatch(action);
                 })
             };
             let focus = {
@@ -202,6 +250,9 @@ pub fn App() -> Html {
                     on_dismiss={dispatcher.send::<MouseEvent>(Action::DismissError)}
                 />
             }
+            if state.help_open {
+                <HelpOverlay on_close={dispatcher.send::<MouseEvent>(Action::ToggleHelp)} />
+            }
             <main class="workspace">
                 <ConversationList
                     dispatcher={dispatcher.clone()}
@@ -223,4 +274,52 @@ pub fn App() -> Html {
     };
     drop(state);
     view
+}
+
+/// What a key press asks for; `None` leaves it to the page.
+fn shortcut(key: &KeyboardEvent, typing: bool) -> Option<Shortcut> {
+    let k = key.key();
+    let (ctrl, alt, shift) = (key.ctrl_key() || key.meta_key(), key.alt_key(), key.shift_key());
+    Some(match k.as_str() {
+        "ArrowDown" if alt && !ctrl && !shift => Shortcut::Do(Action::SelectNext),
+        "ArrowUp" if alt && !ctrl && !shift => Shortcut::Do(Action::SelectPrevious),
+        "k" | "K" if ctrl && !alt => Shortcut::Search,
+        "Escape" => Shortcut::Escape,
+        // Single keys only outside text fields, where they are characters.
+        "/" if !typing && !ctrl && !alt => Shortcut::Search,
+        "?" if !typing && !ctrl && !alt => Shortcut::Do(Action::ToggleHelp),
+        "r" if !typing && !ctrl && !alt => Shortcut::Reply,
+        _ => return None,
+    })
+}
+
+enum Shortcut {
+    Do(Action),
+    Search,
+    Reply,
+    Escape,
+}
+
+fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
+    match shortcut {
+        Shortcut::Do(action) => d.dispatch(action),
+        Shortcut::Search => {
+            d.dispatch(Action::OpenSearch);
+            dom::focus_id(SEARCH_INPUT_ID);
+        }
+        Shortcut::Reply => {
+            dom::focus_id(COMPOSER_INPUT_ID);
+        }
+        Shortcut::Escape => {
+            let overlay = {
+                let s = d.state();
+                s.help_open || s.search.open
+            };
+            d.dispatch(Action::Escape);
+            if !overlay {
+                // Nothing to close: back to the reply box.
+                dom::focus_id(COMPOSER_INPUT_ID);
+            }
+        }
+    }
 }

@@ -106,3 +106,48 @@ pub fn set_style(element: &Element, property: &str, value: &str) {
 pub fn set_px(element: &Element, property: &str, px: f64) {
     set_style(element, property, &format!("{px}px"));
 }
+
+/// Resolves after `millis` (a `setTimeout`); used to debounce search.
+pub async fn sleep(millis: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Focuses the element with `id`, if it is on the page.
+pub fn focus_id(id: &str) -> bool {
+    let el = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+    match el {
+        Some(el) => el.focus().is_ok(),
+        None => false,
+    }
+}
+
+/// Whether a key event is aimed at something the agent types into, where
+/// single-key shortcuts ("/", "?", "r") must stay ordinary characters.
+pub fn is_typing_target(event: &web_sys::Event) -> bool {
+    event.target().and_then(|t| t.dyn_into::<HtmlElement>().ok()).is_some_and(|el| {
+        let tag = el.tag_name().to_ascii_lowercase();
+        tag == "textarea" || tag == "input" || tag == "select" || el.is_content_editable()
+    })
+}
+
+/// Copies `text` to the clipboard. If the webview refuses (no clipboard
+/// permission), selects `fallback`'s text instead so Ctrl+C copies it.
+pub fn copy_text(text: &str, fallback: Option<Element>) {
+    let Some(window) = web_sys::window() else { return };
+    let promise = window.navigator().clipboard().write_text(text);
+    wasm_bindgen_futures::spawn_local(async move {
+        if wasm_bindgen_futures::JsFuture::from(promise).await.is_err() {
+            if let (Some(el), Ok(Some(selection))) = (fallback, window.get_selection()) {
+                let _ = selection.select_all_children(&el);
+            }
+        }
+    });
+}

@@ -6,8 +6,8 @@
 //! and none is done: escaping here would show `&lt;` to the agent).
 
 use parley_types::{
-    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, SyncState, UnixMillis,
-    MAX_TEXT_CHARS,
+    ChannelKind, ConversationSummary, DeliveryStatus, Direction, MediaAttachment, MediaState,
+    Message, Reaction, SyncState, UnixMillis, MAX_TEXT_CHARS,
 };
 
 pub const SECOND: i64 = 1_000;
@@ -228,8 +228,15 @@ pub struct BubbleView {
     pub status_label: Option<&'static str>,
     pub tick: Option<Tick>,
     pub kind_label: Option<String>,
-    /// The body exactly as received; the view renders it as a text node.
+    /// The body exactly as received (a caption for media; empty when the
+    /// attachment card says it all); the view renders it as text nodes.
     pub body: String,
+    /// The sender unsent it: `body` is the deleted notice, shown in italics.
+    pub deleted: bool,
+    /// `kind`'s snake_case name (the `data-kind` hook).
+    pub kind: String,
+    /// Failed outbound messages can be retried or deleted.
+    pub can_retry: bool,
     pub time: String,
     /// The actionable sentence of a failed message.
     pub error: Option<String>,
@@ -252,11 +259,193 @@ pub fn bubble_view(m: &Message, utc_offset_min: i64) -> BubbleView {
         status: status.map(DeliveryStatus::as_str),
         status_label: status.map(status_label),
         tick: status.map(Tick::for_status),
-        kind_label: kind_label(&m.kind),
-        body: m.body.clone(),
+        kind_label: if m.deleted || is_media_kind(&m.kind) { None } else { kind_label(&m.kind) },
+        body: if m.deleted {
+            DELETED_TEXT.to_owned()
+        } else if is_media_kind(&m.kind) && is_placeholder_body(m) {
+            String::new()
+        } else {
+            m.body.clone()
+        },
+        deleted: m.deleted,
+        kind: m.kind.clone(),
+        can_retry: error.is_some(),
         time: clock_time(m.sent_at, utc_offset_min),
         error,
     }
+}
+
+/// Shown in place of a message the sender unsent.
+pub const DELETED_TEXT: &str = "This message was deleted";
+
+/// Kinds whose content is a file the core downloads.
+pub fn is_media_kind(kind: &str) -> bool {
+    matches!(kind, "image" | "video" | "audio" | "voice" | "document" | "sticker")
+}
+
+/// The descriptions the core writes as the body of a media message without
+/// a caption ("📷 Photo"). The attachment card already says what it is, so
+/// these are not repeated as a caption.
+fn is_placeholder_body(m: &Message) -> bool {
+    let body = m.body.trim();
+    let fixed = match m.kind.as_str() {
+        "image" => body == "📷 Photo",
+        "video" => body == "🎥 Video",
+        "audio" | "voice" => body == "🎤 Voice message" || body == "🎵 Audio",
+        "sticker" => body == "🏷️ Sticker",
+        "document" => body == "📄 Document",
+        _ => false,
+    };
+    let named_document = m.kind == "document"
+        && m.media
+            .as_ref()
+            .and_then(|a| a.filename.as_deref())
+            .is_some_and(|name| body.strip_prefix("📄 ").is_some_and(|rest| rest == name.trim()));
+    fixed || named_document || body.is_empty()
+}
+
+/// "0 B", "900 B", "1.5 KB", "12 MB" (1 KB = 1024 B, one decimal under 10).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{} {}", value.round() as u64, UNITS[unit])
+    }
+}
+
+/// A short name for a MIME type: "image/jpeg" → "JPEG", "application/pdf"
+/// → "PDF", "audio/ogg; codecs=opus" → "OGG".
+pub fn mime_label(mime: &str) -> Option<String> {
+    let essence = mime.split(';').next()?.trim();
+    let (_, sub) = essence.split_once('/')?;
+    let sub = sub.rsplit(['.', '+']).next().unwrap_or(sub);
+    let label = match sub.to_ascii_lowercase().as_str() {
+        "" => return None,
+        "jpeg" | "jpg" => "JPEG".to_owned(),
+        "msword" => "Word".to_owned(),
+        "document" | "wordprocessingml" => "Word".to_owned(),
+        "sheet" | "spreadsheetml" | "ms-excel" => "Excel".to_owned(),
+        "presentation" | "presentationml" | "ms-powerpoint" => "PowerPoint".to_owned(),
+        "octet-stream" => "File".to_owned(),
+        other => other.to_ascii_uppercase(),
+    };
+    Some(label)
+}
+
+/// What a message's attachment card shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentView {
+    /// "Photo", "Document", ...
+    pub label: String,
+    pub filename: Option<String>,
+    /// "PDF · 1.2 MB"; empty when nothing is known.
+    pub details: String,
+    pub state: MediaState,
+    /// "Downloading…" while pending, the reason when the download failed.
+    pub state_text: Option<String>,
+    /// Whether the card shows the picture itself (images and stickers once
+    /// stored); the bytes come from `media_data_url`.
+    pub preview: bool,
+    /// The `data-media-state` hook.
+    pub state_name: &'static str,
+}
+
+pub fn attachment_view(m: &Message) -> Option<AttachmentView> {
+    if m.deleted || !is_media_kind(&m.kind) {
+        return None;
+    }
+    let fallback = MediaAttachment {
+        mime_type: None,
+        filename: None,
+        size: None,
+        // A media message the core has no file row for yet.
+        state: MediaState::Pending,
+        error: None,
+    };
+    let a = m.media.as_ref().unwrap_or(&fallback);
+    let details: Vec<String> =
+        [a.mime_type.as_deref().and_then(mime_label), a.size.map(human_size)]
+            .into_iter()
+            .flatten()
+            .collect();
+    let (state_text, state_name) = match a.state {
+        MediaState::Pending => (Some("Downloading…".to_owned()), "pending"),
+        MediaState::Stored => (None, "stored"),
+        MediaState::Failed => (
+            Some(
+                a.error
+                    .clone()
+                    .filter(|e| !e.trim().is_empty())
+                    .unwrap_or_else(|| "The file could not be downloaded.".to_owned()),
+            ),
+            "failed",
+        ),
+    };
+    Some(AttachmentView {
+        label: kind_label(&m.kind).unwrap_or_else(|| "File".to_owned()),
+        filename: a.filename.clone().filter(|f| !f.trim().is_empty()),
+        details: details.join(" · "),
+        state: a.state,
+        state_text,
+        preview: matches!(m.kind.as_str(), "image" | "sticker") && a.state == MediaState::Stored,
+        state_name,
+    })
+}
+
+/// The quoted message above a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuoteView {
+    /// "You" for the business's own messages, else the contact's name.
+    pub author: String,
+    /// One line of the quoted text, or a note that it is not loaded.
+    pub text: String,
+    /// The quoted message's id, when it is in the loaded thread.
+    pub target: Option<i64>,
+}
+
+/// Quoted replies point at a provider id. The quoted message is looked up
+/// in the loaded part of the thread; older history may not be loaded yet.
+pub fn quote_view(messages: &[Message], reply_to: &str, contact: &str) -> QuoteView {
+    match messages.iter().find(|m| m.provider_id.as_deref() == Some(reply_to)) {
+        Some(q) => QuoteView {
+            author: match q.direction {
+                Direction::Outbound => "You".to_owned(),
+                Direction::Inbound => contact.to_owned(),
+            },
+            text: if q.deleted { DELETED_TEXT.to_owned() } else { preview_line(&q.body) },
+            target: Some(q.id),
+        },
+        None => QuoteView {
+            author: "Reply".to_owned(),
+            text: "Quoted message not loaded".to_owned(),
+            target: None,
+        },
+    }
+}
+
+/// Reactions under a bubble: the emoji and who reacted, for its label.
+pub fn reaction_views(reactions: &[Reaction], contact: &str) -> Vec<(String, String)> {
+    reactions
+        .iter()
+        .filter(|r| !r.emoji.trim().is_empty())
+        .map(|r| {
+            let who = match r.by {
+                Direction::Outbound => "You".to_owned(),
+                Direction::Inbound => contact.to_owned(),
+            };
+            (r.emoji.clone(), format!("{who} reacted {}", r.emoji))
+        })
+        .collect()
 }
 
 /// One line of preview text: whitespace runs (including newlines) collapse to
@@ -606,5 +795,136 @@ mod tests {
         assert!(r.aria_label.contains("150 unread"));
         assert_eq!(initials("+44 7700 900123"), "#");
         assert_eq!(unread_badge(0), None);
+    }
+
+    fn media(state: MediaState, mime: &str, size: u64, filename: Option<&str>) -> MediaAttachment {
+        MediaAttachment {
+            mime_type: Some(mime.into()),
+            filename: filename.map(Into::into),
+            size: Some(size),
+            state,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn sizes_and_mime_labels() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(12 * 1024 * 1024 + 300_000), "12 MB");
+        assert_eq!(human_size(5 * 1024 * 1024 * 1024), "5.0 GB");
+        assert_eq!(mime_label("image/jpeg").as_deref(), Some("JPEG"));
+        assert_eq!(mime_label("application/pdf").as_deref(), Some("PDF"));
+        assert_eq!(mime_label("audio/ogg; codecs=opus").as_deref(), Some("OGG"));
+        assert_eq!(
+            mime_label("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+                .as_deref(),
+            Some("Word")
+        );
+        assert_eq!(mime_label("nonsense"), None);
+    }
+
+    #[test]
+    fn attachments_by_state() {
+        let mut m = msg(Direction::Inbound, "image", "📷 Photo", None);
+        m.media = Some(media(MediaState::Stored, "image/png", 2048, None));
+        let a = attachment_view(&m).unwrap();
+        assert_eq!(a.label, "Photo");
+        assert_eq!(a.details, "PNG · 2.0 KB");
+        assert!(a.preview);
+        assert_eq!(a.state_text, None);
+        let v = bubble_view(&m, 0);
+        assert_eq!(v.body, "", "the placeholder description is not repeated as a caption");
+        assert_eq!(v.kind_label, None, "the card carries the label");
+
+        m.media.as_mut().unwrap().state = MediaState::Pending;
+        let a = attachment_view(&m).unwrap();
+        assert!(!a.preview);
+        assert_eq!(a.state_text.as_deref(), Some("Downloading…"));
+        assert_eq!(a.state_name, "pending");
+
+        m.media = Some(MediaAttachment {
+            error: Some("The file is larger than 100 MB.".into()),
+            ..media(MediaState::Failed, "video/mp4", 1, None)
+        });
+        m.kind = "video".into();
+        m.body = "Look at this <b>".into();
+        let a = attachment_view(&m).unwrap();
+        assert_eq!(a.state_text.as_deref(), Some("The file is larger than 100 MB."));
+        assert!(!a.preview, "only images and stickers preview");
+        assert_eq!(bubble_view(&m, 0).body, "Look at this <b>", "a real caption stays");
+
+        m.media.as_mut().unwrap().error = None;
+        assert!(
+            attachment_view(&m).unwrap().state_text.is_some(),
+            "a failure always says something"
+        );
+
+        let mut doc = msg(Direction::Inbound, "document", "📄 invoice.pdf", None);
+        doc.media =
+            Some(media(MediaState::Stored, "application/pdf", 300_000, Some("invoice.pdf")));
+        let a = attachment_view(&doc).unwrap();
+        assert_eq!(a.filename.as_deref(), Some("invoice.pdf"));
+        assert_eq!(a.details, "PDF · 293 KB");
+        assert_eq!(bubble_view(&doc, 0).body, "");
+
+        // No media row yet: pending, not a crash.
+        let bare = msg(Direction::Inbound, "sticker", "🏷️ Sticker", None);
+        assert_eq!(attachment_view(&bare).unwrap().state, MediaState::Pending);
+        assert!(attachment_view(&msg(Direction::Inbound, "location", "📍 Shop", None)).is_none());
+    }
+
+    #[test]
+    fn deleted_messages_show_the_notice_only() {
+        let mut m = msg(Direction::Inbound, "image", "", None);
+        m.deleted = true;
+        m.media = Some(media(MediaState::Stored, "image/png", 1, None));
+        let v = bubble_view(&m, 0);
+        assert!(v.deleted);
+        assert_eq!(v.body, DELETED_TEXT);
+        assert!(attachment_view(&m).is_none());
+        assert_eq!(v.kind_label, None);
+    }
+
+    #[test]
+    fn quotes_are_found_by_provider_id() {
+        let mut original = msg(Direction::Outbound, "text", "Your order\nshipped", None);
+        original.id = 3;
+        original.provider_id = Some("wamid.A".into());
+        let mut theirs = msg(Direction::Inbound, "text", "Where is it?", None);
+        theirs.id = 4;
+        theirs.provider_id = Some("wamid.B".into());
+        let thread = vec![original, theirs];
+        let q = quote_view(&thread, "wamid.A", "Ana");
+        assert_eq!(
+            q,
+            QuoteView { author: "You".into(), text: "Your order shipped".into(), target: Some(3) }
+        );
+        assert_eq!(quote_view(&thread, "wamid.B", "Ana").author, "Ana");
+        let missing = quote_view(&thread, "wamid.OLD", "Ana");
+        assert_eq!(missing.target, None);
+        assert_eq!(missing.text, "Quoted message not loaded");
+    }
+
+    #[test]
+    fn reactions_name_who_reacted() {
+        let r = vec![
+            Reaction { emoji: "👍".into(), by: Direction::Inbound },
+            Reaction { emoji: "❤️".into(), by: Direction::Outbound },
+            Reaction { emoji: " ".into(), by: Direction::Outbound },
+        ];
+        assert_eq!(
+            reaction_views(&r, "Ana"),
+            vec![("👍".into(), "Ana reacted 👍".into()), ("❤️".into(), "You reacted ❤️".into())]
+        );
+    }
+
+    #[test]
+    fn failed_outbound_offers_retry() {
+        let failed = msg(Direction::Outbound, "text", "hi", Some(DeliveryStatus::Failed));
+        assert!(bubble_view(&failed, 0).can_retry);
+        let sent = msg(Direction::Outbound, "text", "hi", Some(DeliveryStatus::Sent));
+        assert!(!bubble_view(&sent, 0).can_retry);
     }
 }

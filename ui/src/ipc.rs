@@ -46,8 +46,8 @@ pub use bridge::*;
 mod bridge {
     use js_sys::{Function, Object, Promise, Reflect};
     use parley_types::{
-        AppInfo, ConversationSummary, ErrorCode, InboxEvent, IpcError, Message, SendTextRequest,
-        SyncState, INBOX_EVENT,
+        AppInfo, ConversationSummary, ErrorCode, InboxEvent, IpcError, Message, SearchHit,
+        SendTextRequest, SyncState, INBOX_EVENT,
     };
     use serde::de::DeserializeOwned;
     use serde::Serialize;
@@ -109,6 +109,24 @@ mod bridge {
     }
 
     #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct BeforeArgs {
+        conversation_id: i64,
+        before_message_id: i64,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct MessageArgs {
+        message_id: i64,
+    }
+
+    #[derive(Serialize)]
+    struct SearchArgs<'a> {
+        query: &'a str,
+    }
+
+    #[derive(Serialize)]
     struct SendTextArgs<'a> {
         request: &'a SendTextRequest,
     }
@@ -130,6 +148,36 @@ mod bridge {
     pub async fn list_messages(conversation_id: i64) -> Result<Vec<Message>, IpcError> {
         let args = to_js(&ConversationArgs { conversation_id });
         invoke("list_messages", args, "loading messages").await
+    }
+
+    /// The page before `before_message_id`, oldest first; empty at the start.
+    pub async fn list_messages_before(
+        conversation_id: i64,
+        before_message_id: i64,
+    ) -> Result<Vec<Message>, IpcError> {
+        let args = to_js(&BeforeArgs { conversation_id, before_message_id });
+        invoke("list_messages_before", args, "loading older messages").await
+    }
+
+    /// Newest first, at most the core's page of hits.
+    pub async fn search(query: &str) -> Result<Vec<SearchHit>, IpcError> {
+        invoke("search", to_js(&SearchArgs { query }), "searching").await
+    }
+
+    /// Queues a failed message again; returns it with its new status.
+    pub async fn retry_message(message_id: i64) -> Result<Message, IpcError> {
+        invoke("retry_message", to_js(&MessageArgs { message_id }), "resending the message").await
+    }
+
+    pub async fn delete_message(message_id: i64) -> Result<(), IpcError> {
+        let args = to_js(&MessageArgs { message_id });
+        invoke_raw("delete_message", args, "deleting the message").await.map(drop)
+    }
+
+    /// The stored file as a `data:` URL (the CSP allows `img-src data:`).
+    pub async fn media_data_url(message_id: i64) -> Result<String, IpcError> {
+        let args = to_js(&MessageArgs { message_id });
+        invoke("media_data_url", args, "loading the attachment").await
     }
 
     /// Returns the local echo (status `sending`).

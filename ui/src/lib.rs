@@ -13,6 +13,8 @@
 pub mod format;
 pub mod ipc;
 pub mod state;
+pub mod text;
+pub mod thread_window;
 pub mod virtual_list;
 
 #[cfg(target_arch = "wasm32")]

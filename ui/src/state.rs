@@ -13,8 +13,13 @@
 use std::cmp::Ordering;
 
 use parley_types::{
-    AppInfo, ConversationSummary, InboxEvent, IpcError, Message, SyncState, UnixMillis,
+    AppInfo, ChannelKind, ConversationSummary, DeliveryStatus, InboxEvent, IpcError, Message,
+    SearchHit, SyncState, UnixMillis,
 };
+
+/// How many older pages the thread fetches on its own to reach a search hit
+/// before it gives up and says so (each page is the core's page size).
+pub const MAX_FOCUS_PAGES: u32 = 20;
 
 /// The messages of the open conversation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,6 +30,82 @@ pub struct Thread {
     /// False until `list_messages` answered for this conversation.
     pub loaded: bool,
     /// `list_messages` failed; the view offers a retry.
+    pub failed: bool,
+    /// The core may have messages older than the first loaded one. Cleared
+    /// once a page before the first message comes back empty.
+    pub has_older: bool,
+    /// A `list_messages_before` call is in flight.
+    pub loading_older: bool,
+    /// A message to scroll to once it is loaded (a search hit).
+    pub focus: Option<i64>,
+    /// Older pages fetched so far to reach `focus`.
+    pub focus_pages: u32,
+    /// The message shown highlighted (the last search hit opened).
+    pub highlight: Option<i64>,
+}
+
+/// Which conversations the list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListFilter {
+    #[default]
+    All,
+    Unread,
+    Channel(ChannelKind),
+}
+
+impl ListFilter {
+    pub const ALL: [ListFilter; 4] = [
+        ListFilter::All,
+        ListFilter::Unread,
+        ListFilter::Channel(ChannelKind::Whatsapp),
+        ListFilter::Channel(ChannelKind::Instagram),
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ListFilter::All => "All",
+            ListFilter::Unread => "Unread",
+            ListFilter::Channel(ChannelKind::Whatsapp) => "WhatsApp",
+            ListFilter::Channel(ChannelKind::Instagram) => "Instagram",
+        }
+    }
+
+    /// The `data-filter` hook.
+    pub fn key(self) -> &'static str {
+        match self {
+            ListFilter::All => "all",
+            ListFilter::Unread => "unread",
+            ListFilter::Channel(ChannelKind::Whatsapp) => "whatsapp",
+            ListFilter::Channel(ChannelKind::Instagram) => "instagram",
+        }
+    }
+
+    /// The open conversation always stays in the list, so reading it (which
+    /// clears its unread count) does not make it vanish under "Unread".
+    pub fn keeps(self, c: &ConversationSummary, selected: Option<i64>) -> bool {
+        Some(c.id) == selected
+            || match self {
+                ListFilter::All => true,
+                ListFilter::Unread => c.unread > 0,
+                ListFilter::Channel(kind) => c.channel == kind,
+            }
+    }
+}
+
+/// Full-text search across conversations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Search {
+    /// The results panel replaces the conversation list while open.
+    pub open: bool,
+    pub query: String,
+    /// Bumped on every query change; answers for an older one are dropped.
+    pub seq: u64,
+    pub loading: bool,
+    /// Newest first, for `searched`.
+    pub hits: Vec<SearchHit>,
+    /// The query `hits` answer.
+    pub searched: Option<String>,
+    /// The last search failed; the error is in the banner.
     pub failed: bool,
 }
 
@@ -40,7 +121,14 @@ pub struct Inbox {
     pub conversations_loaded: bool,
     /// `list_conversations` failed; the view offers a retry.
     pub conversations_failed: bool,
+    pub filter: ListFilter,
+    /// Indices into `conversations` that pass `filter`, in list order.
+    /// Recomputed whenever either changes.
+    pub visible: Vec<usize>,
     pub selected: Option<i64>,
+    pub search: Search,
+    /// The keyboard shortcuts overlay.
+    pub help_open: bool,
     pub thread: Thread,
     /// The last command error, shown until dismissed.
     pub error: Option<IpcError>,
@@ -66,7 +154,11 @@ impl Default for Inbox {
             conversations: Vec::new(),
             conversations_loaded: false,
             conversations_failed: false,
+            filter: ListFilter::All,
+            visible: Vec::new(),
             selected: None,
+            search: Search::default(),
+            help_open: false,
             thread: Thread::default(),
             error: None,
             focused: true,
@@ -89,6 +181,28 @@ impl Inbox {
     pub fn index_of(&self, id: i64) -> Option<usize> {
         self.conversations.iter().position(|c| c.id == id)
     }
+
+    /// Position of conversation `id` among the filtered rows.
+    pub fn visible_index_of(&self, id: i64) -> Option<usize> {
+        self.visible.iter().position(|&i| self.conversations[i].id == id)
+    }
+
+    /// Count of conversations with unread messages per filter, for the
+    /// filter tabs.
+    pub fn unread_count(&self) -> usize {
+        self.conversations.iter().filter(|c| c.unread > 0).count()
+    }
+
+    fn refresh_visible(&mut self) {
+        let (filter, selected) = (self.filter, self.selected);
+        self.visible = self
+            .conversations
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| filter.keeps(c, selected))
+            .map(|(i, _)| i)
+            .collect();
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +224,49 @@ pub enum Action {
         error: IpcError,
     },
     RetryMessages,
+    /// The agent scrolled to the top of the loaded thread.
+    LoadOlder,
+    OlderLoaded {
+        conversation_id: i64,
+        before: i64,
+        messages: Vec<Message>,
+    },
+    OlderFailed {
+        conversation_id: i64,
+        error: IpcError,
+    },
+    /// The view scrolled `focus` into sight.
+    FocusShown,
+    SetFilter(ListFilter),
+    OpenSearch,
+    CloseSearch,
+    SearchQuery(String),
+    SearchResults {
+        seq: u64,
+        hits: Vec<SearchHit>,
+    },
+    SearchFailed {
+        seq: u64,
+        error: IpcError,
+    },
+    /// Open the conversation of `search.hits[index]` at that message.
+    OpenHit(usize),
+    ToggleHelp,
+    /// Escape: closes the topmost overlay.
+    Escape,
+    /// Resend a failed message. The view shows it as sending at once: the
+    /// core's next report (which may beat the command's answer) then moves
+    /// it on as usual, including to a new failure.
+    Retry(i64),
+    /// The answer to `retry_message`: merged like any other report.
+    Retried(Message),
+    /// `retry_message` was refused: the message is failed as before.
+    RetryRefused {
+        message_id: i64,
+        error: IpcError,
+    },
+    /// Delete a failed message.
+    Delete(i64),
     /// A pushed diff from the core.
     Event(InboxEvent),
     /// The local echo returned by `send_text`.
@@ -128,6 +285,10 @@ pub enum Effect {
     LoadConversations,
     LoadMessages(i64),
     MarkRead(i64),
+    LoadOlder { conversation_id: i64, before: i64 },
+    Search { seq: u64 },
+    Retry(i64),
+    Delete(i64),
 }
 
 /// Conversation order: newest `last_at` first, ties broken by id (desc) so the
@@ -215,6 +376,15 @@ pub fn upsert_message(list: &mut Vec<Message>, m: Message) -> bool {
 
 /// Applies `action` to `state` and returns the IPC calls to make.
 pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
+    let list_rev = state.list_rev;
+    let effects = reduce_inner(state, action);
+    if state.list_rev != list_rev {
+        state.refresh_visible();
+    }
+    effects
+}
+
+fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
     let mut effects = Vec::new();
     match action {
         Action::AppInfoLoaded(info) => state.app_info = Some(info),
@@ -259,6 +429,7 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 return effects; // the agent moved on; a stale answer
             }
             messages.sort_by(message_order);
+            state.thread.has_older = !messages.is_empty();
             let early = std::mem::replace(&mut state.thread.messages, messages);
             for m in early {
                 upsert_message(&mut state.thread.messages, m);
@@ -266,7 +437,142 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.thread.loaded = true;
             state.thread.failed = false;
             state.thread_rev += 1;
+            seek_focus(state, &mut effects);
         }
+        Action::LoadOlder => load_older(state, &mut effects),
+        Action::OlderLoaded { conversation_id, before, messages } => {
+            if state.thread.conversation_id != Some(conversation_id)
+                || state.thread.messages.first().map(|m| m.id) != Some(before)
+            {
+                // Another conversation, or the thread was reloaded meanwhile.
+                state.thread.loading_older = false;
+                return effects;
+            }
+            state.thread.loading_older = false;
+            state.thread.has_older = !messages.is_empty();
+            merge_older(&mut state.thread.messages, messages);
+            state.thread_rev += 1;
+            seek_focus(state, &mut effects);
+        }
+        Action::OlderFailed { conversation_id, error } => {
+            if state.thread.conversation_id == Some(conversation_id) {
+                state.thread.loading_older = false;
+                state.thread.focus = None;
+                state.thread_rev += 1;
+            }
+            state.error = Some(error);
+        }
+        Action::FocusShown => {
+            if state.thread.focus.take().is_some() {
+                state.thread_rev += 1;
+            }
+        }
+        Action::SetFilter(filter) => {
+            if state.filter != filter {
+                state.filter = filter;
+                state.list_rev += 1;
+            }
+        }
+        Action::OpenSearch => {
+            if !state.search.open {
+                state.search.open = true;
+                state.list_rev += 1;
+            }
+        }
+        Action::CloseSearch => {
+            if state.search.open {
+                state.search = Search::default();
+                state.list_rev += 1;
+            }
+        }
+        Action::SearchQuery(query) => {
+            let search = &mut state.search;
+            search.open = true;
+            search.seq += 1;
+            search.failed = false;
+            if query.trim().is_empty() {
+                search.hits.clear();
+                search.searched = None;
+                search.loading = false;
+            } else {
+                search.loading = true;
+                effects.push(Effect::Search { seq: search.seq });
+            }
+            search.query = query;
+            state.list_rev += 1;
+        }
+        Action::SearchResults { seq, hits } => {
+            if seq == state.search.seq {
+                let search = &mut state.search;
+                search.hits = hits;
+                search.searched = Some(search.query.clone());
+                search.loading = false;
+                state.list_rev += 1;
+            }
+        }
+        Action::SearchFailed { seq, error } => {
+            if seq == state.search.seq {
+                state.search.loading = false;
+                state.search.failed = true;
+                state.list_rev += 1;
+                state.error = Some(error);
+            }
+        }
+        Action::OpenHit(index) => {
+            let Some(hit) = state.search.hits.get(index) else { return effects };
+            let (conversation_id, message_id) = (hit.message.conversation_id, hit.message.id);
+            if state.conversation(conversation_id).is_none() {
+                state.error = Some(IpcError::new(
+                    parley_types::ErrorCode::NotFound,
+                    "That conversation is not in the loaded list. Scroll the list or narrow the search.",
+                ));
+                return effects;
+            }
+            select(state, conversation_id, &mut effects);
+            state.thread.focus = Some(message_id);
+            state.thread.focus_pages = 0;
+            state.thread.highlight = Some(message_id);
+            state.thread_rev += 1;
+            state.list_rev += 1;
+            if state.thread.loaded {
+                seek_focus(state, &mut effects);
+            }
+        }
+        Action::ToggleHelp => state.help_open = !state.help_open,
+        Action::Escape => {
+            if state.help_open {
+                state.help_open = false;
+            } else if state.search.open {
+                state.search = Search::default();
+                state.list_rev += 1;
+            }
+        }
+        Action::Retry(id) => {
+            let m = state.thread.messages.iter_mut().find(|m| m.id == id);
+            if let Some(m) = m.filter(|m| m.status == Some(DeliveryStatus::Failed)) {
+                // The only step back a status may take; the old sentence is
+                // kept (hidden) for a refused retry.
+                m.status = Some(DeliveryStatus::Sending);
+                state.thread_rev += 1;
+                effects.push(Effect::Retry(id));
+            }
+        }
+        Action::Retried(message) => {
+            if state.thread.conversation_id == Some(message.conversation_id)
+                && upsert_message(&mut state.thread.messages, message)
+            {
+                state.thread_rev += 1;
+            }
+        }
+        Action::RetryRefused { message_id, error } => {
+            let m = state.thread.messages.iter_mut().find(|m| m.id == message_id);
+            if let Some(m) = m.filter(|m| m.status == Some(DeliveryStatus::Sending)) {
+                m.status = Some(DeliveryStatus::Failed);
+                state.thread_rev += 1;
+            }
+            state.error = Some(error);
+        }
+        Action::Delete(id) => effects.push(Effect::Delete(id)),
         Action::MessagesFailed { conversation_id, error } => {
             if state.thread.conversation_id == Some(conversation_id) {
                 state.thread.failed = true;
@@ -316,18 +622,19 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
         }
         Action::Select(id) => select(state, id, &mut effects),
         Action::SelectNext | Action::SelectPrevious => {
-            let len = state.conversations.len();
+            // Follows the filtered list the agent sees.
+            let len = state.visible.len();
             if len == 0 {
                 return effects;
             }
             let next = matches!(action, Action::SelectNext);
-            let index = match state.selected.and_then(|id| state.index_of(id)) {
+            let index = match state.selected.and_then(|id| state.visible_index_of(id)) {
                 None if next => 0,
                 None => len - 1,
                 Some(i) if next => (i + 1).min(len - 1),
                 Some(i) => i.saturating_sub(1),
             };
-            let id = state.conversations[index].id;
+            let id = state.conversations[state.visible[index]].id;
             select(state, id, &mut effects);
         }
         Action::FocusChanged(focused) => {
@@ -340,6 +647,52 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
         Action::DismissError => state.error = None,
     }
     effects
+}
+
+/// Asks for the page before the first loaded message, once at a time.
+fn load_older(state: &mut Inbox, effects: &mut Vec<Effect>) {
+    let t = &mut state.thread;
+    let (Some(conversation_id), Some(first)) = (t.conversation_id, t.messages.first()) else {
+        return;
+    };
+    if t.loaded && t.has_older && !t.loading_older {
+        t.loading_older = true;
+        state.thread_rev += 1;
+        effects.push(Effect::LoadOlder { conversation_id, before: first.id });
+    }
+}
+
+/// A search hit older than the loaded messages: page back until it is
+/// loaded, or say it could not be reached.
+fn seek_focus(state: &mut Inbox, effects: &mut Vec<Effect>) {
+    let Some(target) = state.thread.focus else { return };
+    if state.thread.messages.iter().any(|m| m.id == target) {
+        return; // the view scrolls to it
+    }
+    if state.thread.has_older && state.thread.focus_pages < MAX_FOCUS_PAGES {
+        state.thread.focus_pages += 1;
+        load_older(state, effects);
+    } else {
+        state.thread.focus = None;
+        state.error = Some(IpcError::new(
+            parley_types::ErrorCode::NotFound,
+            "That message is too far back in the conversation to open. Scroll up to find it.",
+        ));
+    }
+}
+
+/// Adds an older page to the thread: unique ids, oldest first. The page is
+/// normally all older than what is loaded, but a message that changed in
+/// between may be in both; the loaded copy (kept fresh by events) wins.
+pub fn merge_older(list: &mut Vec<Message>, older: Vec<Message>) {
+    let loaded: std::collections::HashSet<i64> = list.iter().map(|m| m.id).collect();
+    let mut merged: Vec<Message> = older.into_iter().filter(|m| !loaded.contains(&m.id)).collect();
+    if merged.is_empty() {
+        return;
+    }
+    merged.append(list);
+    merged.sort_by(message_order);
+    *list = merged;
 }
 
 fn select(state: &mut Inbox, id: i64, effects: &mut Vec<Effect>) {
@@ -375,7 +728,7 @@ pub fn window_open(c: &ConversationSummary, now: UnixMillis) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_types::{ChannelKind, DeliveryStatus, Direction, ErrorCode};
+    use parley_types::{Direction, ErrorCode};
 
     fn conv(id: i64, last_at: i64, unread: u32) -> ConversationSummary {
         ConversationSummary {
@@ -752,5 +1105,205 @@ mod tests {
         reduce(&mut s, Action::Event(e));
         assert_eq!(s.thread.messages[0].body, "<script>alert(1)</script>");
         assert_eq!(s.thread.messages[0].status, Some(DeliveryStatus::Failed));
+    }
+
+    fn opened_with(messages: Vec<Message>) -> Inbox {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::MessagesLoaded { conversation_id: 1, messages });
+        s
+    }
+
+    fn thread_ids(s: &Inbox) -> Vec<i64> {
+        s.thread.messages.iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn older_history_pages_in_once_at_a_time() {
+        let mut s = opened_with(vec![msg(10, 1, 100, None), msg(11, 1, 110, None)]);
+        assert!(s.thread.has_older);
+        let fx = reduce(&mut s, Action::LoadOlder);
+        assert_eq!(fx, vec![Effect::LoadOlder { conversation_id: 1, before: 10 }]);
+        assert!(reduce(&mut s, Action::LoadOlder).is_empty(), "one request at a time");
+        // A message that changed meanwhile is in both pages: no duplicate.
+        let page = vec![msg(8, 1, 80, None), msg(9, 1, 90, None), msg(10, 1, 100, None)];
+        reduce(&mut s, Action::OlderLoaded { conversation_id: 1, before: 10, messages: page });
+        assert_eq!(thread_ids(&s), vec![8, 9, 10, 11]);
+        assert!(!s.thread.loading_older);
+        // The start of history: an empty page stops further requests.
+        let fx = reduce(&mut s, Action::LoadOlder);
+        assert_eq!(fx, vec![Effect::LoadOlder { conversation_id: 1, before: 8 }]);
+        reduce(&mut s, Action::OlderLoaded { conversation_id: 1, before: 8, messages: vec![] });
+        assert!(!s.thread.has_older);
+        assert!(reduce(&mut s, Action::LoadOlder).is_empty());
+    }
+
+    #[test]
+    fn stale_older_pages_are_dropped() {
+        let mut s = opened_with(vec![msg(10, 1, 100, None)]);
+        reduce(&mut s, Action::LoadOlder);
+        reduce(&mut s, Action::Select(2));
+        reduce(
+            &mut s,
+            Action::MessagesLoaded { conversation_id: 2, messages: vec![msg(20, 2, 5, None)] },
+        );
+        reduce(
+            &mut s,
+            Action::OlderLoaded {
+                conversation_id: 1,
+                before: 10,
+                messages: vec![msg(1, 1, 1, None)],
+            },
+        );
+        assert_eq!(thread_ids(&s), vec![20]);
+        // An empty thread has nothing to page before.
+        let mut empty = opened_with(vec![]);
+        assert!(!empty.thread.has_older);
+        assert!(reduce(&mut empty, Action::LoadOlder).is_empty());
+    }
+
+    fn hit(id: i64, conversation_id: i64) -> SearchHit {
+        SearchHit { message: msg(id, conversation_id, id, None), conversation_title: "C".into() }
+    }
+
+    #[test]
+    fn search_answers_only_for_the_current_query() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        assert_eq!(
+            reduce(&mut s, Action::SearchQuery("ord".into())),
+            vec![Effect::Search { seq: 1 }]
+        );
+        assert_eq!(
+            reduce(&mut s, Action::SearchQuery("order".into())),
+            vec![Effect::Search { seq: 2 }]
+        );
+        reduce(&mut s, Action::SearchResults { seq: 1, hits: vec![hit(1, 1)] });
+        assert!(s.search.hits.is_empty(), "a slower answer to an older query is dropped");
+        assert!(s.search.loading);
+        reduce(&mut s, Action::SearchResults { seq: 2, hits: vec![hit(2, 1)] });
+        assert_eq!(s.search.hits.len(), 1);
+        assert_eq!(s.search.searched.as_deref(), Some("order"));
+        assert!(reduce(&mut s, Action::SearchQuery("  ".into())).is_empty(), "blank: no call");
+        assert!(s.search.hits.is_empty());
+        reduce(&mut s, Action::Escape);
+        assert!(!s.search.open);
+    }
+
+    #[test]
+    fn opening_a_hit_selects_and_focuses_its_message() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0)]);
+        reduce(&mut s, Action::SearchQuery("x".into()));
+        reduce(&mut s, Action::SearchResults { seq: 1, hits: vec![hit(5, 2), hit(99, 7)] });
+        let fx = reduce(&mut s, Action::OpenHit(0));
+        assert_eq!(fx, vec![Effect::LoadMessages(2)]);
+        assert_eq!(s.thread.focus, Some(5));
+        assert_eq!(s.thread.highlight, Some(5));
+        // The hit is older than the first page: the thread pages back to it.
+        let fx = reduce(
+            &mut s,
+            Action::MessagesLoaded { conversation_id: 2, messages: vec![msg(50, 2, 500, None)] },
+        );
+        assert_eq!(fx, vec![Effect::LoadOlder { conversation_id: 2, before: 50 }]);
+        reduce(
+            &mut s,
+            Action::OlderLoaded {
+                conversation_id: 2,
+                before: 50,
+                messages: vec![msg(5, 2, 5, None)],
+            },
+        );
+        assert_eq!(s.thread.focus, Some(5), "loaded now; the view scrolls to it");
+        reduce(&mut s, Action::FocusShown);
+        assert_eq!(s.thread.focus, None);
+        assert_eq!(s.thread.highlight, Some(5), "still highlighted");
+        assert!(s.search.open, "results stay for the next hit");
+        // A conversation outside the loaded list is reported, not opened.
+        reduce(&mut s, Action::OpenHit(1));
+        assert_eq!(s.selected, Some(2));
+        assert!(s.error.is_some());
+    }
+
+    #[test]
+    fn a_hit_that_cannot_be_reached_is_reported() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::SearchQuery("x".into()));
+        reduce(&mut s, Action::SearchResults { seq: 1, hits: vec![hit(3, 1)] });
+        reduce(&mut s, Action::OpenHit(0));
+        reduce(
+            &mut s,
+            Action::MessagesLoaded { conversation_id: 1, messages: vec![msg(9, 1, 9, None)] },
+        );
+        // History ends without the message (it was deleted meanwhile).
+        reduce(&mut s, Action::OlderLoaded { conversation_id: 1, before: 9, messages: vec![] });
+        assert_eq!(s.thread.focus, None);
+        assert!(s.error.is_some());
+    }
+
+    #[test]
+    fn filters_narrow_the_list_and_keyboard_navigation() {
+        let mut wa = conv(1, 100, 2);
+        wa.channel = ChannelKind::Whatsapp;
+        let mut ig = conv(2, 200, 0);
+        ig.channel = ChannelKind::Instagram;
+        let mut ig2 = conv(3, 300, 1);
+        ig2.channel = ChannelKind::Instagram;
+        let mut s = loaded(vec![wa, ig, ig2]);
+        let visible =
+            |s: &Inbox| s.visible.iter().map(|&i| s.conversations[i].id).collect::<Vec<_>>();
+        assert_eq!(visible(&s), vec![3, 2, 1]);
+        reduce(&mut s, Action::SetFilter(ListFilter::Unread));
+        assert_eq!(visible(&s), vec![3, 1]);
+        reduce(&mut s, Action::SelectNext);
+        assert_eq!(s.selected, Some(3));
+        reduce(&mut s, Action::SelectNext);
+        assert_eq!(s.selected, Some(1), "skips the read conversation 2");
+        assert_eq!(visible(&s), vec![1], "3 was read and left; 1 is read but open, so it stays");
+        reduce(&mut s, Action::SetFilter(ListFilter::Channel(ChannelKind::Instagram)));
+        assert_eq!(visible(&s), vec![3, 2, 1], "the open conversation stays visible");
+        reduce(&mut s, Action::Select(2));
+        assert_eq!(visible(&s), vec![3, 2]);
+        // Live changes respect the filter.
+        let mut new_wa = conv(4, 400, 1);
+        new_wa.channel = ChannelKind::Whatsapp;
+        reduce(&mut s, changed(new_wa));
+        assert_eq!(visible(&s), vec![3, 2]);
+        assert_eq!(s.unread_count(), 1, "only the new one: opening marked the others read");
+    }
+
+    #[test]
+    fn retry_replaces_failed_and_delete_asks_the_core() {
+        let mut failed = msg(7, 1, 70, Some(DeliveryStatus::Failed));
+        failed.error = Some("The 24-hour window is closed.".into());
+        let mut s = opened_with(vec![failed.clone()]);
+        let status = |s: &Inbox| s.thread.messages[0].status;
+        assert_eq!(reduce(&mut s, Action::Retry(7)), vec![Effect::Retry(7)]);
+        assert_eq!(status(&s), Some(DeliveryStatus::Sending), "shown as sending at once");
+        assert!(reduce(&mut s, Action::Retry(7)).is_empty(), "no second retry while sending");
+        // The core fails it again before the command's answer arrives...
+        reduce(&mut s, message_changed(failed.clone()));
+        assert_eq!(status(&s), Some(DeliveryStatus::Failed));
+        // ...and the late answer does not hide the new failure.
+        reduce(&mut s, Action::Retried(msg(7, 1, 70, Some(DeliveryStatus::Sending))));
+        assert_eq!(status(&s), Some(DeliveryStatus::Failed));
+        // A refused retry puts the failure back, with its sentence.
+        reduce(&mut s, Action::Retry(7));
+        let e = IpcError::new(ErrorCode::Storage, "The inbox database could not be written.");
+        reduce(&mut s, Action::RetryRefused { message_id: 7, error: e });
+        assert_eq!(status(&s), Some(DeliveryStatus::Failed));
+        assert_eq!(s.thread.messages[0].error.as_deref(), Some("The 24-hour window is closed."));
+        assert!(s.error.is_some());
+        assert_eq!(reduce(&mut s, Action::Delete(7)), vec![Effect::Delete(7)]);
+    }
+
+    #[test]
+    fn escape_closes_help_before_search() {
+        let mut s = loaded(vec![]);
+        reduce(&mut s, Action::OpenSearch);
+        reduce(&mut s, Action::ToggleHelp);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.help_open);
+        assert!(s.search.open);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.search.open);
     }
 }

@@ -6,7 +6,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use super::icons;
-use crate::app::{Dispatcher, Drafts};
+use crate::app::{Dispatcher, Drafts, COMPOSER_INPUT_ID};
 use crate::format::{self, WINDOW_CLOSED_NOTICE};
 use crate::ipc;
 use crate::state::Action;
@@ -110,6 +110,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
         <div class="composer">
             <textarea
                 ref={input}
+                id={COMPOSER_INPUT_ID}
                 class="composer-input"
                 data-testid="composer-input"
                 aria-label="Message"

@@ -7,6 +7,7 @@ use web_sys::Element;
 use yew::prelude::*;
 
 use super::icons;
+use super::search::{SearchResults, SidebarTools};
 use crate::app::Dispatcher;
 use crate::state::Action;
 use crate::virtual_list::{scroll_to_reveal, total_height, visible_range, VisibleRange};
@@ -45,7 +46,8 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
     let rerender = use_force_update();
 
     let state = props.dispatcher.state();
-    let total = state.conversations.len();
+    // The filtered rows; `visible[i]` indexes `conversations`.
+    let total = state.visible.len();
     let m = *metrics.borrow();
     let range = visible_range(total, m.scroll_top, m.viewport, ROW_HEIGHT, OVERSCAN);
     *rendered.borrow_mut() = range;
@@ -59,7 +61,7 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
             let m =
                 Metrics { scroll_top: el.scroll_top() as f64, viewport: el.client_height() as f64 };
             *metrics.borrow_mut() = m;
-            let total = d.state().conversations.len();
+            let total = d.state().visible.len();
             if visible_range(total, m.scroll_top, m.viewport, ROW_HEIGHT, OVERSCAN)
                 != *rendered.borrow()
             {
@@ -99,7 +101,7 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
         let (scroller, metrics, d, measure) =
             (scroller.clone(), metrics.clone(), props.dispatcher.clone(), measure.clone());
         use_effect_with(props.selected, move |selected| {
-            let index = selected.and_then(|id| d.state().index_of(id));
+            let index = selected.and_then(|id| d.state().visible_index_of(id));
             if let (Some(index), Some(el)) = (index, scroller.cast::<Element>()) {
                 let m = *metrics.borrow();
                 if let Some(top) = scroll_to_reveal(index, ROW_HEIGHT, m.scroll_top, m.viewport) {
@@ -121,9 +123,10 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
     };
 
     let offset = dom::utc_offset_min(props.now);
-    let rows: Html = state.conversations[range.start..range.end]
+    let rows: Html = state.visible[range.start..range.end]
         .iter()
-        .map(|c| {
+        .map(|&i| {
+            let c = &state.conversations[i];
             let v = format::row_view(c, props.now, offset);
             let selected = props.selected == Some(c.id);
             let onclick = {
@@ -185,17 +188,24 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
         }
     } else if !props.loaded && total == 0 {
         html! { <div class="list-status" aria-busy="true">{"Loading conversations…"}</div> }
-    } else if total == 0 {
+    } else if state.conversations.is_empty() {
         html! {
             <div class="list-status">
                 {"No conversations yet. Messages from customers will appear here."}
+            </div>
+        }
+    } else if total == 0 {
+        html! {
+            <div class="list-status" data-testid="filter-empty">
+                {format!("No {} conversations.", state.filter.label().to_lowercase())}
             </div>
         }
     } else {
         Html::default()
     };
 
-    let unread_total = state.conversations.iter().filter(|c| c.unread > 0).count();
+    let unread_total = state.unread_count();
+    let searching = state.search.open && !state.search.query.trim().is_empty();
     let view = html! {
         <nav class="sidebar" aria-label="Conversations">
             <div class="sidebar-header">
@@ -206,9 +216,17 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
                     </span>
                 }
             </div>
-            {status}
+            <SidebarTools dispatcher={props.dispatcher.clone()} rev={props.rev} />
+            if searching {
+                <SearchResults dispatcher={props.dispatcher.clone()} rev={props.rev} now={props.now} />
+            } else {
+                {status}
+            }
+            // Hidden rather than removed while searching, so its scroll
+            // position and size observer survive.
             <div
                 class="conv-scroll"
+                hidden={searching}
                 ref={scroller}
                 {onscroll}
                 data-testid="conversation-list"
@@ -218,7 +236,7 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
                     <div class="conv-window" ref={window}>{rows}</div>
                 </div>
             </div>
-            <p class="sidebar-hint" aria-hidden="true">{"Alt+↑ / Alt+↓ to switch"}</p>
+            <p class="sidebar-hint" aria-hidden="true">{"Alt+↑ / Alt+↓ to switch · ? for shortcuts"}</p>
         </nav>
     };
     drop(state);

@@ -6,9 +6,11 @@ mod composer;
 mod conversation_list;
 mod header;
 pub mod icons;
+mod search;
 mod thread;
 
 pub use banner::ErrorBanner;
 pub use conversation_list::ConversationList;
 pub use header::Header;
+pub use search::HelpOverlay;
 pub use thread::ThreadPane;

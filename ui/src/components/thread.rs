@@ -1,18 +1,33 @@
 //! The open conversation: header, messages and composer.
+//!
+//! Only a bounded slice of the loaded messages is in the DOM
+//! ([`ThreadWindow`]); it slides when the agent scrolls near either end, and
+//! the core is asked for older history at the top.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 
 use parley_types::{ConversationSummary, Direction, Message};
-use web_sys::Element;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
 use super::composer::Composer;
 use super::icons;
 use crate::app::{Dispatcher, Drafts};
-use crate::dom;
 use crate::format::{self, Tick, WindowState};
 use crate::state::Action;
+use crate::text::{linkify, Segment};
+use crate::thread_window::ThreadWindow;
+use crate::{dom, ipc};
 
 /// Within this many pixels of the bottom counts as "at the bottom".
 const STICKY_PX: i32 = 48;
+/// Within this many pixels of an end, the slice slides (or older history
+/// is fetched).
+const EDGE_PX: i32 = 400;
 
 #[derive(Properties, PartialEq)]
 pub struct ThreadPaneProps {
@@ -32,39 +47,133 @@ struct Seen {
     last_message: Option<i64>,
 }
 
+/// The slice of one conversation, and a message to hold in place across
+/// the next render: (id, its distance from the top of the viewport).
+#[derive(Default)]
+struct Slice {
+    conversation: Option<i64>,
+    window: ThreadWindow,
+    anchor: Option<(i64, i32)>,
+}
+
+fn message_element(scroller: &Element, id: i64) -> Option<HtmlElement> {
+    scroller
+        .query_selector(&format!("[data-message-id=\"{id}\"]"))
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+}
+
+/// Remembers where message `id` is on screen, to restore after the slice
+/// changes (WebKit has no CSS scroll anchoring).
+fn anchor_of(scroller: &Element, id: i64) -> Option<(i64, i32)> {
+    message_element(scroller, id).map(|el| (id, el.offset_top() - scroller.scroll_top()))
+}
+
 #[component]
 pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
     let scroller = use_node_ref();
     let at_bottom = use_mut_ref(|| true);
     let seen = use_mut_ref(|| None::<Seen>);
+    let slice = use_mut_ref(Slice::default);
+    let rerender = use_force_update();
 
     let state = props.dispatcher.state();
     let thread = &state.thread;
+    let conversation_id = props.conversation.as_ref().map(|c| c.id);
+    if slice.borrow().conversation != conversation_id {
+        *slice.borrow_mut() =
+            Slice { conversation: conversation_id, window: ThreadWindow::bottom(), anchor: None };
+    }
+    // A search hit to show: bring it into the slice before rendering.
+    let focus = thread.focus.filter(|id| slice.borrow_mut().window.reveal(&thread.messages, *id));
+    let (start, end) = slice.borrow().window.range(&thread.messages);
     let now_seen = Seen {
-        conversation: props.conversation.as_ref().map(|c| c.id),
+        conversation: conversation_id,
         loaded: thread.loaded,
         last_message: thread.messages.last().map(|m| m.id),
     };
     let last_is_outbound =
         thread.messages.last().is_some_and(|m| m.direction == Direction::Outbound);
 
-    // Scroll to the bottom on open, and on changes while already there (or
-    // when the agent just sent something).
-    {
-        let (scroller, at_bottom, seen) = (scroller.clone(), at_bottom.clone(), seen.clone());
-        use_effect_with((now_seen, props.rev), move |(current, _)| {
-            let previous = seen.replace(Some(*current));
-            let opened = previous.is_none_or(|p| {
-                p.conversation != current.conversation || p.loaded != current.loaded
-            });
-            let sent = last_is_outbound
-                && previous.is_some_and(|p| p.last_message != current.last_message);
-            if opened || sent || *at_bottom.borrow() {
-                if let Some(el) = scroller.cast::<Element>() {
-                    el.set_scroll_top(el.scroll_height());
-                }
-                *at_bottom.borrow_mut() = true;
+    // Slides the slice or asks for older history when the viewport is near
+    // an end. Called on scroll and after renders.
+    let check_edges = {
+        let (scroller, slice, d, rerender) =
+            (scroller.clone(), slice.clone(), props.dispatcher.clone(), rerender.clone());
+        Rc::new(move || {
+            let Some(el) = scroller.cast::<Element>() else { return };
+            let state = d.state();
+            let messages = &state.thread.messages;
+            let mut s = slice.borrow_mut();
+            if s.anchor.is_some() {
+                return; // a slide is still being laid out
             }
+            let (start, end) = s.window.range(messages);
+            let gap_below = el.scroll_height() - el.scroll_top() - el.client_height();
+            if el.scroll_top() < EDGE_PX {
+                if start > 0 {
+                    s.anchor = anchor_of(&el, messages[start].id);
+                    s.window.slide_up(messages);
+                    drop((s, state));
+                    rerender.force_update();
+                } else if state.thread.has_older && !state.thread.loading_older {
+                    drop((s, state));
+                    d.dispatch(Action::LoadOlder);
+                }
+            } else if gap_below < EDGE_PX && end < messages.len() {
+                s.anchor = anchor_of(&el, messages[end - 1].id);
+                s.window.slide_down(messages);
+                drop((s, state));
+                rerender.force_update();
+            }
+        })
+    };
+
+    // After a render: restore the anchored message's place, scroll to a
+    // search hit, or stick to the bottom (on open, and on changes while
+    // already there or when the agent just sent something).
+    {
+        let (scroller, at_bottom, seen, slice, d, check_edges) = (
+            scroller.clone(),
+            at_bottom.clone(),
+            seen.clone(),
+            slice.clone(),
+            props.dispatcher.clone(),
+            check_edges.clone(),
+        );
+        use_effect_with((now_seen, props.rev, start, end), move |(current, _, _, _)| {
+            let previous = seen.replace(Some(*current));
+            let Some(el) = scroller.cast::<Element>() else { return };
+            let anchor = slice.borrow_mut().anchor.take();
+            if let Some((id, offset)) = anchor {
+                if let Some(m) = message_element(&el, id) {
+                    el.set_scroll_top(m.offset_top() - offset);
+                }
+            } else if let Some(id) = focus {
+                if let Some(m) = message_element(&el, id) {
+                    let top = m.offset_top() - (el.client_height() - m.offset_height()) / 2;
+                    el.set_scroll_top(top.max(0));
+                    *at_bottom.borrow_mut() = false;
+                }
+                d.dispatch(Action::FocusShown);
+                return;
+            } else {
+                let opened = previous.is_none_or(|p| {
+                    p.conversation != current.conversation || p.loaded != current.loaded
+                });
+                let sent = last_is_outbound
+                    && previous.is_some_and(|p| p.last_message != current.last_message);
+                if opened || sent || *at_bottom.borrow() {
+                    if !slice.borrow().window.follows_bottom() {
+                        slice.borrow_mut().window = ThreadWindow::bottom();
+                    }
+                    el.set_scroll_top(el.scroll_height());
+                    *at_bottom.borrow_mut() = true;
+                    return;
+                }
+            }
+            check_edges();
         });
     }
 
@@ -91,19 +200,21 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 <div class="empty-state">
                     {icons::chat_empty()}
                     <h2>{"No conversation selected"}</h2>
-                    <p>{"Pick a conversation on the left to read and reply."}</p>
+                    <p>{"Pick a conversation on the left to read and reply. Press ? for shortcuts."}</p>
                 </div>
             </section>
         };
     };
 
     let onscroll = {
-        let (scroller, at_bottom) = (scroller.clone(), at_bottom.clone());
+        let (scroller, at_bottom, check_edges) =
+            (scroller.clone(), at_bottom.clone(), check_edges.clone());
         Callback::from(move |_: Event| {
             if let Some(el) = scroller.cast::<Element>() {
                 let gap = el.scroll_height() - el.scroll_top() - el.client_height();
                 *at_bottom.borrow_mut() = gap <= STICKY_PX;
             }
+            check_edges();
         })
     };
 
@@ -129,7 +240,27 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
     } else if thread.messages.is_empty() {
         html! { <div class="thread-status">{"No messages yet."}</div> }
     } else {
-        message_items(&thread.messages, props.now)
+        let top: Html = if start > 0 {
+            Html::default()
+        } else if thread.loading_older {
+            html! { <div class="history-edge" aria-busy="true" data-testid="loading-older">{"Loading older messages…"}</div> }
+        } else if !thread.has_older {
+            html! { <div class="history-edge" data-testid="history-start">{"Beginning of the conversation"}</div> }
+        } else {
+            Html::default()
+        };
+        let ctx = BubbleCtx {
+            all: &thread.messages,
+            contact: &conversation.title,
+            highlight: thread.highlight,
+            dispatcher: &props.dispatcher,
+        };
+        html! {
+            <>
+                {top}
+                {message_items(&thread.messages[start..end], props.now, &ctx)}
+            </>
+        }
     };
 
     let v = format::row_view(conversation, props.now, 0);
@@ -162,6 +293,8 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 aria-label="Messages"
                 tabindex="0"
                 data-testid="message-list"
+                data-loaded={thread.messages.len().to_string()}
+                data-rendered={(end - start).to_string()}
             >
                 {body}
             </div>
@@ -178,8 +311,18 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
     view
 }
 
-/// Bubbles with a separator above the first message of each local day.
-fn message_items(messages: &[Message], now: i64) -> Html {
+/// What every bubble needs besides its message.
+struct BubbleCtx<'a> {
+    /// The whole loaded thread, to find quoted messages.
+    all: &'a [Message],
+    contact: &'a str,
+    highlight: Option<i64>,
+    dispatcher: &'a Dispatcher,
+}
+
+/// Bubbles with a separator above the first message of each local day (and
+/// above the first rendered one).
+fn message_items(messages: &[Message], now: i64, ctx: &BubbleCtx<'_>) -> Html {
     let mut items = Vec::with_capacity(messages.len() + 8);
     let mut last_day = None;
     for m in messages {
@@ -193,7 +336,7 @@ fn message_items(messages: &[Message], now: i64) -> Html {
                 </div>
             });
         }
-        items.push(bubble(m, offset));
+        items.push(bubble(m, offset, ctx));
     }
     items.into_iter().collect()
 }
@@ -208,21 +351,121 @@ fn tick_class(tick: Tick) -> &'static str {
     }
 }
 
-fn bubble(m: &Message, offset: i64) -> Html {
-    let v = format::bubble_view(m, offset);
+/// Message text as text nodes, with `http`/`https` URLs set apart.
+///
+/// Links are deliberately not `<a href>`: the app grants no opener, so a
+/// followed link would navigate the app's own window away from the inbox.
+/// A link is shown distinctly, selectable, with a button that copies it.
+fn rich_text(body: &str) -> Html {
+    linkify(body)
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Text(t) => html! { {t.to_owned()} },
+            Segment::Link(url) => html! { <LinkText url={AttrValue::from(url.to_owned())} /> },
+        })
+        .collect()
+}
+
+#[derive(Properties, PartialEq)]
+struct LinkTextProps {
+    url: AttrValue,
+}
+
+#[component]
+fn LinkText(props: &LinkTextProps) -> Html {
+    let span = use_node_ref();
+    let copied = use_state(|| false);
+    let onclick = {
+        let (span, copied, url) = (span.clone(), copied.clone(), props.url.clone());
+        Callback::from(move |_: MouseEvent| {
+            dom::copy_text(&url, span.cast::<Element>());
+            copied.set(true);
+        })
+    };
     html! {
-        <div key={format!("m{}", m.id)} class={classes!("msg-row", v.direction)}>
+        <span class="link-wrap">
+            <span ref={span} class="link" data-testid="message-link" title="Links open outside Parley: copy it into your browser">
+                {props.url.to_string()}
+            </span>
+            <button
+                type="button"
+                class="copy-link"
+                data-testid="copy-link"
+                aria-label={format!("Copy link {}", props.url)}
+                title="Copy link"
+                {onclick}
+            >
+                {if *copied { "Copied" } else { "Copy" }}
+            </button>
+        </span>
+    }
+}
+
+fn bubble(m: &Message, offset: i64, ctx: &BubbleCtx<'_>) -> Html {
+    let v = format::bubble_view(m, offset);
+    let attachment = format::attachment_view(m);
+    let quote = m
+        .reply_to
+        .as_deref()
+        .filter(|_| !m.deleted)
+        .map(|id| format::quote_view(ctx.all, id, ctx.contact));
+    let reactions = format::reaction_views(&m.reactions, ctx.contact);
+    let highlighted = ctx.highlight == Some(m.id);
+    let d = ctx.dispatcher;
+    html! {
+        <div
+            key={format!("m{}", m.id)}
+            class={classes!("msg-row", v.direction, (!reactions.is_empty()).then_some("has-reactions"))}
+        >
             <div
-                class={classes!("bubble", v.direction, v.status)}
+                class={classes!(
+                    "bubble",
+                    v.direction,
+                    v.status,
+                    v.deleted.then_some("deleted"),
+                    highlighted.then_some("highlighted"),
+                    attachment.as_ref().filter(|a| a.preview).map(|_| "has-preview"),
+                )}
                 data-testid="message"
                 data-message-id={m.id.to_string()}
                 data-direction={v.direction}
                 data-status={v.status}
+                data-kind={v.kind.clone()}
+                data-highlighted={highlighted.then_some("true")}
             >
+                if let Some(q) = quote {
+                    <div class={classes!("quote", q.target.is_none().then_some("missing"))} data-testid="quote">
+                        <span class="quote-author">{q.author}</span>
+                        <span class="quote-text">{q.text}</span>
+                    </div>
+                }
                 if let Some(label) = v.kind_label {
                     <span class="kind-label">{label}</span>
                 }
-                <div class="message-body" data-testid="message-body">{v.body}</div>
+                if let Some(a) = attachment {
+                    <div class={classes!("attachment", a.state_name)} data-testid="attachment" data-media-state={a.state_name}>
+                        if a.preview {
+                            <MediaPreview message_id={m.id} alt={a.label.clone()} />
+                        }
+                        <div class="attachment-info">
+                            <span class="attachment-label">{a.label}</span>
+                            if let Some(name) = a.filename {
+                                <span class="attachment-name">{name}</span>
+                            }
+                            if !a.details.is_empty() {
+                                <span class="attachment-details">{a.details}</span>
+                            }
+                            if let Some(state) = a.state_text {
+                                <span class="attachment-state" data-testid="attachment-state">{state}</span>
+                            }
+                        </div>
+                    </div>
+                }
+                if !v.body.is_empty() {
+                    <div class="message-body" data-testid="message-body" dir="auto">
+                        {if v.deleted { html! { {v.body} } } else { rich_text(&v.body) }}
+                    </div>
+                }
                 <span class="meta">
                     <span class="time">{v.time}</span>
                     if let (Some(tick), Some(label)) = (v.tick, v.status_label) {
@@ -238,9 +481,98 @@ fn bubble(m: &Message, offset: i64) -> Html {
                     }
                 </span>
                 if let Some(error) = v.error {
-                    <div class="message-error" data-testid="message-error">{error}</div>
+                    <div class="message-error" data-testid="message-error" role="note">{error}</div>
+                }
+                if v.can_retry {
+                    <div class="message-actions">
+                        <button
+                            type="button"
+                            class="text-button"
+                            data-testid="retry-message"
+                            onclick={d.send::<MouseEvent>(Action::Retry(m.id))}
+                        >
+                            {"Retry"}
+                        </button>
+                        <button
+                            type="button"
+                            class="text-button danger"
+                            data-testid="delete-message"
+                            onclick={d.send::<MouseEvent>(Action::Delete(m.id))}
+                        >
+                            {"Delete"}
+                        </button>
+                    </div>
                 }
             </div>
+            if !reactions.is_empty() {
+                <div class="reactions" data-testid="reactions">
+                    { for reactions.into_iter().map(|(emoji, label)| html! {
+                        <span class="reaction" role="img" aria-label={label.clone()} title={label}>{emoji}</span>
+                    }) }
+                </div>
+            }
         </div>
+    }
+}
+
+/// Decoded previews of the most recent images, so sliding the thread or a
+/// re-render does not ask the core for the same bytes again. Bounded: each
+/// entry is a whole image as a `data:` URL.
+const PREVIEW_CACHE: usize = 24;
+
+thread_local! {
+    static PREVIEWS: RefCell<VecDeque<(i64, Rc<str>)>> = const { RefCell::new(VecDeque::new()) };
+}
+
+fn cached_preview(id: i64) -> Option<Rc<str>> {
+    PREVIEWS.with(|c| c.borrow().iter().find(|(i, _)| *i == id).map(|(_, u)| u.clone()))
+}
+
+fn cache_preview(id: i64, url: Rc<str>) {
+    PREVIEWS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|(i, _)| *i != id);
+        if c.len() >= PREVIEW_CACHE {
+            c.pop_front();
+        }
+        c.push_back((id, url));
+    });
+}
+
+#[derive(Properties, PartialEq)]
+struct MediaPreviewProps {
+    message_id: i64,
+    alt: String,
+}
+
+/// A stored image, fetched as a `data:` URL when its bubble is rendered.
+#[component]
+fn MediaPreview(props: &MediaPreviewProps) -> Html {
+    let id = props.message_id;
+    let url = use_state(|| cached_preview(id).map(Ok::<_, String>));
+    {
+        let url = url.clone();
+        use_effect_with(id, move |id| {
+            let id = *id;
+            if url.is_none() {
+                spawn_local(async move {
+                    match ipc::media_data_url(id).await {
+                        Ok(data) => {
+                            let data: Rc<str> = data.into();
+                            cache_preview(id, data.clone());
+                            url.set(Some(Ok(data)));
+                        }
+                        Err(e) => url.set(Some(Err(e.message))),
+                    }
+                });
+            }
+        });
+    }
+    match &*url {
+        None => html! { <div class="media-preview loading" aria-busy="true" /> },
+        Some(Ok(src)) => html! {
+            <img class="media-preview" data-testid="media-preview" src={src.to_string()} alt={props.alt.clone()} />
+        },
+        Some(Err(message)) => html! { <div class="media-preview error">{message.clone()}</div> },
     }
 }
