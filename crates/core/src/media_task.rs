@@ -15,12 +15,25 @@ struct Failure {
     retry: bool,
 }
 
+/// Words for a failed download. Never Meta's raw text: it talks about API
+/// paths, and the send-oriented sentences of `GraphError` do not fit here.
 impl From<GraphError> for Failure {
     fn from(e: GraphError) -> Failure {
-        Failure {
-            words: format!("The file could not be downloaded: {}", e.user_message()),
-            retry: e.retry_class() == RetryClass::RetryLater,
-        }
+        let class = e.retry_class();
+        let words = match class {
+            RetryClass::RetryLater => {
+                "Meta could not hand over this file just now; Parley will try again."
+            }
+            RetryClass::Reconnect => {
+                "Meta refused this channel's access, so the file could not be downloaded. \
+                 Reconnect the channel in Settings."
+            }
+            RetryClass::FixInput | RetryClass::WaitForCustomer => {
+                "Meta no longer has this file (media expires after a while). Ask the customer \
+                 to send it again."
+            }
+        };
+        Failure { words: words.to_owned(), retry: class == RetryClass::RetryLater }
     }
 }
 
