@@ -74,6 +74,9 @@ enum Command {
         conversation: i64,
         #[arg(long)]
         text: Option<String>,
+        /// Quote this message (its provider id, as `messages` prints it).
+        #[arg(long)]
+        reply_to: Option<String>,
     },
     /// Send a failed message again.
     Retry {
@@ -239,7 +242,7 @@ async fn main() -> Result<()> {
         Command::Messages { conversation } => {
             print_json(&core.list_messages(conversation).map_err(user_error)?)?
         }
-        Command::Send { conversation, text } => {
+        Command::Send { conversation, text, reply_to } => {
             let text = match text {
                 Some(text) => text,
                 None => {
@@ -250,7 +253,7 @@ async fn main() -> Result<()> {
                 }
             };
             let queued = core
-                .send_text(&SendTextRequest { conversation_id: conversation, text })
+                .send_text(&SendTextRequest { conversation_id: conversation, text, reply_to })
                 .map_err(user_error)?;
             core.flush_outbox().await.map_err(user_error)?;
             print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
@@ -359,7 +362,10 @@ mod tests {
         let cli =
             Cli::try_parse_from(["parleyctl", "--profile-dir", "p", "send", "--conversation", "3"])
                 .unwrap();
-        assert!(matches!(cli.command, Command::Send { conversation: 3, text: None }));
+        assert!(matches!(
+            cli.command,
+            Command::Send { conversation: 3, text: None, reply_to: None }
+        ));
     }
 
     #[test]

@@ -379,8 +379,14 @@ impl Core {
             )));
         }
         let txn = new_client_txn_id();
-        let message =
-            self.inner.store.queue_text(request.conversation_id, text, &txn, now_ms())??;
+        let reply_to = request.reply_to.as_deref().filter(|r| !r.is_empty());
+        let message = self.inner.store.queue_text(
+            request.conversation_id,
+            text,
+            &txn,
+            reply_to,
+            now_ms(),
+        )??;
         self.emit(InboxEvent::MessageChanged { message: message.clone() });
         self.emit_conversation(request.conversation_id);
         self.inner.outbox_wake.notify_one();

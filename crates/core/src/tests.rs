@@ -37,14 +37,18 @@ fn a_database_whose_key_is_gone_is_reported_not_replaced() {
 fn send_text_validates_before_queueing() {
     let dir = tempfile::tempdir().unwrap();
     let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
-    let empty =
-        core.send_text(&SendTextRequest { conversation_id: 1, text: "  \n".into() }).unwrap_err();
+    let empty = core
+        .send_text(&SendTextRequest { conversation_id: 1, text: "  \n".into(), reply_to: None })
+        .unwrap_err();
     assert_eq!(IpcError::from(&empty).code, ErrorCode::InvalidInput);
     let long = "x".repeat(MAX_TEXT_CHARS + 1);
-    let too_long = core.send_text(&SendTextRequest { conversation_id: 1, text: long }).unwrap_err();
+    let too_long = core
+        .send_text(&SendTextRequest { conversation_id: 1, text: long, reply_to: None })
+        .unwrap_err();
     assert!(too_long.to_string().contains("4096"));
-    let missing =
-        core.send_text(&SendTextRequest { conversation_id: 77, text: "hi".into() }).unwrap_err();
+    let missing = core
+        .send_text(&SendTextRequest { conversation_id: 77, text: "hi".into(), reply_to: None })
+        .unwrap_err();
     assert_eq!(IpcError::from(&missing).code, ErrorCode::NotFound);
 }
 

@@ -246,6 +246,9 @@ pub struct SearchHit {
 pub struct SendTextRequest {
     pub conversation_id: i64,
     pub text: String,
+    /// Quote this message (its provider id) in the reply.
+    #[serde(default)]
+    pub reply_to: Option<String>,
 }
 
 /// What the app is connected to, shown in the header.

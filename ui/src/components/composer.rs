@@ -49,7 +49,11 @@ pub fn Composer(props: &ComposerProps) -> Html {
             text.set(String::new());
             let (text, drafts, d) = (text.clone(), drafts.clone(), d.clone());
             spawn_local(async move {
-                let request = SendTextRequest { conversation_id: id, text: body.trim().to_owned() };
+                let request = SendTextRequest {
+                    conversation_id: id,
+                    text: body.trim().to_owned(),
+                    reply_to: None,
+                };
                 match ipc::send_text(&request).await {
                     Ok(echo) => d.dispatch(Action::MessageSent(echo)),
                     Err(error) => {

@@ -95,6 +95,7 @@ impl Store {
         conversation: i64,
         text: &str,
         client_txn_id: &str,
+        reply_to: Option<&str>,
         now_ms: i64,
     ) -> Result<Result<Message, QueueRefusal>, StoreError> {
         let id = {
@@ -122,9 +123,9 @@ impl Store {
                 Some((Some(_), _)) => {}
             }
             tx.execute(
-                "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status)
-                 VALUES (?1, ?2, 'outbound', 'text', ?3, ?4, 'sending')",
-                params![conversation, client_txn_id, text, now_ms],
+                "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status, reply_to)
+                 VALUES (?1, ?2, 'outbound', 'text', ?3, ?4, 'sending', ?5)",
+                params![conversation, client_txn_id, text, now_ms, reply_to],
             )?;
             let id = tx.last_insert_rowid();
             tx.execute(

@@ -125,7 +125,7 @@ fn conversation_with_reply(store: &Store) -> (i64, i64) {
         .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
         .unwrap();
     let conversation = store.list_conversations(1).unwrap()[0].id;
-    let reply = store.queue_text(conversation, "reply", "txn-1", T0 + 1000).unwrap().unwrap();
+    let reply = store.queue_text(conversation, "reply", "txn-1", None, T0 + 1000).unwrap().unwrap();
     assert_eq!(reply.status, Some(DeliveryStatus::Sending));
     (conversation, reply.id)
 }
@@ -171,10 +171,15 @@ fn a_failed_status_carries_words_the_agent_can_act_on() {
 fn the_outbox_keeps_order_per_conversation_and_retries_only_when_told() {
     let (_dir, _path, _key, store) = open_new();
     let (conversation, first) = conversation_with_reply(&store);
-    let second = store.queue_text(conversation, "second", "txn-2", T0 + 1500).unwrap().unwrap();
+    let second = store
+        .queue_text(conversation, "second", "txn-2", Some("wamid.in"), T0 + 1500)
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.reply_to.as_deref(), Some("wamid.in"));
     let item = store.take_due(T0 + 2000).unwrap().unwrap();
     assert_eq!(item.message_id, first);
     assert_eq!(item.to, "15551234567");
+    assert_eq!(item.reply_to, None);
     assert_eq!(item.channel_external_id, "100");
     // The second may not overtake the first, in flight or waiting to retry.
     assert!(store.take_due(T0 + 2000).unwrap().is_none());
@@ -184,7 +189,8 @@ fn the_outbox_keeps_order_per_conversation_and_retries_only_when_told() {
     let retried = store.take_due(T0 + 10_000).unwrap().unwrap();
     assert_eq!((retried.message_id, retried.attempts), (first, 1));
     store.finish_send(&retried, &SendOutcome::Accepted { provider_id: "wamid.1".into() }).unwrap();
-    assert_eq!(store.take_due(T0 + 10_000).unwrap().unwrap().message_id, second.id);
+    let next = store.take_due(T0 + 10_000).unwrap().unwrap();
+    assert_eq!((next.message_id, next.reply_to.as_deref()), (second.id, Some("wamid.in")));
 }
 
 #[test]
@@ -208,10 +214,11 @@ fn replies_are_refused_once_the_window_closed() {
         .ingest(&text_webhook("wamid.old", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
         .unwrap();
     let conversation = store.list_conversations(1).unwrap()[0].id;
-    let refused = store.queue_text(conversation, "late", "txn-late", T0 + WINDOW_MILLIS).unwrap();
+    let refused =
+        store.queue_text(conversation, "late", "txn-late", None, T0 + WINDOW_MILLIS).unwrap();
     assert_eq!(refused.unwrap_err(), QueueRefusal::WindowClosed);
     assert_eq!(
-        store.queue_text(9999, "x", "txn-x", T0).unwrap().unwrap_err(),
+        store.queue_text(9999, "x", "txn-x", None, T0).unwrap().unwrap_err(),
         QueueRefusal::NoConversation
     );
     assert_eq!(store.list_messages(conversation, 10).unwrap().len(), 1, "nothing was queued");
@@ -293,7 +300,7 @@ fn no_plaintext_reaches_the_database_files() {
         )
         .unwrap();
     let conversation = store.list_conversations(1).unwrap()[0].id;
-    store.queue_text(conversation, "reply-canary-99x", "txn-c", T0 + 1).unwrap().unwrap();
+    store.queue_text(conversation, "reply-canary-99x", "txn-c", None, T0 + 1).unwrap().unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         for needle in [canary, "reply-canary-99x", "15559876543", "Zebulon-Quist"] {
@@ -403,7 +410,7 @@ fn an_unsent_message_loses_its_content_even_if_the_unsend_comes_first() {
     assert!(store.search("regret", 10).unwrap().is_empty(), "the search index forgot it too");
     assert_eq!(store.search("keep", 10).unwrap().len(), 1);
     // Replying on Instagram is refused with words, not queued to fail later.
-    let refused = store.queue_text(conversation.id, "hi", "txn-ig", T0 + 10).unwrap();
+    let refused = store.queue_text(conversation.id, "hi", "txn-ig", None, T0 + 10).unwrap();
     assert_eq!(refused.unwrap_err(), QueueRefusal::ChannelNotSupported);
 }
 
