@@ -66,7 +66,8 @@ async fn refusal(resp: reqwest::Response) -> RelayError {
     let text = body.map(|b| b.message).unwrap_or_else(|| status.to_string());
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         RelayError::Rejected(text)
-    } else if status.is_server_error() {
+    } else if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        // Busy or rate-limited: temporary, like an outage.
         RelayError::Unreachable(text)
     } else {
         RelayError::Refused(text)

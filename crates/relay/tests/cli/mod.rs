@@ -162,3 +162,88 @@ async fn admin_commands_then_serve_deliver_and_stop_on_sigterm() {
     let status = server.wait().unwrap();
     assert!(status.success(), "serve did not exit cleanly on SIGTERM: {status:?}");
 }
+
+#[tokio::test]
+async fn config_file_admin_key_channel_remove_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-config.db");
+
+    // The key goes only to a new private file; stdout carries just its hash.
+    let key_file = dir.path().join("admin.key");
+    let line = run_ok(
+        relay(&dir.path().join("unused.db"))
+            .args(["admin-key", "generate", "--out"])
+            .arg(&key_file),
+    );
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert!(is_hex(&key, 64));
+    assert!(!line.contains(&key));
+    let hash = line.strip_prefix("admin_key_sha256 = \"").unwrap().trim_end_matches('"').to_owned();
+    assert!(is_hex(&hash, 64));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o077, 0);
+    }
+    run_err(relay(&db).args(["admin-key", "generate", "--out"]).arg(&key_file));
+
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "db = {db:?}\nlisten = \"127.0.0.1:0\"\nadmin_key_sha256 = \"{hash}\"\n[limits]\nper_device = {{ per_sec = 5.0, burst = 10.0 }}\n"
+        ),
+    )
+    .unwrap();
+    let with_config = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley-relay"));
+        cmd.arg("--config")
+            .arg(&config)
+            .env_remove("PARLEY_RELAY_DB")
+            .env_remove("PARLEY_APP_SECRET");
+        cmd
+    };
+    let tenant = run_ok(
+        with_config()
+            .args(["tenant", "create", "--name", "acme", "--verify-token", "vt"])
+            .env("PARLEY_APP_SECRET", "s"),
+    );
+    assert!(db.exists(), "the db path came from the config file");
+    run_ok(with_config().args(["channel", "add", "--tenant", &tenant, "--instagram", "42"]));
+    run_ok(with_config().args(["channel", "remove", "--tenant", &tenant, "--instagram", "42"]));
+    let again = run_err(with_config().args([
+        "channel",
+        "remove",
+        "--tenant",
+        &tenant,
+        "--instagram",
+        "42",
+    ]));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no channel"));
+    let audit = run_ok(with_config().args(["audit", "--limit", "10"]));
+    for action in ["tenant.create", "channel.add", "channel.remove"] {
+        assert!(audit.contains(action), "{action} missing from {audit}");
+    }
+
+    let mut server =
+        with_config().arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().strip_prefix("parley-relay listening on ").unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let devices = http
+        .get(format!("{url}/admin/v1/tenants/{tenant}/devices"))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(devices.status(), 200, "the admin key from the config file works");
+    let term = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert!(server.wait().unwrap().success());
+
+    // A config file with a typo is an error, not silently ignored.
+    std::fs::write(&config, "listn = \"127.0.0.1:0\"\n").unwrap();
+    let bad = run_err(with_config().arg("serve"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("config"));
+}
