@@ -5,6 +5,8 @@
 //! from the command line (where `ps` and shell history would see them): the
 //! access token and enrollment code are read from the environment.
 
+mod inspect;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,6 +92,11 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         autochat_secs: u64,
     },
+    /// Offline webhook tools (no profile is opened).
+    Webhook {
+        #[command(subcommand)]
+        command: inspect::WebhookCommand,
+    },
 }
 
 fn print_json(value: &impl Serialize) -> Result<()> {
@@ -136,6 +143,9 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Webhook { command } = &cli.command {
+        return inspect::run(command);
+    }
     let core = Core::open_with_keyring(&cli.profile_dir, Arc::new(NoNotifier))
         .map_err(|e| anyhow::anyhow!("{}", parley_types::IpcError::from(&e)))?;
     let user_error =
@@ -208,6 +218,7 @@ async fn main() -> Result<()> {
             // The read receipt is sent in the background; give it a moment.
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+        Command::Webhook { .. } => unreachable!("handled before the profile is opened"),
         Command::Status => {
             #[derive(Serialize)]
             struct Status {
