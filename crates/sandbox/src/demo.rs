@@ -183,7 +183,10 @@ mod tests {
         ] {
             assert!(store.add_channel(&other, &channel).is_err(), "{channel:?}");
         }
-        // Both channels' customers reach the relay (it answers 200 to each).
+        // Both channels' customers reach an enrolled device's queue.
+        let key = parley_protocol::DeviceSecretKey::generate();
+        let code = second.issue_enrollment_code().unwrap();
+        let device = store.enroll(&code, "test", &key.public_key().to_base64()).unwrap().device_id;
         let control = second.control();
         control.customer_sends_text("15550002222", "Ana", "hi").await.unwrap();
         let igsid = control.instagram_customers()[0].igsid.clone();
@@ -191,6 +194,7 @@ mod tests {
             .instagram_customer_sends(&igsid, &crate::IgCustomerMessage::Text { text: "oi".into() })
             .await
             .unwrap();
+        assert_eq!(store.queue_depth(&device).unwrap(), 2, "one WhatsApp and one Instagram event");
         second.shutdown().await;
     }
 }

@@ -599,3 +599,51 @@ fn instagram_batch_keeps_every_entry_and_item_in_order() {
     assert_eq!(read.timestamp_ms, 1_750_001_000_004);
     let _ = IGSID;
 }
+
+/// The normalized form of every fixture, pinned: `tests/golden/<fixture>`
+/// holds the events as JSON (without `raw`, which is the input again). A
+/// parser change that alters any event shows up as a diff here. After a
+/// deliberate change, regenerate with `PARLEY_UPDATE_GOLDEN=1 cargo test -p
+/// parley-meta` and review the diff.
+#[test]
+fn golden_normalized_events() {
+    fn strip_raw(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("raw");
+                map.values_mut().for_each(strip_raw);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip_raw),
+            _ => {}
+        }
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("PARLEY_UPDATE_GOLDEN").is_some();
+    let mut mismatched = Vec::new();
+    for name in fixture_names() {
+        let mut actual = serde_json::to_value(events(&name)).unwrap();
+        strip_raw(&mut actual);
+        let path = dir.join(&name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            let text = serde_json::to_string_pretty(&actual).unwrap() + "\n";
+            std::fs::write(&path, text).unwrap();
+            continue;
+        }
+        let expected: serde_json::Value = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Err(_) => panic!("no golden file for {name}; run with PARLEY_UPDATE_GOLDEN=1"),
+        };
+        if expected != actual {
+            mismatched.push(name);
+        }
+    }
+    assert!(mismatched.is_empty(), "normalized events changed for {mismatched:?}");
+}
+
+#[test]
+fn whatsapp_audio_file_is_not_a_voice_note() {
+    let m = only_message("wa_audio_file.json");
+    assert!(matches!(m.content, MessageContent::Audio { voice: false, .. }), "{:?}", m.content);
+    assert_eq!(m.preview(), "🎵 Audio");
+}
