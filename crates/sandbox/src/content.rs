@@ -71,13 +71,23 @@ pub enum CustomerMessage {
     },
     /// Something WhatsApp cannot show the business (e.g. a poll).
     Unsupported,
+    /// A first message from a click-to-WhatsApp ad (text with `referral`).
+    FromAd {
+        text: String,
+        headline: String,
+    },
+    /// WhatsApp's own notice that the customer changed number.
+    ChangedNumber {
+        new_wa_id: String,
+    },
 }
 
 impl CustomerMessage {
     /// Meta's `type` for the message.
     pub fn type_name(&self) -> &'static str {
         match self {
-            CustomerMessage::Text { .. } => "text",
+            CustomerMessage::Text { .. } | CustomerMessage::FromAd { .. } => "text",
+            CustomerMessage::ChangedNumber { .. } => "system",
             CustomerMessage::Image { .. } => "image",
             CustomerMessage::Video { .. } => "video",
             CustomerMessage::Voice | CustomerMessage::Audio => "audio",
@@ -196,6 +206,27 @@ impl CustomerMessage {
                     "item_price": price.to_string(),
                     "currency": "USD",
                 }],
+            }),
+            CustomerMessage::FromAd { text, headline } => {
+                return json!({
+                    "type": "text",
+                    "text": { "body": text },
+                    "referral": {
+                        "source_url": "https://fb.me/sandbox-ad",
+                        "source_id": "120000000000001",
+                        "source_type": "ad",
+                        "headline": headline,
+                        "body": "Tap to chat with us on WhatsApp",
+                        "media_type": "image",
+                        "image_url": "https://sandbox.invalid/ad.jpg",
+                        "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-GABDLOPaOdRMXP7cIM",
+                    },
+                });
+            }
+            CustomerMessage::ChangedNumber { new_wa_id } => json!({
+                "body": format!("User changed number to {new_wa_id}"),
+                "wa_id": new_wa_id,
+                "type": "user_changed_number",
             }),
             CustomerMessage::Unsupported => {
                 return json!({

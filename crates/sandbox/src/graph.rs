@@ -335,8 +335,11 @@ pub enum Request {
 pub struct Outbound {
     /// `to` exactly as given, echoed as `contacts[].input`.
     pub input: String,
-    /// `to` reduced to digits, as Meta's `wa_id`.
+    /// `to` reduced to digits, as Meta's `wa_id` (empty until resolved when
+    /// the request named a `recipient` BSUID).
     pub wa_id: String,
+    /// The `recipient` business-scoped user id, when that addressed it.
+    pub user_id: Option<String>,
     pub kind: String,
     pub text: Option<String>,
     pub reply_to: Option<String>,
@@ -389,14 +392,25 @@ pub fn parse(raw: &[u8]) -> Result<Request, GraphError> {
         return Ok(Request::MarkRead { message_id: id.to_owned() });
     }
 
-    let input = require_str(&body, "/to", "to")?.to_owned();
-    let wa_id: String = input.chars().filter(char::is_ascii_digit).collect();
-    let only_phone_chars = input.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    if !only_phone_chars || !(7..=15).contains(&wa_id.len()) {
-        return Err(GraphError::invalid_parameter(
-            "The parameter to must be a phone number in international format.",
-        ));
-    }
+    // Since 2026 a customer known only by a business-scoped user id is
+    // addressed with `recipient` instead of `to`; the sandbox resolves it to
+    // the customer's number when accepting.
+    let (input, wa_id, user_id) = match (str_at(&body, "/to"), str_at(&body, "/recipient")) {
+        (None | Some(""), Some(bsuid)) if bsuid.contains('.') => {
+            (bsuid.to_owned(), String::new(), Some(bsuid.to_owned()))
+        }
+        _ => {
+            let input = require_str(&body, "/to", "to")?.to_owned();
+            let wa_id: String = input.chars().filter(char::is_ascii_digit).collect();
+            let only_phone_chars = input.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+            if !only_phone_chars || !(7..=15).contains(&wa_id.len()) {
+                return Err(GraphError::invalid_parameter(
+                    "The parameter to must be a phone number in international format.",
+                ));
+            }
+            (input, wa_id, None)
+        }
+    };
     if let Some(rt) = body.get("recipient_type") {
         if rt.as_str() != Some("individual") {
             return Err(GraphError::invalid_parameter(
@@ -419,7 +433,7 @@ pub fn parse(raw: &[u8]) -> Result<Request, GraphError> {
             Some(require_str(&body, "/context/message_id", "context.message_id")?.to_owned())
         }
     };
-    Ok(Request::Send(Outbound { input, wa_id, kind, text, reply_to, body }))
+    Ok(Request::Send(Outbound { input, wa_id, user_id, kind, text, reply_to, body }))
 }
 
 /// Per-type checks; returns the text body for `text` messages.

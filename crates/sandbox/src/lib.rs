@@ -25,6 +25,21 @@
 //! delayed or out-of-order webhooks, 5xx answers, slow answers, and "fail the
 //! next send with code Z". They have no authentication: the sandbox is a
 //! local tool and listens on loopback by default.
+//!
+//! | control endpoint | does |
+//! |---|---|
+//! | `POST /_sandbox/customers/{wa_id}/messages` `{"text","name"}` | a customer texts; → `{"id"}` |
+//! | `POST /_sandbox/customers/{wa_id}/send` [`CustomerMessage`] + `name`, `reply_to` | any WhatsApp type; → `{"id"}` |
+//! | `POST /_sandbox/customers/{wa_id}/rewind` `{"secs"}` | age the 24 h window |
+//! | `GET /_sandbox/customers` | the WhatsApp cast |
+//! | `POST /_sandbox/instagram/{igsid}/send` [`IgCustomerMessage`] | any Instagram event; → `{"id"}` (the `mid`) |
+//! | `POST /_sandbox/instagram/{igsid}/rewind` `{"secs"}` | age the Instagram window |
+//! | `GET /_sandbox/instagram/customers` | the Instagram cast |
+//! | `POST /_sandbox/burst` `{"count"}` | several customers in one batched webhook; → `{"ids"}` |
+//! | `GET`/`POST /_sandbox/faults` [`Faults`] | read / replace the active faults |
+//! | `POST /_sandbox/fail-next` `{"code","count"?}` | fail the next sends with Meta's code |
+//! | `GET /_sandbox/sent`, `GET /_sandbox/sent/since?since_ms=` | what the business sent ([`SentMessage`]) |
+//! | `GET /_sandbox/media/{id}/file` | a media file (bearer token unless it is an Instagram CDN link) |
 
 pub mod cast;
 pub mod content;
@@ -523,9 +538,21 @@ impl Inner {
     }
 
     /// Accept an outbound message: window check, id, bookkeeping.
-    fn accept(&self, out: Outbound) -> Result<(SentMessage, StatusJob), GraphError> {
+    fn accept(&self, mut out: Outbound) -> Result<(SentMessage, StatusJob), GraphError> {
         let now = now_ms();
         let mut st = lock(&self.state);
+        if let Some(bsuid) = &out.user_id {
+            out.wa_id = st
+                .customers
+                .iter()
+                .find(|(_, c)| &c.user_id == bsuid)
+                .map(|(wa_id, _)| wa_id.clone())
+                .ok_or_else(|| {
+                    GraphError::invalid_parameter(
+                        "The parameter recipient does not name a user of this business.",
+                    )
+                })?;
+        }
         while st.recent_sends.front().is_some_and(|t| now - t >= 1000) {
             st.recent_sends.pop_front();
         }
@@ -556,6 +583,7 @@ impl Inner {
         }
         st.recent_sends.push_back(now);
         let is_template = out.is_template();
+        let is_audio = out.kind == "audio";
         let c = self.customer_entry(&mut st, &out.wa_id);
         let conversation = match c.conversation.take() {
             Some(conv) if conv.expires_ms > now => conv,
@@ -578,6 +606,7 @@ impl Inner {
             conversation_id: conversation.id.clone(),
             conversation_expires_s: conversation.expires_ms / 1000,
             is_template,
+            is_audio,
             customer_answers: c.last_inbound_ms.is_some(),
         };
         c.conversation = Some(conversation);
@@ -628,6 +657,7 @@ struct StatusJob {
     conversation_id: String,
     conversation_expires_s: i64,
     is_template: bool,
+    is_audio: bool,
     /// Only people who have written before answer back unprompted.
     customer_answers: bool,
 }
@@ -641,6 +671,9 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
         && lock(&inner.fault_rng).gen_bool(faults.status_failure_rate.clamp(0.0, 1.0));
     let mut steps: Vec<Status> = if failed {
         vec![Status::Sent, Status::Failed]
+    } else if job.is_audio {
+        // Voice messages report being played after being read.
+        vec![Status::Sent, Status::Delivered, Status::Read, Status::Played]
     } else {
         vec![Status::Sent, Status::Delivered, Status::Read]
     };

@@ -187,6 +187,8 @@ pub enum Status {
     Sent,
     Delivered,
     Read,
+    /// A voice message was played.
+    Played,
     /// Undeliverable after acceptance; carries `errors[]`.
     Failed,
 }
@@ -197,6 +199,7 @@ impl Status {
             Status::Sent => "sent",
             Status::Delivered => "delivered",
             Status::Read => "read",
+            Status::Played => "played",
             Status::Failed => "failed",
         }
     }
@@ -233,7 +236,7 @@ pub fn status(biz: &Business, s: Status, info: &StatusInfo<'_>) -> Value {
             "message": "Message undeliverable",
             "error_data": { "details": "Message Undeliverable." },
         }]);
-    } else if s != Status::Read {
+    } else if !matches!(s, Status::Read | Status::Played) {
         let (category, pricing_type, billable) = if info.is_template {
             ("utility", "regular", true)
         } else {

@@ -556,6 +556,11 @@ async fn customers_send_every_type_on_both_channels_and_parley_meta_reads_them_a
             price: 9.5,
         },
         CustomerMessage::Unsupported,
+        CustomerMessage::FromAd {
+            text: "Is this still on sale?".into(),
+            headline: "Spring sale".into(),
+        },
+        CustomerMessage::ChangedNumber { new_wa_id: "15551230099".into() },
     ];
     let kinds = [
         "image",
@@ -573,6 +578,8 @@ async fn customers_send_every_type_on_both_channels_and_parley_meta_reads_them_a
         "reaction",
         "order",
         "unsupported",
+        "text",
+        "system",
     ];
     for (m, kind) in wa.iter().zip(kinds) {
         control.customer_sends(CUSTOMER, m, None).await.unwrap();
@@ -581,6 +588,15 @@ async fn customers_send_every_type_on_both_channels_and_parley_meta_reads_them_a
         assert_eq!(got.kind(), kind, "{m:?}");
         assert_eq!(got.from.wa_id.as_deref(), Some(CUSTOMER));
     }
+    // The ad click carried its referral.
+    let ad = control.customer_sends(CUSTOMER, &wa[15], None).await.unwrap();
+    let ev = events(&r.next().await);
+    let WebhookEvent::Message(m) = &ev[0] else { panic!() };
+    assert_eq!(m.provider_id, ad);
+    let referral = m.context.as_ref().and_then(|c| c.referral.as_ref()).expect("referral");
+    assert_eq!(referral.headline.as_deref(), Some("Spring sale"));
+    assert!(referral.ctwa_clid.is_some());
+
     // A reply quoting a business message.
     control
         .customer_sends(CUSTOMER, &CustomerMessage::Text { text: "re".into() }, Some("wamid.OURS"))
@@ -665,6 +681,35 @@ async fn bursts_are_batched_and_faults_show_up_on_the_wire() {
     let failed = r.until(|h| status_of(h).as_deref() == Some("failed")).await;
     let WebhookEvent::Status(s) = &events(&failed)[0] else { panic!() };
     assert_eq!(s.errors[0].code, 131026);
+
+    // A voice message is also reported played.
+    control.set_faults(Faults::default());
+    let voice =
+        to(OutgoingBody::Audio { media: MediaSource::Link("https://cdn.example/v.ogg".into()) });
+    c.send(PNID, &voice).await.unwrap();
+    r.until(|h| status_of(h).as_deref() == Some("played")).await;
+
+    // A customer known by their business-scoped user id is reachable by it.
+    let bsuid = control.customers().iter().find(|x| x.wa_id == CUSTOMER).map(|x| x.user_id.clone());
+    let bsuid = match bsuid {
+        Some(id) => id,
+        // CUSTOMER is not in the seeded cast: take the id from a webhook.
+        None => {
+            control.customer_sends_text(CUSTOMER, "Ana", "id?").await.unwrap();
+            let hook = r.until(|h| h.pointer("/entry/0/changes/0/value/messages").is_some()).await;
+            hook.pointer("/entry/0/changes/0/value/contacts/0/user_id")
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_owned()
+        }
+    };
+    c.send_text(PNID, &bsuid, "by user id", None).await.unwrap();
+    let last = control.sent().pop().unwrap();
+    assert_eq!(
+        (last.to.as_str(), last.body["recipient"].as_str()),
+        (CUSTOMER, Some(bsuid.as_str()))
+    );
+    let _ = r.drain(Duration::from_millis(200)).await;
 
     // Delayed webhooks arrive late.
     control.set_faults(Faults { webhook_delay_ms: 300, ..Faults::default() });

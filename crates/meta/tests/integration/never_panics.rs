@@ -7,6 +7,12 @@ use parley_meta::webhook::{parse, parse_value, WebhookEvent};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
+/// Cases per property: small by default so `cargo test` stays fast; CI's
+/// longer fuzz run sets `PARLEY_FUZZ_CASES` (e.g. 20000, still under a minute).
+fn cases(default: u32) -> u32 {
+    std::env::var("PARLEY_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// Keys Meta uses, so random objects often hit real code paths.
 const KEYS: &[&str] = &[
     "object",
@@ -154,7 +160,7 @@ fn fixtures() -> Vec<Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
@@ -219,7 +225,7 @@ fn deep_nesting_is_refused_not_overflowed() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     /// The relay runs `verify` on every unauthenticated POST: any header and
     /// body must yield an answer, never a panic, and only the right MAC passes.
