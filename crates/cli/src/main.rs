@@ -5,6 +5,8 @@
 //! from the command line (where `ps` and shell history would see them): the
 //! access token and enrollment code are read from the environment.
 
+mod inspect;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,8 +27,9 @@ use zeroize::Zeroizing;
 struct Cli {
     /// The profile directory (database and settings). Keyring entries are
     /// namespaced by it, so test profiles never touch a real one.
+    /// Required by every command that uses a profile (all but `webhook`).
     #[arg(long, env = "PARLEY_PROFILE_DIR")]
-    profile_dir: PathBuf,
+    profile_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -138,6 +141,11 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         autochat_secs: u64,
     },
+    /// Offline webhook tools (no profile is opened).
+    Webhook {
+        #[command(subcommand)]
+        command: inspect::WebhookCommand,
+    },
 }
 
 fn parley_now_ms() -> i64 {
@@ -191,7 +199,13 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let core = Core::open_with_keyring(&cli.profile_dir, Arc::new(NoNotifier))
+    if let Command::Webhook { command } = &cli.command {
+        return inspect::run(command);
+    }
+    let Some(profile_dir) = cli.profile_dir.as_deref() else {
+        bail!("--profile-dir (or $PARLEY_PROFILE_DIR) is required for this command");
+    };
+    let core = Core::open_with_keyring(profile_dir, Arc::new(NoNotifier))
         .map_err(|e| anyhow::anyhow!("{}", parley_types::IpcError::from(&e)))?;
     let user_error =
         |e: parley_core::CoreError| anyhow::anyhow!("{}", parley_types::IpcError::from(&e));
@@ -303,6 +317,7 @@ async fn main() -> Result<()> {
             eprintln!("Everything this profile held is deleted.");
             return Ok(());
         }
+        Command::Webhook { .. } => unreachable!("handled before the profile is opened"),
         Command::Status => {
             #[derive(Serialize)]
             struct Status {

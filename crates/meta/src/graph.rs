@@ -12,9 +12,24 @@
 //!   them, so a hostile id cannot redirect a request to another endpoint.
 
 mod error;
+mod instagram;
+mod manage;
+mod media;
 mod outgoing;
 
 pub use error::{backoff, explain_delivery_failure, GraphError, MetaApiError, RetryClass};
+pub use instagram::{
+    instagram_body, instagram_tag, InstagramAttachment, InstagramBody, HUMAN_AGENT_WINDOW,
+    INSTAGRAM_WINDOW,
+};
+pub use manage::{
+    valid_template_name, BusinessProfile, NewTemplate, PhoneNumber, Template, TemplateCategory,
+    TemplateCreated, TemplatePage,
+};
+pub use media::{
+    max_upload_bytes, sha256_hex, MAX_AUDIO_VIDEO_BYTES, MAX_DOCUMENT_BYTES, MAX_IMAGE_BYTES,
+    MAX_MEDIA_BYTES, MAX_STICKER_BYTES,
+};
 pub use outgoing::{
     ListRow, ListSection, MediaSource, OutgoingBody, OutgoingMessage, Recipient, ReplyButton,
     MAX_BUTTONS, MAX_CAPTION_CHARS, MAX_LIST_ROWS, MAX_TEXT_CHARS,
@@ -50,6 +65,22 @@ pub struct GraphConfig {
 impl Default for GraphConfig {
     fn default() -> Self {
         GraphConfig { base_url: META_BASE_URL.into(), version: DEFAULT_VERSION.into() }
+    }
+}
+
+/// How [`GraphClient::send_with_retry`] retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// No single wait is longer than this (tests shrink it; the floors of
+    /// [`GraphError::retry_after`] still apply below it).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 4, max_delay: Duration::from_secs(120) }
     }
 }
 
@@ -155,6 +186,39 @@ impl GraphClient {
         })
     }
 
+    /// [`Self::send`], retried with jittered backoff while Meta *refuses*
+    /// with a retry-later code (130429, 131056, 80007, 4, 5xx, ...) or the
+    /// request never left. A lost answer is never retried: the Cloud API has
+    /// no idempotency key, so that could deliver the message twice.
+    pub async fn send_with_retry(
+        &self,
+        phone_number_id: &str,
+        message: &OutgoingMessage,
+        policy: RetryPolicy,
+    ) -> Result<SendAccepted, GraphError> {
+        let mut attempt = 0;
+        loop {
+            let error = match self.send(phone_number_id, message).await {
+                Ok(accepted) => return Ok(accepted),
+                Err(e) => e,
+            };
+            attempt += 1;
+            let wait = match error.retry_after(attempt - 1) {
+                Some(wait) if error.certainly_not_accepted() && attempt < policy.max_attempts => {
+                    wait.min(policy.max_delay)
+                }
+                _ => return Err(error),
+            };
+            tracing::info!(
+                code = error.code(),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "send refused; retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// Tell the customer their message was read (blue ticks).
     pub async fn mark_read(
         &self,
@@ -238,6 +302,13 @@ impl GraphClient {
     /// token is only sent over HTTPS, or to the configured base URL's origin
     /// (the loopback sandbox), so a strange URL cannot collect it.
     pub async fn download_media(&self, url: &str) -> Result<Vec<u8>, GraphError> {
+        let response = self.media_response(url).await?;
+        let bytes = response.bytes().await.map_err(transport)?;
+        Ok(bytes.to_vec())
+    }
+
+    /// A successful response for a media URL, body unread.
+    async fn media_response(&self, url: &str) -> Result<reqwest::Response, GraphError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|_| GraphError::InvalidInput("the media URL is not a URL".into()))?;
         let same_origin =
@@ -255,11 +326,11 @@ impl GraphClient {
             .await
             .map_err(transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(transport)?;
         if !status.is_success() {
+            let bytes = response.bytes().await.map_err(transport)?;
             return Err(error_from(status.as_u16(), &bytes));
         }
-        Ok(bytes.to_vec())
+        Ok(response)
     }
 
     fn url(&self, segments: &[&str]) -> String {

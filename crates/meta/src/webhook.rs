@@ -30,9 +30,12 @@
 //! - `referral`, `message_edit`, `standby`, and comment-style `changes` →
 //!   [`WebhookEvent::Other`].
 
+mod account;
 mod instagram;
 mod json;
 mod whatsapp;
+
+pub use account::AccountEvent;
 
 use parley_types::ChannelKind;
 use serde::Serialize;
@@ -67,8 +70,9 @@ pub enum WebhookEvent {
     /// The customer unsent one of their messages (Instagram `is_deleted`).
     Deleted(MessageDeleted),
     /// A change Parley recognises but that is not inbox traffic (template
-    /// status, account and quality updates, Instagram comments, ...). A later
-    /// issue types these; until then the raw change is kept.
+    /// status, account and quality updates, Instagram comments, ...). The raw
+    /// change is kept; [`WebhookEvent::account_event`] reads the WhatsApp
+    /// account fields into an [`AccountEvent`].
     Other {
         channel: Option<ChannelRef>,
         /// Meta's `field` name, e.g. `message_template_status_update`.

@@ -110,6 +110,51 @@ pub fn cast(seed: u64, waba_id: &str) -> Vec<SimCustomer> {
     out
 }
 
+/// One simulated Instagram customer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimIgCustomer {
+    /// The Instagram-scoped user id (IGSID) Meta sends as `sender.id`.
+    pub igsid: String,
+    pub name: String,
+    /// Index into [`SCRIPTS`].
+    pub script: usize,
+}
+
+/// Three Instagram customers for a seed, distinct from the WhatsApp cast.
+pub fn instagram_cast(seed: u64) -> Vec<SimIgCustomer> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x1a57_a6e0);
+    let mut names: Vec<&str> = NAMES.to_vec();
+    names.shuffle(&mut rng);
+    let mut out: Vec<SimIgCustomer> = Vec::new();
+    // The WhatsApp cast takes the first five of its own shuffle; these are
+    // other people most of the time, and a coincidence does no harm.
+    for (i, name) in names.into_iter().rev().take(3).enumerate() {
+        let igsid = loop {
+            let candidate = format!("61{:014}", rng.gen_range(0..100_000_000_000_000u64));
+            if !out.iter().any(|c| c.igsid == candidate) {
+                break candidate;
+            }
+        };
+        out.push(SimIgCustomer {
+            igsid,
+            name: name.to_owned(),
+            script: (i + rng.gen_range(0..SCRIPTS.len())) % SCRIPTS.len(),
+        });
+    }
+    out
+}
+
+/// An Instagram message id: Meta's are long base64url strings.
+pub fn new_ig_mid() -> String {
+    let raw: [u8; 24] = rand::thread_rng().gen();
+    format!("aWdf{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// A media id: Meta's are 15-16 digit numbers.
+pub fn new_media_id() -> String {
+    format!("{}", rand::thread_rng().gen_range(1_000_000_000_000_000u64..9_999_999_999_999_999))
+}
+
 /// A stable BSUID for (business, customer): Meta's format is an ISO country
 /// code, a dot and digits. It must be stable across runs so the core keys the
 /// same contact the same way, hence a fixed hash rather than randomness.

@@ -15,7 +15,8 @@ use parley_relay::StoreError as RelayStoreError;
 
 use crate::{
     SandboxConfig, SandboxControl, SandboxError, SandboxHandle, DEFAULT_ACCESS_TOKEN,
-    DEFAULT_APP_SECRET, DEFAULT_PHONE_NUMBER_ID, DEFAULT_VERSION, DEFAULT_WABA_ID,
+    DEFAULT_APP_SECRET, DEFAULT_INSTAGRAM_ACCOUNT_ID, DEFAULT_PHONE_NUMBER_ID, DEFAULT_VERSION,
+    DEFAULT_WABA_ID,
 };
 
 /// The relay tenant demo mode uses.
@@ -84,6 +85,8 @@ impl Demo {
         );
         sandbox_config.auto_chat = config.auto_chat;
         sandbox_config.status_delay = config.status_delay;
+        // Demo mode shows every message type on both channels.
+        sandbox_config.varied_chat = true;
         let sandbox = crate::spawn(sandbox_config).await?;
         Ok(Demo { relay, sandbox, tenant_id })
     }
@@ -106,6 +109,11 @@ impl Demo {
 
     pub fn waba_id(&self) -> &'static str {
         DEFAULT_WABA_ID
+    }
+
+    /// The Instagram professional account the demo's Instagram customers write to.
+    pub fn instagram_account_id(&self) -> &'static str {
+        DEFAULT_INSTAGRAM_ACCOUNT_ID
     }
 
     /// The sandbox's Graph API token (a published constant, not a secret).
@@ -133,13 +141,19 @@ impl Demo {
     }
 }
 
-/// Create the demo tenant and its channel once; reuse them afterwards.
+/// Create the demo tenant once and make sure it owns all three channels:
+/// the WhatsApp number, the WhatsApp Business Account (template status and
+/// other account-level webhooks carry no number) and the Instagram account.
+/// Adding a channel the tenant already owns is a no-op, so demo state from
+/// before the Instagram channel existed is upgraded in place.
 fn demo_tenant(store: &parley_relay::Store) -> Result<String, RelayStoreError> {
-    if let Some(id) = store.tenant_by_name(DEMO_TENANT)? {
-        return Ok(id);
-    }
-    let id = store.create_tenant(DEMO_TENANT, DEFAULT_APP_SECRET, DEMO_VERIFY_TOKEN)?;
+    let id = match store.tenant_by_name(DEMO_TENANT)? {
+        Some(id) => id,
+        None => store.create_tenant(DEMO_TENANT, DEFAULT_APP_SECRET, DEMO_VERIFY_TOKEN)?,
+    };
     store.add_channel(&id, &ChannelKey::WhatsappNumber(DEFAULT_PHONE_NUMBER_ID.into()))?;
+    store.add_channel(&id, &ChannelKey::WhatsappAccount(DEFAULT_WABA_ID.into()))?;
+    store.add_channel(&id, &ChannelKey::Instagram(DEFAULT_INSTAGRAM_ACCOUNT_ID.into()))?;
     Ok(id)
 }
 
@@ -159,6 +173,28 @@ mod tests {
         let second = Demo::start(config).await.unwrap();
         assert_eq!(second.tenant_id(), tenant);
         assert!(second.relay_url().starts_with("http://127.0.0.1:"));
+        // All three channels belong to the demo tenant: no one else can take them.
+        let store = second.relay.store().clone();
+        let other = store.create_tenant("someone-else", "s", "v").unwrap();
+        for channel in [
+            ChannelKey::WhatsappNumber(DEFAULT_PHONE_NUMBER_ID.into()),
+            ChannelKey::WhatsappAccount(DEFAULT_WABA_ID.into()),
+            ChannelKey::Instagram(second.instagram_account_id().into()),
+        ] {
+            assert!(store.add_channel(&other, &channel).is_err(), "{channel:?}");
+        }
+        // Both channels' customers reach an enrolled device's queue.
+        let key = parley_protocol::DeviceSecretKey::generate();
+        let code = second.issue_enrollment_code().unwrap();
+        let device = store.enroll(&code, "test", &key.public_key().to_base64()).unwrap().device_id;
+        let control = second.control();
+        control.customer_sends_text("15550002222", "Ana", "hi").await.unwrap();
+        let igsid = control.instagram_customers()[0].igsid.clone();
+        control
+            .instagram_customer_sends(&igsid, &crate::IgCustomerMessage::Text { text: "oi".into() })
+            .await
+            .unwrap();
+        assert_eq!(store.queue_depth(&device).unwrap(), 2, "one WhatsApp and one Instagram event");
         second.shutdown().await;
     }
 }

@@ -41,6 +41,8 @@ pub struct GraphError {
     /// WhatsApp errors explain themselves in `error_data.details`; plain
     /// Graph errors (bad token, bad path) have no `error_data`.
     pub details: Option<String>,
+    /// `error_subcode` (Instagram's outside-the-window error has one).
+    pub subcode: Option<i64>,
 }
 
 impl GraphError {
@@ -51,6 +53,7 @@ impl GraphError {
             kind: "OAuthException",
             message: "Invalid OAuth access token - the token is missing, malformed or not valid for this app".into(),
             details: None,
+            subcode: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl GraphError {
             kind: "OAuthException",
             message: format!("Unknown path components: {path}"),
             details: None,
+            subcode: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl GraphError {
                 "Unsupported post request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
             ),
             details: None,
+            subcode: None,
         }
     }
 
@@ -83,6 +88,7 @@ impl GraphError {
             kind: "OAuthException",
             message: "(#100) Invalid parameter".into(),
             details: Some(details.into()),
+            subcode: None,
         }
     }
 
@@ -94,6 +100,117 @@ impl GraphError {
             message: "(#131047) Re-engagement message".into(),
             details: Some(
                 "The customer has not written to this number in the last 24 hours, so only an approved template can be sent to them.".into(),
+            ),
+            subcode: None,
+        }
+    }
+
+    fn whatsapp(status: StatusCode, code: i64, message: &str, details: &str) -> Self {
+        GraphError {
+            status,
+            code,
+            kind: "OAuthException",
+            message: message.into(),
+            details: Some(details.into()),
+            subcode: None,
+        }
+    }
+
+    /// More messages per second than the number's throughput allows.
+    pub fn rate_limited(per_sec: u32) -> Self {
+        Self::whatsapp(
+            StatusCode::BAD_REQUEST,
+            130429,
+            "(#130429) Rate limit hit",
+            &format!("Cloud API message throughput has been reached ({per_sec} messages per second for this number)."),
+        )
+    }
+
+    /// Too many messages to the same customer in a short time.
+    pub fn pair_limited() -> Self {
+        Self::whatsapp(
+            StatusCode::BAD_REQUEST,
+            131056,
+            "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+        )
+    }
+
+    pub fn template_missing(name: &str, language: &str) -> Self {
+        Self::whatsapp(
+            StatusCode::NOT_FOUND,
+            132001,
+            "(#132001) Template name does not exist in the translation",
+            &format!("template name ({name}) does not exist in {language}"),
+        )
+    }
+
+    pub fn template_params(expected: usize, got: usize) -> Self {
+        Self::whatsapp(
+            StatusCode::BAD_REQUEST,
+            132000,
+            "(#132000) Number of parameters does not match the expected number of params",
+            &format!("body: number of localizable_params ({got}) does not match the expected number of params ({expected})"),
+        )
+    }
+
+    pub fn media_upload(details: &str) -> Self {
+        Self::whatsapp(StatusCode::BAD_REQUEST, 131053, "(#131053) Media upload error", details)
+    }
+
+    /// Instagram: code 10 with subcode 2018278 and no `error_data`.
+    pub fn ig_outside_window() -> Self {
+        GraphError {
+            status: StatusCode::BAD_REQUEST,
+            code: 10,
+            kind: "OAuthException",
+            message: "(#10) This message is sent outside of allowed window.".into(),
+            details: None,
+            subcode: Some(2018278),
+        }
+    }
+
+    /// The error Meta answers for `code`, for "fail the next send with code Z".
+    pub fn simulated(code: i64) -> Self {
+        match code {
+            130429 => Self::rate_limited(80),
+            131056 => Self::pair_limited(),
+            131047 => Self::window_closed(),
+            132001 => Self::template_missing("simulated", "en_US"),
+            190 => GraphError {
+                status: StatusCode::UNAUTHORIZED,
+                code: 190,
+                kind: "OAuthException",
+                message: "Error validating access token: Session has expired.".into(),
+                details: None,
+                subcode: Some(463),
+            },
+            80007 => Self::whatsapp(
+                StatusCode::BAD_REQUEST,
+                80007,
+                "(#80007) Rate limit issues",
+                "The WhatsApp Business Account has reached its rate limit.",
+            ),
+            4 => GraphError {
+                status: StatusCode::BAD_REQUEST,
+                code: 4,
+                kind: "OAuthException",
+                message: "(#4) Application request limit reached".into(),
+                details: None,
+                subcode: None,
+            },
+            1 | 2 | 131000 | 131016 => Self::whatsapp(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code,
+                &format!("(#{code}) Something went wrong"),
+                "Message failed to send due to an unknown error. Try again later.",
+            ),
+            100 => Self::invalid_parameter("Simulated invalid parameter."),
+            other => Self::whatsapp(
+                StatusCode::BAD_REQUEST,
+                other,
+                &format!("(#{other}) Simulated failure"),
+                "The sandbox was told to fail this request with this code.",
             ),
         }
     }
@@ -107,6 +224,9 @@ impl GraphError {
         });
         if let Some(details) = &self.details {
             error["error_data"] = json!({ "messaging_product": "whatsapp", "details": details });
+        }
+        if let Some(subcode) = self.subcode {
+            error["error_subcode"] = json!(subcode);
         }
         json!({ "error": error })
     }
@@ -135,6 +255,73 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
+/// How many `{{n}}` variables a template text holds.
+pub fn placeholders(text: &str) -> usize {
+    text.match_indices("{{").filter(|(i, _)| text[i + 2..].contains("}}")).count()
+}
+
+/// An Instagram send request, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IgOutbound {
+    pub igsid: String,
+    /// `text`, `image`, `video`, `audio`, `file`, `like_heart`.
+    pub kind: String,
+    pub text: Option<String>,
+    pub human_agent: bool,
+    pub body: Value,
+}
+
+/// Validate `POST /{ig_id}/messages` the way the Instagram API does.
+pub fn parse_instagram(raw: &[u8]) -> Result<IgOutbound, GraphError> {
+    let body: Value = serde_json::from_slice(raw)
+        .map_err(|_| GraphError::invalid_parameter("The request body is not valid JSON."))?;
+    let igsid = require_str(&body, "/recipient/id", "recipient[id]")?.to_owned();
+    let tag = body.get("tag").and_then(Value::as_str);
+    let human_agent = match (tag, body.get("messaging_type").and_then(Value::as_str)) {
+        (None, _) => false,
+        (Some("HUMAN_AGENT"), Some("MESSAGE_TAG")) => true,
+        (Some("HUMAN_AGENT"), _) => {
+            return Err(GraphError::invalid_parameter(
+                "The HUMAN_AGENT tag needs messaging_type MESSAGE_TAG.",
+            ))
+        }
+        (Some(_), _) => {
+            return Err(GraphError::invalid_parameter(
+                "Instagram accepts only the HUMAN_AGENT tag.",
+            ))
+        }
+    };
+    let message = body
+        .get("message")
+        .filter(|m| m.is_object())
+        .ok_or_else(|| GraphError::invalid_parameter("The parameter message is required."))?;
+    let (kind, text) = if let Some(text) = message.get("text").and_then(Value::as_str) {
+        if text.trim().is_empty() || text.len() > 1000 {
+            return Err(GraphError::invalid_parameter(
+                "Instagram text must be 1 to 1000 bytes of UTF-8.",
+            ));
+        }
+        ("text".to_owned(), Some(text.to_owned()))
+    } else if let Some(kind) = message.pointer("/attachment/type").and_then(Value::as_str) {
+        match kind {
+            "like_heart" => {}
+            "image" | "video" | "audio" | "file" => {
+                let url = str_at(message, "/attachment/payload/url").unwrap_or_default();
+                if !url.starts_with("https://") {
+                    return Err(GraphError::invalid_parameter(
+                        "The attachment payload needs an https url.",
+                    ));
+                }
+            }
+            _ => return Err(GraphError::invalid_parameter("Unsupported attachment type.")),
+        }
+        (kind.to_owned(), None)
+    } else {
+        return Err(GraphError::invalid_parameter("The message needs text or an attachment."));
+    };
+    Ok(IgOutbound { igsid, kind, text, human_agent, body })
+}
+
 /// A validated `/messages` request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -148,8 +335,11 @@ pub enum Request {
 pub struct Outbound {
     /// `to` exactly as given, echoed as `contacts[].input`.
     pub input: String,
-    /// `to` reduced to digits, as Meta's `wa_id`.
+    /// `to` reduced to digits, as Meta's `wa_id` (empty until resolved when
+    /// the request named a `recipient` BSUID).
     pub wa_id: String,
+    /// The `recipient` business-scoped user id, when that addressed it.
+    pub user_id: Option<String>,
     pub kind: String,
     pub text: Option<String>,
     pub reply_to: Option<String>,
@@ -202,14 +392,25 @@ pub fn parse(raw: &[u8]) -> Result<Request, GraphError> {
         return Ok(Request::MarkRead { message_id: id.to_owned() });
     }
 
-    let input = require_str(&body, "/to", "to")?.to_owned();
-    let wa_id: String = input.chars().filter(char::is_ascii_digit).collect();
-    let only_phone_chars = input.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    if !only_phone_chars || !(7..=15).contains(&wa_id.len()) {
-        return Err(GraphError::invalid_parameter(
-            "The parameter to must be a phone number in international format.",
-        ));
-    }
+    // Since 2026 a customer known only by a business-scoped user id is
+    // addressed with `recipient` instead of `to`; the sandbox resolves it to
+    // the customer's number when accepting.
+    let (input, wa_id, user_id) = match (str_at(&body, "/to"), str_at(&body, "/recipient")) {
+        (None | Some(""), Some(bsuid)) if bsuid.contains('.') => {
+            (bsuid.to_owned(), String::new(), Some(bsuid.to_owned()))
+        }
+        _ => {
+            let input = require_str(&body, "/to", "to")?.to_owned();
+            let wa_id: String = input.chars().filter(char::is_ascii_digit).collect();
+            let only_phone_chars = input.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+            if !only_phone_chars || !(7..=15).contains(&wa_id.len()) {
+                return Err(GraphError::invalid_parameter(
+                    "The parameter to must be a phone number in international format.",
+                ));
+            }
+            (input, wa_id, None)
+        }
+    };
     if let Some(rt) = body.get("recipient_type") {
         if rt.as_str() != Some("individual") {
             return Err(GraphError::invalid_parameter(
@@ -232,7 +433,7 @@ pub fn parse(raw: &[u8]) -> Result<Request, GraphError> {
             Some(require_str(&body, "/context/message_id", "context.message_id")?.to_owned())
         }
     };
-    Ok(Request::Send(Outbound { input, wa_id, kind, text, reply_to, body }))
+    Ok(Request::Send(Outbound { input, wa_id, user_id, kind, text, reply_to, body }))
 }
 
 /// Per-type checks; returns the text body for `text` messages.

@@ -40,6 +40,23 @@ struct Args {
     /// Delay between the sent, delivered and read webhooks.
     #[arg(long, default_value_t = 300)]
     status_delay_ms: u64,
+    #[arg(long, default_value = parley_sandbox::DEFAULT_INSTAGRAM_ACCOUNT_ID)]
+    instagram_account_id: String,
+    /// Auto-chat customers use every message type on both channels.
+    #[arg(long)]
+    varied_chat: bool,
+    /// Messages per second per number before Meta's 130429.
+    #[arg(long, default_value_t = parley_sandbox::DEFAULT_MSGS_PER_SEC)]
+    max_msgs_per_sec: u32,
+    /// Turn off the per-customer pair limit (131056).
+    #[arg(long)]
+    no_pair_limit: bool,
+    /// Share (0 to 1) of accepted messages whose status ends `failed`.
+    #[arg(long, default_value_t = 0.0)]
+    failure_rate: f64,
+    /// How long template review takes, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    template_review_ms: u64,
 }
 
 fn env_or(name: &str, default: &str) -> anyhow::Result<String> {
@@ -93,6 +110,15 @@ async fn main() -> anyhow::Result<()> {
     config.seed = args.seed;
     config.auto_chat = (args.auto_chat_secs > 0).then(|| Duration::from_secs(args.auto_chat_secs));
     config.status_delay = Duration::from_millis(args.status_delay_ms);
+    config.instagram_account_id = args.instagram_account_id;
+    config.varied_chat = args.varied_chat;
+    config.max_msgs_per_sec = args.max_msgs_per_sec;
+    if args.no_pair_limit {
+        config.pair_limit = None;
+    }
+    anyhow::ensure!((0.0..=1.0).contains(&args.failure_rate), "--failure-rate is between 0 and 1");
+    config.faults.status_failure_rate = args.failure_rate;
+    config.template_review_delay = Duration::from_millis(args.template_review_ms);
 
     let handle = spawn(config).await.context("starting the sandbox")?;
     {

@@ -23,7 +23,7 @@ pub struct Business {
 
 impl Business {
     /// Wrap one `value` in the envelope Meta uses for the `messages` field.
-    fn envelope(&self, value: Value) -> Value {
+    pub fn envelope(&self, value: Value) -> Value {
         json!({
             "object": "whatsapp_business_account",
             "entry": [{
@@ -33,7 +33,7 @@ impl Business {
         })
     }
 
-    fn metadata(&self) -> Value {
+    pub fn metadata(&self) -> Value {
         json!({
             "display_phone_number": self.display_phone_number,
             "phone_number_id": self.phone_number_id,
@@ -41,7 +41,8 @@ impl Business {
     }
 }
 
-/// A customer's inbound text.
+/// A customer's inbound text (the tests' shorthand).
+#[cfg(test)]
 pub struct Inbound<'a> {
     pub wamid: &'a str,
     pub wa_id: &'a str,
@@ -56,28 +57,128 @@ pub struct Inbound<'a> {
 /// The `messages` webhook for one inbound text. Since the 2026 username
 /// rollout Meta sends the BSUID as `contacts[].user_id` and
 /// `messages[].from_user_id` next to the phone-number fields.
+#[cfg(test)]
 pub fn inbound_text(biz: &Business, m: &Inbound<'_>) -> Value {
+    let parts = json!({ "type": "text", "text": { "body": m.text } });
+    let who = Who { wa_id: m.wa_id, user_id: m.user_id, name: m.name };
+    let message = message_object(biz, &who, m.wamid, m.timestamp_s, m.context_id, parts);
+    biz.envelope(messages_value(biz, vec![contact(&who)], vec![message]))
+}
+
+/// A customer as the webhook names them.
+pub struct Who<'a> {
+    pub wa_id: &'a str,
+    pub user_id: &'a str,
+    pub name: &'a str,
+}
+
+pub fn contact(who: &Who<'_>) -> Value {
+    json!({ "profile": { "name": who.name }, "wa_id": who.wa_id, "user_id": who.user_id })
+}
+
+/// One `messages[]` object: identity, id, time, optional quote, and the
+/// type-specific `parts` (`{"type": .., <type>: {..}}`).
+pub fn message_object(
+    biz: &Business,
+    who: &Who<'_>,
+    wamid: &str,
+    timestamp_s: i64,
+    context_id: Option<&str>,
+    parts: Value,
+) -> Value {
     let mut message = json!({
-        "from": m.wa_id,
-        "from_user_id": m.user_id,
-        "id": m.wamid,
-        "timestamp": m.timestamp_s.to_string(),
-        "type": "text",
-        "text": { "body": m.text },
+        "from": who.wa_id,
+        "from_user_id": who.user_id,
+        "id": wamid,
+        "timestamp": timestamp_s.to_string(),
     });
-    if let Some(id) = m.context_id {
+    if let (Some(map), Some(parts)) = (message.as_object_mut(), parts.as_object()) {
+        map.extend(parts.clone());
+    }
+    if let Some(id) = context_id {
         message["context"] = json!({ "from": biz.display_phone_number, "id": id });
     }
-    biz.envelope(json!({
+    message
+}
+
+/// The `value` of a `messages` change holding these contacts and messages.
+pub fn messages_value(biz: &Business, contacts: Vec<Value>, messages: Vec<Value>) -> Value {
+    json!({
         "messaging_product": "whatsapp",
         "metadata": biz.metadata(),
-        "contacts": [{
-            "profile": { "name": m.name },
-            "wa_id": m.wa_id,
-            "user_id": m.user_id,
+        "contacts": contacts,
+        "messages": messages,
+    })
+}
+
+/// Several webhook bodies merged into one POST: all their entries, in order,
+/// the way Meta batches under load.
+pub fn batch(bodies: &[Value]) -> Value {
+    let object = bodies.first().and_then(|b| b.get("object")).cloned().unwrap_or(Value::Null);
+    let entries: Vec<Value> = bodies
+        .iter()
+        .filter_map(|b| b.get("entry").and_then(Value::as_array))
+        .flatten()
+        .cloned()
+        .collect();
+    json!({ "object": object, "entry": entries })
+}
+
+/// The outcome of a template review, as the status webhook reports it.
+pub struct TemplateReview<'a> {
+    pub template_id: &'a str,
+    pub name: &'a str,
+    pub language: &'a str,
+    pub category: &'a str,
+    /// `APPROVED`, `REJECTED`, ...
+    pub event: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+/// `message_template_status_update` for one template.
+pub fn template_status(waba_id: &str, r: &TemplateReview<'_>, time_s: i64) -> Value {
+    // Meta sends the template id as a number.
+    let id = r.template_id.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(r.template_id));
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": waba_id,
+            "time": time_s,
+            "changes": [{
+                "field": "message_template_status_update",
+                "value": {
+                    "event": r.event,
+                    "message_template_id": id,
+                    "message_template_name": r.name,
+                    "message_template_language": r.language,
+                    "message_template_category": r.category,
+                    "reason": r.reason.unwrap_or("NONE"),
+                },
+            }],
         }],
-        "messages": [message],
-    }))
+    })
+}
+
+/// An Instagram webhook: `object: "instagram"`, one entry for the account
+/// with these `messaging[]` items.
+pub fn instagram(ig_account_id: &str, time_ms: i64, items: Vec<Value>) -> Value {
+    json!({
+        "object": "instagram",
+        "entry": [{ "id": ig_account_id, "time": time_ms, "messaging": items }],
+    })
+}
+
+/// One Instagram messaging item; `parts` is `{"message": ..}`, `{"read": ..}`, ...
+pub fn instagram_item(sender: &str, recipient: &str, timestamp_ms: i64, parts: Value) -> Value {
+    let mut item = json!({
+        "sender": { "id": sender },
+        "recipient": { "id": recipient },
+        "timestamp": timestamp_ms,
+    });
+    if let (Some(map), Some(parts)) = (item.as_object_mut(), parts.as_object()) {
+        map.extend(parts.clone());
+    }
+    item
 }
 
 /// The three delivery states the sandbox walks every accepted message through.
@@ -86,6 +187,10 @@ pub enum Status {
     Sent,
     Delivered,
     Read,
+    /// A voice message was played.
+    Played,
+    /// Undeliverable after acceptance; carries `errors[]`.
+    Failed,
 }
 
 impl Status {
@@ -94,6 +199,8 @@ impl Status {
             Status::Sent => "sent",
             Status::Delivered => "delivered",
             Status::Read => "read",
+            Status::Played => "played",
+            Status::Failed => "failed",
         }
     }
 }
@@ -121,7 +228,15 @@ pub fn status(biz: &Business, s: Status, info: &StatusInfo<'_>) -> Value {
         "recipient_id": info.wa_id,
         "recipient_user_id": info.user_id,
     });
-    if s != Status::Read {
+    if s == Status::Failed {
+        // Meta's failed statuses explain themselves and carry no pricing.
+        st["errors"] = json!([{
+            "code": 131026,
+            "title": "Message undeliverable",
+            "message": "Message undeliverable",
+            "error_data": { "details": "Message Undeliverable." },
+        }]);
+    } else if !matches!(s, Status::Read | Status::Played) {
         let (category, pricing_type, billable) = if info.is_template {
             ("utility", "regular", true)
         } else {

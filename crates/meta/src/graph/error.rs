@@ -98,6 +98,17 @@ pub enum GraphError {
     /// The client's configuration cannot work (bad base URL or version).
     #[error("invalid Graph API configuration: {0}")]
     Config(String),
+    /// A media file is larger than allowed (upload limit, or the caller's
+    /// download cap).
+    #[error("the media file is {size} bytes; the limit is {limit}")]
+    MediaTooLarge { size: u64, limit: u64 },
+    /// A downloaded file does not match the sha256 Meta announced.
+    #[error("the downloaded media does not match its sha256")]
+    MediaChecksum,
+    /// Refused before sending: the messaging window does not allow this
+    /// message (Instagram's 24 h / 7 day `HUMAN_AGENT` rules).
+    #[error("outside the messaging window: {0}")]
+    OutsideWindow(String),
 }
 
 /// What the outbox (or the agent) should do after a failure.
@@ -127,8 +138,11 @@ impl GraphError {
             GraphError::NotSent(_) | GraphError::Transport(_) | GraphError::Decode(_) => {
                 RetryClass::RetryLater
             }
-            GraphError::InvalidInput(_) => RetryClass::FixInput,
+            GraphError::InvalidInput(_) | GraphError::MediaTooLarge { .. } => RetryClass::FixInput,
             GraphError::Config(_) => RetryClass::Reconnect,
+            // A corrupted transfer: fetching again may well work.
+            GraphError::MediaChecksum => RetryClass::RetryLater,
+            GraphError::OutsideWindow(_) => RetryClass::WaitForCustomer,
         }
     }
 
@@ -153,6 +167,8 @@ impl GraphError {
                 | GraphError::NotSent(_)
                 | GraphError::InvalidInput(_)
                 | GraphError::Config(_)
+                | GraphError::MediaTooLarge { .. }
+                | GraphError::OutsideWindow(_)
         )
     }
 
@@ -199,6 +215,13 @@ impl GraphError {
                 .into(),
             GraphError::InvalidInput(why) => format!("This message cannot be sent: {why}."),
             GraphError::Config(why) => format!("The channel is misconfigured ({why}). Check it in Settings."),
+            GraphError::MediaTooLarge { size, limit } => format!(
+                "The file is too large ({} MB; the limit is {} MB). Send a smaller file.",
+                size.div_ceil(1024 * 1024),
+                limit / (1024 * 1024)
+            ),
+            GraphError::MediaChecksum => "The file arrived damaged (its checksum does not match); it will be downloaded again.".into(),
+            GraphError::OutsideWindow(why) => format!("This message cannot be sent: {why}."),
         }
     }
 }

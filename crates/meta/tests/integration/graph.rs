@@ -15,28 +15,28 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
-const TOKEN: &str = "EAAtest-token-0123456789";
-const PNID: &str = "100000000000001";
+pub(crate) const TOKEN: &str = "EAAtest-token-0123456789";
+pub(crate) const PNID: &str = "100000000000001";
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    path: String,
-    query: Option<String>,
-    authorization: Option<String>,
-    content_type: Option<String>,
-    body: Bytes,
+pub(crate) struct Seen {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) authorization: Option<String>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Bytes,
 }
 
 impl Seen {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("request body is JSON")
     }
 }
 
 #[derive(Clone, Default)]
-struct Script {
+pub(crate) struct Script {
     seen: Arc<Mutex<Vec<Seen>>>,
     answers: Arc<Mutex<VecDeque<(u16, String)>>>,
 }
@@ -67,7 +67,7 @@ async fn record(
 }
 
 /// A server answering `answers` in order, and a client pointed at it.
-async fn serve(answers: &[(u16, &str)]) -> (GraphClient, Script) {
+pub(crate) async fn serve(answers: &[(u16, &str)]) -> (GraphClient, Script) {
     let script = Script::default();
     script.answers.lock().unwrap().extend(answers.iter().map(|(s, b)| (*s, (*b).to_owned())));
     let app = Router::new().fallback(record).with_state(script.clone());
@@ -78,11 +78,11 @@ async fn serve(answers: &[(u16, &str)]) -> (GraphClient, Script) {
     (GraphClient::new(config, Zeroizing::new(TOKEN.into())).unwrap(), script)
 }
 
-fn seen(script: &Script) -> Vec<Seen> {
+pub(crate) fn seen(script: &Script) -> Vec<Seen> {
     script.seen.lock().unwrap().clone()
 }
 
-const ACCEPTED: &str = r#"{"messaging_product":"whatsapp","contacts":[{"input":"15557654321","wa_id":"15557654321"}],"messages":[{"id":"wamid.OUT1"}]}"#;
+pub(crate) const ACCEPTED: &str = r#"{"messaging_product":"whatsapp","contacts":[{"input":"15557654321","wa_id":"15557654321"}],"messages":[{"id":"wamid.OUT1"}]}"#;
 
 #[tokio::test]
 async fn send_text_posts_the_documented_request() {
@@ -336,7 +336,7 @@ async fn invalid_messages_never_reach_meta() {
     assert!(seen(&script).is_empty());
 }
 
-fn meta_error(code: i64, message: &str, details: Option<&str>) -> String {
+pub(crate) fn meta_error(code: i64, message: &str, details: Option<&str>) -> String {
     let mut error = json!({ "message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEfGh123" });
     if let Some(d) = details {
         error["error_data"] = json!({ "messaging_product": "whatsapp", "details": d });

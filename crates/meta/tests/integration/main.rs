@@ -6,6 +6,7 @@
 //! - `graph`: the Graph API client against a loopback axum server.
 
 mod graph;
+mod graph_manage;
 mod never_panics;
 mod webhook;
 

@@ -7,6 +7,12 @@ use parley_meta::webhook::{parse, parse_value, WebhookEvent};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
+/// Cases per property: small by default so `cargo test` stays fast; CI's
+/// longer fuzz run sets `PARLEY_FUZZ_CASES` (e.g. 20000, still under a minute).
+fn cases(default: u32) -> u32 {
+    std::env::var("PARLEY_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// Keys Meta uses, so random objects often hit real code paths.
 const KEYS: &[&str] = &[
     "object",
@@ -154,7 +160,7 @@ fn fixtures() -> Vec<Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
@@ -216,4 +222,34 @@ fn deep_nesting_is_refused_not_overflowed() {
         nested = Value::Object(map);
     }
     exercise(&parse_value(&nested).unwrap());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
+
+    /// The relay runs `verify` on every unauthenticated POST: any header and
+    /// body must yield an answer, never a panic, and only the right MAC passes.
+    #[test]
+    fn signature_check_never_panics_and_only_the_right_mac_passes(
+        secret in prop::collection::vec(any::<u8>(), 0..80),
+        body in prop::collection::vec(any::<u8>(), 0..512),
+        header in prop::option::of(".{0,90}"),
+        flip in any::<prop::sample::Index>(),
+    ) {
+        use parley_meta::signature::{sign, verify};
+        let _ = verify(&secret, &body, header.as_deref());
+        let good = sign(&secret, &body);
+        prop_assert!(verify(&secret, &body, Some(&good)).is_ok());
+        // Change one hex digit of the MAC: always refused.
+        let mut bad: Vec<char> = good.chars().collect();
+        let at = 7 + flip.index(64);
+        bad[at] = if bad[at] == '0' { '1' } else { '0' };
+        let bad: String = bad.into_iter().collect();
+        prop_assert!(verify(&secret, &body, Some(&bad)).is_err());
+        if !body.is_empty() {
+            let mut other = body.clone();
+            other[0] ^= 1;
+            prop_assert!(verify(&secret, &other, Some(&good)).is_err());
+        }
+    }
 }

@@ -519,3 +519,131 @@ fn events_serialise_for_the_relay_and_the_ui() {
         "Hi! Is the blue jacket still available?"
     );
 }
+
+#[test]
+fn whatsapp_frequently_forwarded_and_animated_sticker_in_one_change() {
+    let events = events("wa_forwarded_animated.json");
+    let msgs = messages(&events);
+    assert_eq!(msgs.len(), 2, "both messages of the change are kept");
+    let ctx = msgs[0].context.as_ref().expect("context");
+    assert!(ctx.forwarded && ctx.frequently_forwarded);
+    assert_eq!(ctx.message_id, None, "a forward quotes nothing");
+    assert!(matches!(msgs[1].content, MessageContent::Sticker { animated: true, .. }));
+    assert_eq!(msgs[1].from.user_id.as_deref(), Some("US.1000000000000000001"));
+}
+
+#[test]
+fn account_fields_are_typed_on_demand() {
+    use parley_meta::webhook::AccountEvent;
+    let typed: Vec<AccountEvent> =
+        events("wa_account_quality_batch.json").iter().filter_map(|e| e.account_event()).collect();
+    assert_eq!(typed.len(), 4, "two entries with two changes each: {typed:#?}");
+    assert_eq!(
+        typed[0],
+        AccountEvent::PhoneNumberQuality {
+            display_phone_number: Some("15550001111".into()),
+            event: Some("FLAGGED".into()),
+            current_limit: Some("TIER_2K".into()),
+            old_limit: None,
+            max_daily_conversations: Some("TIER_2K".into()),
+        }
+    );
+    assert!(
+        matches!(&typed[1], AccountEvent::PhoneNumberQuality { old_limit: Some(o), .. } if o == "TIER_2K")
+    );
+    assert_eq!(
+        typed[2],
+        AccountEvent::TemplateStatus {
+            template_id: Some("223399".into()),
+            name: Some("order_ready".into()),
+            language: Some("en_US".into()),
+            event: Some("APPROVED".into()),
+            reason: None,
+            category: Some("UTILITY".into()),
+        }
+    );
+    assert!(
+        matches!(&typed[3], AccountEvent::AccountUpdate { event: Some(e), .. } if e == "ACCOUNT_VIOLATION")
+    );
+
+    // The older fixture: every documented field reads into its typed form.
+    let older: Vec<AccountEvent> =
+        events("wa_account_fields.json").iter().filter_map(|e| e.account_event()).collect();
+    assert_eq!(older.len(), 5);
+    assert!(
+        matches!(&older[0], AccountEvent::TemplateStatus { reason: Some(r), .. } if r == "INVALID_FORMAT")
+    );
+    assert!(
+        matches!(&older[1], AccountEvent::TemplateQuality { new_score: Some(s), .. } if s == "YELLOW")
+    );
+    assert!(
+        matches!(&older[2], AccountEvent::TemplateCategory { new_category: Some(c), .. } if c == "MARKETING")
+    );
+}
+
+#[test]
+fn instagram_batch_keeps_every_entry_and_item_in_order() {
+    let events = events("ig_batch.json");
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let WebhookEvent::Message(first) = &events[0] else { panic!("{:?}", events[0]) };
+    assert_eq!(first.content, MessageContent::Text { body: "first".into() });
+    assert_eq!(first.channel.kind, ChannelKind::Instagram);
+    assert_eq!(first.channel.id, IGID);
+    let WebhookEvent::Message(second) = &events[1] else { panic!("{:?}", events[1]) };
+    assert!(matches!(&second.content, MessageContent::Image { media } if media.url.is_some()));
+    let WebhookEvent::Message(unreact) = &events[2] else { panic!("{:?}", events[2]) };
+    assert!(matches!(&unreact.content, MessageContent::Reaction { emoji: None, .. }));
+    assert_eq!(unreact.from.user_id.as_deref(), Some("6100000000000002"));
+    let WebhookEvent::Status(read) = &events[3] else { panic!("{:?}", events[3]) };
+    assert_eq!(read.status, "read");
+    assert_eq!(read.timestamp_ms, 1_750_001_000_004);
+    let _ = IGSID;
+}
+
+/// The normalized form of every fixture, pinned: `tests/golden/<fixture>`
+/// holds the events as JSON (without `raw`, which is the input again). A
+/// parser change that alters any event shows up as a diff here. After a
+/// deliberate change, regenerate with `PARLEY_UPDATE_GOLDEN=1 cargo test -p
+/// parley-meta` and review the diff.
+#[test]
+fn golden_normalized_events() {
+    fn strip_raw(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("raw");
+                map.values_mut().for_each(strip_raw);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip_raw),
+            _ => {}
+        }
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("PARLEY_UPDATE_GOLDEN").is_some();
+    let mut mismatched = Vec::new();
+    for name in fixture_names() {
+        let mut actual = serde_json::to_value(events(&name)).unwrap();
+        strip_raw(&mut actual);
+        let path = dir.join(&name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            let text = serde_json::to_string_pretty(&actual).unwrap() + "\n";
+            std::fs::write(&path, text).unwrap();
+            continue;
+        }
+        let expected: serde_json::Value = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Err(_) => panic!("no golden file for {name}; run with PARLEY_UPDATE_GOLDEN=1"),
+        };
+        if expected != actual {
+            mismatched.push(name);
+        }
+    }
+    assert!(mismatched.is_empty(), "normalized events changed for {mismatched:?}");
+}
+
+#[test]
+fn whatsapp_audio_file_is_not_a_voice_note() {
+    let m = only_message("wa_audio_file.json");
+    assert!(matches!(m.content, MessageContent::Audio { voice: false, .. }), "{:?}", m.content);
+    assert_eq!(m.preview(), "🎵 Audio");
+}

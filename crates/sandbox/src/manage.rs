@@ -1,0 +1,590 @@
+//! The Graph API beyond `/messages`: media upload, look-up and download,
+//! message templates with simulated review, the business profile, and the
+//! account's phone numbers. Same authentication, validation and error shapes
+//! as the messages endpoint.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::graph::{placeholders, GraphError};
+use crate::{cast, graph_gate, lock, now_ms, webhook, Inner};
+
+/// Per-type upload limits Meta documents, in bytes.
+fn upload_limit(mime: &str) -> Option<u64> {
+    const MB: u64 = 1024 * 1024;
+    Some(match mime.split(';').next().unwrap_or("").trim() {
+        "image/jpeg" | "image/png" => 5 * MB,
+        "image/webp" => 500 * 1024,
+        "audio/aac" | "audio/amr" | "audio/mpeg" | "audio/mp4" | "audio/ogg" => 16 * MB,
+        "video/mp4" | "video/3gpp" => 16 * MB,
+        "text/plain"
+        | "application/pdf"
+        | "application/vnd.ms-powerpoint"
+        | "application/msword"
+        | "application/vnd.ms-excel"
+        | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => 100 * MB,
+        _ => return None,
+    })
+}
+
+/// A template the account holds.
+#[derive(Debug, Clone)]
+pub struct TemplateRecord {
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub components: Vec<Value>,
+    pub rejected_reason: Option<String>,
+}
+
+impl TemplateRecord {
+    fn to_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id, "name": self.name, "language": self.language,
+            "status": self.status, "category": self.category, "components": self.components,
+        });
+        if let Some(r) = &self.rejected_reason {
+            v["rejected_reason"] = json!(r);
+        }
+        v
+    }
+}
+
+/// Meta gives every new account `hello_world`; the sandbox adds one with a
+/// variable so template parameters can be tested.
+pub fn seed_templates() -> Vec<TemplateRecord> {
+    vec![
+        TemplateRecord {
+            id: "1000000000000001".into(),
+            name: "hello_world".into(),
+            language: "en_US".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            components: vec![
+                json!({"type":"HEADER","format":"TEXT","text":"Hello World"}),
+                json!({"type":"BODY","text":"Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API, hosted by Meta."}),
+                json!({"type":"FOOTER","text":"WhatsApp Business Platform sample message"}),
+            ],
+            rejected_reason: None,
+        },
+        TemplateRecord {
+            id: "1000000000000002".into(),
+            name: "order_ready".into(),
+            language: "en_US".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            components: vec![
+                json!({"type":"HEADER","format":"IMAGE"}),
+                json!({"type":"BODY","text":"Hi {{1}}, your order {{2}} is ready for pickup."}),
+                json!({"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"On my way"}]}),
+            ],
+            rejected_reason: None,
+        },
+    ]
+}
+
+pub fn seed_profile() -> Value {
+    json!({
+        "about": "Parley sandbox business",
+        "address": "1 Sandbox Way, Loopback",
+        "description": "A simulated business for trying Parley without a Meta account.",
+        "email": "hello@sandbox.invalid",
+        "websites": ["https://sandbox.invalid/"],
+        "vertical": "RETAIL",
+        "messaging_product": "whatsapp",
+    })
+}
+
+/// A send of `template` must name an approved template in that language and
+/// give its body exactly as many parameters as the body has variables.
+pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), GraphError> {
+    let name = body.pointer("/template/name").and_then(Value::as_str).unwrap_or_default();
+    let language =
+        body.pointer("/template/language/code").and_then(Value::as_str).unwrap_or_default();
+    let Some(t) = templates
+        .iter()
+        .find(|t| t.name == name && t.language == language && t.status == "APPROVED")
+    else {
+        return Err(GraphError::template_missing(name, language));
+    };
+    let expected = t
+        .components
+        .iter()
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("BODY"))
+        .filter_map(|c| c.get("text").and_then(Value::as_str))
+        .map(placeholders)
+        .sum::<usize>();
+    let given = body
+        .pointer("/template/components")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| {
+                    c.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+                })
+                .filter_map(|c| c.get("parameters").and_then(Value::as_array))
+                .map(Vec::len)
+                .sum::<usize>()
+        })
+        .unwrap_or(0);
+    if expected != given {
+        return Err(GraphError::template_params(expected, given));
+    }
+    Ok(())
+}
+
+// The error is the finished answer: handlers return it at once, so its size
+// costs nothing worth boxing for.
+#[allow(clippy::result_large_err)]
+fn check_object(expected: &str, got: &str) -> Result<(), Response> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(GraphError::unknown_object(got).into_response())
+    }
+}
+
+// ------------------------------------------------------------ media
+
+/// (name, filename, content type, bytes) of each multipart part.
+type Part = (String, Option<String>, Option<String>, Vec<u8>);
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    (from..=hay.len() - needle.len()).find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+fn header_param(line: &str, key: &str) -> Option<String> {
+    let at = line.find(&format!("{key}=\""))? + key.len() + 2;
+    let end = line[at..].find('"')? + at;
+    Some(line[at..end].to_owned())
+}
+
+/// A strict-enough multipart/form-data reader for uploads.
+fn parse_multipart(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
+    let delimiter = format!("--{boundary}");
+    let mut parts = Vec::new();
+    let mut at = find(body, delimiter.as_bytes(), 0)? + delimiter.len();
+    loop {
+        if body.get(at..at + 2) == Some(b"--") {
+            return Some(parts);
+        }
+        at += 2; // CRLF after the delimiter
+        let headers_end = find(body, b"\r\n\r\n", at)?;
+        let headers = String::from_utf8_lossy(&body[at..headers_end]).into_owned();
+        let content_start = headers_end + 4;
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), content_start)?;
+        let mut name = None;
+        let mut filename = None;
+        let mut content_type = None;
+        for line in headers.split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:") {
+                name = header_param(line, "name");
+                filename = header_param(line, "filename");
+            } else if lower.starts_with("content-type:") {
+                content_type = Some(line["content-type:".len()..].trim().to_owned());
+            }
+        }
+        parts.push((name?, filename, content_type, body[content_start..next].to_vec()));
+        at = next + 2 + delimiter.len();
+    }
+}
+
+pub async fn upload_media(
+    State(inner): State<Arc<Inner>>,
+    Path((version, account_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.phone_number_id, &account_id) {
+        return answer;
+    }
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_owned());
+    let Some(parts) = boundary.as_deref().and_then(|b| parse_multipart(&body, b)) else {
+        return GraphError::invalid_parameter("The upload must be multipart/form-data.")
+            .into_response();
+    };
+    let field = |n: &str| parts.iter().find(|p| p.0 == n);
+    if field("messaging_product").map(|p| p.3.as_slice()) != Some(b"whatsapp".as_slice()) {
+        return GraphError::invalid_parameter("The parameter messaging_product is required.")
+            .into_response();
+    }
+    let Some(file) = field("file") else {
+        return GraphError::invalid_parameter("The parameter file is required.").into_response();
+    };
+    let mime = field("type")
+        .map(|p| String::from_utf8_lossy(&p.3).into_owned())
+        .or_else(|| file.2.clone())
+        .unwrap_or_default();
+    let Some(limit) = upload_limit(&mime) else {
+        return GraphError::media_upload(&format!("Unsupported media type {mime}."))
+            .into_response();
+    };
+    if file.3.len() as u64 > limit {
+        return GraphError::media_upload(&format!(
+            "The file is {} bytes; {mime} files may be at most {limit} bytes.",
+            file.3.len()
+        ))
+        .into_response();
+    }
+    let (id, _) = inner.store_media(file.3.clone(), &mime, false);
+    tracing::info!(media = %id, bytes = file.3.len(), "media uploaded");
+    Json(json!({ "id": id })).into_response()
+}
+
+/// `GET /{version}/{media_id}`: the short-lived URL and checksums.
+pub async fn media_info(
+    State(inner): State<Arc<Inner>>,
+    Path((version, object_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    let st = lock(&inner.state);
+    match st.media.get(&object_id) {
+        Some(m) => Json(json!({
+            "messaging_product": "whatsapp",
+            "url": format!("{}/_sandbox/media/{object_id}/file", inner.self_url),
+            "mime_type": m.mime,
+            "sha256": m.sha256,
+            "file_size": m.bytes.len(),
+            "id": object_id,
+        }))
+        .into_response(),
+        None => GraphError::unknown_object(&object_id).into_response(),
+    }
+}
+
+/// The download behind a media URL. Like Meta's, it needs the bearer token.
+pub async fn media_file(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let token =
+        crate::graph::bearer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    // Instagram attachment URLs are public CDN links; WhatsApp ones need the token.
+    let st = lock(&inner.state);
+    let Some(m) = st.media.get(&id) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    if token != Some(inner.config.access_token.as_str()) && !m.public {
+        return GraphError::bad_token().into_response();
+    }
+    ([(header::CONTENT_TYPE, m.mime.clone())], m.bytes.clone()).into_response()
+}
+
+// ------------------------------------------------------------ templates
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+    name: Option<String>,
+}
+
+pub async fn list_templates(
+    State(inner): State<Arc<Inner>>,
+    Path((version, waba_id)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.waba_id, &waba_id) {
+        return answer;
+    }
+    let limit = q.limit.unwrap_or(25).clamp(1, 100);
+    // Cursors are opaque to clients; here they are just the next index.
+    let start = q.after.as_deref().and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
+    let st = lock(&inner.state);
+    let matching: Vec<&TemplateRecord> =
+        st.templates.iter().filter(|t| q.name.as_ref().is_none_or(|n| &t.name == n)).collect();
+    let page: Vec<Value> = matching.iter().skip(start).take(limit).map(|t| t.to_json()).collect();
+    let end = start + page.len();
+    let mut paging =
+        json!({ "cursors": { "before": start.to_string(), "after": end.to_string() } });
+    if end < matching.len() {
+        paging["next"] = json!(format!(
+            "{}/{version}/{waba_id}/message_templates?limit={limit}&after={end}",
+            inner.self_url
+        ));
+    }
+    Json(json!({ "data": page, "paging": paging })).into_response()
+}
+
+pub async fn create_template(
+    State(inner): State<Arc<Inner>>,
+    Path((version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.waba_id, &waba_id) {
+        return answer;
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return GraphError::invalid_parameter("The request body is not valid JSON.")
+            .into_response();
+    };
+    let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (name, language, category) = (text("name"), text("language"), text("category"));
+    if !parley_meta::graph::valid_template_name(&name) {
+        return GraphError::invalid_parameter(
+            "The parameter name must be lowercase letters, digits and underscores.",
+        )
+        .into_response();
+    }
+    if !["MARKETING", "UTILITY", "AUTHENTICATION"].contains(&category.as_str()) {
+        return GraphError::invalid_parameter(
+            "The parameter category must be MARKETING, UTILITY or AUTHENTICATION.",
+        )
+        .into_response();
+    }
+    let components = req.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    if language.is_empty() || components.is_empty() {
+        return GraphError::invalid_parameter(
+            "The parameters language and components are required.",
+        )
+        .into_response();
+    }
+    let record = {
+        let mut st = lock(&inner.state);
+        if st.templates.iter().any(|t| t.name == name && t.language == language) {
+            return GraphError::invalid_parameter(
+                "A template with this name already exists in this language.",
+            )
+            .into_response();
+        }
+        let record = TemplateRecord {
+            id: cast::new_media_id(),
+            name,
+            language,
+            category,
+            status: "PENDING".into(),
+            components,
+            rejected_reason: None,
+        };
+        st.templates.push(record.clone());
+        record
+    };
+    tracing::info!(template = %record.id, "template submitted for review");
+    inner.spawn_bg(review(Arc::clone(&inner), record.id.clone()));
+    Json(json!({ "id": record.id, "status": "PENDING", "category": record.category }))
+        .into_response()
+}
+
+/// The simulated review: approved, unless the name asks for a rejection
+/// (any name containing `reject`), which is rejected as INVALID_FORMAT.
+async fn review(inner: Arc<Inner>, id: String) {
+    tokio::time::sleep(inner.config.template_review_delay).await;
+    let record = {
+        let mut st = lock(&inner.state);
+        let Some(t) = st.templates.iter_mut().find(|t| t.id == id) else { return };
+        if t.name.contains("reject") {
+            t.status = "REJECTED".into();
+            t.rejected_reason = Some("INVALID_FORMAT".into());
+        } else {
+            t.status = "APPROVED".into();
+        }
+        t.clone()
+    };
+    let review = webhook::TemplateReview {
+        template_id: &record.id,
+        name: &record.name,
+        language: &record.language,
+        category: &record.category,
+        event: &record.status,
+        reason: record.rejected_reason.as_deref(),
+    };
+    let body = webhook::template_status(&inner.config.waba_id, &review, now_ms() / 1000);
+    if let Err(e) = inner.post_webhook(&body).await {
+        tracing::warn!(error = %e, "template status webhook dropped");
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    name: Option<String>,
+}
+
+pub async fn delete_template(
+    State(inner): State<Arc<Inner>>,
+    Path((version, waba_id)): Path<(String, String)>,
+    Query(q): Query<DeleteQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.waba_id, &waba_id) {
+        return answer;
+    }
+    let Some(name) = q.name.filter(|n| !n.is_empty()) else {
+        return GraphError::invalid_parameter("The parameter name is required.").into_response();
+    };
+    let mut st = lock(&inner.state);
+    let before = st.templates.len();
+    st.templates.retain(|t| t.name != name);
+    if st.templates.len() == before {
+        return GraphError::invalid_parameter("No template with this name exists.").into_response();
+    }
+    Json(json!({ "success": true })).into_response()
+}
+
+// ------------------------------------------------------------ profile, numbers
+
+pub async fn get_profile(
+    State(inner): State<Arc<Inner>>,
+    Path((version, phone_number_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.phone_number_id, &phone_number_id) {
+        return answer;
+    }
+    let profile = lock(&inner.state).profile.clone();
+    Json(json!({ "data": [profile] })).into_response()
+}
+
+pub async fn update_profile(
+    State(inner): State<Arc<Inner>>,
+    Path((version, phone_number_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.phone_number_id, &phone_number_id) {
+        return answer;
+    }
+    let Ok(Value::Object(update)) = serde_json::from_slice::<Value>(&body) else {
+        return GraphError::invalid_parameter("The request body must be a JSON object.")
+            .into_response();
+    };
+    if update.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+        return GraphError::invalid_parameter("The parameter messaging_product is required.")
+            .into_response();
+    }
+    for (key, max) in [("about", 139), ("address", 256), ("description", 512), ("email", 128)] {
+        if let Some(v) = update.get(key) {
+            let n = v.as_str().map(|s| s.chars().count());
+            if !matches!(n, Some(1..) if n <= Some(max)) {
+                return GraphError::invalid_parameter(format!(
+                    "Param {key} must be a string of 1 to {max} characters."
+                ))
+                .into_response();
+            }
+        }
+    }
+    if update.get("websites").and_then(Value::as_array).is_some_and(|w| w.len() > 2) {
+        return GraphError::invalid_parameter("Param websites may list at most 2 URLs.")
+            .into_response();
+    }
+    let mut st = lock(&inner.state);
+    if let Some(profile) = st.profile.as_object_mut() {
+        for (k, v) in update {
+            if ["about", "address", "description", "email", "websites", "vertical"]
+                .contains(&k.as_str())
+            {
+                profile.insert(k, v);
+            }
+        }
+    }
+    Json(json!({ "success": true })).into_response()
+}
+
+pub async fn phone_numbers(
+    State(inner): State<Arc<Inner>>,
+    Path((version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(&inner.config.waba_id, &waba_id) {
+        return answer;
+    }
+    Json(json!({
+        "data": [{
+            "id": inner.config.phone_number_id,
+            "display_phone_number": inner.config.display_phone_number,
+            "verified_name": "Parley Sandbox",
+            "code_verification_status": "VERIFIED",
+            "quality_rating": "GREEN",
+            "messaging_limit_tier": "TIER_2K",
+            "name_status": "APPROVED",
+            "throughput": { "level": "STANDARD" },
+            "platform_type": "CLOUD_API",
+        }],
+        "paging": { "cursors": { "before": "0", "after": "1" } },
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_round_trip() {
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x00\r\n--B--\r\n";
+        let parts = parse_multipart(body, "B").unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].3, b"whatsapp");
+        assert_eq!(parts[1].1.as_deref(), Some("a.png"));
+        assert_eq!(parts[1].2.as_deref(), Some("image/png"));
+        assert_eq!(parts[1].3, b"\x89PNG\r\n\x00");
+        assert!(parse_multipart(b"garbage", "B").is_none());
+    }
+
+    #[test]
+    fn template_checks() {
+        let t = seed_templates();
+        let send = |name: &str, params: usize| {
+            let p: Vec<Value> =
+                (0..params).map(|i| json!({"type":"text","text":i.to_string()})).collect();
+            json!({"template":{"name":name,"language":{"code":"en_US"},
+                "components":[{"type":"body","parameters":p}]}})
+        };
+        assert!(check_template(&t, &send("order_ready", 2)).is_ok());
+        assert_eq!(check_template(&t, &send("order_ready", 1)).unwrap_err().code, 132000);
+        assert_eq!(check_template(&t, &send("nope", 0)).unwrap_err().code, 132001);
+        assert!(check_template(
+            &t,
+            &json!({"template":{"name":"hello_world","language":{"code":"en_US"}}})
+        )
+        .is_ok());
+    }
+}
