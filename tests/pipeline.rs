@@ -301,3 +301,42 @@ fn a_relay_that_vanishes_mid_sync_loses_nothing() {
         .collect();
     assert_eq!(bodies, [json!("before the outage"), json!("during the outage")]);
 }
+
+#[test]
+fn an_instagram_message_and_its_reply_travel_the_same_way() {
+    let p = pipeline();
+    let customers: Vec<Value> = p
+        .http
+        .get(format!("{}/_sandbox/instagram/customers", p.sandbox.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let igsid = customers[0]["igsid"].as_str().unwrap().to_owned();
+    let resp = p
+        .http
+        .post(format!("{}/_sandbox/instagram/{igsid}/send", p.sandbox.url))
+        .json(&json!({ "type": "text", "text": "hi from instagram" }))
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().unwrap());
+    let conversation = eventually(30, "the Instagram conversation", || {
+        p.sync();
+        let list = ctl_json(&p.profile, &["conversations"]);
+        list.as_array()?.iter().find(|c| c["channel"] == "instagram").cloned()
+    });
+    assert_eq!(conversation["handle"], igsid.as_str());
+    let id = conversation["id"].as_i64().unwrap().to_string();
+    let sent =
+        ctl_json(&p.profile, &["send", "--conversation", &id, "--text", "hello on instagram"]);
+    assert_eq!(sent["status"], "accepted", "{sent}");
+    let at_sandbox: Vec<Value> =
+        p.http.get(format!("{}/_sandbox/sent", p.sandbox.url)).send().unwrap().json().unwrap();
+    let ours = at_sandbox.iter().find(|m| m["channel"] == "instagram").expect("an Instagram send");
+    assert_eq!(
+        (ours["to"].as_str(), ours["text"].as_str()),
+        (Some(igsid.as_str()), Some("hello on instagram"))
+    );
+    // Inside 24 hours no HUMAN_AGENT tag is needed, so none is sent.
+    assert!(ours["body"].get("tag").is_none(), "{ours}");
+}

@@ -13,6 +13,8 @@ pub const ACCESS_TOKEN: &str = "pipeline-access-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
 pub const VERIFY_TOKEN: &str = "pipeline-verify";
 pub const CUSTOMER: &str = "15551230001";
+/// The sandbox's default Instagram professional account.
+pub const INSTAGRAM_ACCOUNT_ID: &str = "17841400000000001";
 
 /// A workspace binary next to this test's own executable.
 pub fn bin(name: &str) -> PathBuf {
@@ -154,6 +156,14 @@ pub fn relay_with_enrolled_profiles(relay_db: &Path, profiles: &[&Path]) -> Runn
         &tenant,
         "--whatsapp-number",
         PHONE_NUMBER_ID,
+    ]));
+    run(relay_admin(relay_db).args([
+        "channel",
+        "add",
+        "--tenant",
+        &tenant,
+        "--instagram",
+        INSTAGRAM_ACCOUNT_ID,
     ]));
     let relay = start_relay(relay_db, "127.0.0.1:0");
     for profile in profiles {

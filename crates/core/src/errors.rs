@@ -46,7 +46,9 @@ impl From<&CoreError> for IpcError {
         let code = match e {
             CoreError::Store(StoreError::NotFound)
             | CoreError::Refused(QueueRefusal::NoConversation) => ErrorCode::NotFound,
-            CoreError::Refused(QueueRefusal::WindowClosed) => ErrorCode::WindowClosed,
+            CoreError::Refused(
+                QueueRefusal::WindowClosed | QueueRefusal::InstagramWindowClosed,
+            ) => ErrorCode::WindowClosed,
             CoreError::InvalidInput(_)
             | CoreError::Refused(QueueRefusal::ChannelNotSupported | QueueRefusal::NotRetryable) => {
                 ErrorCode::InvalidInput

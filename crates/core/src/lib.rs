@@ -378,6 +378,16 @@ impl Core {
                 "the message is {chars} characters long; WhatsApp allows at most {MAX_TEXT_CHARS}"
             )));
         }
+        let conversation = self.inner.store.conversation(request.conversation_id)?;
+        if conversation.channel == parley_types::ChannelKind::Instagram
+            && text.len() > parley_meta::graph::MAX_INSTAGRAM_TEXT_BYTES
+        {
+            return Err(CoreError::InvalidInput(format!(
+                "the message is {} bytes long; Instagram allows at most {}",
+                text.len(),
+                parley_meta::graph::MAX_INSTAGRAM_TEXT_BYTES
+            )));
+        }
         let txn = new_client_txn_id();
         let reply_to = request.reply_to.as_deref().filter(|r| !r.is_empty());
         let message = self.inner.store.queue_text(

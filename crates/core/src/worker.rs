@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use parley_meta::graph::{GraphError, OutgoingMessage, RetryClass};
+use parley_meta::graph::{GraphError, InstagramBody, OutgoingMessage, RetryClass};
 
 use crate::errors::capitalise;
 use parley_protocol::{DevicePublicKey, EventPayload, FanoutCopy, FanoutRequest};
@@ -66,7 +66,7 @@ async fn tell_peers(core: &Core, item: &OutboxItem, provider_id: &str) {
     let payload = EventPayload::AgentSent {
         client_txn_id: item.client_txn_id.clone(),
         provider_id: provider_id.to_owned(),
-        channel_kind: "whatsapp".into(),
+        channel_kind: item.channel_kind.clone(),
         channel_id: item.channel_external_id.clone(),
         to: item.to.clone(),
         body: item.text.clone(),
@@ -128,10 +128,19 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
     // Our transaction id rides along and comes back in every status webhook
     // of this message: if Meta's answer is lost, the statuses still tell us
     // the message went out (see Store::ingest).
-    let mut message = OutgoingMessage::text(&item.to, &item.text);
-    message.reply_to = item.reply_to.clone();
-    message.biz_opaque_callback_data = Some(item.client_txn_id.clone());
-    let result = client.send(&item.channel_external_id, &message).await;
+    let result = if item.channel_kind == "instagram" {
+        // An agent typed this, so a reply between 24 hours and 7 days is a
+        // HUMAN_AGENT one; the client picks the tag from the elapsed time.
+        let since =
+            Duration::from_millis((now_ms() - item.last_inbound_at.unwrap_or(0)).max(0) as u64);
+        let body = InstagramBody::Text(item.text.clone());
+        client.send_instagram(&item.channel_external_id, &item.to, &body, since, true).await
+    } else {
+        let mut message = OutgoingMessage::text(&item.to, &item.text);
+        message.reply_to = item.reply_to.clone();
+        message.biz_opaque_callback_data = Some(item.client_txn_id.clone());
+        client.send(&item.channel_external_id, &message).await
+    };
     match result {
         Ok(accepted) => SendOutcome::Accepted { provider_id: accepted.message_id },
         Err(e) => outcome_of_failure(&e, item.attempts),

@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 
 pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};
-pub use outbox::{OutboxItem, QueueRefusal, SendOutcome};
+pub use outbox::{OutboxItem, QueueRefusal, SendOutcome, INSTAGRAM_HUMAN_WINDOW_MILLIS};
 pub use privacy::{csv_cell, ExportError, ExportReport, Inventory, PurgeReport};
 
 /// A 256-bit SQLCipher raw key, zeroized on drop and never printed.

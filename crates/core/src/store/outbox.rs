@@ -29,6 +29,10 @@ pub struct OutboxItem {
     pub text: String,
     pub reply_to: Option<String>,
     pub attempts: u32,
+    /// `whatsapp` or `instagram`.
+    pub channel_kind: String,
+    /// The customer's last message, for Instagram's reply windows.
+    pub last_inbound_at: Option<i64>,
 }
 
 impl std::fmt::Debug for OutboxItem {
@@ -69,14 +73,34 @@ pub enum QueueRefusal {
          an approved template message until they write again"
     )]
     WindowClosed,
-    #[error("replying on Instagram is not supported yet; reply from the Instagram app for now")]
+    #[error("replying on this channel is not supported")]
     ChannelNotSupported,
+    #[error(
+        "more than 7 days have passed since the customer last wrote, so Instagram allows no \
+         reply until they write again"
+    )]
+    InstagramWindowClosed,
     #[error("only a message you sent that failed can be retried or deleted")]
     NotRetryable,
 }
 
 const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
     not have reached the customer. Check the conversation before sending it again.";
+
+/// Instagram lets a person (not automation) reply up to 7 days after the
+/// customer's last message, tagged HUMAN_AGENT after the first 24 hours.
+pub const INSTAGRAM_HUMAN_WINDOW_MILLIS: i64 = 7 * WINDOW_MILLIS;
+
+/// Why a free-form reply may not be sent now, by channel.
+fn window_refusal(kind: &str, last_inbound: Option<i64>, now_ms: i64) -> Option<QueueRefusal> {
+    match (kind, last_inbound) {
+        ("whatsapp", Some(t)) if now_ms < t + WINDOW_MILLIS => None,
+        ("whatsapp", _) => Some(QueueRefusal::WindowClosed),
+        ("instagram", Some(t)) if now_ms < t + INSTAGRAM_HUMAN_WINDOW_MILLIS => None,
+        ("instagram", _) => Some(QueueRefusal::InstagramWindowClosed),
+        _ => Some(QueueRefusal::ChannelNotSupported),
+    }
+}
 
 /// The conversation list shows one line: collapse whitespace, cut long text.
 fn one_line_preview(text: &str) -> String {
@@ -113,14 +137,11 @@ impl Store {
                 .optional()?;
             match found {
                 None => return Ok(Err(QueueRefusal::NoConversation)),
-                Some((_, kind)) if kind != "whatsapp" => {
-                    return Ok(Err(QueueRefusal::ChannelNotSupported))
+                Some((last, kind)) => {
+                    if let Some(refusal) = window_refusal(&kind, last, now_ms) {
+                        return Ok(Err(refusal));
+                    }
                 }
-                Some((None, _)) => return Ok(Err(QueueRefusal::WindowClosed)),
-                Some((Some(t), _)) if t + WINDOW_MILLIS <= now_ms => {
-                    return Ok(Err(QueueRefusal::WindowClosed))
-                }
-                Some((Some(_), _)) => {}
             }
             tx.execute(
                 "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status, reply_to)
@@ -172,7 +193,8 @@ impl Store {
         let item = tx
             .query_row(
                 "SELECT o.id, m.id, m.conversation_id, m.client_txn_id, ch.external_id,
-                        coalesce(ct.wa_id, ct.user_id), m.body, m.reply_to, o.attempts
+                        coalesce(ct.wa_id, ct.user_id), m.body, m.reply_to, o.attempts,
+                        ch.kind, c.last_inbound_at
                  FROM outbox o
                  JOIN messages m ON m.id = o.message_id
                  JOIN conversations c ON c.id = m.conversation_id
@@ -195,6 +217,8 @@ impl Store {
                         text: r.get(6)?,
                         reply_to: r.get(7)?,
                         attempts: r.get::<_, i64>(8)? as u32,
+                        channel_kind: r.get(9)?,
+                        last_inbound_at: r.get(10)?,
                     })
                 },
             )

@@ -409,9 +409,18 @@ fn an_unsent_message_loses_its_content_even_if_the_unsend_comes_first() {
     assert!(!messages[1].deleted);
     assert!(store.search("regret", 10).unwrap().is_empty(), "the search index forgot it too");
     assert_eq!(store.search("keep", 10).unwrap().len(), 1);
-    // Replying on Instagram is refused with words, not queued to fail later.
-    let refused = store.queue_text(conversation.id, "hi", "txn-ig", None, T0 + 10).unwrap();
-    assert_eq!(refused.unwrap_err(), QueueRefusal::ChannelNotSupported);
+    // Instagram: a person may reply for 7 days after the customer wrote.
+    let six_days = T0 + 6 * WINDOW_MILLIS;
+    let reply = store.queue_text(conversation.id, "hi", "txn-ig", None, six_days).unwrap().unwrap();
+    let item = store.take_due(six_days).unwrap().unwrap();
+    assert_eq!(
+        (item.message_id, item.channel_kind.as_str(), item.to.as_str()),
+        (reply.id, "instagram", "9000000000000001")
+    );
+    assert_eq!(item.channel_external_id, "17841400000000000");
+    let late =
+        store.queue_text(conversation.id, "hi", "txn-ig2", None, T0 + 8 * WINDOW_MILLIS).unwrap();
+    assert_eq!(late.unwrap_err(), QueueRefusal::InstagramWindowClosed);
 }
 
 #[test]
