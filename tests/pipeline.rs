@@ -340,3 +340,64 @@ fn an_instagram_message_and_its_reply_travel_the_same_way() {
     // Inside 24 hours no HUMAN_AGENT tag is needed, so none is sent.
     assert!(ours["body"].get("tag").is_none(), "{ours}");
 }
+
+#[test]
+fn a_file_is_uploaded_and_sent_and_arrives_byte_for_byte() {
+    let p = pipeline();
+    p.customer_writes("send me the invoice please");
+    let conversation = eventually(30, "the conversation", || {
+        p.sync();
+        ctl_json(&p.profile, &["conversations"]).as_array()?.first()?["id"].as_i64()
+    });
+    let dir = p.relay_db.parent().unwrap();
+    let file = dir.join("invoice.pdf");
+    let bytes: Vec<u8> =
+        b"%PDF-1.4 pipeline invoice ".iter().copied().cycle().take(50_000).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let id = conversation.to_string();
+    let sent = ctl_json(
+        &p.profile,
+        &[
+            "send-file",
+            "--conversation",
+            &id,
+            "--path",
+            file.to_str().unwrap(),
+            "--caption",
+            "Your invoice",
+        ],
+    );
+    assert_eq!(
+        (sent["kind"].as_str(), sent["status"].as_str()),
+        (Some("document"), Some("accepted")),
+        "{sent}"
+    );
+    let at_sandbox: Vec<Value> =
+        p.http.get(format!("{}/_sandbox/sent", p.sandbox.url)).send().unwrap().json().unwrap();
+    let doc = at_sandbox.iter().find(|m| m["kind"] == "document").expect("a document send");
+    assert_eq!(doc["body"]["document"]["caption"], "Your invoice");
+    assert_eq!(doc["body"]["document"]["filename"], "invoice.pdf");
+    let media_id = doc["body"]["document"]["id"].as_str().expect("sent by uploaded id");
+    let uploaded = p
+        .http
+        .get(format!("{}/_sandbox/media/{media_id}/file", p.sandbox.url))
+        .bearer_auth(ACCESS_TOKEN)
+        .send()
+        .unwrap();
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    assert_eq!(uploaded.bytes().unwrap().to_vec(), bytes, "the sandbox holds exactly our file");
+
+    // Too big for its type: refused before anything is stored or uploaded.
+    let big = dir.join("huge.png");
+    std::fs::write(&big, vec![0u8; 6 * 1024 * 1024]).unwrap();
+    let out = ctl(&p.profile)
+        .args(["send-file", "--conversation", &id, "--path", big.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at most 5.0 MB"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

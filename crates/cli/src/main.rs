@@ -81,6 +81,18 @@ enum Command {
         #[arg(long)]
         reply_to: Option<String>,
     },
+    /// Send a file (image, video, audio, document or sticker) and try now.
+    SendFile {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        path: PathBuf,
+        /// The file's type; guessed from the extension when left out.
+        #[arg(long)]
+        mime: Option<String>,
+        #[arg(long, default_value = "")]
+        caption: String,
+    },
     /// Send a failed message again.
     Retry {
         #[arg(long)]
@@ -146,6 +158,33 @@ enum Command {
         #[command(subcommand)]
         command: inspect::WebhookCommand,
     },
+}
+
+/// The MIME type WhatsApp expects for a file extension.
+fn mime_for(path: &std::path::Path) -> &'static str {
+    let ext =
+        path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "3gp" => "video/3gpp",
+        "mp3" => "audio/mpeg",
+        "ogg" | "opus" => "audio/ogg",
+        "aac" => "audio/aac",
+        "amr" => "audio/amr",
+        "m4a" => "audio/mp4",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        _ => "application/octet-stream",
+    }
 }
 
 fn parley_now_ms() -> i64 {
@@ -269,6 +308,17 @@ async fn main() -> Result<()> {
             let queued = core
                 .send_text(&SendTextRequest { conversation_id: conversation, text, reply_to })
                 .map_err(user_error)?;
+            core.flush_outbox().await.map_err(user_error)?;
+            print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
+        }
+        Command::SendFile { conversation, path, mime, caption } => {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let mime = mime.unwrap_or_else(|| mime_for(&path).to_owned());
+            let name =
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let queued =
+                core.send_file(conversation, &name, &mime, &bytes, &caption).map_err(user_error)?;
             core.flush_outbox().await.map_err(user_error)?;
             print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
         }

@@ -50,9 +50,11 @@ impl From<&CoreError> for IpcError {
                 QueueRefusal::WindowClosed | QueueRefusal::InstagramWindowClosed,
             ) => ErrorCode::WindowClosed,
             CoreError::InvalidInput(_)
-            | CoreError::Refused(QueueRefusal::ChannelNotSupported | QueueRefusal::NotRetryable) => {
-                ErrorCode::InvalidInput
-            }
+            | CoreError::Refused(
+                QueueRefusal::ChannelNotSupported
+                | QueueRefusal::NotRetryable
+                | QueueRefusal::FilesNotSupported,
+            ) => ErrorCode::InvalidInput,
             CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => {
                 ErrorCode::Reconnect
             }

@@ -437,6 +437,69 @@ impl Core {
         Ok(())
     }
 
+    /// Queue a file for a conversation, with an optional caption. Its type
+    /// decides how WhatsApp shows it, and the size limit is checked before
+    /// anything is stored or uploaded.
+    pub fn send_file(
+        &self,
+        conversation_id: i64,
+        filename: &str,
+        mime_type: &str,
+        bytes: &[u8],
+        caption: &str,
+    ) -> Result<Message, CoreError> {
+        let mime = mime_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime.split('/').count() != 2 {
+            return Err(CoreError::InvalidInput(format!("{mime_type:?} is not a file type")));
+        }
+        if bytes.is_empty() {
+            return Err(CoreError::InvalidInput("the file is empty".into()));
+        }
+        let limit = parley_meta::graph::max_upload_bytes(&mime);
+        if bytes.len() as u64 > limit {
+            return Err(CoreError::InvalidInput(format!(
+                "the file is {:.1} MB; WhatsApp takes at most {:.1} MB for this type",
+                bytes.len() as f64 / 1_048_576.0,
+                limit as f64 / 1_048_576.0
+            )));
+        }
+        if caption.chars().count() > 1024 {
+            return Err(CoreError::InvalidInput(
+                "a caption may have at most 1024 characters".into(),
+            ));
+        }
+        let kind = match mime.as_str() {
+            "image/webp" => "sticker",
+            m if m.starts_with("image/") => "image",
+            m if m.starts_with("video/") => "video",
+            m if m.starts_with("audio/") => "audio",
+            _ => "document",
+        };
+        // Only the last path component, and nothing a shell would mind.
+        let name: String = filename
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or("file")
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        let name = if name.is_empty() { "file".to_owned() } else { name };
+        let message = self.inner.store.queue_media(
+            conversation_id,
+            kind,
+            caption.trim(),
+            &name,
+            &mime,
+            bytes,
+            &new_client_txn_id(),
+            now_ms(),
+        )??;
+        self.emit(InboxEvent::MessageChanged { message: message.clone() });
+        self.emit_conversation(conversation_id);
+        self.inner.outbox_wake.notify_one();
+        Ok(message)
+    }
+
     /// Clear the unread count and send Meta a read receipt in the background.
     pub fn mark_read(&self, conversation_id: i64) -> Result<(), CoreError> {
         let newest = self.inner.store.mark_read(conversation_id)?;

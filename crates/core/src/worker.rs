@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use parley_meta::graph::{GraphError, InstagramBody, OutgoingMessage, RetryClass};
+use parley_meta::graph::{
+    GraphError, InstagramBody, MediaSource, OutgoingBody, OutgoingMessage, Recipient, RetryClass,
+};
 
 use crate::errors::capitalise;
 use parley_protocol::{DevicePublicKey, EventPayload, FanoutCopy, FanoutRequest};
@@ -70,7 +72,7 @@ async fn tell_peers(core: &Core, item: &OutboxItem, provider_id: &str) {
         channel_id: item.channel_external_id.clone(),
         to: item.to.clone(),
         body: item.text.clone(),
-        message_kind: "text".into(),
+        message_kind: item.kind.clone(),
         sent_at_ms: now_ms(),
     };
     // Twice at most: the second time for peers that enrolled meanwhile.
@@ -135,6 +137,28 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
             Duration::from_millis((now_ms() - item.last_inbound_at.unwrap_or(0)).max(0) as u64);
         let body = InstagramBody::Text(item.text.clone());
         client.send_instagram(&item.channel_external_id, &item.to, &body, since, true).await
+    } else if item.kind != "text" {
+        let media_id = match upload(core, &client, item).await {
+            Ok(id) => id,
+            Err(outcome) => return outcome,
+        };
+        let media = MediaSource::Id(media_id);
+        let caption = Some(item.text.clone()).filter(|c| !c.trim().is_empty());
+        let body = match item.kind.as_str() {
+            "image" => OutgoingBody::Image { media, caption },
+            "video" => OutgoingBody::Video { media, caption },
+            "audio" => OutgoingBody::Audio { media },
+            "sticker" => OutgoingBody::Sticker { media },
+            _ => OutgoingBody::Document {
+                media,
+                caption,
+                filename: core.inner.store.media_filename(item.message_id).ok().flatten(),
+            },
+        };
+        let mut message = OutgoingMessage::new(Recipient::from_address(&item.to), body);
+        message.reply_to = item.reply_to.clone();
+        message.biz_opaque_callback_data = Some(item.client_txn_id.clone());
+        client.send(&item.channel_external_id, &message).await
     } else {
         let mut message = OutgoingMessage::text(&item.to, &item.text);
         message.reply_to = item.reply_to.clone();
@@ -145,6 +169,38 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
         Ok(accepted) => SendOutcome::Accepted { provider_id: accepted.message_id },
         Err(e) => outcome_of_failure(&e, item.attempts),
     }
+}
+
+/// Upload the queued file. An upload delivers nothing to the customer, so
+/// any temporary failure is safe to retry.
+async fn upload(
+    core: &Core,
+    client: &parley_meta::graph::GraphClient,
+    item: &OutboxItem,
+) -> Result<String, SendOutcome> {
+    let (mime, bytes) =
+        core.inner.store.media_bytes(item.message_id).map_err(|e| SendOutcome::Failed {
+            error: format!("The file to send could not be read from the database ({e})."),
+        })?;
+    let filename = core
+        .inner
+        .store
+        .media_filename(item.message_id)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "file".into());
+    let mime = mime.unwrap_or_else(|| "application/octet-stream".into());
+    client.upload_media(&item.channel_external_id, &filename, &mime, &bytes).await.map_err(|e| {
+        if e.retry_class() == RetryClass::RetryLater && item.attempts < MAX_ATTEMPTS {
+            let wait =
+                e.retry_after(item.attempts.saturating_sub(1)).unwrap_or(Duration::from_secs(5));
+            SendOutcome::RetryAt { retry_at_ms: now_ms() + wait.as_millis() as i64 }
+        } else {
+            SendOutcome::Failed {
+                error: format!("The file could not be uploaded to Meta: {}", e.user_message()),
+            }
+        }
+    })
 }
 
 /// Decide between retrying and failing. `attempts` counts this attempt.

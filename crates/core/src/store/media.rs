@@ -110,6 +110,17 @@ impl Store {
         Ok(())
     }
 
+    /// The file name recorded for a message's file.
+    pub fn media_filename(&self, message: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row("SELECT filename FROM media WHERE message_id = ?1", params![message], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
     /// The stored bytes and type of a message's file.
     pub fn media_bytes(&self, message: i64) -> Result<(Option<String>, Vec<u8>), StoreError> {
         self.reader()

@@ -33,6 +33,9 @@ pub struct OutboxItem {
     pub channel_kind: String,
     /// The customer's last message, for Instagram's reply windows.
     pub last_inbound_at: Option<i64>,
+    /// `text`, or the media kind (`image`, `video`, `audio`, `document`,
+    /// `sticker`) whose file waits in the media table.
+    pub kind: String,
 }
 
 impl std::fmt::Debug for OutboxItem {
@@ -75,6 +78,8 @@ pub enum QueueRefusal {
     WindowClosed,
     #[error("replying on this channel is not supported")]
     ChannelNotSupported,
+    #[error("files can be sent on WhatsApp only for now")]
+    FilesNotSupported,
     #[error(
         "more than 7 days have passed since the customer last wrote, so Instagram allows no \
          reply until they write again"
@@ -164,6 +169,75 @@ impl Store {
         Ok(Ok(self.message(id)?))
     }
 
+    /// Queue a file (with an optional caption). The bytes go into the
+    /// encrypted media table at once; the worker uploads them when sending.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_media(
+        &self,
+        conversation: i64,
+        kind: &str,
+        caption: &str,
+        filename: &str,
+        mime_type: &str,
+        bytes: &[u8],
+        client_txn_id: &str,
+        now_ms: i64,
+    ) -> Result<Result<Message, QueueRefusal>, StoreError> {
+        let id = {
+            let mut conn = self.writer();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found: Option<(Option<i64>, String)> = tx
+                .query_row(
+                    "SELECT c.last_inbound_at, ch.kind FROM conversations c
+                     JOIN contacts ct ON ct.id = c.contact_id
+                     JOIN channels ch ON ch.id = ct.channel_id
+                     WHERE c.id = ?1",
+                    params![conversation],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match found {
+                None => return Ok(Err(QueueRefusal::NoConversation)),
+                Some((_, kind)) if kind != "whatsapp" => {
+                    return Ok(Err(QueueRefusal::FilesNotSupported))
+                }
+                Some((last, kind)) => {
+                    if let Some(refusal) = window_refusal(&kind, last, now_ms) {
+                        return Ok(Err(refusal));
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status)
+                 VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, 'sending')",
+                params![conversation, client_txn_id, kind, caption, now_ms],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO media (message_id, mime_type, filename, state, size, data)
+                 VALUES (?1, ?2, ?3, 'stored', ?4, ?5)",
+                params![id, mime_type, filename, bytes.len() as i64, bytes],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at)
+                 VALUES (?1, ?2, 'queued', ?3)",
+                params![id, conversation, now_ms],
+            )?;
+            let preview = if caption.trim().is_empty() {
+                format!("📎 {filename}")
+            } else {
+                caption.to_owned()
+            };
+            tx.execute(
+                "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
+                params![conversation, one_line_preview(&preview), now_ms],
+            )?;
+            tx.commit()?;
+            id
+        };
+        Ok(Ok(self.message(id)?))
+    }
+
     /// Entries left `in_flight` by a crash become failed messages (see the
     /// module doc). Returns the affected message ids.
     pub fn recover_outbox(&self) -> Result<Vec<i64>, StoreError> {
@@ -194,7 +268,7 @@ impl Store {
             .query_row(
                 "SELECT o.id, m.id, m.conversation_id, m.client_txn_id, ch.external_id,
                         coalesce(ct.wa_id, ct.user_id), m.body, m.reply_to, o.attempts,
-                        ch.kind, c.last_inbound_at
+                        ch.kind, c.last_inbound_at, m.kind
                  FROM outbox o
                  JOIN messages m ON m.id = o.message_id
                  JOIN conversations c ON c.id = m.conversation_id
@@ -219,6 +293,7 @@ impl Store {
                         attempts: r.get::<_, i64>(8)? as u32,
                         channel_kind: r.get(9)?,
                         last_inbound_at: r.get(10)?,
+                        kind: r.get(11)?,
                     })
                 },
             )
@@ -294,7 +369,7 @@ impl Store {
                      JOIN conversations c ON c.id = m.conversation_id
                      JOIN contacts ct ON ct.id = c.contact_id
                      JOIN channels ch ON ch.id = ct.channel_id
-                     WHERE m.id = ?1 AND m.direction = 'outbound' AND m.status = 'failed' AND m.kind = 'text'",
+                     WHERE m.id = ?1 AND m.direction = 'outbound' AND m.status = 'failed'",
                     params![message],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
