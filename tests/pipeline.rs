@@ -401,3 +401,37 @@ fn a_file_is_uploaded_and_sent_and_arrives_byte_for_byte() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn delete_all_leaves_no_file_keyring_entry_or_relay_device() {
+    let p = pipeline();
+    p.customer_writes("please forget me");
+    eventually(30, "the message", || (p.sync()["messages"].as_u64()? > 0).then_some(()));
+    let status = ctl_json(&p.profile, &["status"]);
+    let profile_id = status["profile_id"].as_str().unwrap().to_owned();
+    let tenant = status["config"]["tenant_id"].as_str().unwrap().to_owned();
+    let refused = ctl(&p.profile).args(["delete-all", "--confirm", "yes"]).output().unwrap();
+    assert!(!refused.status.success(), "a wrong confirmation deletes nothing");
+    run(ctl(&p.profile).args(["delete-all", "--confirm", "delete all my data"]));
+
+    use parley_core::SecretStore;
+    let keyring = parley_core::KeyringStore::new(profile_id.as_str());
+    for name in parley_core::SecretName::ALL {
+        assert!(keyring.get(name).unwrap().is_none(), "{name:?} is still in the keyring");
+    }
+    let left: Vec<String> = std::fs::read_dir(&p.profile)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "profile.lock")
+        .collect();
+    assert!(left.is_empty(), "files left in the profile: {left:?}");
+    // The relay no longer knows the device as active.
+    let devices = String::from_utf8(
+        run(relay_admin(&p.relay_db).args(["devices", "list", "--tenant", &tenant])).stdout,
+    )
+    .unwrap();
+    let device: Value = serde_json::from_str(devices.lines().next().unwrap()).unwrap();
+    assert_eq!(device["revoked"], true, "{devices}");
+    // And the next start is a first run.
+    assert_eq!(ctl_json(&p.profile, &["conversations"]), json!([]));
+}

@@ -363,6 +363,9 @@ async fn main() -> Result<()> {
             if confirm != "delete all my data" {
                 bail!("type --confirm \"delete all my data\" to delete everything");
             }
+            // The relay first: if it cannot be reached, nothing is deleted
+            // yet and the user can try again.
+            core.deregister_device().await.map_err(user_error)?;
             core.delete_all_data().map_err(user_error)?;
             eprintln!("Everything this profile held is deleted.");
             return Ok(());

@@ -107,9 +107,31 @@ impl Core {
         Ok(())
     }
 
+    /// Leave the relay for good: it drops this device's queue and token.
+    /// Needed before deleting everything, so no copy of future messages
+    /// keeps waiting for a device that is gone.
+    pub async fn deregister_device(&self) -> Result<(), CoreError> {
+        let link = match self.relay_link() {
+            Ok(link) => link,
+            Err(CoreError::NotEnrolled) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        link.client.deregister().await?;
+        self.update_config(|c| {
+            c.relay_url = None;
+            c.device_id = None;
+            c.tenant_id = None;
+        })?;
+        self.inner.secrets.delete(SecretName::RelayToken)?;
+        self.inner.secrets.delete(SecretName::DeviceKey)?;
+        *self.inner.relay.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
+    }
+
     /// Delete everything this profile holds: keyring entries, the database
     /// (with media), settings. Afterwards the profile is as on first run.
-    /// The caller must drop every clone of this `Core`.
+    /// Call [`Core::deregister_device`] first. The caller must drop every
+    /// clone of this `Core`.
     pub fn delete_all_data(self) -> Result<(), CoreError> {
         self.shutdown();
         for name in SecretName::ALL {

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use parley_protocol::{
     AckRequest, ApiError, EnrollRequest, EnrollResponse, EventsResponse, FanoutRequest,
-    FanoutResponse, PeersResponse, PATH_ACK, PATH_ENROLL, PATH_EVENTS, PATH_FANOUT, PATH_PEERS,
+    FanoutResponse, PeersResponse, PATH_ACK, PATH_DEREGISTER, PATH_ENROLL, PATH_EVENTS,
+    PATH_FANOUT, PATH_PEERS,
 };
 use zeroize::Zeroizing;
 
@@ -149,6 +150,22 @@ impl RelayClient {
             return Err(refusal(resp).await);
         }
         resp.json().await.map_err(transport)
+    }
+
+    /// Leave the tenant: the relay drops this device's queue and token.
+    pub async fn deregister(&self) -> Result<(), RelayError> {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.base, PATH_DEREGISTER))
+            .bearer_auth(self.token.as_str())
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(refusal(resp).await);
+        }
+        Ok(())
     }
 
     /// Hand the relay copies of one event, each sealed for one peer.

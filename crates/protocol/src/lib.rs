@@ -36,6 +36,10 @@ pub const PATH_STREAM: &str = "/v1/stream";
 pub const PATH_PEERS: &str = "/v1/peers";
 /// A device's own sealed events for its peers: [`FanoutRequest`] → [`FanoutResponse`].
 pub const PATH_FANOUT: &str = "/v1/events/fanout";
+/// A device leaves its tenant for good: `POST` with its own token → 204.
+/// Its queue is dropped and its token stops working (the "delete all my
+/// data" and "disconnect" actions of the desktop).
+pub const PATH_DEREGISTER: &str = "/v1/devices/self/deregister";
 /// Prometheus text metrics.
 pub const PATH_METRICS: &str = "/metrics";
 

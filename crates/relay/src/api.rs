@@ -24,9 +24,9 @@ use parley_meta::signed_request::{self, SignedRequestError};
 use parley_protocol::{
     AckRequest, ApiError, DataDeletionResponse, EnrollRequest, EnrollResponse, EventsResponse,
     FanoutRequest, FanoutResponse, PeersResponse, SealedEvent, MAX_BATCH, MAX_FANOUT_SEALED_CHARS,
-    MAX_WAIT_SECS, PATH_ACK, PATH_DATA_DELETION, PATH_DATA_DELETION_STATUS, PATH_ENROLL,
-    PATH_EVENTS, PATH_FANOUT, PATH_HEALTH, PATH_METRICS, PATH_PEERS, PATH_STREAM, PATH_WEBHOOK,
-    STREAM_EVENT_SEALED,
+    MAX_WAIT_SECS, PATH_ACK, PATH_DATA_DELETION, PATH_DATA_DELETION_STATUS, PATH_DEREGISTER,
+    PATH_ENROLL, PATH_EVENTS, PATH_FANOUT, PATH_HEALTH, PATH_METRICS, PATH_PEERS, PATH_STREAM,
+    PATH_WEBHOOK, STREAM_EVENT_SEALED,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -70,6 +70,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(PATH_HEALTH, get(|| async { "ok" }))
         .route(PATH_STREAM, get(stream))
         .route(PATH_PEERS, get(peers))
+        .route(PATH_DEREGISTER, post(deregister))
         .route(PATH_FANOUT, post(fanout).layer(DefaultBodyLimit::max(FANOUT_BODY_LIMIT)))
         .route(PATH_DATA_DELETION, post(data_deletion).layer(small))
         .route(PATH_DATA_DELETION_STATUS, get(deletion_status_page))
@@ -465,6 +466,15 @@ async fn pump(
             _ = tokio::time::sleep(STREAM_RECHECK) => {}
         }
     }
+}
+
+/// The device revokes itself: the desktop deleted its data or disconnected.
+async fn deregister(
+    State(state): State<AppState>,
+    device: AuthedDevice,
+) -> Result<StatusCode, AppError> {
+    blocking(&state, move |s| s.revoke_device(&device.device_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn peers(
