@@ -94,6 +94,13 @@ impl Core {
         let store = &self.inner.store;
         let after = store.relay_cursor()?;
         let batch = link.client.poll(after, wait).await?;
+        // Re-enrolled (another relay or tenant) while this poll waited: its
+        // events belong to a cursor that no longer exists. Leave them
+        // unacknowledged at the old relay.
+        let current = self.inner.relay.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !current.is_some_and(|c| Arc::ptr_eq(&c, &link)) {
+            return Ok(SyncReport { events: 0, messages: 0, cursor: after, new_media: 0 });
+        }
         let Some(last) = batch.events.iter().map(|e| e.seq).max() else {
             return Ok(SyncReport { events: 0, messages: 0, cursor: after, new_media: 0 });
         };
