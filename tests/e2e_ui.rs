@@ -16,9 +16,8 @@
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/inbox.png, docs/thread.png
 //! and (second test) docs/dark.png.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::wd::TimeoutConfiguration;
@@ -44,77 +43,10 @@ fn require_session() {
     }
 }
 
-fn tauri_driver() -> PathBuf {
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
-        std::env::split_paths(&p).map(|d| d.join("tauri-driver")).collect::<Vec<_>>()
-    });
-    let in_cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
-        .map(|d| d.join("bin").join("tauri-driver"));
-    on_path
-        .chain(in_cargo_home)
-        .find(|p| p.is_file())
-        .expect("tauri-driver on PATH or in ~/.cargo/bin")
-}
+#[path = "common/webdriver.rs"]
+mod webdriver;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// tauri-driver and what it starts, in their own process group, signalled
-/// as a whole on drop.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Driver {
-    fn start(env: &[(&str, &str)]) -> Driver {
-        use std::os::unix::process::CommandExt;
-        let (port, native_port) = (free_port(), free_port());
-        let mut cmd = Command::new(tauri_driver());
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("tauri-driver starts");
-        let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        driver
-    }
-
-    fn signal_group(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        self.signal_group("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.signal_group("-KILL");
-        let _ = self.child.wait();
-    }
-}
+use webdriver::Driver;
 
 struct KeyringCleanup(String);
 

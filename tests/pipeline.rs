@@ -31,21 +31,8 @@ fn pipeline() -> Pipeline {
     let relay_db = dir.path().join("relay.db");
     let profile = dir.path().join("profile");
     let relay = relay_with_enrolled_profile(&relay_db, &profile);
-    let mut sandbox = Command::new(bin("parley-sandbox"));
-    sandbox
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--phone-number-id",
-            PHONE_NUMBER_ID,
-            "--status-delay-ms",
-            "100",
-        ])
-        .arg("--webhook-url")
-        .arg(format!("{}/webhooks/meta", relay.url))
-        .env("PARLEY_APP_SECRET", APP_SECRET)
-        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
-    let sandbox = serve_logging_to(sandbox, Some(&dir.path().join("sandbox.log")));
+    let sandbox =
+        start_sandbox(&relay.url, "127.0.0.1:0", 100, Some(&dir.path().join("sandbox.log")));
     run(ctl(&profile)
         .args(["configure-graph", "--base-url", &sandbox.url, "--phone-number-id", PHONE_NUMBER_ID])
         .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN));

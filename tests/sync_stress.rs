@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -236,22 +236,7 @@ fn a_reply_queued_while_meta_is_down_survives_a_kill_and_is_sent_exactly_once() 
     let relay_db = dir.path().join("relay.db");
     let profile = dir.path().join("profile");
     let relay = relay_with_enrolled_profile(&relay_db, &profile);
-    let start_sandbox = |listen: &str| {
-        let mut cmd = Command::new(bin("parley-sandbox"));
-        cmd.args([
-            "--listen",
-            listen,
-            "--phone-number-id",
-            PHONE_NUMBER_ID,
-            "--status-delay-ms",
-            "50",
-        ])
-        .arg("--webhook-url")
-        .arg(format!("{}/webhooks/meta", relay.url))
-        .env("PARLEY_APP_SECRET", APP_SECRET)
-        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
-        serve(cmd)
-    };
+    let start_sandbox = |listen: &str| start_sandbox(&relay.url, listen, 50, None);
     let mut sandbox = start_sandbox("127.0.0.1:0");
     let listen = sandbox.url.trim_start_matches("http://").to_owned();
     run(ctl(&profile)

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::json;
 
@@ -17,21 +15,7 @@ fn a_reply_from_one_agent_appears_on_the_other_agents_desktop() {
     let alice = dir.path().join("alice");
     let bob = dir.path().join("bob");
     let relay = relay_with_enrolled_profiles(&relay_db, &[&alice, &bob]);
-    let mut sandbox = Command::new(bin("parley-sandbox"));
-    sandbox
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--phone-number-id",
-            PHONE_NUMBER_ID,
-            "--status-delay-ms",
-            "50",
-        ])
-        .arg("--webhook-url")
-        .arg(format!("{}/webhooks/meta", relay.url))
-        .env("PARLEY_APP_SECRET", APP_SECRET)
-        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
-    let sandbox = serve(sandbox);
+    let sandbox = start_sandbox(&relay.url, "127.0.0.1:0", 50, None);
     for agent in [&alice, &bob] {
         run(ctl(agent)
             .args([

@@ -173,3 +173,21 @@ pub fn relay_with_enrolled_profiles(relay_db: &Path, profiles: &[&Path]) -> Runn
     }
     relay
 }
+
+/// A sandbox posting its webhooks to `relay`, with the test app's secrets.
+/// `log` keeps its debug log for the plaintext checks.
+pub fn start_sandbox(
+    relay: &str,
+    listen: &str,
+    status_delay_ms: u32,
+    log: Option<&Path>,
+) -> Running {
+    let mut cmd = Command::new(bin("parley-sandbox"));
+    cmd.args(["--listen", listen, "--phone-number-id", PHONE_NUMBER_ID, "--status-delay-ms"])
+        .arg(status_delay_ms.to_string())
+        .arg("--webhook-url")
+        .arg(format!("{relay}/webhooks/meta"))
+        .env("PARLEY_APP_SECRET", APP_SECRET)
+        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
+    serve_logging_to(cmd, log)
+}

@@ -107,6 +107,32 @@ fn window_refusal(kind: &str, last_inbound: Option<i64>, now_ms: i64) -> Option<
     }
 }
 
+/// Whether a free-form message may go to `conversation` now. Returns the
+/// channel kind when it may.
+fn may_reply(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: i64,
+    now_ms: i64,
+) -> Result<Result<String, QueueRefusal>, StoreError> {
+    let found: Option<(Option<i64>, String)> = tx
+        .query_row(
+            "SELECT c.last_inbound_at, ch.kind FROM conversations c
+             JOIN contacts ct ON ct.id = c.contact_id
+             JOIN channels ch ON ch.id = ct.channel_id
+             WHERE c.id = ?1",
+            params![conversation],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(match found {
+        None => Err(QueueRefusal::NoConversation),
+        Some((last, kind)) => match window_refusal(&kind, last, now_ms) {
+            Some(refusal) => Err(refusal),
+            None => Ok(kind),
+        },
+    })
+}
+
 /// The conversation list shows one line: collapse whitespace, cut long text.
 fn one_line_preview(text: &str) -> String {
     const MAX_CHARS: usize = 160;
@@ -130,23 +156,8 @@ impl Store {
         let id = {
             let mut conn = self.writer();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found: Option<(Option<i64>, String)> = tx
-                .query_row(
-                    "SELECT c.last_inbound_at, ch.kind FROM conversations c
-                     JOIN contacts ct ON ct.id = c.contact_id
-                     JOIN channels ch ON ch.id = ct.channel_id
-                     WHERE c.id = ?1",
-                    params![conversation],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            match found {
-                None => return Ok(Err(QueueRefusal::NoConversation)),
-                Some((last, kind)) => {
-                    if let Some(refusal) = window_refusal(&kind, last, now_ms) {
-                        return Ok(Err(refusal));
-                    }
-                }
+            if let Err(refusal) = may_reply(&tx, conversation, now_ms)? {
+                return Ok(Err(refusal));
             }
             tx.execute(
                 "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status, reply_to)
@@ -186,26 +197,10 @@ impl Store {
         let id = {
             let mut conn = self.writer();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found: Option<(Option<i64>, String)> = tx
-                .query_row(
-                    "SELECT c.last_inbound_at, ch.kind FROM conversations c
-                     JOIN contacts ct ON ct.id = c.contact_id
-                     JOIN channels ch ON ch.id = ct.channel_id
-                     WHERE c.id = ?1",
-                    params![conversation],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            match found {
-                None => return Ok(Err(QueueRefusal::NoConversation)),
-                Some((_, kind)) if kind != "whatsapp" => {
-                    return Ok(Err(QueueRefusal::FilesNotSupported))
-                }
-                Some((last, kind)) => {
-                    if let Some(refusal) = window_refusal(&kind, last, now_ms) {
-                        return Ok(Err(refusal));
-                    }
-                }
+            match may_reply(&tx, conversation, now_ms)? {
+                Err(refusal) => return Ok(Err(refusal)),
+                Ok(kind) if kind != "whatsapp" => return Ok(Err(QueueRefusal::FilesNotSupported)),
+                Ok(_) => {}
             }
             tx.execute(
                 "INSERT INTO messages (conversation_id, client_txn_id, direction, kind, body, sent_at, status)
