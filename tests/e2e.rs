@@ -45,7 +45,7 @@ fn require_session() {
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::Driver;
+use webdriver::{text_content, wait_for, Driver};
 
 /// Removes the profile's keyring entries when the test ends, however it
 /// ends: the login keyring outlives the test session.
@@ -258,12 +258,6 @@ async fn flow(client: Client, sandbox_dir: PathBuf, profile_id: String) {
     }
 }
 
-/// The DOM text. WebDriver's rendered text is empty for the UI's ellipsised
-/// one-line spans (titles, previews) under WebKitWebDriver.
-async fn text_content(element: &fantoccini::elements::Element) -> String {
-    element.prop("textContent").await.unwrap().unwrap_or_default()
-}
-
 /// The app writes this once the sandbox is up and the profile enrolled.
 async fn sandbox_info(path: &Path) -> Value {
     let deadline = Instant::now() + START_TIMEOUT;
@@ -273,29 +267,6 @@ async fn sandbox_info(path: &Path) -> Value {
         }
         assert!(Instant::now() < deadline, "the app never wrote {}", path.display());
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_for(
-    client: &Client,
-    xpath: &str,
-    timeout: Duration,
-) -> fantoccini::elements::Element {
-    match client
-        .wait()
-        .at_most(timeout)
-        .every(Duration::from_millis(100))
-        .for_element(Locator::XPath(xpath))
-        .await
-    {
-        Ok(element) => element,
-        Err(e) => {
-            let banner = match client.find(Locator::Css("[data-testid=error-banner]")).await {
-                Ok(b) => text_content(&b).await,
-                Err(_) => "(no error banner)".into(),
-            };
-            panic!("waited {timeout:?} for {xpath}: {e}; error banner: {banner}");
-        }
     }
 }
 

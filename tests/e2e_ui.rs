@@ -46,7 +46,7 @@ fn require_session() {
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::Driver;
+use webdriver::{text_content, wait_for, Driver};
 
 struct KeyringCleanup(String);
 
@@ -189,29 +189,6 @@ fn nonce() -> String {
     format!("{:08x}", h.finish() as u32)
 }
 
-async fn wait_for(
-    client: &Client,
-    xpath: &str,
-    timeout: Duration,
-) -> fantoccini::elements::Element {
-    match client
-        .wait()
-        .at_most(timeout)
-        .every(Duration::from_millis(100))
-        .for_element(Locator::XPath(xpath))
-        .await
-    {
-        Ok(element) => element,
-        Err(e) => {
-            let banner = match client.find(Locator::Css("[data-testid=error-banner]")).await {
-                Ok(b) => text_content(&b).await,
-                Err(_) => "(no error banner)".into(),
-            };
-            panic!("waited {timeout:?} for {xpath}: {e}; error banner: {banner}");
-        }
-    }
-}
-
 /// Whether `css` matches now (no implicit wait, unlike `find_all`).
 async fn exists(client: &Client, css: &str) -> bool {
     let script = format!("return document.querySelector({}) !== null;", json!(css));
@@ -230,10 +207,6 @@ async fn wait_gone(client: &Client, xpath: &str) {
         assert!(Instant::now() < deadline, "{xpath} is still there");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn text_content(element: &fantoccini::elements::Element) -> String {
-    element.prop("textContent").await.unwrap().unwrap_or_default()
 }
 
 async fn js(client: &Client, script: &str) -> Value {

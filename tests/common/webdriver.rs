@@ -80,3 +80,34 @@ impl Drop for Driver {
         let _ = self.child.wait();
     }
 }
+
+/// The element at `xpath`, waiting up to `timeout`. On a timeout the
+/// failure quotes the app's error banner, which usually says why.
+pub async fn wait_for(
+    client: &fantoccini::Client,
+    xpath: &str,
+    timeout: Duration,
+) -> fantoccini::elements::Element {
+    use fantoccini::Locator;
+    match client
+        .wait()
+        .at_most(timeout)
+        .every(Duration::from_millis(100))
+        .for_element(Locator::XPath(xpath))
+        .await
+    {
+        Ok(element) => element,
+        Err(e) => {
+            let banner = match client.find(Locator::Css("[data-testid=error-banner]")).await {
+                Ok(b) => text_content(&b).await,
+                Err(_) => "(no error banner)".into(),
+            };
+            panic!("waited {timeout:?} for {xpath}: {e}; error banner: {banner}");
+        }
+    }
+}
+
+/// `textContent`, which (unlike WebDriver's text) includes ellipsised text.
+pub async fn text_content(element: &fantoccini::elements::Element) -> String {
+    element.prop("textContent").await.unwrap().unwrap_or_default()
+}
