@@ -12,18 +12,24 @@
 
 # Build (Tauri/WebKitGTK), headless tests (Xvfb, D-Bus, keyring, notifications,
 # WebDriver), screenshots (imagemagick). The tests also open a profile database
-# with the sqlcipher CLI (to prove the file is standard SQLCipher) and parse the
-# exported CSV files with Python's csv module; strace records every connection
-# the app makes, to prove it talks to nothing but loopback in sandbox mode.
+# with the sqlcipher CLI and with the SQLCipher 4 Python module below (to prove
+# the file is standard SQLCipher) and parse the exported CSV files with
+# Python's csv module; strace records every connection the app makes, to prove
+# it talks to nothing but loopback in sandbox mode.
 _parley_packages=(
     build-essential pkg-config curl
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     libdbus-1-dev
     xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring dunst
-    imagemagick sqlcipher python3 strace
+    imagemagick sqlcipher python3 python3-venv strace
 )
 _parley_wasm_bindgen_version=0.2.130
 _parley_tauri_driver_version=2.1.0
+# Debian 12's sqlcipher CLI is SQLCipher 3.4, which cannot read the SQLCipher 4
+# format at all; this wheel bundles SQLCipher 4 (4.12), an implementation
+# independent of the one the app links, for the test that opens the file.
+_parley_sqlcipher_wheel="sqlcipher3-binary==0.6.0"
+_parley_venv="${XDG_CACHE_HOME:-$HOME/.cache}/parley/sqlcipher-venv"
 
 _parley_cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 case ":$PATH:" in
@@ -107,6 +113,13 @@ esac
         [[ ! -x "$_parley_cargo_bin/tauri-driver" ]]; then
         say "installing tauri-driver $_parley_tauri_driver_version"
         env -u CARGO_TARGET_DIR cargo install tauri-driver --version "$_parley_tauri_driver_version" --locked
+    fi
+
+    # A Python with SQLCipher 4, for tests/pipeline.rs (PARLEY_SQLCIPHER4_PYTHON).
+    if ! "$_parley_venv/bin/python" -c 'import sqlcipher3' >/dev/null 2>&1; then
+        say "installing $_parley_sqlcipher_wheel into $_parley_venv"
+        python3 -m venv "$_parley_venv"
+        "$_parley_venv/bin/pip" install --quiet --disable-pip-version-check "$_parley_sqlcipher_wheel"
     fi
 
     say "ready: system packages, $(rustc --version | cut -d' ' -f1-2), wasm32 target, wasm-bindgen $_parley_wasm_bindgen_version, tauri-driver $_parley_tauri_driver_version"

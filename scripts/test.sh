@@ -61,6 +61,9 @@ step() {
 
 # Sourced, so that ~/.cargo/bin is on PATH from here on.
 step "setup" source scripts/setup.sh
+# The fresh session below moves XDG_CACHE_HOME, so name setup's SQLCipher 4
+# Python (for tests/privacy_promises.rs) before it does.
+export PARLEY_SQLCIPHER4_PYTHON="${PARLEY_SQLCIPHER4_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/parley/sqlcipher-venv/bin/python}"
 step "rustfmt" cargo fmt --all --check
 # Also checks, under CI, that Cargo.lock is up to date before build-ui.sh
 # (which has no --locked) builds anything.

@@ -13,7 +13,7 @@ use std::time::Duration;
 const APP: &str = env!("CARGO_BIN_EXE_parley");
 
 #[test]
-fn a_sandbox_session_connects_to_nothing_but_loopback() {
+fn promise_no_tracking_no_telemetry_a_sandbox_session_connects_only_to_loopback() {
     for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
         assert!(
             std::env::var_os(var).is_some(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub const APP_SECRET: &str = "pipeline-app-secret";
 pub const ACCESS_TOKEN: &str = "pipeline-access-token";
@@ -190,4 +190,60 @@ pub fn start_sandbox(
         .env("PARLEY_APP_SECRET", APP_SECRET)
         .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN);
     serve_logging_to(cmd, log)
+}
+
+/// The whole chain on loopback: a relay with one tenant and this profile
+/// enrolled, a sandbox posting to it, and the profile connected to the
+/// sandbox's Graph API.
+pub struct Pipeline {
+    pub _dir: tempfile::TempDir,
+    pub relay_db: PathBuf,
+    pub profile: PathBuf,
+    pub relay: Running,
+    pub sandbox: Running,
+    pub http: reqwest::blocking::Client,
+}
+
+pub fn pipeline() -> Pipeline {
+    require_session();
+    let dir = tempfile::tempdir().unwrap();
+    let relay_db = dir.path().join("relay.db");
+    let profile = dir.path().join("profile");
+    let relay = relay_with_enrolled_profile(&relay_db, &profile);
+    let sandbox =
+        start_sandbox(&relay.url, "127.0.0.1:0", 100, Some(&dir.path().join("sandbox.log")));
+    run(ctl(&profile)
+        .args(["configure-graph", "--base-url", &sandbox.url, "--phone-number-id", PHONE_NUMBER_ID])
+        .env("PARLEY_ACCESS_TOKEN", ACCESS_TOKEN));
+    let http = reqwest::blocking::Client::new();
+    Pipeline { _dir: dir, relay_db, profile, relay, sandbox, http }
+}
+
+impl Pipeline {
+    pub fn customer_writes(&self, text: &str) -> String {
+        let resp = self
+            .http
+            .post(format!("{}/_sandbox/customers/{CUSTOMER}/messages", self.sandbox.url))
+            .json(&json!({ "text": text, "name": "Pipeline Customer" }))
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().unwrap());
+        resp.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// One sync round, with the core's debug log kept for the plaintext check.
+    pub fn sync(&self) -> Value {
+        let out = run(ctl(&self.profile).args(["sync", "--once"]).env("RUST_LOG", "debug"));
+        let log = self.relay_db.with_file_name("core.log");
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        std::io::Write::write_all(&mut file, &out.stderr).unwrap();
+        serde_json::from_slice(&out.stdout).expect("parleyctl prints JSON")
+    }
+
+    pub fn messages(&self, conversation: i64) -> Vec<Value> {
+        ctl_json(&self.profile, &["messages", "--conversation", &conversation.to_string()])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
 }

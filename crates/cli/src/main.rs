@@ -64,6 +64,8 @@ enum Command {
     },
     /// Conversations, newest first, as JSON.
     Conversations,
+    /// Full-text search over every conversation: the newest hits, as JSON.
+    Search { query: String },
     /// A conversation's messages, oldest first, as JSON.
     Messages {
         #[arg(long)]
@@ -118,7 +120,13 @@ enum Command {
     /// How long messages are kept: a number of days, or "forever".
     Retention { days: String },
     /// Delete what is older than the retention period now.
-    Purge,
+    Purge {
+        /// Purge as if it were this moment (Unix milliseconds) instead of now:
+        /// shows what a period removes without waiting for it (the clock the
+        /// retention tests inject).
+        #[arg(long, value_name = "UNIX_MS")]
+        as_of: Option<i64>,
+    },
     /// Export everything (or one conversation) to a folder, unencrypted:
     /// CSV and JSON files, media, and a README.
     Export {
@@ -292,6 +300,7 @@ async fn main() -> Result<()> {
             demo.shutdown().await;
         }
         Command::Conversations => print_json(&core.list_conversations().map_err(user_error)?)?,
+        Command::Search { query } => print_json(&core.search(&query).map_err(user_error)?)?,
         Command::Messages { conversation } => {
             print_json(&core.list_messages(conversation).map_err(user_error)?)?
         }
@@ -345,7 +354,10 @@ async fn main() -> Result<()> {
             };
             core.set_retention_days(days).map_err(user_error)?;
         }
-        Command::Purge => print_json(&core.purge_expired(parley_now_ms()).map_err(user_error)?)?,
+        Command::Purge { as_of } => {
+            let now = as_of.unwrap_or_else(parley_now_ms);
+            print_json(&core.purge_expired(now).map_err(user_error)?)?
+        }
         Command::Export { out, conversation } => {
             let report = core.export(&out, conversation).map_err(user_error)?;
             eprintln!("Exported to {} — these files are NOT encrypted.", out.display());

@@ -121,6 +121,16 @@ impl fmt::Debug for GraphClient {
     }
 }
 
+/// `localhost` or a loopback IP: the only hosts plain http may reach.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 impl GraphClient {
     pub fn new(config: GraphConfig, access_token: Zeroizing<String>) -> Result<Self, GraphError> {
         let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
@@ -128,6 +138,13 @@ impl GraphClient {
             .map_err(|e| GraphError::Config(format!("base URL {base_url:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(GraphError::Config(format!("base URL {base_url:?} is not an http(s) URL")));
+        }
+        // The token and customer data travel on every call: plain http is
+        // allowed only to loopback (the sandbox), never across a network.
+        if parsed.scheme() == "http" && !is_loopback(&parsed) {
+            return Err(GraphError::Config(format!(
+                "base URL {base_url:?} must start with https:// (plain http is only for a sandbox on this computer)"
+            )));
         }
         let version = config.version.trim().trim_matches('/').to_owned();
         path_segment("API version", &version)
@@ -423,6 +440,21 @@ mod tests {
             GraphConfig { base_url: "http://127.0.0.1:9/".into(), version: "/v23.0/".into() };
         let client = GraphClient::new(trailing, token()).unwrap();
         assert_eq!(client.url(&["1", "messages"]), "http://127.0.0.1:9/v23.0/1/messages");
+    }
+
+    #[test]
+    fn plain_http_reaches_only_loopback() {
+        let token = || Zeroizing::new("t".to_owned());
+        let config = |base: &str| GraphConfig { base_url: base.into(), version: "v23.0".into() };
+        for ok in ["https://graph.example.com", "http://localhost:8080", "http://[::1]:9"] {
+            GraphClient::new(config(ok), token()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["http://graph.example.com", "http://10.0.0.5:8080", "http://127.0.0.1.nip.io"] {
+            match GraphClient::new(config(bad), token()) {
+                Err(GraphError::Config(msg)) => assert!(msg.contains("https://"), "{msg}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     /// The core spawns sends on its runtime, so the futures must be `Send`.
