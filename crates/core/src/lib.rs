@@ -25,7 +25,7 @@ use parley_meta::graph::{GraphClient, GraphConfig};
 use parley_protocol::{DeviceSecretKey, EnrollRequest};
 use parley_types::{
     AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, SearchHit,
-    SendTextRequest, SyncState, MAX_TEXT_CHARS,
+    ReactRequest, SendTextRequest, SyncState, MAX_TEXT_CHARS,
 };
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
@@ -400,6 +400,28 @@ impl Core {
         self.emit(InboxEvent::MessageChanged { message: message.clone() });
         self.emit_conversation(request.conversation_id);
         self.inner.outbox_wake.notify_one();
+        Ok(message)
+    }
+
+    /// React to a customer's message, or remove the agent's reaction (an
+    /// empty emoji). The reaction shows at once and is sent by the outbox
+    /// worker under the same rules as a reply; if Meta refuses it, the
+    /// previous reaction comes back and an `InboxEvent::ReactionFailed`
+    /// says why. Returns the message as it shows now.
+    pub fn react(&self, request: &ReactRequest) -> Result<Message, CoreError> {
+        let emoji = request.emoji.trim();
+        if emoji.chars().count() > 16
+            || emoji.chars().any(|c| c.is_ascii_alphanumeric() || c.is_control() || c.is_whitespace())
+        {
+            return Err(CoreError::InvalidInput(
+                "a reaction is a single emoji; pick one from the list".into(),
+            ));
+        }
+        let conversation = self.inner.store.queue_reaction(request.message_id, emoji, now_ms())??;
+        let message = self.inner.store.message(request.message_id)?;
+        self.emit(InboxEvent::MessageChanged { message: message.clone() });
+        self.inner.outbox_wake.notify_one();
+        tracing::debug!(conversation, message = request.message_id, "reaction queued");
         Ok(message)
     }
 

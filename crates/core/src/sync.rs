@@ -372,6 +372,8 @@ mod tests {
             reactions: Vec::new(),
             deleted: false,
             media: None,
+            forwarded: Default::default(),
+            location: None,
         }
     }
 

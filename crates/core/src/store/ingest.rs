@@ -257,11 +257,17 @@ fn ingest_message(
     let status = m.echo.then_some(DeliveryStatus::Sent.as_str());
     let raw = serde_json::to_string(&m.raw).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let reply_to = m.context.as_ref().and_then(|c| c.message_id.clone());
+    let forwarded = match &m.context {
+        Some(c) if c.frequently_forwarded => 2,
+        Some(c) if c.forwarded => 1,
+        _ => 0,
+    };
     let inserted = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO messages
-            (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status,
+             forwarded)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             conversation,
@@ -272,7 +278,8 @@ fn ingest_message(
             reply_to,
             raw,
             m.timestamp_ms,
-            status
+            status,
+            forwarded
         ])?;
     if inserted == 0 {
         return Ok(()); // a repeat delivery: already stored

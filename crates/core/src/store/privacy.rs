@@ -63,6 +63,7 @@ fn delete_messages(
         "DELETE FROM reactions WHERE provider_id IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM status_events WHERE provider_id IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM outbox WHERE message_id IN (SELECT id FROM messages WHERE {f})",
+        "DELETE FROM outbox WHERE reaction_target IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM media WHERE message_id IN (SELECT id FROM messages WHERE {f})",
     ] {
         tx.execute(&sql.replace("{f}", filter), params![arg])?;
