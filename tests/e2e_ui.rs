@@ -422,7 +422,9 @@ async fn rich_kinds(client: &Client, sandbox: &Sandbox, n: &str) {
         STEP_TIMEOUT,
     )
     .await;
-    assert!(text_content(&map).await.contains("openstreetmap.org/?mlat=-23.561400&mlon=-46.655900"));
+    assert!(text_content(&map)
+        .await
+        .contains("openstreetmap.org/?mlat=-23.561400&mlon=-46.655900"));
     let doc =
         wait_for(client, "//*[@data-testid='message'][@data-kind='document']", STEP_TIMEOUT).await;
     assert!(text_content(&doc).await.contains("receipt-0423.pdf"));

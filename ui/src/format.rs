@@ -7,8 +7,7 @@
 
 use parley_types::{
     ChannelKind, ConversationSummary, DeliveryStatus, Direction, Forwarded, GeoPoint,
-    MediaAttachment, MediaState,
-    Message, Reaction, SyncState, UnixMillis, MAX_TEXT_CHARS,
+    MediaAttachment, MediaState, Message, Reaction, SyncState, UnixMillis, MAX_TEXT_CHARS,
 };
 
 pub const SECOND: i64 = 1_000;

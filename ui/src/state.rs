@@ -359,13 +359,22 @@ pub enum Effect {
     LoadConversations,
     LoadMessages(i64),
     MarkRead(i64),
-    LoadOlder { conversation_id: i64, before: i64 },
-    Search { seq: u64 },
+    LoadOlder {
+        conversation_id: i64,
+        before: i64,
+    },
+    Search {
+        seq: u64,
+    },
     Retry(i64),
     Delete(i64),
     /// Send the agent's reaction (`emoji` empty removes it); `previous` is
     /// what to show again if the core refuses.
-    React { message_id: i64, emoji: String, previous: Option<String> },
+    React {
+        message_id: i64,
+        emoji: String,
+        previous: Option<String>,
+    },
 }
 
 /// Conversation order: newest `last_at` first, ties broken by id (desc) so the
@@ -1457,7 +1466,10 @@ mod tests {
         reduce(&mut s, Action::Escape);
         assert_eq!(s.thread.reply_to, Some(1));
         // Switching conversation or losing the message drops the quote.
-        reduce(&mut s, Action::Event(InboxEvent::MessageRemoved { conversation_id: 1, message_id: 1 }));
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::MessageRemoved { conversation_id: 1, message_id: 1 }),
+        );
         assert_eq!(s.thread.reply_to, None);
         reduce(&mut s, Action::ReplyTo(2));
         reduce(&mut s, changed(conv(2, 500, 0)));
@@ -1473,9 +1485,15 @@ mod tests {
         let ok = customer(2, "wamid.B");
         assert!(can_react(&ok, ChannelKind::Whatsapp));
         assert!(!can_react(&ok, ChannelKind::Instagram), "the core cannot send it");
-        let ours = Message { provider_id: Some("wamid.C".into()), ..msg(3, 1, 30, Some(DeliveryStatus::Read)) };
+        let ours = Message {
+            provider_id: Some("wamid.C".into()),
+            ..msg(3, 1, 30, Some(DeliveryStatus::Read))
+        };
         assert!(can_reply(&ours));
-        assert!(!can_react(&ours, ChannelKind::Whatsapp), "Meta takes reactions on customers' messages");
+        assert!(
+            !can_react(&ours, ChannelKind::Whatsapp),
+            "Meta takes reactions on customers' messages"
+        );
     }
 
     #[test]
@@ -1488,10 +1506,7 @@ mod tests {
         reduce(&mut s, Action::TogglePicker(1));
         assert_eq!(s.thread.picker, Some(1));
         let fx = reduce(&mut s, Action::React { message_id: 1, emoji: "👍".into() });
-        assert_eq!(
-            fx,
-            vec![Effect::React { message_id: 1, emoji: "👍".into(), previous: None }]
-        );
+        assert_eq!(fx, vec![Effect::React { message_id: 1, emoji: "👍".into(), previous: None }]);
         assert_eq!(s.thread.picker, None, "picking closes the picker");
         assert_eq!(our_reaction(&s.thread.messages[0]), Some("👍"));
         assert_eq!(s.thread.messages[0].reactions.len(), 2, "the customer's stays");
@@ -1499,26 +1514,46 @@ mod tests {
         let fx = reduce(&mut s, Action::React { message_id: 1, emoji: "❤️".into() });
         assert_eq!(
             fx,
-            vec![Effect::React { message_id: 1, emoji: "❤️".into(), previous: Some("👍".into()) }]
+            vec![Effect::React {
+                message_id: 1, emoji: "❤️".into(), previous: Some("👍".into())
+            }]
         );
         let fx = reduce(&mut s, Action::React { message_id: 1, emoji: "❤️".into() });
         assert_eq!(
             fx,
-            vec![Effect::React { message_id: 1, emoji: String::new(), previous: Some("❤️".into()) }]
+            vec![Effect::React {
+                message_id: 1,
+                emoji: String::new(),
+                previous: Some("❤️".into())
+            }]
         );
         assert_eq!(our_reaction(&s.thread.messages[0]), None);
         // A refusal puts back what was shown, with the reason in the banner.
-        let error = IpcError::new(ErrorCode::WindowClosed, "The window is closed. Send a template.");
-        reduce(&mut s, Action::ReactRefused { message_id: 1, previous: Some("❤️".into()), error: error.clone() });
+        let error =
+            IpcError::new(ErrorCode::WindowClosed, "The window is closed. Send a template.");
+        reduce(
+            &mut s,
+            Action::ReactRefused {
+                message_id: 1,
+                previous: Some("❤️".into()),
+                error: error.clone(),
+            },
+        );
         assert_eq!(our_reaction(&s.thread.messages[0]), Some("❤️"));
         assert_eq!(s.error, Some(error));
         // A failure the core reports later reaches the banner too.
-        reduce(&mut s, Action::Event(InboxEvent::ReactionFailed {
-            conversation_id: 1,
-            message_id: 1,
-            error: "Your reaction could not be sent. Try again.".into(),
-        }));
-        assert_eq!(s.error.as_ref().map(|e| e.message.as_str()), Some("Your reaction could not be sent. Try again."));
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::ReactionFailed {
+                conversation_id: 1,
+                message_id: 1,
+                error: "Your reaction could not be sent. Try again.".into(),
+            }),
+        );
+        assert_eq!(
+            s.error.as_ref().map(|e| e.message.as_str()),
+            Some("Your reaction could not be sent. Try again.")
+        );
         // Our own messages and unknown ones get no reaction.
         assert!(reduce(&mut s, Action::React { message_id: 42, emoji: "👍".into() }).is_empty());
     }

@@ -24,8 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parley_meta::graph::{GraphClient, GraphConfig};
 use parley_protocol::{DeviceSecretKey, EnrollRequest};
 use parley_types::{
-    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, SearchHit,
-    ReactRequest, SendTextRequest, SyncState, MAX_TEXT_CHARS,
+    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, ReactRequest,
+    SearchHit, SendTextRequest, SyncState, MAX_TEXT_CHARS,
 };
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
@@ -411,13 +411,16 @@ impl Core {
     pub fn react(&self, request: &ReactRequest) -> Result<Message, CoreError> {
         let emoji = request.emoji.trim();
         if emoji.chars().count() > 16
-            || emoji.chars().any(|c| c.is_ascii_alphanumeric() || c.is_control() || c.is_whitespace())
+            || emoji
+                .chars()
+                .any(|c| c.is_ascii_alphanumeric() || c.is_control() || c.is_whitespace())
         {
             return Err(CoreError::InvalidInput(
                 "a reaction is a single emoji; pick one from the list".into(),
             ));
         }
-        let conversation = self.inner.store.queue_reaction(request.message_id, emoji, now_ms())??;
+        let conversation =
+            self.inner.store.queue_reaction(request.message_id, emoji, now_ms())??;
         let message = self.inner.store.message(request.message_id)?;
         self.emit(InboxEvent::MessageChanged { message: message.clone() });
         self.inner.outbox_wake.notify_one();

@@ -276,7 +276,8 @@ mod reactions {
                 core.react(&ReactRequest { message_id: message, emoji: bad.into() }).unwrap_err();
             assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput, "{bad:?}");
         }
-        let missing = core.react(&ReactRequest { message_id: 999, emoji: "👍".into() }).unwrap_err();
+        let missing =
+            core.react(&ReactRequest { message_id: 999, emoji: "👍".into() }).unwrap_err();
         assert_eq!(IpcError::from(&missing).code, ErrorCode::NotFound);
 
         let mut events = core.subscribe();

@@ -14,8 +14,8 @@ use parley_meta::graph::{
 };
 
 use crate::errors::capitalise;
-use parley_types::InboxEvent;
 use parley_protocol::{DevicePublicKey, EventPayload, FanoutCopy, FanoutRequest};
+use parley_types::InboxEvent;
 
 use crate::store::{OutboxItem, SendOutcome};
 use crate::{now_ms, Core, CoreError};

@@ -271,7 +271,11 @@ impl SentReaction {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            emoji: body.pointer("/reaction/emoji").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            emoji: body
+                .pointer("/reaction/emoji")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
         })
     }
 }

@@ -194,7 +194,10 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
         ("R", "Reply: focus the message box, quoting the focused message"),
         ("E (on a message)", "React to the focused message"),
         ("Enter / Shift+Enter", "Send / new line"),
-        ("Esc", "Close search, this help, the emoji list or the quote; else back to the message box"),
+        (
+            "Esc",
+            "Close search, this help, the emoji list or the quote; else back to the message box",
+        ),
         ("?", "Show or hide this help"),
         ("Tab", "Move between controls"),
     ];

@@ -61,7 +61,9 @@ pub struct ReactionSend {
 
 impl std::fmt::Debug for ReactionSend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReactionSend").field("removal", &self.emoji.is_empty()).finish_non_exhaustive()
+        f.debug_struct("ReactionSend")
+            .field("removal", &self.emoji.is_empty())
+            .finish_non_exhaustive()
     }
 }
 
@@ -318,7 +320,17 @@ impl Store {
                  JOIN channels ch ON ch.id = ct.channel_id
                  WHERE m.id = ?1",
                 params![message],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
             )
             .optional()?;
         let Some((conversation, direction, provider_id, deleted, sent_at, last_inbound, kind)) =

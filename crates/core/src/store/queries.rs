@@ -3,8 +3,7 @@
 
 use parley_types::{
     ChannelKind, ConversationSummary, DeliveryStatus, Direction, Forwarded, GeoPoint, Message,
-    Reaction,
-    WINDOW_MILLIS,
+    Reaction, WINDOW_MILLIS,
 };
 use rusqlite::{params, OptionalExtension, Row};
 

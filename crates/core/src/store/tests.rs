@@ -724,7 +724,10 @@ fn a_reaction_shows_at_once_goes_through_the_outbox_and_can_be_removed() {
     // The customer's own reaction is kept apart from ours.
     store.ingest(&reaction_webhook("wamid.cr", "wamid.in", "😂", T0 / 1000 + 5), None, T0).unwrap();
     let reactions = store.message(target).unwrap().reactions;
-    assert_eq!(reactions, vec![parley_types::Reaction { emoji: "😂".into(), by: Direction::Inbound }]);
+    assert_eq!(
+        reactions,
+        vec![parley_types::Reaction { emoji: "😂".into(), by: Direction::Inbound }]
+    );
 }
 
 #[test]
@@ -767,7 +770,10 @@ fn reactions_follow_meta_rules_before_they_are_queued() {
     let (conversation, reply) = conversation_with_reply(&store);
     let inbound = store.list_messages(conversation, 10).unwrap()[0].id;
     // Only a customer's message that arrived.
-    assert_eq!(store.queue_reaction(reply, "👍", T0 + 2000).unwrap(), Err(QueueRefusal::NotReactable));
+    assert_eq!(
+        store.queue_reaction(reply, "👍", T0 + 2000).unwrap(),
+        Err(QueueRefusal::NotReactable)
+    );
     assert_eq!(store.queue_reaction(9999, "👍", T0 + 2000).unwrap(), Err(QueueRefusal::NoMessage));
     // Only inside the customer-service window.
     assert_eq!(
@@ -777,7 +783,13 @@ fn reactions_follow_meta_rules_before_they_are_queued() {
     // Never to a message older than 30 days, even if the customer wrote since.
     store
         .ingest(
-            &text_webhook("wamid.new", "15551234567", "Ana", "again", (T0 + REACTION_MAX_AGE_MILLIS) / 1000),
+            &text_webhook(
+                "wamid.new",
+                "15551234567",
+                "Ana",
+                "again",
+                (T0 + REACTION_MAX_AGE_MILLIS) / 1000,
+            ),
             None,
             T0,
         )
@@ -821,7 +833,9 @@ fn forwarded_messages_are_marked() {
         });
         store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
     }
-    store.ingest(&text_webhook("wamid.p", "15551234567", "Ana", "plain", 1_700_000_001), None, T0).unwrap();
+    store
+        .ingest(&text_webhook("wamid.p", "15551234567", "Ana", "plain", 1_700_000_001), None, T0)
+        .unwrap();
     let conversation = store.list_conversations(1).unwrap()[0].id;
     let forwarded: Vec<_> =
         store.list_messages(conversation, 10).unwrap().into_iter().map(|m| m.forwarded).collect();
@@ -844,7 +858,9 @@ fn locations_carry_their_coordinates() {
         }}]}]
     });
     store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
-    store.ingest(&text_webhook("wamid.t", "15551234567", "Ana", "plain", 1_700_000_001), None, T0).unwrap();
+    store
+        .ingest(&text_webhook("wamid.t", "15551234567", "Ana", "plain", 1_700_000_001), None, T0)
+        .unwrap();
     let conversation = store.list_conversations(1).unwrap()[0].id;
     let messages = store.list_messages(conversation, 10).unwrap();
     assert_eq!(
