@@ -612,6 +612,9 @@ impl Inner {
         let is_template = out.is_template();
         let is_audio = out.kind == "audio";
         let reaction = SentReaction::of(&out.kind, &out.body);
+        // Meta delivers reactions only to messages the number received.
+        let undeliverable_reaction =
+            reaction.as_ref().is_some_and(|r| !st.inbound.contains(&r.message_id));
         let c = self.customer_entry(&mut st, &out.wa_id);
         let conversation = match c.conversation.take() {
             Some(conv) if conv.expires_ms > now => conv,
@@ -637,6 +640,7 @@ impl Inner {
             is_template,
             is_audio,
             is_reaction: sent.reaction.is_some(),
+            undeliverable_reaction,
             customer_answers: c.last_inbound_ms.is_some() && sent.reaction.is_none(),
         };
         c.conversation = Some(conversation);
@@ -695,6 +699,9 @@ struct StatusJob {
     is_audio: bool,
     /// Meta reports only `sent` for a reaction, never delivered or read.
     is_reaction: bool,
+    /// A reaction to a message the customer did not send: accepted, then
+    /// reported failed with error 131009, as Meta does.
+    undeliverable_reaction: bool,
     /// Only people who have written before answer back unprompted.
     customer_answers: bool,
 }
@@ -708,6 +715,8 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
         && lock(&inner.fault_rng).gen_bool(faults.status_failure_rate.clamp(0.0, 1.0));
     let mut steps: Vec<Status> = if failed {
         vec![Status::Sent, Status::Failed]
+    } else if job.undeliverable_reaction {
+        vec![Status::Failed]
     } else if job.is_reaction {
         vec![Status::Sent]
     } else if job.is_audio {
@@ -719,7 +728,7 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
     let mut bodies = Vec::new();
     for status in &steps {
         tokio::time::sleep(inner.config.status_delay).await;
-        bodies.push(webhook::status(
+        let mut body = webhook::status(
             &inner.biz,
             *status,
             &StatusInfo {
@@ -731,7 +740,18 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
                 conversation_expires_s: job.conversation_expires_s,
                 is_template: job.is_template,
             },
-        ));
+        );
+        if job.undeliverable_reaction {
+            if let Some(errors) = body.pointer_mut("/entry/0/changes/0/value/statuses/0/errors") {
+                *errors = json!([{
+                    "code": 131009,
+                    "title": "Parameter value is not valid",
+                    "message": "Parameter value is not valid",
+                    "error_data": { "details": "The reacted-to message is not one this number received." },
+                }]);
+            }
+        }
+        bodies.push(body);
         if !faults.out_of_order_statuses {
             post_status(&inner, &job.wamid, *status, bodies.pop().as_ref()).await;
         }
