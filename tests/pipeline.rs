@@ -134,10 +134,8 @@ fn a_message_travels_the_whole_pipeline_and_the_reply_comes_back() {
         .as_i64()
         .unwrap()
         .to_string();
-    let refused = ctl(&p.profile)
-        .args(["react", "--message", &reply_id, "--emoji", "👍"])
-        .output()
-        .unwrap();
+    let refused =
+        ctl(&p.profile).args(["react", "--message", &reply_id, "--emoji", "👍"]).output().unwrap();
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("Only a customer's message"),
@@ -369,7 +367,10 @@ fn an_instagram_message_and_its_reply_travel_the_same_way() {
         ctl(&p.profile).args(["react", "--message", &theirs, "--emoji", "👍"]).output().unwrap();
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("WhatsApp only") && stderr.contains("Reply with a message"), "{stderr}");
+    assert!(
+        stderr.contains("WhatsApp only") && stderr.contains("Reply with a message"),
+        "{stderr}"
+    );
 }
 
 #[test]

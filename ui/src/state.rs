@@ -59,17 +59,18 @@ impl Thread {
     }
 }
 
-/// Whether a message can be quoted: Meta must know it (a provider id), and
-/// its content must still be there.
-pub fn can_reply(m: &Message) -> bool {
-    m.provider_id.is_some() && !m.deleted
+/// Whether a message can be quoted: Meta must know it (a provider id), its
+/// content must still be there, and the channel must carry the quote (the
+/// core sends `context.message_id` on WhatsApp only).
+pub fn can_reply(m: &Message, channel: ChannelKind) -> bool {
+    channel == ChannelKind::Whatsapp && m.provider_id.is_some() && !m.deleted
 }
 
 /// Whether the agent may react to a message: WhatsApp takes reactions only
 /// on a customer's message it delivered (the core enforces the window and
 /// the 30-day limit and says so).
 pub fn can_react(m: &Message, channel: ChannelKind) -> bool {
-    channel == ChannelKind::Whatsapp && m.direction == Direction::Inbound && can_reply(m)
+    m.direction == Direction::Inbound && can_reply(m, channel)
 }
 
 /// The agent's own reaction on a message, if any.
@@ -637,7 +638,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
         }
         Action::ReplyTo(id) => {
-            if state.thread.find(id).is_some_and(can_reply) {
+            let channel = state.selected_conversation().map(|c| c.channel);
+            if channel.is_some_and(|ch| state.thread.find(id).is_some_and(|m| can_reply(m, ch))) {
                 state.thread.reply_to = Some(id);
                 state.thread.picker = None;
                 state.thread_rev += 1;
@@ -656,8 +658,11 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
         Action::React { message_id, emoji } => {
             state.thread.picker = None;
             state.thread_rev += 1;
+            let Some(channel) = state.selected_conversation().map(|c| c.channel) else {
+                return effects;
+            };
             let m = state.thread.messages.iter_mut().find(|m| m.id == message_id);
-            let Some(m) = m.filter(|m| can_reply(m) && m.direction == Direction::Inbound) else {
+            let Some(m) = m.filter(|m| can_react(m, channel)) else {
                 return effects;
             };
             let previous = our_reaction(m).map(str::to_owned);
@@ -1480,7 +1485,7 @@ mod tests {
     #[test]
     fn a_deleted_message_cannot_be_quoted_or_reacted_to() {
         let gone = Message { deleted: true, ..customer(1, "wamid.A") };
-        assert!(!can_reply(&gone));
+        assert!(!can_reply(&gone, ChannelKind::Whatsapp));
         assert!(!can_react(&gone, ChannelKind::Whatsapp));
         let ok = customer(2, "wamid.B");
         assert!(can_react(&ok, ChannelKind::Whatsapp));
@@ -1489,7 +1494,8 @@ mod tests {
             provider_id: Some("wamid.C".into()),
             ..msg(3, 1, 30, Some(DeliveryStatus::Read))
         };
-        assert!(can_reply(&ours));
+        assert!(can_reply(&ours, ChannelKind::Whatsapp));
+        assert!(!can_reply(&ours, ChannelKind::Instagram), "the core sends no quote there");
         assert!(
             !can_react(&ours, ChannelKind::Whatsapp),
             "Meta takes reactions on customers' messages"

@@ -388,8 +388,17 @@ impl Core {
                 parley_meta::graph::MAX_INSTAGRAM_TEXT_BYTES
             )));
         }
-        let txn = new_client_txn_id();
         let reply_to = request.reply_to.as_deref().filter(|r| !r.is_empty());
+        if conversation.channel == parley_types::ChannelKind::Instagram && reply_to.is_some() {
+            // The Instagram send carries no quote yet: refuse rather than
+            // show one the customer never sees.
+            return Err(CoreError::InvalidInput(
+                "quoting a message works on WhatsApp only for now; send the reply without the \
+                 quote"
+                    .into(),
+            ));
+        }
+        let txn = new_client_txn_id();
         let message = self.inner.store.queue_text(
             request.conversation_id,
             text,

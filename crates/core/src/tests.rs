@@ -309,3 +309,27 @@ mod reactions {
         assert!(core.store().message(message).unwrap().reactions.is_empty());
     }
 }
+
+#[test]
+fn a_quote_on_instagram_is_refused_rather_than_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+    let now = now_ms();
+    let json = serde_json::json!({
+        "object": "instagram",
+        "entry": [{ "id": "17841400000000000", "time": now, "messaging": [{
+            "sender": { "id": "9000000000000001" },
+            "recipient": { "id": "17841400000000000" },
+            "timestamp": now,
+            "message": { "mid": "mid.A", "text": "hi" }
+        }]}]
+    });
+    core.store().ingest(&parley_meta::webhook::parse_value(&json).unwrap(), None, now).unwrap();
+    let conversation_id = core.list_conversations().unwrap()[0].id;
+    let request =
+        SendTextRequest { conversation_id, text: "hello".into(), reply_to: Some("mid.A".into()) };
+    let err = core.send_text(&request).unwrap_err();
+    assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput);
+    assert!(IpcError::from(&err).message.contains("WhatsApp only"), "{err}");
+    assert!(core.list_messages(conversation_id).unwrap().len() == 1, "nothing queued");
+}

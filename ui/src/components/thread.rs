@@ -423,7 +423,7 @@ fn bubble(m: &Message, offset: i64, ctx: &BubbleCtx<'_>) -> Html {
     let reactions = format::reaction_views(&m.reactions, ctx.contact);
     let highlighted = ctx.highlight == Some(m.id);
     let d = ctx.dispatcher;
-    let can_reply = state::can_reply(m);
+    let can_reply = state::can_reply(m, ctx.channel);
     let can_react = state::can_react(m, ctx.channel);
     let picker_open = can_react && ctx.picker == Some(m.id);
     let ours = state::our_reaction(m);
