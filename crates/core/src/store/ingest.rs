@@ -27,6 +27,9 @@ pub struct IngestOutcome {
     pub new_inbound: Vec<i64>,
     /// Messages whose file waits to be downloaded.
     pub new_media: Vec<i64>,
+    /// The agent's reactions Meta reported failed after accepting them:
+    /// (conversation, reacted-to message, the reason in words).
+    pub failed_reactions: Vec<(i64, i64, String)>,
 }
 
 impl IngestOutcome {
@@ -330,6 +333,9 @@ fn ingest_status(
             e.details.as_deref(),
         )
     });
+    if ingest_reaction_status(tx, s, error.as_deref(), out)? {
+        return Ok(());
+    }
     let inserted = tx.prepare_cached("INSERT OR IGNORE INTO status_events (provider_id, status, at, error) VALUES (?1, ?2, ?3, ?4)")?.execute(params![s.provider_id, s.status, s.timestamp_ms, error],
     )?;
     if inserted == 0 {
@@ -349,6 +355,48 @@ fn ingest_status(
         }
     }
     Ok(())
+}
+
+/// A status of one of the agent's reactions (Meta reports only `sent`, or
+/// `failed`, for them). A failure puts the previous reaction back. Returns
+/// whether the status was a reaction's.
+fn ingest_reaction_status(
+    tx: &Transaction<'_>,
+    s: &StatusUpdate,
+    error: Option<&str>,
+    out: &mut IngestOutcome,
+) -> Result<bool, StoreError> {
+    let sent: Option<super::ReactionSend> = tx
+        .prepare_cached("SELECT target, previous, at FROM sent_reactions WHERE provider_id = ?1")?
+        .query_row(params![s.provider_id], |r| {
+            Ok(super::ReactionSend {
+                target: r.get(0)?,
+                emoji: String::new(),
+                previous: r.get(1)?,
+                at: r.get(2)?,
+            })
+        })
+        .optional()?;
+    let Some(reaction) = sent else { return Ok(false) };
+    if DeliveryStatus::parse(&s.status) == Some(DeliveryStatus::Failed) {
+        super::outbox::restore_reaction(tx, &reaction)?;
+        tx.prepare_cached("DELETE FROM sent_reactions WHERE provider_id = ?1")?
+            .execute(params![s.provider_id])?;
+        let target: Option<(i64, i64)> = tx
+            .prepare_cached("SELECT id, conversation_id FROM messages WHERE provider_id = ?1")?
+            .query_row(params![reaction.target], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((message, conversation)) = target {
+            out.touch_message(message);
+            let reason = error.unwrap_or("Meta did not deliver it.");
+            out.failed_reactions.push((
+                conversation,
+                message,
+                format!("Your reaction was not delivered. {reason}"),
+            ));
+        }
+    }
+    Ok(true)
 }
 
 /// A status for a message whose send answer never reached us (a timeout, a

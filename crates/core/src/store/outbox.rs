@@ -184,7 +184,7 @@ fn may_reply(
 
 /// Put back the agent's reaction from before `reaction`, unless something
 /// newer (another reaction of the agent) replaced it meanwhile.
-fn restore_reaction(
+pub(super) fn restore_reaction(
     tx: &rusqlite::Transaction<'_>,
     reaction: &ReactionSend,
 ) -> Result<(), StoreError> {
@@ -511,7 +511,25 @@ impl Store {
         let tx = conn.transaction()?;
         if let Some(reaction) = &item.reaction {
             match outcome {
-                SendOutcome::Accepted { .. } => {
+                SendOutcome::Accepted { provider_id } => {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO sent_reactions (provider_id, target, previous, at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![provider_id, reaction.target, reaction.previous, reaction.at],
+                    )?;
+                    // Its failed status may have overtaken Meta's 200.
+                    let failed: bool = tx.query_row(
+                        "SELECT EXISTS(SELECT 1 FROM status_events WHERE provider_id = ?1 AND status = 'failed')",
+                        params![provider_id],
+                        |r| r.get(0),
+                    )?;
+                    if failed {
+                        restore_reaction(&tx, reaction)?;
+                    }
+                    tx.execute(
+                        "DELETE FROM status_events WHERE provider_id = ?1",
+                        params![provider_id],
+                    )?;
                     tx.execute("DELETE FROM outbox WHERE id = ?1", params![item.outbox_id])?;
                 }
                 SendOutcome::RetryAt { retry_at_ms } => {

@@ -173,6 +173,15 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox_v4 RENAME TO outbox;
     CREATE INDEX outbox_by_conversation ON outbox(conversation_id, id);
     CREATE INDEX outbox_due ON outbox(state, next_attempt_at, id);
+    -- Reactions Meta accepted, by the reaction's own wamid. Their statuses
+    -- (`sent`, or `failed` with 131009) concern the reaction, not a message:
+    -- a failure puts the previous reaction back.
+    CREATE TABLE sent_reactions (
+        provider_id TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        previous TEXT,
+        at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     -- 0: not forwarded, 1: forwarded, 2: forwarded many times (WhatsApp context).
     ALTER TABLE messages ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0;
     UPDATE messages SET forwarded = CASE

@@ -869,3 +869,59 @@ fn locations_carry_their_coordinates() {
     );
     assert_eq!(messages[1].location, None);
 }
+
+fn failed_status_webhook(wamid: &str, code: i64, ts_secs: i64) -> Vec<WebhookEvent> {
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100" },
+            "statuses": [{ "id": wamid, "status": "failed", "timestamp": ts_secs.to_string(),
+                           "recipient_id": "15551234567",
+                           "errors": [{ "code": code, "title": "Parameter value is not valid" }] }]
+        }}]}]
+    });
+    webhook::parse_value(&json).unwrap()
+}
+
+#[test]
+fn a_reaction_meta_reports_failed_later_is_taken_back() {
+    let (_dir, _path, _key, store) = open_new();
+    store
+        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+    store.queue_reaction(target, "👍", T0 + 1000).unwrap().unwrap();
+    let item = store.take_due(T0 + 1000).unwrap().unwrap();
+    store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r1".into() }).unwrap();
+
+    // `sent` concerns the reaction: no message changes, nothing waits.
+    let out = store.ingest(&status_webhook("wamid.r1", "sent", T0 / 1000 + 2), None, T0).unwrap();
+    assert!(out.messages.is_empty() && out.failed_reactions.is_empty());
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
+    let waiting: i64 = store
+        .reader()
+        .query_row("SELECT count(*) FROM status_events WHERE provider_id = 'wamid.r1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(waiting, 0);
+
+    // `failed` (131009) puts the previous reaction (none) back, with words.
+    let out =
+        store.ingest(&failed_status_webhook("wamid.r1", 131009, T0 / 1000 + 3), None, T0).unwrap();
+    assert_eq!(our_reaction(&store, target), None);
+    assert_eq!(out.messages, vec![target]);
+    assert_eq!(out.failed_reactions.len(), 1);
+    let (c, m, words) = &out.failed_reactions[0];
+    assert_eq!((*c, *m), (conversation, target));
+    assert!(words.starts_with("Your reaction was not delivered."), "{words}");
+
+    // A failure that overtakes Meta's 200 counts too.
+    store.queue_reaction(target, "❤️", T0 + 4000).unwrap().unwrap();
+    let item = store.take_due(T0 + 4000).unwrap().unwrap();
+    store.ingest(&failed_status_webhook("wamid.r2", 131009, T0 / 1000 + 5), None, T0).unwrap();
+    store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r2".into() }).unwrap();
+    assert_eq!(our_reaction(&store, target), None);
+}
