@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "retry_message",
     "delete_message",
     "media_data_url",
+    "react",
 ];
 
 /// What the window shows when the Yew UI was never built.

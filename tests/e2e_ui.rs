@@ -11,7 +11,10 @@
 //! emoji, links); every message kind; quoted replies and reactions; older
 //! history loaded on scroll with a bounded DOM; search jumping to a hit
 //! older than the first page; a failed reply with its reason, Retry and
-//! Delete; list filters; the keyboard help overlay.
+//! Delete; list filters; the keyboard help overlay. A second test covers the
+//! composer: replying to a message (button, Escape, the R key) with the
+//! quote reaching the sandbox as `context.message_id`, reacting and
+//! removing the reaction, and forwarded labels.
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/inbox.png, docs/thread.png
 //! and (second test) docs/dark.png.
@@ -127,8 +130,9 @@ impl Sandbox {
         }
     }
 
-    /// A simulated customer writes a text through the sandbox.
-    async fn customer_says(&self, wa_id: &str, name: &str, text: &str) {
+    /// A simulated customer writes a text through the sandbox. Returns its
+    /// `wamid`.
+    async fn customer_says(&self, wa_id: &str, name: &str, text: &str) -> String {
         let answer = self
             .http
             .post(format!("{}/_sandbox/customers/{wa_id}/messages", self.graph))
@@ -137,6 +141,30 @@ impl Sandbox {
             .await
             .unwrap();
         assert!(answer.status().is_success(), "sandbox refused: {answer:?}");
+        let answer: Value = answer.json().await.unwrap();
+        answer["id"].as_str().expect("the sandbox names the message").to_owned()
+    }
+
+    /// Waits until the business sent a message matching `pick` (Meta's
+    /// view: the sandbox's record of `/messages` requests).
+    async fn wait_sent(&self, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let sent: Vec<Value> = self
+                .http
+                .get(format!("{}/_sandbox/sent", self.graph))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(found) = sent.into_iter().find(|m| pick(m)) {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "the sandbox never received {what}");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
     }
 
     /// Delivers `messages` from one customer as a signed Meta webhook.
@@ -380,6 +408,23 @@ async fn rich_kinds(client: &Client, sandbox: &Sandbox, n: &str) {
         image_text.contains("This one, size M") && image_text.contains("JPEG"),
         "{image_text:?}"
     );
+    // A location shows its coordinates and a map link to copy.
+    let coords = wait_for(
+        client,
+        "//*[@data-testid='message'][@data-kind='location']//*[@data-testid='location-coords']",
+        STEP_TIMEOUT,
+    )
+    .await;
+    assert_eq!(text_content(&coords).await.trim(), "-23.56140, -46.65590");
+    let map = wait_for(
+        client,
+        "//*[@data-testid='message'][@data-kind='location']//*[@data-testid='message-link']",
+        STEP_TIMEOUT,
+    )
+    .await;
+    assert!(text_content(&map)
+        .await
+        .contains("openstreetmap.org/?mlat=-23.561400&mlon=-46.655900"));
     let doc =
         wait_for(client, "//*[@data-testid='message'][@data-kind='document']", STEP_TIMEOUT).await;
     assert!(text_content(&doc).await.contains("receipt-0423.pdf"));
@@ -602,6 +647,150 @@ async fn filters_and_keys(client: &Client) {
 /// The dark theme follows the system: GTK's dark preference reaches the
 /// page as `prefers-color-scheme: dark`. Only runs to refresh the
 /// screenshot (`PARLEY_UPDATE_SCREENSHOT=1`).
+/// The composer's reply-to and reactions, end to end: the quote reaches
+/// Meta as `context.message_id`, the reaction as a `reaction` message, and
+/// the thread shows both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composer_replies_and_reacts() {
+    with_app("composer", &[], |client, sandbox_dir| async move {
+        let t0 = Instant::now();
+        let step = |what: &str| eprintln!("e2e_ui: {what} ({:?})", t0.elapsed());
+        let sandbox = Sandbox::wait(&sandbox_dir).await;
+        wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
+            .await;
+        let n = nonce();
+        let wa_id = "15550100021";
+        let name = format!("Quinn Quote {n}");
+        let question = format!("Is my order on its way? ({n})");
+        let wamid = sandbox.customer_says(wa_id, &name, &question).await;
+        let t = now_s();
+        sandbox
+            .webhook(
+                wa_id,
+                &name,
+                vec![
+                    json!({ "from": wa_id, "id": format!("wamid.fwd1.{n}"), "timestamp": t.to_string(),
+                            "type": "text", "text": { "body": "Look at this offer" },
+                            "context": { "forwarded": true } }),
+                    json!({ "from": wa_id, "id": format!("wamid.fwd2.{n}"), "timestamp": (t + 1).to_string(),
+                            "type": "text", "text": { "body": "Chain letter" },
+                            "context": { "frequently_forwarded": true } }),
+                ],
+            )
+            .await;
+        open_conversation(&client, &name).await;
+        step("customer message shown");
+
+        // Forwarded labels.
+        wait_for(
+            &client,
+            "//*[@data-testid='message'][.//*[@data-testid='forwarded'][normalize-space(.)='Forwarded']][contains(., 'Look at this offer')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        wait_for(
+            &client,
+            "//*[@data-testid='message'][.//*[@data-testid='forwarded'][normalize-space(.)='Forwarded many times']]",
+            STEP_TIMEOUT,
+        )
+        .await;
+
+        // Reply: the button shows the quote above the box; Escape drops it.
+        let target = format!("//*[@data-testid='message'][@data-provider-id='{wamid}']");
+        let bubble = wait_for(&client, &target, STEP_TIMEOUT).await;
+        bubble.find(Locator::Css("[data-testid=reply-button]")).await.unwrap().click().await.unwrap();
+        let preview = wait_for(&client, "//*[@data-testid='reply-preview']", STEP_TIMEOUT).await;
+        let preview_text = text_content(&preview).await;
+        assert!(preview_text.contains(&question) && preview_text.contains(&name), "{preview_text:?}");
+        let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
+        input.send_keys("\u{E00C}").await.unwrap(); // Escape
+        wait_gone(&client, "//*[@data-testid='reply-preview']").await;
+        // The keyboard: R on the focused message quotes it and moves to the box.
+        let bubble = wait_for(&client, &target, STEP_TIMEOUT).await;
+        js(&client, &format!("document.querySelector('[data-provider-id=\"{wamid}\"]').focus(); return true;")).await;
+        bubble.send_keys("r").await.unwrap();
+        wait_for(&client, "//*[@data-testid='reply-preview']", STEP_TIMEOUT).await;
+        let focused = js(&client, "return document.activeElement && document.activeElement.getAttribute('data-testid');").await;
+        assert_eq!(focused, json!("composer-input"), "R moves to the message box");
+        let reply = format!("Yes, it ships today ({n})");
+        let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
+        input.send_keys(&reply).await.unwrap();
+        input.send_keys("\u{E007}").await.unwrap(); // Enter
+        wait_gone(&client, "//*[@data-testid='reply-preview']").await;
+        let sent = sandbox
+            .wait_sent("the reply", |m| m["text"].as_str() == Some(reply.as_str()))
+            .await;
+        assert_eq!(sent["reply_to"], json!(wamid));
+        assert_eq!(sent["body"]["context"]["message_id"], json!(wamid));
+        let ours = wait_for(
+            &client,
+            &format!("//*[@data-testid='message'][@data-direction='outbound'][contains(., '{reply}')]//*[@data-testid='quote']"),
+            STEP_TIMEOUT,
+        )
+        .await;
+        let quote = text_content(&ours).await;
+        assert!(quote.contains(&name) && quote.contains(&question), "{quote:?}");
+        step("reply sent with its quote");
+
+        // React: the picker, the chip at once, and Meta gets a reaction.
+        let bubble = wait_for(&client, &target, STEP_TIMEOUT).await;
+        bubble.find(Locator::Css("[data-testid=react-button]")).await.unwrap().click().await.unwrap();
+        let thumbs = wait_for(
+            &client,
+            &format!("{target}//*[@data-testid='reaction-option'][@data-emoji='👍']"),
+            STEP_TIMEOUT,
+        )
+        .await;
+        thumbs.click().await.unwrap();
+        let chip = format!(
+            "{target}/following-sibling::*[@data-testid='reactions']/*[@data-testid='reaction'][@data-by='business'][normalize-space(.)='👍']"
+        );
+        wait_for(&client, &chip, STEP_TIMEOUT).await;
+        assert!(!exists(&client, "[data-testid=reaction-picker]").await, "picking closes the list");
+        let reaction = sandbox
+            .wait_sent("the reaction", |m| {
+                m["kind"] == "reaction" && m["reaction"]["message_id"] == json!(wamid)
+            })
+            .await;
+        assert_eq!(reaction["reaction"]["emoji"], json!("👍"));
+        assert_eq!(reaction["body"]["reaction"]["message_id"], json!(wamid));
+        assert!(reaction["body"].get("context").is_none(), "a reaction names its target itself");
+        step("reaction sent and shown");
+        // The chip stays after the core's report (the send was accepted).
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        wait_for(&client, &chip, STEP_TIMEOUT).await;
+        save_screenshot(&client, "reply-react.png").await;
+
+        // Picking the same emoji again removes it, at Meta too.
+        let bubble = wait_for(&client, &target, STEP_TIMEOUT).await;
+        bubble.find(Locator::Css("[data-testid=react-button]")).await.unwrap().click().await.unwrap();
+        let picked = wait_for(
+            &client,
+            &format!("{target}//*[@data-testid='reaction-option'][@data-emoji='👍'][@aria-pressed='true']"),
+            STEP_TIMEOUT,
+        )
+        .await;
+        picked.click().await.unwrap();
+        wait_gone(&client, &chip).await;
+        sandbox
+            .wait_sent("the reaction's removal", |m| {
+                m["kind"] == "reaction"
+                    && m["reaction"]["message_id"] == json!(wamid)
+                    && m["reaction"]["emoji"] == json!("")
+            })
+            .await;
+        // Our own messages offer a reply but no reaction.
+        let ours = format!("//*[@data-testid='message'][@data-direction='outbound'][contains(., '{reply}')]");
+        wait_for(&client, &format!("{ours}[@data-provider-id]//*[@data-testid='reply-button']"), STEP_TIMEOUT).await;
+        assert!(
+            !exists(&client, "[data-direction=outbound] [data-testid=react-button]").await,
+            "WhatsApp takes reactions on the customer's messages only"
+        );
+        step("reaction removed");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dark_theme_screenshot() {
     if std::env::var_os("PARLEY_UPDATE_SCREENSHOT").is_none_or(|v| v != "1") {

@@ -61,6 +61,33 @@ fn a_message_travels_the_whole_pipeline_and_the_reply_comes_back() {
         (reply["status"] == "read").then_some(())
     });
 
+    // The agent reacts to the customer's message: Meta gets a reaction
+    // naming it, and the message shows our reaction; no emoji removes it.
+    let inbound = messages[0]["id"].as_i64().unwrap().to_string();
+    let reacted = ctl_json(&p.profile, &["react", "--message", &inbound, "--emoji", "👍"]);
+    assert_eq!(reacted["reactions"], json!([{ "emoji": "👍", "by": "outbound" }]), "{reacted}");
+    let removed = ctl_json(&p.profile, &["react", "--message", &inbound]);
+    assert_eq!(removed["reactions"], json!([]), "{removed}");
+    let at_sandbox: Vec<Value> =
+        p.http.get(format!("{}/_sandbox/sent", p.sandbox.url)).send().unwrap().json().unwrap();
+    let reactions: Vec<&Value> = at_sandbox.iter().filter(|m| m["kind"] == "reaction").collect();
+    assert_eq!(reactions.len(), 2, "{at_sandbox:?}");
+    assert_eq!(reactions[0]["reaction"], json!({ "message_id": wamid, "emoji": "👍" }));
+    assert_eq!(reactions[1]["reaction"], json!({ "message_id": wamid, "emoji": "" }));
+    // Our own reply takes no reaction (Meta only takes them on the customer's messages).
+    let reply_id = p.messages(id).into_iter().find(|m| m["direction"] == "outbound").unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let refused =
+        ctl(&p.profile).args(["react", "--message", &reply_id, "--emoji", "👍"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("Only a customer's message"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
     // Reading the conversation sends Meta a read receipt.
     run(ctl(&p.profile).args(["mark-read", "--conversation", &id.to_string()]));
     assert_eq!(ctl_json(&p.profile, &["conversations"])[0]["unread"], 0);
@@ -227,6 +254,24 @@ fn an_instagram_message_and_its_reply_travel_the_same_way() {
     );
     // Inside 24 hours no HUMAN_AGENT tag is needed, so none is sent.
     assert!(ours["body"].get("tag").is_none(), "{ours}");
+    // Instagram reactions are refused with words, and nothing is sent.
+    let theirs = ctl_json(&p.profile, &["messages", "--conversation", &id])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "inbound")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let refused =
+        ctl(&p.profile).args(["react", "--message", &theirs, "--emoji", "👍"]).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("WhatsApp only") && stderr.contains("Reply with a message"),
+        "{stderr}"
+    );
 }
 
 #[test]

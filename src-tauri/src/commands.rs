@@ -6,7 +6,8 @@
 //! in src-tauri/capabilities/main.json.
 
 use parley_types::{
-    AppInfo, ConversationSummary, IpcError, Message, SearchHit, SendTextRequest, SyncState,
+    AppInfo, ConversationSummary, IpcError, Message, ReactRequest, SearchHit, SendTextRequest,
+    SyncState,
 };
 use tauri::State;
 
@@ -38,6 +39,11 @@ pub async fn send_text(
     request: SendTextRequest,
 ) -> Result<Message, IpcError> {
     Ok(shell.core().await?.send_text(&request)?)
+}
+
+#[tauri::command]
+pub async fn react(shell: State<'_, Shell>, request: ReactRequest) -> Result<Message, IpcError> {
+    Ok(shell.core().await?.react(&request)?)
 }
 
 #[tauri::command]

@@ -136,6 +136,7 @@ pub fn run() {
             commands::retry_message,
             commands::delete_message,
             commands::media_data_url,
+            commands::react,
         ])
         .setup(move |app| {
             #[cfg(unix)]

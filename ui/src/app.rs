@@ -107,6 +107,15 @@ impl Dispatcher {
                     Err(error) => this.dispatch(Action::RetryRefused { message_id, error }),
                 }
             }),
+            Effect::React { message_id, emoji, previous } => spawn_local(async move {
+                let request = parley_types::ReactRequest { message_id, emoji };
+                match ipc::react(&request).await {
+                    Ok(message) => this.dispatch(Action::Reacted(message)),
+                    Err(error) => {
+                        this.dispatch(Action::ReactRefused { message_id, previous, error })
+                    }
+                }
+            }),
             Effect::Delete(message_id) => spawn_local(async move {
                 let conversation_id = this.state().thread.conversation_id;
                 match ipc::delete_message(message_id).await {
@@ -210,7 +219,8 @@ pub fn App() -> Html {
                 let d = d.clone();
                 dom::WindowListener::new("keydown", move |event| {
                     let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
-                    if let Some(shortcut) = shortcut(key, dom::is_typing_target(&event)) {
+                    let message = dom::focused_message_id(&event);
+                    if let Some(shortcut) = shortcut(key, dom::is_typing_target(&event), message) {
                         key.prevent_default();
                         run_shortcut(&d, shortcut);
                     }
@@ -276,8 +286,9 @@ pub fn App() -> Html {
     view
 }
 
-/// What a key press asks for; `None` leaves it to the page.
-fn shortcut(key: &KeyboardEvent, typing: bool) -> Option<Shortcut> {
+/// What a key press asks for; `None` leaves it to the page. `message` is the
+/// message bubble the key was pressed on, if any.
+fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<Shortcut> {
     let k = key.key();
     let (ctrl, alt, shift) = (key.ctrl_key() || key.meta_key(), key.alt_key(), key.shift_key());
     Some(match k.as_str() {
@@ -288,7 +299,10 @@ fn shortcut(key: &KeyboardEvent, typing: bool) -> Option<Shortcut> {
         // Single keys only outside text fields, where they are characters.
         "/" if !typing && !ctrl && !alt => Shortcut::Search,
         "?" if !typing && !ctrl && !alt => Shortcut::Do(Action::ToggleHelp),
-        "r" if !typing && !ctrl && !alt => Shortcut::Reply,
+        "r" | "R" if !typing && !ctrl && !alt => Shortcut::Reply(message),
+        "e" | "E" if !typing && !ctrl && !alt && message.is_some() => {
+            Shortcut::Do(Action::TogglePicker(message?))
+        }
         _ => return None,
     })
 }
@@ -296,7 +310,8 @@ fn shortcut(key: &KeyboardEvent, typing: bool) -> Option<Shortcut> {
 enum Shortcut {
     Do(Action),
     Search,
-    Reply,
+    /// Reply, quoting the focused message if there is one.
+    Reply(Option<i64>),
     Escape,
 }
 
@@ -307,13 +322,16 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
             d.dispatch(Action::OpenSearch);
             dom::focus_id(SEARCH_INPUT_ID);
         }
-        Shortcut::Reply => {
+        Shortcut::Reply(message) => {
+            if let Some(id) = message {
+                d.dispatch(Action::ReplyTo(id));
+            }
             dom::focus_id(COMPOSER_INPUT_ID);
         }
         Shortcut::Escape => {
             let overlay = {
                 let s = d.state();
-                s.help_open || s.search.open
+                s.help_open || s.search.open || s.thread.picker.is_some()
             };
             d.dispatch(Action::Escape);
             if !overlay {

@@ -138,6 +138,14 @@ pub fn is_typing_target(event: &web_sys::Event) -> bool {
     })
 }
 
+/// The message bubble (`data-message-id`) a key event was aimed at, if the
+/// focus is on one or inside one.
+pub fn focused_message_id(event: &web_sys::Event) -> Option<i64> {
+    let el = event.target()?.dyn_into::<Element>().ok()?;
+    let bubble = el.closest("[data-message-id]").ok()??;
+    bubble.get_attribute("data-message-id")?.parse().ok()
+}
+
 /// Copies `text` to the clipboard. If the webview refuses (no clipboard
 /// permission), selects `fallback`'s text instead so Ctrl+C copies it.
 pub fn copy_text(text: &str, fallback: Option<Element>) {

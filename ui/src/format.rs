@@ -6,8 +6,8 @@
 //! and none is done: escaping here would show `&lt;` to the agent).
 
 use parley_types::{
-    ChannelKind, ConversationSummary, DeliveryStatus, Direction, MediaAttachment, MediaState,
-    Message, Reaction, SyncState, UnixMillis, MAX_TEXT_CHARS,
+    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Forwarded, GeoPoint,
+    MediaAttachment, MediaState, Message, Reaction, SyncState, UnixMillis, MAX_TEXT_CHARS,
 };
 
 pub const SECOND: i64 = 1_000;
@@ -433,6 +433,31 @@ pub fn quote_view(messages: &[Message], reply_to: &str, contact: &str) -> QuoteV
     }
 }
 
+/// A shared location as the bubble shows it: the coordinates (to about a
+/// metre) and an OpenStreetMap link. `None` for coordinates off the globe.
+pub fn location_view(p: GeoPoint) -> Option<(String, String)> {
+    let (lat, lon) = (p.latitude, p.longitude);
+    let valid = lat.is_finite()
+        && lon.is_finite()
+        && (-90.0..=90.0).contains(&lat)
+        && (-180.0..=180.0).contains(&lon);
+    valid.then(|| {
+        (
+            format!("{lat:.5}, {lon:.5}"),
+            format!("https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=17/{lat:.6}/{lon:.6}"),
+        )
+    })
+}
+
+/// The label WhatsApp shows on a forwarded message.
+pub fn forwarded_label(forwarded: Forwarded) -> Option<&'static str> {
+    match forwarded {
+        Forwarded::No => None,
+        Forwarded::Once => Some("Forwarded"),
+        Forwarded::Many => Some("Forwarded many times"),
+    }
+}
+
 /// Reactions under a bubble: the emoji and who reacted, for its label.
 pub fn reaction_views(reactions: &[Reaction], contact: &str) -> Vec<(String, String)> {
     reactions
@@ -620,6 +645,8 @@ mod tests {
             reactions: Vec::new(),
             deleted: false,
             media: None,
+            forwarded: Default::default(),
+            location: None,
         }
     }
 
@@ -918,6 +945,27 @@ mod tests {
             reaction_views(&r, "Ana"),
             vec![("👍".into(), "Ana reacted 👍".into()), ("❤️".into(), "You reacted ❤️".into())]
         );
+    }
+
+    #[test]
+    fn locations_show_coordinates_and_a_map_link() {
+        let (coords, url) =
+            location_view(GeoPoint { latitude: -23.5614, longitude: -46.6559 }).unwrap();
+        assert_eq!(coords, "-23.56140, -46.65590");
+        assert_eq!(
+            url,
+            "https://www.openstreetmap.org/?mlat=-23.561400&mlon=-46.655900#map=17/-23.561400/-46.655900"
+        );
+        assert_eq!(location_view(GeoPoint { latitude: 91.0, longitude: 0.0 }), None);
+        assert_eq!(location_view(GeoPoint { latitude: f64::NAN, longitude: 0.0 }), None);
+        assert_eq!(location_view(GeoPoint { latitude: 0.0, longitude: -180.5 }), None);
+    }
+
+    #[test]
+    fn forwarded_messages_say_so() {
+        assert_eq!(forwarded_label(Forwarded::No), None);
+        assert_eq!(forwarded_label(Forwarded::Once), Some("Forwarded"));
+        assert_eq!(forwarded_label(Forwarded::Many), Some("Forwarded many times"));
     }
 
     #[test]

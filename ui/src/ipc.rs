@@ -46,8 +46,8 @@ pub use bridge::*;
 mod bridge {
     use js_sys::{Function, Object, Promise, Reflect};
     use parley_types::{
-        AppInfo, ConversationSummary, ErrorCode, InboxEvent, IpcError, Message, SearchHit,
-        SendTextRequest, SyncState, INBOX_EVENT,
+        AppInfo, ConversationSummary, ErrorCode, InboxEvent, IpcError, Message, ReactRequest,
+        SearchHit, SendTextRequest, SyncState, INBOX_EVENT,
     };
     use serde::de::DeserializeOwned;
     use serde::Serialize;
@@ -131,6 +131,11 @@ mod bridge {
         request: &'a SendTextRequest,
     }
 
+    #[derive(Serialize)]
+    struct ReactArgs<'a> {
+        request: &'a ReactRequest,
+    }
+
     fn no_args() -> JsValue {
         Object::new().into()
     }
@@ -184,6 +189,12 @@ mod bridge {
     pub async fn send_text(request: &SendTextRequest) -> Result<Message, IpcError> {
         let args = to_js(&SendTextArgs { request });
         invoke("send_text", args, "sending the message").await
+    }
+
+    /// Queues the agent's reaction (empty removes it); returns the message
+    /// as it shows now.
+    pub async fn react(request: &ReactRequest) -> Result<Message, IpcError> {
+        invoke("react", to_js(&ReactArgs { request }), "sending the reaction").await
     }
 
     pub async fn mark_read(conversation_id: i64) -> Result<(), IpcError> {

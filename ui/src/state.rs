@@ -13,8 +13,8 @@
 use std::cmp::Ordering;
 
 use parley_types::{
-    AppInfo, ChannelKind, ConversationSummary, DeliveryStatus, InboxEvent, IpcError, Message,
-    SearchHit, SyncState, UnixMillis,
+    AppInfo, ChannelKind, ConversationSummary, DeliveryStatus, Direction, ErrorCode, InboxEvent,
+    IpcError, Message, Reaction, SearchHit, SyncState, UnixMillis,
 };
 
 /// How many older pages the thread fetches on its own to reach a search hit
@@ -42,6 +42,61 @@ pub struct Thread {
     pub focus_pages: u32,
     /// The message shown highlighted (the last search hit opened).
     pub highlight: Option<i64>,
+    /// The message the composer quotes (its local id), shown above the box.
+    pub reply_to: Option<i64>,
+    /// The message whose emoji picker is open.
+    pub picker: Option<i64>,
+}
+
+impl Thread {
+    fn find(&self, id: i64) -> Option<&Message> {
+        self.messages.iter().find(|m| m.id == id)
+    }
+
+    /// The message the composer quotes, while it is loaded.
+    pub fn reply_target(&self) -> Option<&Message> {
+        self.reply_to.and_then(|id| self.find(id))
+    }
+}
+
+/// Whether a message can be quoted: Meta must know it (a provider id), its
+/// content must still be there, and the channel must carry the quote (the
+/// core sends `context.message_id` on WhatsApp only).
+pub fn can_reply(m: &Message, channel: ChannelKind) -> bool {
+    channel == ChannelKind::Whatsapp && m.provider_id.is_some() && !m.deleted
+}
+
+/// Whether the agent may react to a message: WhatsApp takes reactions only
+/// on a customer's message it delivered (the core enforces the window and
+/// the 30-day limit and says so).
+pub fn can_react(m: &Message, channel: ChannelKind) -> bool {
+    m.direction == Direction::Inbound && can_reply(m, channel)
+}
+
+/// The agent's own reaction on a message, if any.
+pub fn our_reaction(m: &Message) -> Option<&str> {
+    m.reactions
+        .iter()
+        .find(|r| r.by == Direction::Outbound && !r.emoji.is_empty())
+        .map(|r| r.emoji.as_str())
+}
+
+/// What picking `picked` asks for: picking the reaction already shown
+/// removes it (an empty emoji), anything else replaces it.
+pub fn reaction_after_pick(current: Option<&str>, picked: &str) -> String {
+    if current == Some(picked) {
+        String::new()
+    } else {
+        picked.to_owned()
+    }
+}
+
+/// Shows `emoji` as the agent's reaction on `m` (empty: none).
+fn set_our_reaction(m: &mut Message, emoji: Option<&str>) {
+    m.reactions.retain(|r| r.by != Direction::Outbound);
+    if let Some(e) = emoji.filter(|e| !e.is_empty()) {
+        m.reactions.push(Reaction { emoji: e.to_owned(), by: Direction::Outbound });
+    }
 }
 
 /// Which conversations the list shows.
@@ -267,6 +322,26 @@ pub enum Action {
     },
     /// Delete a failed message.
     Delete(i64),
+    /// Quote this message in the next reply.
+    ReplyTo(i64),
+    /// Stop quoting (the × on the preview, Escape, or the reply was sent).
+    CancelReply,
+    /// Open or close the emoji picker of a message.
+    TogglePicker(i64),
+    /// The agent picked `emoji` for a message: shown at once, sent by the
+    /// core; picking the reaction already shown removes it.
+    React {
+        message_id: i64,
+        emoji: String,
+    },
+    /// The answer to `react`: merged like any other report.
+    Reacted(Message),
+    /// `react` was refused: the reaction shown before comes back.
+    ReactRefused {
+        message_id: i64,
+        previous: Option<String>,
+        error: IpcError,
+    },
     /// A pushed diff from the core.
     Event(InboxEvent),
     /// The local echo returned by `send_text`.
@@ -280,15 +355,27 @@ pub enum Action {
 }
 
 /// IPC calls the component runs on the reducer's behalf.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     LoadConversations,
     LoadMessages(i64),
     MarkRead(i64),
-    LoadOlder { conversation_id: i64, before: i64 },
-    Search { seq: u64 },
+    LoadOlder {
+        conversation_id: i64,
+        before: i64,
+    },
+    Search {
+        seq: u64,
+    },
     Retry(i64),
     Delete(i64),
+    /// Send the agent's reaction (`emoji` empty removes it); `previous` is
+    /// what to show again if the core refuses.
+    React {
+        message_id: i64,
+        emoji: String,
+        previous: Option<String>,
+    },
 }
 
 /// Conversation order: newest `last_at` first, ties broken by id (desc) so the
@@ -545,7 +632,57 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             } else if state.search.open {
                 state.search = Search::default();
                 state.list_rev += 1;
+            } else if state.thread.picker.take().is_some() || state.thread.reply_to.take().is_some()
+            {
+                state.thread_rev += 1;
             }
+        }
+        Action::ReplyTo(id) => {
+            let channel = state.selected_conversation().map(|c| c.channel);
+            if channel.is_some_and(|ch| state.thread.find(id).is_some_and(|m| can_reply(m, ch))) {
+                state.thread.reply_to = Some(id);
+                state.thread.picker = None;
+                state.thread_rev += 1;
+            }
+        }
+        Action::CancelReply => {
+            if state.thread.reply_to.take().is_some() {
+                state.thread_rev += 1;
+            }
+        }
+        Action::TogglePicker(id) => {
+            let t = &mut state.thread;
+            t.picker = if t.picker == Some(id) || t.find(id).is_none() { None } else { Some(id) };
+            state.thread_rev += 1;
+        }
+        Action::React { message_id, emoji } => {
+            state.thread.picker = None;
+            state.thread_rev += 1;
+            let Some(channel) = state.selected_conversation().map(|c| c.channel) else {
+                return effects;
+            };
+            let m = state.thread.messages.iter_mut().find(|m| m.id == message_id);
+            let Some(m) = m.filter(|m| can_react(m, channel)) else {
+                return effects;
+            };
+            let previous = our_reaction(m).map(str::to_owned);
+            let emoji = reaction_after_pick(previous.as_deref(), &emoji);
+            set_our_reaction(m, Some(&emoji));
+            effects.push(Effect::React { message_id, emoji, previous });
+        }
+        Action::Reacted(message) => {
+            if state.thread.conversation_id == Some(message.conversation_id)
+                && upsert_message(&mut state.thread.messages, message)
+            {
+                state.thread_rev += 1;
+            }
+        }
+        Action::ReactRefused { message_id, previous, error } => {
+            if let Some(m) = state.thread.messages.iter_mut().find(|m| m.id == message_id) {
+                set_our_reaction(m, previous.as_deref());
+                state.thread_rev += 1;
+            }
+            state.error = Some(error);
         }
         Action::Retry(id) => {
             let m = state.thread.messages.iter_mut().find(|m| m.id == id);
@@ -607,10 +744,18 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             if state.thread.conversation_id == Some(conversation_id) {
                 let before = state.thread.messages.len();
                 state.thread.messages.retain(|m| m.id != message_id);
+                if state.thread.reply_to == Some(message_id) {
+                    state.thread.reply_to = None;
+                }
                 if state.thread.messages.len() != before {
                     state.thread_rev += 1;
                 }
             }
+        }
+        Action::Event(InboxEvent::ReactionFailed { error, .. }) => {
+            // The core restored the reaction from before and reports the
+            // message itself; the reason goes to the banner.
+            state.error = Some(IpcError::new(ErrorCode::RetryLater, error));
         }
         Action::Event(InboxEvent::OpenConversation { conversation_id }) => {
             select(state, conversation_id, &mut effects)
@@ -728,7 +873,6 @@ pub fn window_open(c: &ConversationSummary, now: UnixMillis) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_types::{Direction, ErrorCode};
 
     fn conv(id: i64, last_at: i64, unread: u32) -> ConversationSummary {
         ConversationSummary {
@@ -758,6 +902,8 @@ mod tests {
             reactions: Vec::new(),
             deleted: false,
             media: None,
+            forwarded: Default::default(),
+            location: None,
         }
     }
 
@@ -1293,6 +1439,141 @@ mod tests {
         assert_eq!(s.thread.messages[0].error.as_deref(), Some("The 24-hour window is closed."));
         assert!(s.error.is_some());
         assert_eq!(reduce(&mut s, Action::Delete(7)), vec![Effect::Delete(7)]);
+    }
+
+    fn customer(id: i64, wamid: &str) -> Message {
+        Message { provider_id: Some(wamid.into()), ..msg(id, 1, id * 10, None) }
+    }
+
+    #[test]
+    fn reply_to_quotes_a_known_message_and_is_cancelled_by_escape() {
+        let pending = msg(3, 1, 30, Some(DeliveryStatus::Sending)); // no provider id yet
+        let mut s = opened_with(vec![customer(1, "wamid.A"), customer(2, "wamid.B"), pending]);
+        reduce(&mut s, Action::ReplyTo(3));
+        assert_eq!(s.thread.reply_to, None, "Meta does not know it yet");
+        reduce(&mut s, Action::ReplyTo(99));
+        assert_eq!(s.thread.reply_to, None);
+        let rev = s.thread_rev;
+        assert!(reduce(&mut s, Action::ReplyTo(2)).is_empty());
+        assert_eq!(s.thread.reply_target().and_then(|m| m.provider_id.as_deref()), Some("wamid.B"));
+        assert!(s.thread_rev > rev);
+        // Another message replaces the quote; Escape drops it.
+        reduce(&mut s, Action::ReplyTo(1));
+        assert_eq!(s.thread.reply_to, Some(1));
+        reduce(&mut s, Action::Escape);
+        assert_eq!(s.thread.reply_to, None);
+        reduce(&mut s, Action::ReplyTo(1));
+        reduce(&mut s, Action::CancelReply);
+        assert_eq!(s.thread.reply_to, None);
+        // Escape closes overlays first.
+        reduce(&mut s, Action::ReplyTo(1));
+        reduce(&mut s, Action::ToggleHelp);
+        reduce(&mut s, Action::Escape);
+        assert_eq!(s.thread.reply_to, Some(1));
+        // Switching conversation or losing the message drops the quote.
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::MessageRemoved { conversation_id: 1, message_id: 1 }),
+        );
+        assert_eq!(s.thread.reply_to, None);
+        reduce(&mut s, Action::ReplyTo(2));
+        reduce(&mut s, changed(conv(2, 500, 0)));
+        reduce(&mut s, Action::Select(2));
+        assert_eq!(s.thread.reply_to, None);
+    }
+
+    #[test]
+    fn a_deleted_message_cannot_be_quoted_or_reacted_to() {
+        let gone = Message { deleted: true, ..customer(1, "wamid.A") };
+        assert!(!can_reply(&gone, ChannelKind::Whatsapp));
+        assert!(!can_react(&gone, ChannelKind::Whatsapp));
+        let ok = customer(2, "wamid.B");
+        assert!(can_react(&ok, ChannelKind::Whatsapp));
+        assert!(!can_react(&ok, ChannelKind::Instagram), "the core cannot send it");
+        let ours = Message {
+            provider_id: Some("wamid.C".into()),
+            ..msg(3, 1, 30, Some(DeliveryStatus::Read))
+        };
+        assert!(can_reply(&ours, ChannelKind::Whatsapp));
+        assert!(!can_reply(&ours, ChannelKind::Instagram), "the core sends no quote there");
+        assert!(
+            !can_react(&ours, ChannelKind::Whatsapp),
+            "Meta takes reactions on customers' messages"
+        );
+    }
+
+    #[test]
+    fn reacting_shows_at_once_and_picking_it_again_removes_it() {
+        let theirs = Message {
+            reactions: vec![Reaction { emoji: "😂".into(), by: Direction::Inbound }],
+            ..customer(1, "wamid.A")
+        };
+        let mut s = opened_with(vec![theirs]);
+        reduce(&mut s, Action::TogglePicker(1));
+        assert_eq!(s.thread.picker, Some(1));
+        let fx = reduce(&mut s, Action::React { message_id: 1, emoji: "👍".into() });
+        assert_eq!(fx, vec![Effect::React { message_id: 1, emoji: "👍".into(), previous: None }]);
+        assert_eq!(s.thread.picker, None, "picking closes the picker");
+        assert_eq!(our_reaction(&s.thread.messages[0]), Some("👍"));
+        assert_eq!(s.thread.messages[0].reactions.len(), 2, "the customer's stays");
+        // Another emoji replaces ours; the same one again removes it.
+        let fx = reduce(&mut s, Action::React { message_id: 1, emoji: "❤️".into() });
+        assert_eq!(
+            fx,
+            vec![Effect::React {
+                message_id: 1, emoji: "❤️".into(), previous: Some("👍".into())
+            }]
+        );
+        let fx = reduce(&mut s, Action::React { message_id: 1, emoji: "❤️".into() });
+        assert_eq!(
+            fx,
+            vec![Effect::React {
+                message_id: 1,
+                emoji: String::new(),
+                previous: Some("❤️".into())
+            }]
+        );
+        assert_eq!(our_reaction(&s.thread.messages[0]), None);
+        // A refusal puts back what was shown, with the reason in the banner.
+        let error =
+            IpcError::new(ErrorCode::WindowClosed, "The window is closed. Send a template.");
+        reduce(
+            &mut s,
+            Action::ReactRefused {
+                message_id: 1,
+                previous: Some("❤️".into()),
+                error: error.clone(),
+            },
+        );
+        assert_eq!(our_reaction(&s.thread.messages[0]), Some("❤️"));
+        assert_eq!(s.error, Some(error));
+        // A failure the core reports later reaches the banner too.
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::ReactionFailed {
+                conversation_id: 1,
+                message_id: 1,
+                error: "Your reaction could not be sent. Try again.".into(),
+            }),
+        );
+        assert_eq!(
+            s.error.as_ref().map(|e| e.message.as_str()),
+            Some("Your reaction could not be sent. Try again.")
+        );
+        // Our own messages and unknown ones get no reaction.
+        assert!(reduce(&mut s, Action::React { message_id: 42, emoji: "👍".into() }).is_empty());
+    }
+
+    #[test]
+    fn escape_closes_the_picker_before_the_quote() {
+        let mut s = opened_with(vec![customer(1, "wamid.A")]);
+        reduce(&mut s, Action::ReplyTo(1));
+        reduce(&mut s, Action::TogglePicker(1));
+        reduce(&mut s, Action::Escape);
+        assert_eq!((s.thread.picker, s.thread.reply_to), (None, Some(1)));
+        reduce(&mut s, Action::TogglePicker(1));
+        reduce(&mut s, Action::TogglePicker(1));
+        assert_eq!(s.thread.picker, None, "toggles");
     }
 
     #[test]

@@ -123,6 +123,8 @@ mod tests {
             reactions: Vec::new(),
             deleted: false,
             media: None,
+            forwarded: Default::default(),
+            location: None,
         })
         .collect()
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use parley_core::{Core, GraphSettings, NoNotifier};
-use parley_types::SendTextRequest;
+use parley_types::{InboxEvent, ReactRequest, SendTextRequest};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -94,6 +94,14 @@ enum Command {
         mime: Option<String>,
         #[arg(long, default_value = "")]
         caption: String,
+    },
+    /// React to a customer's message (WhatsApp) and try to send it now;
+    /// prints the message. Without --emoji the reaction is removed.
+    React {
+        #[arg(long)]
+        message: i64,
+        #[arg(long, default_value = "")]
+        emoji: String,
     },
     /// Send a failed message again.
     Retry {
@@ -330,6 +338,19 @@ async fn main() -> Result<()> {
                 core.send_file(conversation, &name, &mime, &bytes, &caption).map_err(user_error)?;
             core.flush_outbox().await.map_err(user_error)?;
             print_json(&core.store().message(queued.id).map_err(|e| user_error(e.into()))?)?;
+        }
+        Command::React { message, emoji } => {
+            let mut events = core.subscribe();
+            core.react(&ReactRequest { message_id: message, emoji }).map_err(user_error)?;
+            core.flush_outbox().await.map_err(user_error)?;
+            while let Ok(event) = events.try_recv() {
+                if let InboxEvent::ReactionFailed { message_id, error, .. } = event {
+                    if message_id == message {
+                        bail!("{error}");
+                    }
+                }
+            }
+            print_json(&core.store().message(message).map_err(|e| user_error(e.into()))?)?;
         }
         Command::Retry { message } => {
             let queued = core.retry_message(message).map_err(user_error)?;

@@ -45,7 +45,9 @@ impl From<&CoreError> for IpcError {
     fn from(e: &CoreError) -> IpcError {
         let code = match e {
             CoreError::Store(StoreError::NotFound)
-            | CoreError::Refused(QueueRefusal::NoConversation) => ErrorCode::NotFound,
+            | CoreError::Refused(QueueRefusal::NoConversation | QueueRefusal::NoMessage) => {
+                ErrorCode::NotFound
+            }
             CoreError::Refused(
                 QueueRefusal::WindowClosed | QueueRefusal::InstagramWindowClosed,
             ) => ErrorCode::WindowClosed,
@@ -53,7 +55,10 @@ impl From<&CoreError> for IpcError {
             | CoreError::Refused(
                 QueueRefusal::ChannelNotSupported
                 | QueueRefusal::NotRetryable
-                | QueueRefusal::FilesNotSupported,
+                | QueueRefusal::FilesNotSupported
+                | QueueRefusal::ReactionsNotSupported
+                | QueueRefusal::NotReactable
+                | QueueRefusal::ReactionTooOld,
             ) => ErrorCode::InvalidInput,
             CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => {
                 ErrorCode::Reconnect

@@ -24,8 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parley_meta::graph::{GraphClient, GraphConfig};
 use parley_protocol::{DeviceSecretKey, EnrollRequest};
 use parley_types::{
-    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, SearchHit,
-    SendTextRequest, SyncState, MAX_TEXT_CHARS,
+    AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, ReactRequest,
+    SearchHit, SendTextRequest, SyncState, MAX_TEXT_CHARS,
 };
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
@@ -388,8 +388,17 @@ impl Core {
                 parley_meta::graph::MAX_INSTAGRAM_TEXT_BYTES
             )));
         }
-        let txn = new_client_txn_id();
         let reply_to = request.reply_to.as_deref().filter(|r| !r.is_empty());
+        if conversation.channel == parley_types::ChannelKind::Instagram && reply_to.is_some() {
+            // The Instagram send carries no quote yet: refuse rather than
+            // show one the customer never sees.
+            return Err(CoreError::InvalidInput(
+                "quoting a message works on WhatsApp only for now; send the reply without the \
+                 quote"
+                    .into(),
+            ));
+        }
+        let txn = new_client_txn_id();
         let message = self.inner.store.queue_text(
             request.conversation_id,
             text,
@@ -400,6 +409,31 @@ impl Core {
         self.emit(InboxEvent::MessageChanged { message: message.clone() });
         self.emit_conversation(request.conversation_id);
         self.inner.outbox_wake.notify_one();
+        Ok(message)
+    }
+
+    /// React to a customer's message, or remove the agent's reaction (an
+    /// empty emoji). The reaction shows at once and is sent by the outbox
+    /// worker under the same rules as a reply; if Meta refuses it, the
+    /// previous reaction comes back and an `InboxEvent::ReactionFailed`
+    /// says why. Returns the message as it shows now.
+    pub fn react(&self, request: &ReactRequest) -> Result<Message, CoreError> {
+        let emoji = request.emoji.trim();
+        if emoji.chars().count() > 16
+            || emoji
+                .chars()
+                .any(|c| c.is_ascii_alphanumeric() || c.is_control() || c.is_whitespace())
+        {
+            return Err(CoreError::InvalidInput(
+                "a reaction is a single emoji; pick one from the list".into(),
+            ));
+        }
+        let conversation =
+            self.inner.store.queue_reaction(request.message_id, emoji, now_ms())??;
+        let message = self.inner.store.message(request.message_id)?;
+        self.emit(InboxEvent::MessageChanged { message: message.clone() });
+        self.inner.outbox_wake.notify_one();
+        tracing::debug!(conversation, message = request.message_id, "reaction queued");
         Ok(message)
     }
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use parley_meta::webhook::{self, Unsupported, WebhookEvent};
 use parley_protocol::{DeviceSecretKey, EventPayload, SealedEvent};
-use parley_types::{ChannelKind, ConversationSummary, Message, NotificationContent, SyncState};
+use parley_types::{
+    ChannelKind, ConversationSummary, InboxEvent, Message, NotificationContent, SyncState,
+};
 use zeroize::Zeroizing;
 
 use crate::relay_client::{RelayClient, RelayError};
@@ -122,6 +124,13 @@ impl Core {
         }
         for id in &outcome.conversations {
             self.emit_conversation(*id);
+        }
+        for (conversation_id, message_id, error) in &outcome.failed_reactions {
+            self.emit(InboxEvent::ReactionFailed {
+                conversation_id: *conversation_id,
+                message_id: *message_id,
+                error: error.clone(),
+            });
         }
         self.announce(&outcome.new_inbound);
 
@@ -372,6 +381,8 @@ mod tests {
             reactions: Vec::new(),
             deleted: false,
             media: None,
+            forwarded: Default::default(),
+            location: None,
         }
     }
 

@@ -145,7 +145,7 @@ mod privacy {
     const DAY: i64 = 24 * 60 * 60 * 1000;
     const T0: i64 = 1_700_000_000_000;
 
-    fn text(core: &Core, wamid: &str, from: &str, name: &str, body: &str, at_ms: i64) {
+    pub(super) fn text(core: &Core, wamid: &str, from: &str, name: &str, body: &str, at_ms: i64) {
         let json = serde_json::json!({
             "object": "whatsapp_business_account",
             "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
@@ -256,4 +256,80 @@ print(json.dumps({"bodies": [r["body"] for r in rows], "names": [c["name"] for c
         let fresh = open(dir.path(), secrets).unwrap();
         assert!(fresh.list_conversations().unwrap().is_empty());
     }
+}
+
+mod reactions {
+    use super::*;
+    use parley_types::{Direction, ReactRequest};
+
+    #[tokio::test]
+    async fn a_reaction_that_cannot_be_sent_is_taken_back_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        let now = now_ms();
+        privacy::text(&core, "wamid.q", "15551234567", "Ana", "where is it?", now);
+        let conversation = core.list_conversations().unwrap()[0].id;
+        let message = core.list_messages(conversation).unwrap()[0].id;
+
+        for bad in ["ok", "👍 👍", "a👍"] {
+            let err =
+                core.react(&ReactRequest { message_id: message, emoji: bad.into() }).unwrap_err();
+            assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput, "{bad:?}");
+        }
+        let missing =
+            core.react(&ReactRequest { message_id: 999, emoji: "👍".into() }).unwrap_err();
+        assert_eq!(IpcError::from(&missing).code, ErrorCode::NotFound);
+
+        let mut events = core.subscribe();
+        let shown = core.react(&ReactRequest { message_id: message, emoji: "👍".into() }).unwrap();
+        assert_eq!(shown.reactions.len(), 1);
+        assert_eq!(shown.reactions[0].by, Direction::Outbound);
+        assert!(matches!(
+            events.try_recv(),
+            Ok(InboxEvent::MessageChanged { message: m }) if m.reactions == shown.reactions
+        ));
+        // No WhatsApp number is configured: the worker cannot send it.
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        let mut failed = None;
+        while let Ok(event) = events.try_recv() {
+            match event {
+                InboxEvent::ReactionFailed { message_id, error, .. } => {
+                    failed = Some((message_id, error))
+                }
+                InboxEvent::MessageChanged { message: m } => {
+                    assert!(m.reactions.is_empty(), "the reaction is taken back")
+                }
+                _ => {}
+            }
+        }
+        let (id, error) = failed.expect("the failure is reported");
+        assert_eq!(id, message);
+        assert!(error.starts_with("Your reaction could not be sent."), "{error}");
+        assert!(error.contains("Connect a WhatsApp number"), "{error}");
+        assert!(core.store().message(message).unwrap().reactions.is_empty());
+    }
+}
+
+#[test]
+fn a_quote_on_instagram_is_refused_rather_than_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+    let now = now_ms();
+    let json = serde_json::json!({
+        "object": "instagram",
+        "entry": [{ "id": "17841400000000000", "time": now, "messaging": [{
+            "sender": { "id": "9000000000000001" },
+            "recipient": { "id": "17841400000000000" },
+            "timestamp": now,
+            "message": { "mid": "mid.A", "text": "hi" }
+        }]}]
+    });
+    core.store().ingest(&parley_meta::webhook::parse_value(&json).unwrap(), None, now).unwrap();
+    let conversation_id = core.list_conversations().unwrap()[0].id;
+    let request =
+        SendTextRequest { conversation_id, text: "hello".into(), reply_to: Some("mid.A".into()) };
+    let err = core.send_text(&request).unwrap_err();
+    assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput);
+    assert!(IpcError::from(&err).message.contains("WhatsApp only"), "{err}");
+    assert!(core.list_messages(conversation_id).unwrap().len() == 1, "nothing queued");
 }

@@ -15,6 +15,7 @@ use parley_meta::graph::{
 
 use crate::errors::capitalise;
 use parley_protocol::{DevicePublicKey, EventPayload, FanoutCopy, FanoutRequest};
+use parley_types::InboxEvent;
 
 use crate::store::{OutboxItem, SendOutcome};
 use crate::{now_ms, Core, CoreError};
@@ -29,6 +30,18 @@ pub(crate) async fn drain(core: &Core) -> Result<usize, CoreError> {
         attempted += 1;
         let outcome = send(core, &item).await;
         record(core, &item, &outcome).await?;
+        if item.reaction.is_some() {
+            // A reaction shows on its target; peers are not told (yet).
+            if let SendOutcome::Failed { error } = &outcome {
+                core.emit_message(item.message_id);
+                core.emit(InboxEvent::ReactionFailed {
+                    conversation_id: item.conversation_id,
+                    message_id: item.message_id,
+                    error: format!("Your reaction could not be sent. {error}"),
+                });
+            }
+            continue;
+        }
         if let SendOutcome::Accepted { provider_id } = &outcome {
             tell_peers(core, &item, provider_id).await;
         }
@@ -130,7 +143,16 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
     // Our transaction id rides along and comes back in every status webhook
     // of this message: if Meta's answer is lost, the statuses still tell us
     // the message went out (see Store::ingest).
-    let result = if item.channel_kind == "instagram" {
+    let result = if let Some(reaction) = &item.reaction {
+        // Reactions point at their message themselves: no context. Meta
+        // removes the business's reaction when the emoji is empty.
+        let body = OutgoingBody::Reaction {
+            message_id: reaction.target.clone(),
+            emoji: Some(reaction.emoji.clone()).filter(|e| !e.is_empty()),
+        };
+        let message = OutgoingMessage::new(Recipient::from_address(&item.to), body);
+        client.send(&item.channel_external_id, &message).await
+    } else if item.channel_kind == "instagram" {
         // An agent typed this, so a reply between 24 hours and 7 days is a
         // HUMAN_AGENT one; the client picks the tag from the elapsed time.
         let since =

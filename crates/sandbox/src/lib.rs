@@ -38,7 +38,7 @@
 //! | `POST /_sandbox/burst` `{"count"}` | several customers in one batched webhook; → `{"ids"}` |
 //! | `GET`/`POST /_sandbox/faults` [`Faults`] | read / replace the active faults |
 //! | `POST /_sandbox/fail-next` `{"code","count"?}` | fail the next sends with Meta's code |
-//! | `GET /_sandbox/sent`, `GET /_sandbox/sent/since?since_ms=` | what the business sent ([`SentMessage`]) |
+//! | `GET /_sandbox/sent`, `GET /_sandbox/sent/since?since_ms=` | what the business sent ([`SentMessage`], with `reply_to` and `reaction`) |
 //! | `GET /_sandbox/media/{id}/file` | a media file (bearer token unless it is an Instagram CDN link) |
 
 pub mod cast;
@@ -251,6 +251,33 @@ pub struct SentMessage {
     /// `whatsapp` or `instagram`; for Instagram, `to` is the IGSID.
     #[serde(default = "whatsapp_channel")]
     pub channel: String,
+    /// For a `reaction`: the reacted-to message and the emoji (empty removes).
+    #[serde(default)]
+    pub reaction: Option<SentReaction>,
+}
+
+/// A reaction the business sent (`reaction.message_id`, `reaction.emoji`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SentReaction {
+    pub message_id: String,
+    pub emoji: String,
+}
+
+impl SentReaction {
+    fn of(kind: &str, body: &Value) -> Option<SentReaction> {
+        (kind == "reaction").then(|| SentReaction {
+            message_id: body
+                .pointer("/reaction/message_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            emoji: body
+                .pointer("/reaction/emoji")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
 }
 
 fn whatsapp_channel() -> String {
@@ -584,6 +611,10 @@ impl Inner {
         st.recent_sends.push_back(now);
         let is_template = out.is_template();
         let is_audio = out.kind == "audio";
+        let reaction = SentReaction::of(&out.kind, &out.body);
+        // Meta delivers reactions only to messages the number received.
+        let undeliverable_reaction =
+            reaction.as_ref().is_some_and(|r| !st.inbound.contains(&r.message_id));
         let c = self.customer_entry(&mut st, &out.wa_id);
         let conversation = match c.conversation.take() {
             Some(conv) if conv.expires_ms > now => conv,
@@ -598,6 +629,7 @@ impl Inner {
             at_ms: now,
             body: out.body,
             channel: whatsapp_channel(),
+            reaction,
         };
         let job = StatusJob {
             wamid: sent.id.clone(),
@@ -607,10 +639,16 @@ impl Inner {
             conversation_expires_s: conversation.expires_ms / 1000,
             is_template,
             is_audio,
-            customer_answers: c.last_inbound_ms.is_some(),
+            is_reaction: sent.reaction.is_some(),
+            undeliverable_reaction,
+            customer_answers: c.last_inbound_ms.is_some() && sent.reaction.is_none(),
         };
         c.conversation = Some(conversation);
-        st.last_business_message.insert(sent.to.clone(), sent.id.clone());
+        // Simulated customers react to the business's messages, not to its
+        // reactions.
+        if sent.reaction.is_none() {
+            st.last_business_message.insert(sent.to.clone(), sent.id.clone());
+        }
         st.sent.push(sent.clone());
         Ok((sent, job))
     }
@@ -642,6 +680,7 @@ impl Inner {
             at_ms: now,
             body: out.body,
             channel: "instagram".into(),
+            reaction: None,
         };
         st.last_business_message.insert(sent.to.clone(), sent.id.clone());
         st.sent.push(sent.clone());
@@ -658,6 +697,11 @@ struct StatusJob {
     conversation_expires_s: i64,
     is_template: bool,
     is_audio: bool,
+    /// Meta reports only `sent` for a reaction, never delivered or read.
+    is_reaction: bool,
+    /// A reaction to a message the customer did not send: accepted, then
+    /// reported failed with error 131009, as Meta does.
+    undeliverable_reaction: bool,
     /// Only people who have written before answer back unprompted.
     customer_answers: bool,
 }
@@ -671,6 +715,10 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
         && lock(&inner.fault_rng).gen_bool(faults.status_failure_rate.clamp(0.0, 1.0));
     let mut steps: Vec<Status> = if failed {
         vec![Status::Sent, Status::Failed]
+    } else if job.undeliverable_reaction {
+        vec![Status::Failed]
+    } else if job.is_reaction {
+        vec![Status::Sent]
     } else if job.is_audio {
         // Voice messages report being played after being read.
         vec![Status::Sent, Status::Delivered, Status::Read, Status::Played]
@@ -680,7 +728,7 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
     let mut bodies = Vec::new();
     for status in &steps {
         tokio::time::sleep(inner.config.status_delay).await;
-        bodies.push(webhook::status(
+        let mut body = webhook::status(
             &inner.biz,
             *status,
             &StatusInfo {
@@ -692,7 +740,18 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
                 conversation_expires_s: job.conversation_expires_s,
                 is_template: job.is_template,
             },
-        ));
+        );
+        if job.undeliverable_reaction {
+            if let Some(errors) = body.pointer_mut("/entry/0/changes/0/value/statuses/0/errors") {
+                *errors = json!([{
+                    "code": 131009,
+                    "title": "Parameter value is not valid",
+                    "message": "Parameter value is not valid",
+                    "error_data": { "details": "The reacted-to message is not one this number received." },
+                }]);
+            }
+        }
+        bodies.push(body);
         if !faults.out_of_order_statuses {
             post_status(&inner, &job.wamid, *status, bodies.pop().as_ref()).await;
         }

@@ -253,6 +253,43 @@ async fn reply_is_accepted_then_sent_delivered_read_arrive_signed_and_in_order()
 }
 
 #[tokio::test]
+async fn a_reaction_is_recorded_reports_only_sent_and_fails_on_a_message_not_received() {
+    let mut relay = fake_relay(0).await;
+    let sb = start(Some(&relay)).await;
+    let inbound = sb.control().customer_sends_text(CUSTOMER, "Ana", "Thanks!").await.unwrap();
+    relay.next().await;
+    let react = |target: &str, emoji: &str| {
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER,
+               "type": "reaction", "reaction": {"message_id": target, "emoji": emoji}})
+    };
+    let (status, resp) = graph(&sb, Some(TOKEN), react(&inbound, "👍")).await;
+    assert_eq!(status, 200, "{resp}");
+    let wamid = resp["messages"][0]["id"].as_str().unwrap().to_owned();
+    let sent = sb.control().sent();
+    assert_eq!(sent[0].kind, "reaction");
+    assert_eq!(
+        sent[0].reaction,
+        Some(parley_sandbox::SentReaction { message_id: inbound.clone(), emoji: "👍".into() })
+    );
+    assert_eq!(sent[0].reply_to, None);
+    // Only `sent`, never delivered or read.
+    let hook = relay.next().await.json();
+    assert_eq!(value_of(&hook)["statuses"][0]["id"], wamid.as_str());
+    assert_eq!(value_of(&hook)["statuses"][0]["status"], "sent");
+    // A reaction to a message this number never received is accepted, then
+    // reported failed with 131009.
+    let (status, resp) = graph(&sb, Some(TOKEN), react("wamid.unknown", "👍")).await;
+    assert_eq!(status, 200, "{resp}");
+    let hook = relay.next().await.json();
+    let st = &value_of(&hook)["statuses"][0];
+    assert_eq!(st["status"], "failed");
+    assert_eq!(st["errors"][0]["code"], 131009);
+    // Nothing else follows.
+    assert!(tokio::time::timeout(Duration::from_millis(300), relay.hooks.recv()).await.is_err());
+    sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn missing_or_bad_token_is_401_code_190_and_unknown_number_is_code_100() {
     let sb = start(None).await;
     sb.control().customer_sends_text(CUSTOMER, "Ana", "hi").await.unwrap();

@@ -123,6 +123,31 @@ pub struct Message {
     /// The attached file, for media messages.
     #[serde(default)]
     pub media: Option<MediaAttachment>,
+    /// WhatsApp marks messages the customer forwarded.
+    #[serde(default)]
+    pub forwarded: Forwarded,
+    /// Where a `location` message points.
+    #[serde(default)]
+    pub location: Option<GeoPoint>,
+}
+
+/// A point on the map, in degrees (WGS 84), as WhatsApp shares it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// Whether a message was forwarded to the business, as WhatsApp reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forwarded {
+    #[default]
+    No,
+    /// "Forwarded".
+    Once,
+    /// "Forwarded many times" (WhatsApp's `frequently_forwarded`).
+    Many,
 }
 
 /// A media file attached to a message. The bytes stay in the encrypted
@@ -221,6 +246,14 @@ pub enum InboxEvent {
         conversation_id: i64,
         message_id: i64,
     },
+    /// The agent's reaction on this message could not be sent; the message
+    /// shows the reaction it had before again (a `MessageChanged` follows).
+    ReactionFailed {
+        conversation_id: i64,
+        message_id: i64,
+        /// A sentence the agent can act on.
+        error: String,
+    },
     /// The agent clicked a desktop notification: show this conversation.
     OpenConversation {
         conversation_id: i64,
@@ -250,6 +283,18 @@ pub struct SendTextRequest {
     #[serde(default)]
     pub reply_to: Option<String>,
 }
+
+/// Request of the `react` command: the agent's reaction on a customer's
+/// message. An empty `emoji` removes the agent's reaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactRequest {
+    /// The local id of the reacted-to message.
+    pub message_id: i64,
+    pub emoji: String,
+}
+
+/// The reactions the composer offers.
+pub const QUICK_REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 
 /// What the app is connected to, shown in the header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

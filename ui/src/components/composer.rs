@@ -11,10 +11,22 @@ use crate::format::{self, WINDOW_CLOSED_NOTICE};
 use crate::ipc;
 use crate::state::Action;
 
+/// The message the next reply quotes, as the preview above the box shows it.
+#[derive(Clone, PartialEq)]
+pub struct ReplyPreview {
+    pub message_id: i64,
+    /// Sent as `reply_to` (Meta's `context.message_id`).
+    pub provider_id: String,
+    pub author: String,
+    pub text: String,
+}
+
 #[derive(Properties, PartialEq)]
 pub struct ComposerProps {
     pub conversation_id: i64,
     pub window_open: bool,
+    #[prop_or_default]
+    pub reply: Option<ReplyPreview>,
     pub dispatcher: Dispatcher,
     pub drafts: Drafts,
 }
@@ -37,9 +49,12 @@ pub fn Composer(props: &ComposerProps) -> Html {
 
     // Sends the current draft. The box clears at once (the local echo shows
     // the message with its clock); if the command fails the text comes back.
+    // The quote goes with the message and leaves the preview at once; it
+    // comes back with the text if the command fails.
     let send = {
         let (text, drafts, d) = (text.clone(), props.drafts.clone(), props.dispatcher.clone());
         let window_open = props.window_open;
+        let reply = props.reply.as_ref().map(|r| (r.message_id, r.provider_id.clone()));
         Callback::from(move |()| {
             let body = drafts.get(id);
             if !format::can_send(&body, window_open) {
@@ -47,12 +62,15 @@ pub fn Composer(props: &ComposerProps) -> Html {
             }
             drafts.set(id, String::new());
             text.set(String::new());
-            let (text, drafts, d) = (text.clone(), drafts.clone(), d.clone());
+            if reply.is_some() {
+                d.dispatch(Action::CancelReply);
+            }
+            let (text, drafts, d, reply) = (text.clone(), drafts.clone(), d.clone(), reply.clone());
             spawn_local(async move {
                 let request = SendTextRequest {
                     conversation_id: id,
                     text: body.trim().to_owned(),
-                    reply_to: None,
+                    reply_to: reply.as_ref().map(|(_, provider_id)| provider_id.clone()),
                 };
                 match ipc::send_text(&request).await {
                     Ok(echo) => d.dispatch(Action::MessageSent(echo)),
@@ -60,6 +78,9 @@ pub fn Composer(props: &ComposerProps) -> Html {
                         if drafts.get(id).is_empty() {
                             drafts.set(id, body.clone());
                             text.set(body);
+                            if let Some((message_id, _)) = reply {
+                                d.dispatch(Action::ReplyTo(message_id));
+                            }
                         }
                         d.dispatch(Action::Failed(error));
                     }
@@ -110,7 +131,41 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let counter = format::char_counter(&text);
     let over = format::char_count(&text) > MAX_TEXT_CHARS;
 
+    let preview = props.reply.as_ref().map(|r| {
+        let cancel = {
+            let (d, input) = (props.dispatcher.clone(), input.clone());
+            Callback::from(move |_: MouseEvent| {
+                d.dispatch(Action::CancelReply);
+                if let Some(el) = input.cast::<HtmlElement>() {
+                    let _ = el.focus();
+                }
+            })
+        };
+        html! {
+            <div class="reply-preview" data-testid="reply-preview" role="note" aria-label={format!("Replying to {}", r.author)}>
+                <div class="quote">
+                    <span class="quote-author">{r.author.clone()}</span>
+                    <span class="quote-text">{r.text.clone()}</span>
+                </div>
+                <button
+                    type="button"
+                    class="icon-button"
+                    data-testid="cancel-reply"
+                    aria-label="Cancel the reply"
+                    title="Cancel the reply (Esc)"
+                    onclick={cancel}
+                >
+                    {icons::close()}
+                </button>
+            </div>
+        }
+    });
+
     html! {
+        <>
+        if let Some(preview) = preview {
+            {preview}
+        }
         <div class="composer">
             <textarea
                 ref={input}
@@ -145,5 +200,6 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 {icons::send()}
             </button>
         </div>
+        </>
     }
 }

@@ -106,3 +106,31 @@ pub fn tick(tick: Tick) -> Html {
         Tick::Failed => html! { <span class="tick-failed" aria-hidden="true">{"!"}</span> },
     }
 }
+
+/// A curved arrow: reply to a message.
+pub fn reply() -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="M9 14 4 9l5-5M4 9h10a6 6 0 0 1 6 6v5" />
+        </svg>
+    }
+}
+
+/// A smiling face: react to a message.
+pub fn smile() -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2" />
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M8 14.5a5 5 0 0 0 8 0M9 9.5h.01M15 9.5h.01" />
+        </svg>
+    }
+}
+
+/// A right arrow: a forwarded message.
+pub fn forwarded() -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="m15 5 5 5-5 5M20 10H9a5 5 0 0 0-5 5v4" />
+        </svg>
+    }
+}

@@ -187,13 +187,17 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 8] = [
+    const KEYS: [(&str, &str); 9] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
-        ("R", "Reply: focus the message box"),
+        ("R", "Reply: focus the message box, quoting the focused message"),
+        ("E (on a message)", "React to the focused message"),
         ("Enter / Shift+Enter", "Send / new line"),
-        ("Esc", "Close search or this help; else back to the message box"),
+        (
+            "Esc",
+            "Close search, this help, the emoji list or the quote; else back to the message box",
+        ),
         ("?", "Show or hide this help"),
         ("Tab", "Move between controls"),
     ];

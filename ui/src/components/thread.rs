@@ -8,17 +8,17 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use parley_types::{ConversationSummary, Direction, Message};
+use parley_types::{ChannelKind, ConversationSummary, Direction, Message, QUICK_REACTIONS};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
-use super::composer::Composer;
+use super::composer::{Composer, ReplyPreview};
 use super::icons;
-use crate::app::{Dispatcher, Drafts};
+use crate::app::{Dispatcher, Drafts, COMPOSER_INPUT_ID};
 use crate::format::{self, Tick, WindowState};
-use crate::state::Action;
+use crate::state::{self, Action};
 use crate::text::{linkify, Segment};
 use crate::thread_window::ThreadWindow;
 use crate::{dom, ipc};
@@ -254,6 +254,8 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
             contact: &conversation.title,
             highlight: thread.highlight,
             dispatcher: &props.dispatcher,
+            channel: conversation.channel,
+            picker: thread.picker,
         };
         html! {
             <>
@@ -264,6 +266,11 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
     };
 
     let v = format::row_view(conversation, props.now, 0);
+    let reply = thread.reply_target().and_then(|m| {
+        let provider_id = m.provider_id.clone()?;
+        let q = format::quote_view(std::slice::from_ref(m), &provider_id, &conversation.title);
+        Some(ReplyPreview { message_id: m.id, provider_id, author: q.author, text: q.text })
+    });
     let view = html! {
         <section class="thread-pane" aria-label={format!("Conversation with {}", conversation.title)}>
             <header class="thread-header">
@@ -302,6 +309,7 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 key={conversation.id}
                 conversation_id={conversation.id}
                 window_open={window.is_open()}
+                {reply}
                 dispatcher={props.dispatcher.clone()}
                 drafts={props.drafts.clone()}
             />
@@ -318,6 +326,9 @@ struct BubbleCtx<'a> {
     contact: &'a str,
     highlight: Option<i64>,
     dispatcher: &'a Dispatcher,
+    channel: ChannelKind,
+    /// The message whose emoji picker is open.
+    picker: Option<i64>,
 }
 
 /// Bubbles with a separator above the first message of each local day (and
@@ -412,6 +423,17 @@ fn bubble(m: &Message, offset: i64, ctx: &BubbleCtx<'_>) -> Html {
     let reactions = format::reaction_views(&m.reactions, ctx.contact);
     let highlighted = ctx.highlight == Some(m.id);
     let d = ctx.dispatcher;
+    let can_reply = state::can_reply(m, ctx.channel);
+    let can_react = state::can_react(m, ctx.channel);
+    let picker_open = can_react && ctx.picker == Some(m.id);
+    let ours = state::our_reaction(m);
+    let on_reply = {
+        let (d, id) = (d.clone(), m.id);
+        Callback::from(move |_: MouseEvent| {
+            d.dispatch(Action::ReplyTo(id));
+            dom::focus_id(COMPOSER_INPUT_ID);
+        })
+    };
     html! {
         <div
             key={format!("m{}", m.id)}
@@ -432,7 +454,12 @@ fn bubble(m: &Message, offset: i64, ctx: &BubbleCtx<'_>) -> Html {
                 data-status={v.status}
                 data-kind={v.kind.clone()}
                 data-highlighted={highlighted.then_some("true")}
+                data-provider-id={m.provider_id.clone()}
+                tabindex={(can_reply || can_react).then_some("0")}
             >
+                if let Some(label) = format::forwarded_label(m.forwarded).filter(|_| !m.deleted) {
+                    <span class="forwarded-label" data-testid="forwarded">{icons::forwarded()}{label}</span>
+                }
                 if let Some(q) = quote {
                     <div class={classes!("quote", q.target.is_none().then_some("missing"))} data-testid="quote">
                         <span class="quote-author">{q.author}</span>
@@ -459,6 +486,12 @@ fn bubble(m: &Message, offset: i64, ctx: &BubbleCtx<'_>) -> Html {
                                 <span class="attachment-state" data-testid="attachment-state">{state}</span>
                             }
                         </div>
+                    </div>
+                }
+                if let Some((coords, url)) = m.location.filter(|_| !m.deleted).and_then(format::location_view) {
+                    <div class="location" data-testid="location">
+                        <span class="location-coords" data-testid="location-coords" title="Coordinates (latitude, longitude)">{coords}</span>
+                        <LinkText url={AttrValue::from(url)} />
                     </div>
                 }
                 if !v.body.is_empty() {
@@ -503,11 +536,71 @@ fn bubble(m: &Message, offset: i64, ctx: &BubbleCtx<'_>) -> Html {
                         </button>
                     </div>
                 }
+                if can_reply || can_react {
+                    <div class="bubble-tools" data-testid="message-tools">
+                        if can_reply {
+                            <button
+                                type="button"
+                                class="tool-button"
+                                data-testid="reply-button"
+                                aria-label="Reply to this message"
+                                title="Reply (R)"
+                                onclick={on_reply}
+                            >
+                                {icons::reply()}
+                            </button>
+                        }
+                        if can_react {
+                            <button
+                                type="button"
+                                class="tool-button"
+                                data-testid="react-button"
+                                aria-label="React to this message"
+                                aria-expanded={picker_open.to_string()}
+                                title="React (E)"
+                                onclick={d.send::<MouseEvent>(Action::TogglePicker(m.id))}
+                            >
+                                {icons::smile()}
+                            </button>
+                        }
+                    </div>
+                }
+                if picker_open {
+                    <div class="reaction-picker" role="group" aria-label="Pick a reaction" data-testid="reaction-picker">
+                        { for QUICK_REACTIONS.iter().map(|e| {
+                            let picked = ours == Some(*e);
+                            let label = if picked { format!("Remove your reaction {e}") } else { format!("React {e}") };
+                            html! {
+                                <button
+                                    type="button"
+                                    class={classes!("reaction-option", picked.then_some("picked"))}
+                                    data-testid="reaction-option"
+                                    data-emoji={*e}
+                                    aria-pressed={picked.to_string()}
+                                    aria-label={label.clone()}
+                                    title={label}
+                                    onclick={d.send::<MouseEvent>(Action::React { message_id: m.id, emoji: (*e).to_owned() })}
+                                >
+                                    {*e}
+                                </button>
+                            }
+                        }) }
+                    </div>
+                }
             </div>
             if !reactions.is_empty() {
                 <div class="reactions" data-testid="reactions">
-                    { for reactions.into_iter().map(|(emoji, label)| html! {
-                        <span class="reaction" role="img" aria-label={label.clone()} title={label}>{emoji}</span>
+                    { for m.reactions.iter().filter(|r| !r.emoji.trim().is_empty()).zip(reactions).map(|(r, (emoji, label))| html! {
+                        <span
+                            class={classes!("reaction", (r.by == Direction::Outbound).then_some("ours"))}
+                            data-testid="reaction"
+                            data-by={if r.by == Direction::Outbound { "business" } else { "customer" }}
+                            role="img"
+                            aria-label={label.clone()}
+                            title={label}
+                        >
+                            {emoji}
+                        </span>
                     }) }
                 </div>
             }

@@ -27,6 +27,9 @@ pub struct IngestOutcome {
     pub new_inbound: Vec<i64>,
     /// Messages whose file waits to be downloaded.
     pub new_media: Vec<i64>,
+    /// The agent's reactions Meta reported failed after accepting them:
+    /// (conversation, reacted-to message, the reason in words).
+    pub failed_reactions: Vec<(i64, i64, String)>,
 }
 
 impl IngestOutcome {
@@ -257,11 +260,17 @@ fn ingest_message(
     let status = m.echo.then_some(DeliveryStatus::Sent.as_str());
     let raw = serde_json::to_string(&m.raw).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let reply_to = m.context.as_ref().and_then(|c| c.message_id.clone());
+    let forwarded = match &m.context {
+        Some(c) if c.frequently_forwarded => 2,
+        Some(c) if c.forwarded => 1,
+        _ => 0,
+    };
     let inserted = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO messages
-            (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            (conversation_id, provider_id, direction, kind, body, reply_to, raw, sent_at, status,
+             forwarded)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             conversation,
@@ -272,7 +281,8 @@ fn ingest_message(
             reply_to,
             raw,
             m.timestamp_ms,
-            status
+            status,
+            forwarded
         ])?;
     if inserted == 0 {
         return Ok(()); // a repeat delivery: already stored
@@ -323,6 +333,9 @@ fn ingest_status(
             e.details.as_deref(),
         )
     });
+    if ingest_reaction_status(tx, s, error.as_deref(), out)? {
+        return Ok(());
+    }
     let inserted = tx.prepare_cached("INSERT OR IGNORE INTO status_events (provider_id, status, at, error) VALUES (?1, ?2, ?3, ?4)")?.execute(params![s.provider_id, s.status, s.timestamp_ms, error],
     )?;
     if inserted == 0 {
@@ -342,6 +355,48 @@ fn ingest_status(
         }
     }
     Ok(())
+}
+
+/// A status of one of the agent's reactions (Meta reports only `sent`, or
+/// `failed`, for them). A failure puts the previous reaction back. Returns
+/// whether the status was a reaction's.
+fn ingest_reaction_status(
+    tx: &Transaction<'_>,
+    s: &StatusUpdate,
+    error: Option<&str>,
+    out: &mut IngestOutcome,
+) -> Result<bool, StoreError> {
+    let sent: Option<super::ReactionSend> = tx
+        .prepare_cached("SELECT target, previous, at FROM sent_reactions WHERE provider_id = ?1")?
+        .query_row(params![s.provider_id], |r| {
+            Ok(super::ReactionSend {
+                target: r.get(0)?,
+                emoji: String::new(),
+                previous: r.get(1)?,
+                at: r.get(2)?,
+            })
+        })
+        .optional()?;
+    let Some(reaction) = sent else { return Ok(false) };
+    if DeliveryStatus::parse(&s.status) == Some(DeliveryStatus::Failed) {
+        super::outbox::restore_reaction(tx, &reaction)?;
+        tx.prepare_cached("DELETE FROM sent_reactions WHERE provider_id = ?1")?
+            .execute(params![s.provider_id])?;
+        let target: Option<(i64, i64)> = tx
+            .prepare_cached("SELECT id, conversation_id FROM messages WHERE provider_id = ?1")?
+            .query_row(params![reaction.target], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((message, conversation)) = target {
+            out.touch_message(message);
+            let reason = error.unwrap_or("Meta did not deliver it.");
+            out.failed_reactions.push((
+                conversation,
+                message,
+                format!("Your reaction was not delivered. {reason}"),
+            ));
+        }
+    }
+    Ok(true)
 }
 
 /// A status for a message whose send answer never reached us (a timeout, a

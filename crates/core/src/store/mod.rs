@@ -22,7 +22,10 @@ use zeroize::Zeroizing;
 
 pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};
-pub use outbox::{OutboxItem, QueueRefusal, SendOutcome, INSTAGRAM_HUMAN_WINDOW_MILLIS};
+pub use outbox::{
+    OutboxItem, QueueRefusal, ReactionSend, SendOutcome, INSTAGRAM_HUMAN_WINDOW_MILLIS,
+    REACTION_MAX_AGE_MILLIS,
+};
 pub use privacy::{csv_cell, ExportError, ExportReport, Inventory, PurgeReport};
 
 /// A 256-bit SQLCipher raw key, zeroized on drop and never printed.

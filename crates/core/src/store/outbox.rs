@@ -7,6 +7,11 @@
 //! sends: an entry found `in_flight` after a crash may or may not have reached
 //! Meta, so it is never retried blindly — it becomes a failed message whose
 //! error tells the agent to check before resending.
+//!
+//! An entry is either a message or one of the agent's reactions. A reaction
+//! is written into `reactions` when it is queued (so it shows at once) and
+//! the entry remembers what it replaced; if the send fails, or may not have
+//! happened, the previous reaction comes back.
 
 use parley_types::{DeliveryStatus, Message, WINDOW_MILLIS};
 use rusqlite::{params, OptionalExtension};
@@ -33,10 +38,37 @@ pub struct OutboxItem {
     pub channel_kind: String,
     /// The customer's last message, for Instagram's reply windows.
     pub last_inbound_at: Option<i64>,
-    /// `text`, or the media kind (`image`, `video`, `audio`, `document`,
-    /// `sticker`) whose file waits in the media table.
+    /// `text`, `reaction`, or the media kind (`image`, `video`, `audio`,
+    /// `document`, `sticker`) whose file waits in the media table.
     pub kind: String,
+    /// Set when the entry is a reaction; `message_id` is then the local id of
+    /// the reacted-to message and `text` is empty.
+    pub reaction: Option<ReactionSend>,
 }
+
+/// The agent's reaction, as queued. Its Debug output leaves out the emoji.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReactionSend {
+    /// The reacted-to message's provider id.
+    pub target: String,
+    /// Empty removes the agent's reaction.
+    pub emoji: String,
+    /// The agent's reaction before this one, restored if the send fails.
+    pub previous: Option<String>,
+    /// The time written into `reactions` when queued.
+    pub at: i64,
+}
+
+impl std::fmt::Debug for ReactionSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReactionSend")
+            .field("removal", &self.emoji.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Meta refuses reactions to messages older than this (error 131009).
+pub const REACTION_MAX_AGE_MILLIS: i64 = 30 * WINDOW_MILLIS;
 
 impl std::fmt::Debug for OutboxItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,6 +119,23 @@ pub enum QueueRefusal {
     InstagramWindowClosed,
     #[error("only a message you sent that failed can be retried or deleted")]
     NotRetryable,
+    #[error("this message does not exist any more")]
+    NoMessage,
+    #[error(
+        "reactions can be sent on WhatsApp only: Instagram offers no reaction to a chosen \
+         message. Reply with a message instead"
+    )]
+    ReactionsNotSupported,
+    #[error(
+        "only a customer's message that has arrived can get a reaction; reply with a message \
+         instead"
+    )]
+    NotReactable,
+    #[error(
+        "WhatsApp allows reactions only to messages from the last 30 days; reply with a message \
+         instead"
+    )]
+    ReactionTooOld,
 }
 
 const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
@@ -131,6 +180,19 @@ fn may_reply(
             None => Ok(kind),
         },
     })
+}
+
+/// Put back the agent's reaction from before `reaction`, unless something
+/// newer (another reaction of the agent) replaced it meanwhile.
+pub(super) fn restore_reaction(
+    tx: &rusqlite::Transaction<'_>,
+    reaction: &ReactionSend,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE reactions SET emoji = ?2 WHERE provider_id = ?1 AND by_customer = 0 AND at = ?3",
+        params![reaction.target, reaction.previous, reaction.at],
+    )?;
+    Ok(())
 }
 
 /// The conversation list shows one line: collapse whitespace, cut long text.
@@ -233,13 +295,121 @@ impl Store {
         Ok(Ok(self.message(id)?))
     }
 
+    /// Queue the agent's reaction on message `message` (its local id); an
+    /// empty `emoji` removes the agent's reaction. The reaction shows at
+    /// once. Meta accepts reactions only to a customer's message it
+    /// delivered, within the customer-service window, up to 30 days old.
+    /// Returns the message's conversation; asking for the reaction already
+    /// shown queues nothing.
+    pub fn queue_reaction(
+        &self,
+        message: i64,
+        emoji: &str,
+        now_ms: i64,
+    ) -> Result<Result<i64, QueueRefusal>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        type Target = (i64, String, Option<String>, bool, i64, Option<i64>, String);
+        let found: Option<Target> = tx
+            .query_row(
+                "SELECT m.conversation_id, m.direction, m.provider_id, m.deleted, m.sent_at,
+                        c.last_inbound_at, ch.kind
+                 FROM messages m
+                 JOIN conversations c ON c.id = m.conversation_id
+                 JOIN contacts ct ON ct.id = c.contact_id
+                 JOIN channels ch ON ch.id = ct.channel_id
+                 WHERE m.id = ?1",
+                params![message],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((conversation, direction, provider_id, deleted, sent_at, last_inbound, kind)) =
+            found
+        else {
+            return Ok(Err(QueueRefusal::NoMessage));
+        };
+        if kind != "whatsapp" {
+            return Ok(Err(QueueRefusal::ReactionsNotSupported));
+        }
+        let target = match provider_id {
+            Some(id) if direction == "inbound" && !deleted => id,
+            _ => return Ok(Err(QueueRefusal::NotReactable)),
+        };
+        if sent_at + REACTION_MAX_AGE_MILLIS <= now_ms {
+            return Ok(Err(QueueRefusal::ReactionTooOld));
+        }
+        if let Some(refusal) = window_refusal(&kind, last_inbound, now_ms) {
+            return Ok(Err(refusal));
+        }
+        let previous: Option<String> = tx
+            .query_row(
+                "SELECT emoji FROM reactions WHERE provider_id = ?1 AND by_customer = 0",
+                params![target],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let wanted = Some(emoji).filter(|e| !e.is_empty());
+        if previous.as_deref() == wanted {
+            return Ok(Ok(conversation));
+        }
+        tx.execute(
+            "INSERT INTO reactions (provider_id, by_customer, emoji, at) VALUES (?1, 0, ?2, ?3)
+             ON CONFLICT (provider_id, by_customer) DO UPDATE SET emoji = excluded.emoji, at = excluded.at",
+            params![target, wanted, now_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO outbox (conversation_id, state, next_attempt_at, reaction_target,
+                                 reaction_emoji, reaction_prev, reaction_at)
+             VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?2)",
+            params![conversation, now_ms, target, emoji, previous],
+        )?;
+        tx.commit()?;
+        Ok(Ok(conversation))
+    }
+
     /// Entries left `in_flight` by a crash become failed messages (see the
-    /// module doc). Returns the affected message ids.
+    /// module doc); interrupted reactions give way to the previous one.
+    /// Returns the affected message ids.
     pub fn recover_outbox(&self) -> Result<Vec<i64>, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
+        let reactions: Vec<(i64, ReactionSend)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, reaction_target, reaction_emoji, reaction_prev, reaction_at FROM outbox
+                 WHERE state = 'in_flight' AND reaction_target IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    ReactionSend {
+                        target: r.get(1)?,
+                        emoji: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        previous: r.get(3)?,
+                        at: r.get::<_, Option<i64>>(4)?.unwrap_or_default(),
+                    },
+                ))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (outbox_id, reaction) in &reactions {
+            restore_reaction(&tx, reaction)?;
+            tx.execute("DELETE FROM outbox WHERE id = ?1", params![outbox_id])?;
+        }
         let ids: Vec<i64> = {
-            let mut stmt = tx.prepare("SELECT message_id FROM outbox WHERE state = 'in_flight'")?;
+            let mut stmt = tx.prepare(
+                "SELECT message_id FROM outbox WHERE state = 'in_flight' AND message_id IS NOT NULL",
+            )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -249,6 +419,17 @@ impl Store {
                 params![id, IN_FLIGHT_LOST],
             )?;
             tx.execute("DELETE FROM outbox WHERE message_id = ?1", params![id])?;
+        }
+        let mut ids = ids;
+        for (_, reaction) in &reactions {
+            let target: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM messages WHERE provider_id = ?1",
+                    params![reaction.target],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            ids.extend(target);
         }
         tx.commit()?;
         Ok(ids)
@@ -261,12 +442,15 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let item = tx
             .query_row(
-                "SELECT o.id, m.id, m.conversation_id, m.client_txn_id, ch.external_id,
-                        coalesce(ct.wa_id, ct.user_id), m.body, m.reply_to, o.attempts,
-                        ch.kind, c.last_inbound_at, m.kind
+                "SELECT o.id, coalesce(o.message_id, t.id, 0), o.conversation_id,
+                        coalesce(m.client_txn_id, ''), ch.external_id,
+                        coalesce(ct.wa_id, ct.user_id), coalesce(m.body, ''), m.reply_to,
+                        o.attempts, ch.kind, c.last_inbound_at, coalesce(m.kind, 'reaction'),
+                        o.reaction_target, o.reaction_emoji, o.reaction_prev, o.reaction_at
                  FROM outbox o
-                 JOIN messages m ON m.id = o.message_id
-                 JOIN conversations c ON c.id = m.conversation_id
+                 LEFT JOIN messages m ON m.id = o.message_id
+                 LEFT JOIN messages t ON t.provider_id = o.reaction_target
+                 JOIN conversations c ON c.id = o.conversation_id
                  JOIN contacts ct ON ct.id = c.contact_id
                  JOIN channels ch ON ch.id = ct.channel_id
                  WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
@@ -289,6 +473,15 @@ impl Store {
                         channel_kind: r.get(9)?,
                         last_inbound_at: r.get(10)?,
                         kind: r.get(11)?,
+                        reaction: match r.get::<_, Option<String>>(12)? {
+                            None => None,
+                            Some(target) => Some(ReactionSend {
+                                target,
+                                emoji: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                                previous: r.get(14)?,
+                                at: r.get::<_, Option<i64>>(15)?.unwrap_or_default(),
+                            }),
+                        },
                     })
                 },
             )
@@ -316,6 +509,43 @@ impl Store {
     pub fn finish_send(&self, item: &OutboxItem, outcome: &SendOutcome) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
+        if let Some(reaction) = &item.reaction {
+            match outcome {
+                SendOutcome::Accepted { provider_id } => {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO sent_reactions (provider_id, target, previous, at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![provider_id, reaction.target, reaction.previous, reaction.at],
+                    )?;
+                    // Its failed status may have overtaken Meta's 200.
+                    let failed: bool = tx.query_row(
+                        "SELECT EXISTS(SELECT 1 FROM status_events WHERE provider_id = ?1 AND status = 'failed')",
+                        params![provider_id],
+                        |r| r.get(0),
+                    )?;
+                    if failed {
+                        restore_reaction(&tx, reaction)?;
+                    }
+                    tx.execute(
+                        "DELETE FROM status_events WHERE provider_id = ?1",
+                        params![provider_id],
+                    )?;
+                    tx.execute("DELETE FROM outbox WHERE id = ?1", params![item.outbox_id])?;
+                }
+                SendOutcome::RetryAt { retry_at_ms } => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'queued', next_attempt_at = ?2 WHERE id = ?1",
+                        params![item.outbox_id, retry_at_ms],
+                    )?;
+                }
+                SendOutcome::Failed { .. } => {
+                    restore_reaction(&tx, reaction)?;
+                    tx.execute("DELETE FROM outbox WHERE id = ?1", params![item.outbox_id])?;
+                }
+            }
+            tx.commit()?;
+            return Ok(());
+        }
         match outcome {
             SendOutcome::Accepted { provider_id } => {
                 tx.execute(

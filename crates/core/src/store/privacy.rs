@@ -63,6 +63,8 @@ fn delete_messages(
         "DELETE FROM reactions WHERE provider_id IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM status_events WHERE provider_id IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM outbox WHERE message_id IN (SELECT id FROM messages WHERE {f})",
+        "DELETE FROM outbox WHERE reaction_target IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
+        "DELETE FROM sent_reactions WHERE target IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM media WHERE message_id IN (SELECT id FROM messages WHERE {f})",
     ] {
         tx.execute(&sql.replace("{f}", filter), params![arg])?;
@@ -81,6 +83,7 @@ impl Store {
         tx.execute("DELETE FROM status_events WHERE at < ?1", params![cutoff_ms])?;
         tx.execute("DELETE FROM unhandled_events WHERE received_at < ?1", params![cutoff_ms])?;
         tx.execute("DELETE FROM reactions WHERE at < ?1", params![cutoff_ms])?;
+        tx.execute("DELETE FROM sent_reactions WHERE at < ?1", params![cutoff_ms])?;
         // A preview may quote a deleted message.
         tx.execute(
             "UPDATE conversations SET last_preview = '' WHERE last_at < ?1",

@@ -2,7 +2,8 @@
 //! long sync transaction never blocks the conversation list.
 
 use parley_types::{
-    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Message, Reaction, WINDOW_MILLIS,
+    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Forwarded, GeoPoint, Message,
+    Reaction, WINDOW_MILLIS,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -17,7 +18,9 @@ const CONVERSATION_SELECT: &str = "
 
 const MESSAGE_SELECT: &str = "
     SELECT id, conversation_id, provider_id, direction, kind, body, sent_at, status, error,
-           reply_to, deleted
+           reply_to, deleted, forwarded,
+           CASE WHEN kind = 'location' THEN json_extract(raw, '$.location.latitude') END,
+           CASE WHEN kind = 'location' THEN json_extract(raw, '$.location.longitude') END
     FROM messages";
 
 fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
@@ -52,6 +55,15 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         reactions: Vec::new(),
         deleted: r.get(10)?,
         media: None,
+        forwarded: match r.get::<_, i64>(11)? {
+            1 => Forwarded::Once,
+            2 => Forwarded::Many,
+            _ => Forwarded::No,
+        },
+        location: match (r.get::<_, Option<f64>>(12)?, r.get::<_, Option<f64>>(13)?) {
+            (Some(latitude), Some(longitude)) => Some(GeoPoint { latitude, longitude }),
+            _ => None,
+        },
     })
 }
 

@@ -148,6 +148,48 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX media_pending ON media(message_id) WHERE state = 'pending';
     "#,
+    // 4: the agent's reactions go through the outbox too (an entry is either
+    // a message or a reaction), and forwarded messages are marked.
+    r#"
+    CREATE TABLE outbox_v4 (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER UNIQUE REFERENCES messages(id),
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        -- A reaction: the reacted-to message's provider id, the emoji ('' removes
+        -- ours), what our reaction was before (restored if the send fails) and
+        -- the time written into `reactions` when it was queued.
+        reaction_target TEXT,
+        reaction_emoji TEXT,
+        reaction_prev TEXT,
+        reaction_at INTEGER,
+        CHECK ((message_id IS NULL) <> (reaction_target IS NULL))
+    );
+    INSERT INTO outbox_v4 (id, message_id, conversation_id, state, attempts, next_attempt_at)
+        SELECT id, message_id, conversation_id, state, attempts, next_attempt_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v4 RENAME TO outbox;
+    CREATE INDEX outbox_by_conversation ON outbox(conversation_id, id);
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at, id);
+    -- Reactions Meta accepted, by the reaction's own wamid. Their statuses
+    -- (`sent`, or `failed` with 131009) concern the reaction, not a message:
+    -- a failure puts the previous reaction back.
+    CREATE TABLE sent_reactions (
+        provider_id TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        previous TEXT,
+        at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- 0: not forwarded, 1: forwarded, 2: forwarded many times (WhatsApp context).
+    ALTER TABLE messages ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET forwarded = CASE
+        WHEN json_extract(raw, '$.context.frequently_forwarded') THEN 2
+        WHEN json_extract(raw, '$.context.forwarded') THEN 1
+        ELSE 0 END
+    WHERE raw IS NOT NULL AND json_valid(raw) AND json_extract(raw, '$.context') IS NOT NULL;
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -677,3 +677,251 @@ fn older_pages_continue_exactly_where_the_first_page_began() {
     assert_eq!(oldest.len(), 5);
     assert!(store.list_messages_before(conversation, oldest[0].id, 10).unwrap().is_empty());
 }
+
+fn our_reaction(store: &Store, message: i64) -> Option<String> {
+    store
+        .message(message)
+        .unwrap()
+        .reactions
+        .into_iter()
+        .find(|r| r.by == Direction::Outbound)
+        .map(|r| r.emoji)
+}
+
+#[test]
+fn a_reaction_shows_at_once_goes_through_the_outbox_and_can_be_removed() {
+    let (_dir, _path, _key, store) = open_new();
+    store
+        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+
+    assert_eq!(store.queue_reaction(target, "👍", T0 + 1000).unwrap(), Ok(conversation));
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
+    assert_eq!(store.list_messages(conversation, 10).unwrap().len(), 1, "not a message");
+    let item = store.take_due(T0 + 1000).unwrap().unwrap();
+    assert_eq!(item.message_id, target);
+    assert_eq!(item.kind, "reaction");
+    assert_eq!(item.to, "15551234567");
+    let reaction = item.reaction.clone().unwrap();
+    assert_eq!((reaction.target.as_str(), reaction.emoji.as_str()), ("wamid.in", "👍"));
+    assert_eq!(reaction.previous, None);
+    assert!(!format!("{item:?}").contains('👍'), "Debug leaves the emoji out");
+    store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r".into() }).unwrap();
+    assert!(store.take_due(i64::MAX).unwrap().is_none());
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
+
+    // Asking for what is shown queues nothing; an empty emoji removes it.
+    store.queue_reaction(target, "👍", T0 + 2000).unwrap().unwrap();
+    assert!(store.take_due(i64::MAX).unwrap().is_none());
+    store.queue_reaction(target, "", T0 + 3000).unwrap().unwrap();
+    assert_eq!(our_reaction(&store, target), None);
+    let removal = store.take_due(T0 + 3000).unwrap().unwrap();
+    assert_eq!(removal.reaction.as_ref().unwrap().emoji, "");
+    assert_eq!(removal.reaction.as_ref().unwrap().previous.as_deref(), Some("👍"));
+
+    // The customer's own reaction is kept apart from ours.
+    store.ingest(&reaction_webhook("wamid.cr", "wamid.in", "😂", T0 / 1000 + 5), None, T0).unwrap();
+    let reactions = store.message(target).unwrap().reactions;
+    assert_eq!(
+        reactions,
+        vec![parley_types::Reaction { emoji: "😂".into(), by: Direction::Inbound }]
+    );
+}
+
+#[test]
+fn a_refused_reaction_brings_the_previous_one_back() {
+    let (_dir, path, key, store) = open_new();
+    store
+        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+    store.queue_reaction(target, "👍", T0 + 1000).unwrap().unwrap();
+    let first = store.take_due(T0 + 1000).unwrap().unwrap();
+    store.finish_send(&first, &SendOutcome::Accepted { provider_id: "wamid.r1".into() }).unwrap();
+
+    store.queue_reaction(target, "❤️", T0 + 2000).unwrap().unwrap();
+    let item = store.take_due(T0 + 2000).unwrap().unwrap();
+    // A retryable refusal keeps it queued and shown.
+    store.finish_send(&item, &SendOutcome::RetryAt { retry_at_ms: T0 + 5000 }).unwrap();
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("❤️"));
+    let item = store.take_due(T0 + 5000).unwrap().unwrap();
+    assert_eq!(item.attempts, 1);
+    store.finish_send(&item, &SendOutcome::Failed { error: "no".into() }).unwrap();
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
+    assert!(store.take_due(i64::MAX).unwrap().is_none());
+
+    // In flight when the app died: it may or may not have gone out, so it
+    // is not resent, and the last reaction known to be sent shows.
+    store.queue_reaction(target, "🙏", T0 + 6000).unwrap().unwrap();
+    let _in_flight = store.take_due(T0 + 6000).unwrap().unwrap();
+    drop(store);
+    let store = Store::open(&path, &key).unwrap();
+    assert_eq!(store.recover_outbox().unwrap(), vec![target]);
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
+    assert!(store.take_due(i64::MAX).unwrap().is_none());
+}
+
+#[test]
+fn reactions_follow_meta_rules_before_they_are_queued() {
+    let (_dir, _path, _key, store) = open_new();
+    let (conversation, reply) = conversation_with_reply(&store);
+    let inbound = store.list_messages(conversation, 10).unwrap()[0].id;
+    // Only a customer's message that arrived.
+    assert_eq!(
+        store.queue_reaction(reply, "👍", T0 + 2000).unwrap(),
+        Err(QueueRefusal::NotReactable)
+    );
+    assert_eq!(store.queue_reaction(9999, "👍", T0 + 2000).unwrap(), Err(QueueRefusal::NoMessage));
+    // Only inside the customer-service window.
+    assert_eq!(
+        store.queue_reaction(inbound, "👍", T0 + WINDOW_MILLIS + 1).unwrap(),
+        Err(QueueRefusal::WindowClosed)
+    );
+    // Never to a message older than 30 days, even if the customer wrote since.
+    store
+        .ingest(
+            &text_webhook(
+                "wamid.new",
+                "15551234567",
+                "Ana",
+                "again",
+                (T0 + REACTION_MAX_AGE_MILLIS) / 1000,
+            ),
+            None,
+            T0,
+        )
+        .unwrap();
+    assert_eq!(
+        store.queue_reaction(inbound, "👍", T0 + REACTION_MAX_AGE_MILLIS + 10).unwrap(),
+        Err(QueueRefusal::ReactionTooOld)
+    );
+    // Nothing was queued or shown by the refusals (the reply is still first).
+    assert_eq!(store.take_due(i64::MAX).unwrap().unwrap().message_id, reply);
+    assert_eq!(our_reaction(&store, inbound), None);
+}
+
+#[test]
+fn reactions_on_instagram_are_refused_with_words() {
+    let (_dir, _path, _key, store) = open_new();
+    store.ingest(&instagram_text("mid.A", "hi", T0), None, T0).unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let message = store.list_messages(conversation, 10).unwrap()[0].id;
+    let refusal = store.queue_reaction(message, "👍", T0 + 1000).unwrap().unwrap_err();
+    assert_eq!(refusal, QueueRefusal::ReactionsNotSupported);
+    assert!(refusal.to_string().contains("Reply with a message instead"));
+}
+
+#[test]
+fn forwarded_messages_are_marked() {
+    let (_dir, _path, _key, store) = open_new();
+    for (wamid, context) in [
+        ("wamid.f1", serde_json::json!({ "forwarded": true })),
+        ("wamid.f2", serde_json::json!({ "frequently_forwarded": true })),
+    ] {
+        let json = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100" },
+                "contacts": [{ "profile": { "name": "Ana" }, "wa_id": "15551234567" }],
+                "messages": [{ "from": "15551234567", "id": wamid, "timestamp": "1700000000",
+                               "type": "text", "text": { "body": "fwd" }, "context": context }]
+            }}]}]
+        });
+        store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
+    }
+    store
+        .ingest(&text_webhook("wamid.p", "15551234567", "Ana", "plain", 1_700_000_001), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let forwarded: Vec<_> =
+        store.list_messages(conversation, 10).unwrap().into_iter().map(|m| m.forwarded).collect();
+    use parley_types::Forwarded;
+    assert_eq!(forwarded, vec![Forwarded::Once, Forwarded::Many, Forwarded::No]);
+}
+
+#[test]
+fn locations_carry_their_coordinates() {
+    let (_dir, _path, _key, store) = open_new();
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100" },
+            "contacts": [{ "profile": { "name": "Ana" }, "wa_id": "15551234567" }],
+            "messages": [{ "from": "15551234567", "id": "wamid.loc", "timestamp": "1700000000",
+                           "type": "location",
+                           "location": { "latitude": -23.5614, "longitude": -46.6559, "name": "Loja" } }]
+        }}]}]
+    });
+    store.ingest(&webhook::parse_value(&json).unwrap(), None, T0).unwrap();
+    store
+        .ingest(&text_webhook("wamid.t", "15551234567", "Ana", "plain", 1_700_000_001), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let messages = store.list_messages(conversation, 10).unwrap();
+    assert_eq!(
+        messages[0].location,
+        Some(parley_types::GeoPoint { latitude: -23.5614, longitude: -46.6559 })
+    );
+    assert_eq!(messages[1].location, None);
+}
+
+fn failed_status_webhook(wamid: &str, code: i64, ts_secs: i64) -> Vec<WebhookEvent> {
+    let json = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "200", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100" },
+            "statuses": [{ "id": wamid, "status": "failed", "timestamp": ts_secs.to_string(),
+                           "recipient_id": "15551234567",
+                           "errors": [{ "code": code, "title": "Parameter value is not valid" }] }]
+        }}]}]
+    });
+    webhook::parse_value(&json).unwrap()
+}
+
+#[test]
+fn a_reaction_meta_reports_failed_later_is_taken_back() {
+    let (_dir, _path, _key, store) = open_new();
+    store
+        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+    store.queue_reaction(target, "👍", T0 + 1000).unwrap().unwrap();
+    let item = store.take_due(T0 + 1000).unwrap().unwrap();
+    store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r1".into() }).unwrap();
+
+    // `sent` concerns the reaction: no message changes, nothing waits.
+    let out = store.ingest(&status_webhook("wamid.r1", "sent", T0 / 1000 + 2), None, T0).unwrap();
+    assert!(out.messages.is_empty() && out.failed_reactions.is_empty());
+    assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
+    let waiting: i64 = store
+        .reader()
+        .query_row("SELECT count(*) FROM status_events WHERE provider_id = 'wamid.r1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(waiting, 0);
+
+    // `failed` (131009) puts the previous reaction (none) back, with words.
+    let out =
+        store.ingest(&failed_status_webhook("wamid.r1", 131009, T0 / 1000 + 3), None, T0).unwrap();
+    assert_eq!(our_reaction(&store, target), None);
+    assert_eq!(out.messages, vec![target]);
+    assert_eq!(out.failed_reactions.len(), 1);
+    let (c, m, words) = &out.failed_reactions[0];
+    assert_eq!((*c, *m), (conversation, target));
+    assert!(words.starts_with("Your reaction was not delivered."), "{words}");
+
+    // A failure that overtakes Meta's 200 counts too.
+    store.queue_reaction(target, "❤️", T0 + 4000).unwrap().unwrap();
+    let item = store.take_due(T0 + 4000).unwrap().unwrap();
+    store.ingest(&failed_status_webhook("wamid.r2", 131009, T0 / 1000 + 5), None, T0).unwrap();
+    store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r2".into() }).unwrap();
+    assert_eq!(our_reaction(&store, target), None);
+}
