@@ -187,7 +187,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 8] = [
+    const KEYS: [(&str, &str); 10] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
@@ -195,6 +195,8 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
         ("Enter / Shift+Enter", "Send / new line"),
         ("Esc", "Close search or this help; else back to the message box"),
         ("?", "Show or hide this help"),
+        ("Ctrl+,", "Privacy & data"),
+        ("Ctrl+L", "Lock Parley (when the app lock is on)"),
         ("Tab", "Move between controls"),
     ];
     let rows: Html = KEYS
