@@ -59,8 +59,7 @@ impl Gate {
     /// Lock if the idle time has passed at `now_ms`. True if it locked now.
     fn lock_if_idle(&self, now_ms: i64) -> bool {
         let idle = self.idle_minutes.load(Ordering::SeqCst);
-        if !self.enabled.load(Ordering::SeqCst) || idle == 0 || self.locked.load(Ordering::SeqCst)
-        {
+        if !self.enabled.load(Ordering::SeqCst) || idle == 0 || self.locked.load(Ordering::SeqCst) {
             return false;
         }
         let last = self.last_activity_ms.load(Ordering::SeqCst);
@@ -74,10 +73,8 @@ impl Gate {
 /// Read the lock settings when the core opens.
 pub(crate) fn load(store: &crate::Store) -> Result<Gate, CoreError> {
     let verifier = store.setting(SETTING_VERIFIER)?;
-    let idle = store
-        .setting(SETTING_IDLE)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_IDLE_MINUTES);
+    let idle =
+        store.setting(SETTING_IDLE)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_IDLE_MINUTES);
     Ok(Gate::new(verifier.is_some(), idle, now_ms()))
 }
 

@@ -263,10 +263,8 @@ impl Core {
     pub fn data_inventory_view(&self) -> Result<DataInventoryView, CoreError> {
         let inv = self.data_inventory()?;
         let config = self.config();
-        let keyring = format!(
-            "OS keyring, service \"parley\", entries {}/…",
-            self.inner.profile.id()
-        );
+        let keyring =
+            format!("OS keyring, service \"parley\", entries {}/…", self.inner.profile.id());
         let mut items = vec![
             InventoryItem {
                 what: "Messages".into(),

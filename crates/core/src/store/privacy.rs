@@ -83,7 +83,8 @@ impl Store {
     /// Delete every message sent before `cutoff_ms`, its media, reactions,
     /// statuses and index entries, and old unhandled events.
     pub fn purge_before(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError> {
-        let reports = self.purge(&[("whatsapp", cutoff_ms), ("instagram", cutoff_ms)], cutoff_ms)?;
+        let reports =
+            self.purge(&[("whatsapp", cutoff_ms), ("instagram", cutoff_ms)], cutoff_ms)?;
         Ok(reports.iter().fold(PurgeReport::default(), |a, r| PurgeReport {
             messages: a.messages + r.messages,
             media_files: a.media_files + r.media_files,
@@ -211,7 +212,7 @@ impl Store {
         progress(0, total);
         let mut tick = |n: u64| {
             done += n;
-            if done % PROGRESS_EVERY == 0 {
+            if done.is_multiple_of(PROGRESS_EVERY) {
                 progress(done.min(total), total);
             }
         };
