@@ -267,7 +267,6 @@ impl Store {
             tick(1);
         }
         std::fs::write(dir.join("README.txt"), EXPORT_README).map_err(ExportError::Io)?;
-        drop(tick);
         progress(total, total);
         Ok(report)
     }
