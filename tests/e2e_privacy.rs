@@ -284,7 +284,6 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
         text_content(&client.find(Locator::Css("[data-testid=inventory]")).await.unwrap()).await;
     assert!(inventory.contains("SQLCipher"), "{inventory}");
     assert!(inventory.contains("keyring"), "{inventory}");
-    save_screenshot(client, "privacy.png").await;
     step("screen open with the inventory");
 
     // 2. Retention: global 30 days, WhatsApp a custom 45.
@@ -344,6 +343,13 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     assert!(bodies.contains(&json!("zqxana first, with a comma")), "{parsed}");
     assert!(bodies.contains(&json!("'=HYPERLINK(\"http://evil\")")), "neutralised: {parsed}");
     assert!(std::fs::read_to_string(export.join("README.txt")).unwrap().contains("NOT encrypted"));
+    // The screen with the purge report, the finished bar and where the export went.
+    js(
+        client,
+        "document.querySelector('[data-testid=privacy-screen]').scrollTop = 0; return null;",
+    )
+    .await;
+    save_screenshot(client, "privacy.png").await;
     // Refused, with words, into a folder that is not empty.
     click(client, "export-all").await;
     wait_text(client, "export-note", "not an empty folder").await;
@@ -416,6 +422,41 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     )
     .await;
     step("locked, refused by the core, wrong passphrase refused, unlocked");
+
+    // Ctrl+L locks too (the header's padlock does the same).
+    wait_for(client, "//*[@data-testid='lock-button']", STEP_TIMEOUT).await;
+    js(
+        client,
+        "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'l', ctrlKey: true, bubbles: true})); return null;",
+    )
+    .await;
+    wait_for(client, "//*[@data-testid='lock-screen']", STEP_TIMEOUT).await;
+    type_into(client, "unlock-pass", PASSPHRASE).await;
+    click(client, "unlock").await;
+    wait_gone(client, "//*[@data-testid='lock-screen']").await;
+    step("Ctrl+L locked, unlocked again");
+
+    // Disconnect, keeping the history: the tokens and the device key leave
+    // the keyring, sync stops, the conversation stays.
+    click(client, "privacy-button").await;
+    click(client, "disconnect-keep").await;
+    click(client, "disconnect-ask").await;
+    click(client, "disconnect-confirm").await;
+    wait_text(client, "disconnect-note", "history stays").await;
+    let keyring = KeyringStore::new(first_id.to_owned());
+    for name in [SecretName::GraphToken, SecretName::RelayToken, SecretName::DeviceKey] {
+        assert!(keyring.get(name).unwrap().is_none(), "{name:?} still in the keyring");
+    }
+    assert!(keyring.get(SecretName::DatabaseKey).unwrap().is_some(), "the history stays readable");
+    wait_for(client, "//*[@data-testid='sync-state'][@data-state='error']", STEP_TIMEOUT).await;
+    click(client, "privacy-close").await;
+    wait_for(
+        client,
+        "//*[@data-testid='conversation-row'][contains(@aria-label, 'Bo Keep')]",
+        STEP_TIMEOUT,
+    )
+    .await;
+    step("disconnected, history kept");
 
     // 6. Delete all my data.
     click(client, "privacy-button").await;

@@ -43,7 +43,7 @@ pub fn choices(per_channel: bool) -> Vec<(&'static str, &'static str)> {
         ("90", "90 days"),
         ("365", "365 days"),
         ("forever", "Forever"),
-        ("custom", "Custom number of days"),
+        ("custom", "Custom…"),
     ]);
     list
 }

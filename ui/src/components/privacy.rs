@@ -687,6 +687,7 @@ pub fn PrivacyScreen(props: &PrivacyProps) -> Html {
 
                 <section class="card" aria-labelledby="customer-title">
                     <h3 id="customer-title">{"One customer"}</h3>
+                    <p class="muted">{"Export one conversation, or erase everything Parley keeps about one customer (the right to erasure). Also from a thread's \"Customer data\" button."}</p>
                     <label for="customer-select">{"Conversation"}</label>
                     <select id="customer-select" data-testid="customer-select" onchange={on_choose}>
                         <option value="" selected={chosen_id.is_none()}>{"Choose a conversation…"}</option>
