@@ -448,7 +448,12 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
         assert!(keyring.get(name).unwrap().is_none(), "{name:?} still in the keyring");
     }
     assert!(keyring.get(SecretName::DatabaseKey).unwrap().is_some(), "the history stays readable");
-    wait_for(client, "//*[@data-testid='sync-state'][@data-state='error']", STEP_TIMEOUT).await;
+    wait_for(
+        client,
+        "//*[@data-testid='sync-state'][@data-state='error'][contains(., 'Disconnected')]",
+        STEP_TIMEOUT,
+    )
+    .await;
     click(client, "privacy-close").await;
     wait_for(
         client,
