@@ -22,6 +22,9 @@
 //!    on first run (fresh profile id, empty inbox, no lock), and no keyring
 //!    entry of the old profile remains.
 //!
+//! A second test turns the lock on, closes the app and starts it again: it
+//! opens locked, the core refuses, the passphrase unlocks.
+//!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/privacy.png.
 
 use std::path::{Path, PathBuf};
@@ -201,18 +204,8 @@ print(json.dumps({"bodies": [r["body"] for r in rows], "names": [c["name"] for c
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn privacy_screen_retention_export_erasure_lock_and_delete_all() {
-    require_session();
-    let data_dir = tempfile::tempdir().unwrap();
-    let sandbox_dir = data_dir.path().join("sandbox");
-    // Made now so the first profile's id is known for the cleanup.
-    drop(Profile::open(&sandbox_dir).unwrap());
-    let _keyring = KeyringCleanup(sandbox_dir.clone());
-    let first_id = profile_id(&sandbox_dir);
-    let out_dir = tempfile::tempdir().unwrap();
-
-    let started = Instant::now();
+/// The app on `data_dir` through a new WebDriver session.
+async fn start_app(data_dir: &Path) -> (Driver, Client) {
     let driver = Driver::start(&[]);
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("wry"));
@@ -220,7 +213,7 @@ async fn privacy_screen_retention_export_erasure_lock_and_delete_all() {
         "tauri:options".into(),
         json!({
             "application": APP,
-            "args": ["--data-dir", data_dir.path(), "--demo-autochat-secs", "0"],
+            "args": ["--data-dir", data_dir, "--demo-autochat-secs", "0"],
         }),
     );
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -236,6 +229,119 @@ async fn privacy_screen_retention_export_erasure_lock_and_delete_all() {
         ))
         .await
         .unwrap();
+    (driver, client)
+}
+
+/// Ends the app: closing the session closes its window; then the driver.
+async fn stop_app(driver: Driver, client: Client) {
+    if let Err(e) = client.close().await {
+        eprintln!("e2e_privacy: closing the session failed: {e}");
+    }
+    drop(driver);
+}
+
+/// The core's answer to `list_conversations`, invoked from the page.
+async fn invoke_list(client: &Client) -> Value {
+    async_js(
+        client,
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI__.core.invoke('list_conversations')
+           .then(v => done({ok: v}), e => done({err: e}));",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_lock_holds_from_the_next_start() {
+    require_session();
+    let data_dir = tempfile::tempdir().unwrap();
+    let sandbox_dir = data_dir.path().join("sandbox");
+    drop(Profile::open(&sandbox_dir).unwrap());
+    let _keyring = KeyringCleanup(sandbox_dir.clone());
+    let t0 = Instant::now();
+    let step = |what: &str| eprintln!("e2e_privacy (restart): {what} ({:?})", t0.elapsed());
+
+    let (driver, client) = start_app(data_dir.path()).await;
+    let first = {
+        let client = client.clone();
+        let sandbox_dir = sandbox_dir.clone();
+        tokio::spawn(async move {
+            let graph = sandbox_graph(&sandbox_dir).await;
+            wait_for(
+                &client,
+                "//*[@data-testid='sync-state'][@data-state='running']",
+                START_TIMEOUT,
+            )
+            .await;
+            customer_says(&graph, "15550200003", "Cy Locked", "zqxcy hello").await;
+            wait_for(
+                &client,
+                "//*[@data-testid='conversation-row'][contains(@aria-label, 'Cy Locked')]",
+                STEP_TIMEOUT,
+            )
+            .await;
+            click(&client, "privacy-button").await;
+            choose(&client, "lock-idle", "60").await;
+            type_into(&client, "lock-pass", PASSPHRASE).await;
+            type_into(&client, "lock-pass2", PASSPHRASE).await;
+            click(&client, "lock-enable").await;
+            wait_text(&client, "lock-note", "The app lock is on").await;
+        })
+        .await
+    };
+    stop_app(driver, client).await;
+    if let Err(e) = first {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    // The first app is gone once its profile lock is free.
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while Profile::open(&sandbox_dir).unwrap().lock().is_err() {
+        assert!(Instant::now() < deadline, "the first app still holds the profile");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    step("lock turned on; app closed");
+
+    let (driver, client) = start_app(data_dir.path()).await;
+    let second = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            wait_for(&client, "//*[@data-testid='lock-screen']", START_TIMEOUT).await;
+            assert_eq!(count(&client, "[data-testid=conversation-row]").await, 0);
+            let refused = invoke_list(&client).await;
+            assert_eq!(refused["err"]["code"], "locked", "{refused}");
+            type_into(&client, "unlock-pass", PASSPHRASE).await;
+            click(&client, "unlock").await;
+            wait_for(
+                &client,
+                "//*[@data-testid='conversation-row'][contains(@aria-label, 'Cy Locked')]",
+                STEP_TIMEOUT,
+            )
+            .await;
+            let listed = invoke_list(&client).await;
+            assert_eq!(listed["ok"].as_array().map(Vec::len), Some(1), "{listed}");
+        })
+        .await
+    };
+    stop_app(driver, client).await;
+    if let Err(e) = second {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    step("locked at start, refused by the core, unlocked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privacy_screen_retention_export_erasure_lock_and_delete_all() {
+    require_session();
+    let data_dir = tempfile::tempdir().unwrap();
+    let sandbox_dir = data_dir.path().join("sandbox");
+    // Made now so the first profile's id is known for the cleanup.
+    drop(Profile::open(&sandbox_dir).unwrap());
+    let _keyring = KeyringCleanup(sandbox_dir.clone());
+    let first_id = profile_id(&sandbox_dir);
+    let out_dir = tempfile::tempdir().unwrap();
+
+    let started = Instant::now();
+    let (driver, client) = start_app(data_dir.path()).await;
     let test = {
         let client = client.clone();
         let (sandbox_dir, out) = (sandbox_dir.clone(), out_dir.path().to_owned());
@@ -399,13 +505,7 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     wait_for(client, "//*[@data-testid='lock-screen']", STEP_TIMEOUT).await;
     assert_eq!(count(client, "[data-testid=conversation-row]").await, 0, "nothing shown");
     // The core itself refuses, not just the view.
-    let refused = async_js(
-        client,
-        "const done = arguments[arguments.length - 1];
-         window.__TAURI__.core.invoke('list_conversations')
-           .then(v => done({ok: v}), e => done({err: e}));",
-    )
-    .await;
+    let refused = invoke_list(client).await;
     assert_eq!(refused["err"]["code"], "locked", "{refused}");
     type_into(client, "unlock-pass", "wrong horse battery").await;
     click(client, "unlock").await;
