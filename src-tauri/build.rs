@@ -22,6 +22,22 @@ const COMMANDS: &[&str] = &[
     "delete_message",
     "media_data_url",
     "react",
+    "privacy_settings",
+    "data_inventory",
+    "set_retention",
+    "purge_now",
+    "export_data",
+    "erase_conversation",
+    "disconnect",
+    "delete_all_data",
+    "set_notification_content",
+    "lock_state",
+    "unlock",
+    "lock_now",
+    "enable_app_lock",
+    "disable_app_lock",
+    "set_lock_idle_minutes",
+    "still_here",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -6,10 +6,12 @@
 //! in src-tauri/capabilities/main.json.
 
 use parley_types::{
-    AppInfo, ConversationSummary, IpcError, Message, ReactRequest, SearchHit, SendTextRequest,
-    SyncState,
+    AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ExportSummary, IpcError,
+    LockState, Message, NotificationContent, PrivacySettings, PurgeOutcome, ReactRequest,
+    RetentionPeriod, RetentionSettings, SearchHit, SendTextRequest, SyncState,
 };
-use tauri::State;
+use tauri::{AppHandle, State};
+use zeroize::Zeroizing;
 
 use crate::Shell;
 
@@ -83,4 +85,114 @@ pub async fn delete_message(shell: State<'_, Shell>, message_id: i64) -> Result<
 #[tauri::command]
 pub async fn media_data_url(shell: State<'_, Shell>, message_id: i64) -> Result<String, IpcError> {
     Ok(shell.core().await?.media_data_url(message_id)?)
+}
+
+// The Privacy & data screen.
+
+#[tauri::command]
+pub async fn privacy_settings(shell: State<'_, Shell>) -> Result<PrivacySettings, IpcError> {
+    Ok(shell.core().await?.privacy_settings()?)
+}
+
+#[tauri::command]
+pub async fn data_inventory(shell: State<'_, Shell>) -> Result<DataInventoryView, IpcError> {
+    Ok(shell.core().await?.data_inventory_view()?)
+}
+
+#[tauri::command]
+pub async fn set_retention(
+    shell: State<'_, Shell>,
+    channel: Option<ChannelKind>,
+    period: Option<RetentionPeriod>,
+) -> Result<RetentionSettings, IpcError> {
+    Ok(shell.core().await?.set_retention(channel, period)?)
+}
+
+#[tauri::command]
+pub async fn purge_now(shell: State<'_, Shell>) -> Result<PurgeOutcome, IpcError> {
+    Ok(shell.core().await?.purge_now()?)
+}
+
+#[tauri::command]
+pub async fn export_data(
+    shell: State<'_, Shell>,
+    dir: String,
+    conversation_id: Option<i64>,
+) -> Result<ExportSummary, IpcError> {
+    Ok(shell.core().await?.export_to(dir, conversation_id).await?)
+}
+
+#[tauri::command]
+pub async fn erase_conversation(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+) -> Result<(), IpcError> {
+    Ok(shell.core().await?.delete_conversation_data(conversation_id).map(drop)?)
+}
+
+#[tauri::command]
+pub async fn disconnect(shell: State<'_, Shell>, keep_history: bool) -> Result<(), IpcError> {
+    Ok(shell.core().await?.disconnect(keep_history).await.map(drop)?)
+}
+
+/// Deregister, delete everything, and start again as on first run. The
+/// restart is the shell's job (it owns start-up); the deleting is the core's.
+#[tauri::command]
+pub async fn delete_all_data(app: AppHandle, shell: State<'_, Shell>) -> Result<(), IpcError> {
+    shell.delete_all_data(&app).await
+}
+
+#[tauri::command]
+pub async fn set_notification_content(
+    shell: State<'_, Shell>,
+    content: NotificationContent,
+) -> Result<(), IpcError> {
+    Ok(shell.core().await?.set_notification_content(content)?)
+}
+
+// The app lock. The passphrase is zeroized once checked or hashed.
+
+#[tauri::command]
+pub async fn lock_state(shell: State<'_, Shell>) -> Result<LockState, IpcError> {
+    Ok(shell.core().await?.lock_state())
+}
+
+#[tauri::command]
+pub async fn unlock(shell: State<'_, Shell>, passphrase: String) -> Result<LockState, IpcError> {
+    Ok(shell.core().await?.unlock(Zeroizing::new(passphrase)).await?)
+}
+
+#[tauri::command]
+pub async fn lock_now(shell: State<'_, Shell>) -> Result<LockState, IpcError> {
+    Ok(shell.core().await?.lock()?)
+}
+
+#[tauri::command]
+pub async fn enable_app_lock(
+    shell: State<'_, Shell>,
+    passphrase: String,
+    idle_minutes: u32,
+) -> Result<LockState, IpcError> {
+    Ok(shell.core().await?.enable_app_lock(Zeroizing::new(passphrase), idle_minutes).await?)
+}
+
+#[tauri::command]
+pub async fn disable_app_lock(
+    shell: State<'_, Shell>,
+    passphrase: String,
+) -> Result<LockState, IpcError> {
+    Ok(shell.core().await?.disable_app_lock(Zeroizing::new(passphrase)).await?)
+}
+
+#[tauri::command]
+pub async fn set_lock_idle_minutes(
+    shell: State<'_, Shell>,
+    idle_minutes: u32,
+) -> Result<LockState, IpcError> {
+    Ok(shell.core().await?.set_lock_idle_minutes(idle_minutes)?)
+}
+
+#[tauri::command]
+pub async fn still_here(shell: State<'_, Shell>) -> Result<(), IpcError> {
+    Ok(shell.core().await?.still_here()?)
 }

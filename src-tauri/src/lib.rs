@@ -48,6 +48,9 @@ pub struct Shell {
     demo: Mutex<Option<Demo>>,
     /// Removed on exit, so a stale address is never read.
     sandbox_info: Mutex<Option<PathBuf>>,
+    /// Where the profiles live and how start-up ran, for starting again
+    /// after "Delete all my data".
+    started_with: Mutex<Option<(PathBuf, Options)>>,
 }
 
 impl Shell {
@@ -56,6 +59,7 @@ impl Shell {
             boot: watch::channel(None).0,
             demo: Mutex::new(None),
             sandbox_info: Mutex::new(None),
+            started_with: Mutex::new(None),
         }
     }
 
@@ -89,6 +93,59 @@ impl Shell {
             }
         };
         self.boot.send_replace(Some(boot));
+    }
+
+    /// "Delete all my data": leave the relay (while it can still be
+    /// reached: if it cannot, nothing is deleted and the user can retry),
+    /// stop everything, wait until no task holds the engine, delete the
+    /// profile's keyring entries, database and settings (the core's job),
+    /// remove the emptied profile folder (and the demo relay's files with
+    /// it), then start again exactly as on first run.
+    pub async fn delete_all_data(&self, app: &AppHandle) -> Result<(), IpcError> {
+        let core = self.core().await?;
+        core.deregister_device().await?;
+        let Some((data_dir, options)) = lock(&self.started_with).clone() else {
+            return Err(IpcError::new(ErrorCode::Internal, "Parley has not finished starting."));
+        };
+        tracing::info!("deleting all data");
+        // From here on commands wait for the new start.
+        self.boot.send_replace(None);
+        core.shutdown();
+        if let Some(path) = lock(&self.sandbox_info).take() {
+            let _ = std::fs::remove_file(path);
+        }
+        let demo = lock(&self.demo).take();
+        if let Some(demo) = demo {
+            demo.shutdown().await;
+        }
+        let outcome = async {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while core.handle_count() > 1 {
+                if std::time::Instant::now() > deadline {
+                    return Err(IpcError::new(
+                        ErrorCode::Internal,
+                        "Parley could not stop its background work to delete the data. \
+                         Quit Parley, start it again and retry.",
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let dir = core.profile().dir().to_owned();
+            tauri::async_runtime::spawn_blocking(move || core.delete_all_data()).await.map_err(
+                |e| IpcError::new(ErrorCode::Internal, format!("Deleting failed: {e}.")),
+            )??;
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(error = %e, "the emptied profile folder stays"),
+            }
+            Ok(())
+        }
+        .await;
+        // Whatever happened, start again: on success as on first run.
+        let restarted = boot(app, &data_dir, &options).await;
+        self.finish_boot(restarted);
+        outcome
     }
 
     /// Stop the sync loop and the outbox worker, then the demo relay and
@@ -137,6 +194,22 @@ pub fn run() {
             commands::delete_message,
             commands::media_data_url,
             commands::react,
+            commands::privacy_settings,
+            commands::data_inventory,
+            commands::set_retention,
+            commands::purge_now,
+            commands::export_data,
+            commands::erase_conversation,
+            commands::disconnect,
+            commands::delete_all_data,
+            commands::set_notification_content,
+            commands::lock_state,
+            commands::unlock,
+            commands::lock_now,
+            commands::enable_app_lock,
+            commands::disable_app_lock,
+            commands::set_lock_idle_minutes,
+            commands::still_here,
         ])
         .setup(move |app| {
             #[cfg(unix)]
@@ -148,7 +221,11 @@ pub fn run() {
             };
             tauri::async_runtime::spawn(async move {
                 let outcome = match data_dir {
-                    Ok(dir) => boot(&handle, &dir, &options).await,
+                    Ok(dir) => {
+                        let shell = handle.state::<Shell>();
+                        *lock(&shell.started_with) = Some((dir.clone(), options.clone()));
+                        boot(&handle, &dir, &options).await
+                    }
                     Err(e) => Err(IpcError::new(
                         ErrorCode::Storage,
                         format!("Parley cannot find a folder for its data: {e}."),
@@ -306,7 +383,13 @@ fn start(app: &AppHandle, core: &Core) {
     let forwarded = core.clone();
     tauri::async_runtime::spawn(async move {
         loop {
-            match events.recv().await {
+            // Ends with the core's background work, so the engine can be
+            // dropped (and its profile deleted) without restarting the app.
+            let received = tokio::select! {
+                received = events.recv() => received,
+                _ = forwarded.stopped() => break,
+            };
+            match received {
                 Ok(event) => {
                     if let Err(e) = app.emit(INBOX_EVENT, &event) {
                         tracing::warn!(error = %e, "inbox event not delivered to the window");

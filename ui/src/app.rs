@@ -12,12 +12,16 @@ use yew::prelude::*;
 
 use parley_types::InboxEvent;
 
-use crate::components::{ConversationList, ErrorBanner, Header, HelpOverlay, ThreadPane};
+use crate::components::{
+    ConversationList, ErrorBanner, Header, HelpOverlay, LockScreen, PrivacyScreen, ThreadPane,
+};
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
 
 /// Pause after the last keystroke before searching.
 const SEARCH_DEBOUNCE_MS: i32 = 180;
+/// At most one "still here" (postponing the idle lock) per this interval.
+const ACTIVITY_PING_MS: i64 = 20_000;
 
 /// Element ids the keyboard shortcuts move focus to.
 pub const SEARCH_INPUT_ID: &str = "search-input";
@@ -199,7 +203,12 @@ pub fn App() -> Html {
                         Ok(sync) => d.dispatch(Action::SyncStateLoaded(sync)),
                         Err(error) => d.dispatch(Action::SyncStateFailed(error)),
                     }
-                    load_conversations(&d).await;
+                    // Nothing is loaded before the core says it is unlocked;
+                    // the reducer asks for the conversations then.
+                    match ipc::lock_state().await {
+                        Ok(lock) => d.dispatch(Action::LockStateLoaded(lock)),
+                        Err(_) => load_conversations(&d).await,
+                    }
                 });
             }
             {
@@ -226,6 +235,32 @@ pub fn App() -> Html {
                     }
                 })
             };
+            // Typing or clicking postpones the idle lock.
+            let last_ping = Rc::new(Cell::new(0i64));
+            let activity = |event: &'static str| {
+                let (d, last_ping) = (d.clone(), last_ping.clone());
+                dom::WindowListener::new(event, move |_| {
+                    let now = dom::now_ms();
+                    {
+                        let s = d.state();
+                        if !s.lock.enabled || s.lock.locked {
+                            return;
+                        }
+                    }
+                    if now - last_ping.get() < ACTIVITY_PING_MS {
+                        return;
+                    }
+                    last_ping.set(now);
+                    let d = d.clone();
+                    spawn_local(async move {
+                        if let Err(error) = ipc::still_here().await {
+                            d.dispatch(Action::Failed(error));
+                        }
+                    });
+                })
+            };
+            let typed = activity("keydown");
+            let clicked = activity("pointerdown");
             let focus = {
                 let d = d.clone();
                 dom::WindowListener::new("focus", move |_| d.dispatch(Action::FocusChanged(true)))
@@ -239,7 +274,7 @@ pub fn App() -> Html {
             move || {
                 alive.set(false);
                 drop(subscription.borrow_mut().take());
-                drop((tick, keys, focus, blur));
+                drop((tick, keys, focus, blur, typed, clicked));
             }
         });
     }
@@ -247,22 +282,38 @@ pub fn App() -> Html {
     let state = dispatcher.state();
     let selected = state.selected_conversation().cloned();
     let error = state.error.clone();
-    let view = html! {
-        <div class="app">
-            <Header
-                info={state.app_info.clone()}
-                sync={state.sync.clone()}
-                sync_rev={state.sync_rev}
-            />
-            if let Some(error) = error {
-                <ErrorBanner
-                    message={error.message}
-                    on_dismiss={dispatcher.send::<MouseEvent>(Action::DismissError)}
+    let on_lock = state.lock.enabled.then(|| {
+        let d = dispatcher.clone();
+        Callback::from(move |_: MouseEvent| lock_now(&d))
+    });
+    if state.lock.locked {
+        let view = html! {
+            <div class="app">
+                <Header
+                    info={state.app_info.clone()}
+                    sync={state.sync.clone()}
+                    sync_rev={state.sync_rev}
+                    on_privacy={Callback::noop()}
+                    on_lock={None::<Callback<MouseEvent>>}
                 />
-            }
-            if state.help_open {
-                <HelpOverlay on_close={dispatcher.send::<MouseEvent>(Action::ToggleHelp)} />
-            }
+                <LockScreen dispatcher={dispatcher.clone()} />
+            </div>
+        };
+        drop(state);
+        return view;
+    }
+    let workspace = match state.privacy {
+        Some(conversation) => html! {
+            <PrivacyScreen
+                dispatcher={dispatcher.clone()}
+                {conversation}
+                list_rev={state.list_rev}
+                export_progress={state.export_progress}
+                exporting={state.exporting}
+                lock={state.lock}
+            />
+        },
+        None => html! {
             <main class="workspace">
                 <ConversationList
                     dispatcher={dispatcher.clone()}
@@ -280,6 +331,27 @@ pub fn App() -> Html {
                     drafts={(*drafts).clone()}
                 />
             </main>
+        },
+    };
+    let view = html! {
+        <div class="app">
+            <Header
+                info={state.app_info.clone()}
+                sync={state.sync.clone()}
+                sync_rev={state.sync_rev}
+                on_privacy={dispatcher.send::<MouseEvent>(Action::OpenPrivacy(None))}
+                {on_lock}
+            />
+            if let Some(error) = error {
+                <ErrorBanner
+                    message={error.message}
+                    on_dismiss={dispatcher.send::<MouseEvent>(Action::DismissError)}
+                />
+            }
+            if state.help_open {
+                <HelpOverlay on_close={dispatcher.send::<MouseEvent>(Action::ToggleHelp)} />
+            }
+            {workspace}
         </div>
     };
     drop(state);
@@ -295,6 +367,8 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "ArrowDown" if alt && !ctrl && !shift => Shortcut::Do(Action::SelectNext),
         "ArrowUp" if alt && !ctrl && !shift => Shortcut::Do(Action::SelectPrevious),
         "k" | "K" if ctrl && !alt => Shortcut::Search,
+        "," if ctrl && !alt => Shortcut::Do(Action::OpenPrivacy(None)),
+        "l" | "L" if ctrl && !alt && !shift => Shortcut::Lock,
         "Escape" => Shortcut::Escape,
         // Single keys only outside text fields, where they are characters.
         "/" if !typing && !ctrl && !alt => Shortcut::Search,
@@ -309,6 +383,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
 
 enum Shortcut {
     Do(Action),
+    Lock,
     Search,
     /// Reply, quoting the focused message if there is one.
     Reply(Option<i64>),
@@ -318,6 +393,7 @@ enum Shortcut {
 fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
     match shortcut {
         Shortcut::Do(action) => d.dispatch(action),
+        Shortcut::Lock => lock_now(d),
         Shortcut::Search => {
             d.dispatch(Action::OpenSearch);
             dom::focus_id(SEARCH_INPUT_ID);
@@ -331,7 +407,7 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
         Shortcut::Escape => {
             let overlay = {
                 let s = d.state();
-                s.help_open || s.search.open || s.thread.picker.is_some()
+                s.help_open || s.search.open || s.thread.picker.is_some() || s.privacy.is_some()
             };
             d.dispatch(Action::Escape);
             if !overlay {
@@ -340,4 +416,18 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
             }
         }
     }
+}
+
+/// Lock now (when the app lock is on); the view follows the core's answer.
+fn lock_now(d: &Dispatcher) {
+    if !d.state().lock.enabled {
+        return;
+    }
+    let d = d.clone();
+    spawn_local(async move {
+        match ipc::lock_now().await {
+            Ok(_) => d.dispatch(Action::Event(InboxEvent::Locked)),
+            Err(error) => d.dispatch(Action::Failed(error)),
+        }
+    });
 }

@@ -46,8 +46,10 @@ pub use bridge::*;
 mod bridge {
     use js_sys::{Function, Object, Promise, Reflect};
     use parley_types::{
-        AppInfo, ConversationSummary, ErrorCode, InboxEvent, IpcError, Message, ReactRequest,
-        SearchHit, SendTextRequest, SyncState, INBOX_EVENT,
+        AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ErrorCode, ExportSummary,
+        InboxEvent, IpcError, LockState, Message, NotificationContent, PrivacySettings,
+        PurgeOutcome, ReactRequest, RetentionPeriod, RetentionSettings, SearchHit,
+        SendTextRequest, SyncState, INBOX_EVENT,
     };
     use serde::de::DeserializeOwned;
     use serde::Serialize;
@@ -204,6 +206,130 @@ mod bridge {
 
     pub async fn sync_state() -> Result<SyncState, IpcError> {
         invoke("sync_state", no_args(), "reading the sync state").await
+    }
+
+    #[derive(Serialize)]
+    struct RetentionArgs {
+        channel: Option<ChannelKind>,
+        period: Option<RetentionPeriod>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ExportArgs<'a> {
+        dir: &'a str,
+        conversation_id: Option<i64>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DisconnectArgs {
+        keep_history: bool,
+    }
+
+    #[derive(Serialize)]
+    struct NotificationArgs {
+        content: NotificationContent,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PassphraseArgs<'a> {
+        passphrase: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        idle_minutes: Option<u32>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct IdleArgs {
+        idle_minutes: u32,
+    }
+
+    pub async fn privacy_settings() -> Result<PrivacySettings, IpcError> {
+        invoke("privacy_settings", no_args(), "reading the privacy settings").await
+    }
+
+    pub async fn data_inventory() -> Result<DataInventoryView, IpcError> {
+        invoke("data_inventory", no_args(), "reading the data inventory").await
+    }
+
+    /// `channel` `None` sets the global period; `period` `None` resets.
+    pub async fn set_retention(
+        channel: Option<ChannelKind>,
+        period: Option<RetentionPeriod>,
+    ) -> Result<RetentionSettings, IpcError> {
+        let args = to_js(&RetentionArgs { channel, period });
+        invoke("set_retention", args, "saving the retention period").await
+    }
+
+    pub async fn purge_now() -> Result<PurgeOutcome, IpcError> {
+        invoke("purge_now", no_args(), "deleting expired messages").await
+    }
+
+    pub async fn export_data(
+        dir: &str,
+        conversation_id: Option<i64>,
+    ) -> Result<ExportSummary, IpcError> {
+        let args = to_js(&ExportArgs { dir, conversation_id });
+        invoke("export_data", args, "exporting").await
+    }
+
+    pub async fn erase_conversation(conversation_id: i64) -> Result<(), IpcError> {
+        let args = to_js(&ConversationArgs { conversation_id });
+        invoke_raw("erase_conversation", args, "erasing the customer's data").await.map(drop)
+    }
+
+    pub async fn disconnect(keep_history: bool) -> Result<(), IpcError> {
+        let args = to_js(&DisconnectArgs { keep_history });
+        invoke_raw("disconnect", args, "disconnecting").await.map(drop)
+    }
+
+    pub async fn delete_all_data() -> Result<(), IpcError> {
+        invoke_raw("delete_all_data", no_args(), "deleting all data").await.map(drop)
+    }
+
+    pub async fn set_notification_content(content: NotificationContent) -> Result<(), IpcError> {
+        let args = to_js(&NotificationArgs { content });
+        invoke_raw("set_notification_content", args, "saving the notification setting")
+            .await
+            .map(drop)
+    }
+
+    pub async fn lock_state() -> Result<LockState, IpcError> {
+        invoke("lock_state", no_args(), "reading the app lock").await
+    }
+
+    pub async fn unlock(passphrase: &str) -> Result<LockState, IpcError> {
+        let args = to_js(&PassphraseArgs { passphrase, idle_minutes: None });
+        invoke("unlock", args, "unlocking").await
+    }
+
+    pub async fn lock_now() -> Result<LockState, IpcError> {
+        invoke("lock_now", no_args(), "locking").await
+    }
+
+    pub async fn enable_app_lock(
+        passphrase: &str,
+        idle_minutes: u32,
+    ) -> Result<LockState, IpcError> {
+        let args = to_js(&PassphraseArgs { passphrase, idle_minutes: Some(idle_minutes) });
+        invoke("enable_app_lock", args, "turning on the app lock").await
+    }
+
+    pub async fn disable_app_lock(passphrase: &str) -> Result<LockState, IpcError> {
+        let args = to_js(&PassphraseArgs { passphrase, idle_minutes: None });
+        invoke("disable_app_lock", args, "turning off the app lock").await
+    }
+
+    pub async fn set_lock_idle_minutes(idle_minutes: u32) -> Result<LockState, IpcError> {
+        let args = to_js(&IdleArgs { idle_minutes });
+        invoke("set_lock_idle_minutes", args, "saving the idle time").await
+    }
+
+    /// The agent is active: postpones the idle lock.
+    pub async fn still_here() -> Result<(), IpcError> {
+        invoke_raw("still_here", no_args(), "keeping Parley unlocked").await.map(drop)
     }
 
     /// A live subscription to [`INBOX_EVENT`]; dropping it unlistens.

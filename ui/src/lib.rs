@@ -12,6 +12,7 @@
 
 pub mod format;
 pub mod ipc;
+pub mod privacy;
 pub mod state;
 pub mod text;
 pub mod thread_window;

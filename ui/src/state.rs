@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DeliveryStatus, Direction, ErrorCode, InboxEvent,
-    IpcError, Message, Reaction, SearchHit, SyncState, UnixMillis,
+    IpcError, LockState, Message, Reaction, SearchHit, SyncState, UnixMillis,
 };
 
 /// How many older pages the thread fetches on its own to reach a search hit
@@ -198,6 +198,21 @@ pub struct Inbox {
     /// Bumped whenever a sync state arrives, even an equal one: the header
     /// restarts its reconnect countdown from it.
     pub sync_rev: u64,
+    /// The Privacy & data screen is open; `Some(id)` when opened for one
+    /// conversation's data.
+    pub privacy: Option<Option<i64>>,
+    /// The app lock, as the core last said. While `locked`, the view shows
+    /// only the lock screen and holds no conversation in memory.
+    pub lock: LockState,
+    /// False until the core said whether the app is locked; nothing is
+    /// loaded before.
+    pub lock_known: bool,
+    /// The last export's (done, total), from the core's progress events
+    /// (`total` 0 until the first arrives). Kept after it ends, so a late
+    /// event still lands and the bar shows where it finished.
+    pub export_progress: Option<(u64, u64)>,
+    /// An export is running.
+    pub exporting: bool,
 }
 
 impl Default for Inbox {
@@ -220,6 +235,11 @@ impl Default for Inbox {
             list_rev: 0,
             thread_rev: 0,
             sync_rev: 0,
+            privacy: None,
+            lock: LockState { enabled: false, locked: false, idle_minutes: 0 },
+            lock_known: false,
+            export_progress: None,
+            exporting: false,
         }
     }
 }
@@ -352,6 +372,16 @@ pub enum Action {
     FocusChanged(bool),
     Failed(IpcError),
     DismissError,
+    /// Open the Privacy & data screen, for everything or one conversation.
+    OpenPrivacy(Option<i64>),
+    ClosePrivacy,
+    /// The core's answer to `lock_state`, or to a lock command.
+    LockStateLoaded(LockState),
+    /// `unlock` succeeded.
+    Unlocked(LockState),
+    /// An export started (progress from zero) or ended.
+    ExportStarted,
+    ExportEnded,
 }
 
 /// IPC calls the component runs on the reducer's behalf.
@@ -501,6 +531,9 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.conversations_failed = false;
             state.list_rev += 1;
         }
+        Action::ConversationsFailed(error) if error.code == ErrorCode::Locked => {
+            locked(state);
+        }
         Action::ConversationsFailed(error) => {
             state.conversations_failed = !state.conversations_loaded;
             state.error = Some(error);
@@ -629,6 +662,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
         Action::Escape => {
             if state.help_open {
                 state.help_open = false;
+            } else if state.privacy.is_some() {
+                state.privacy = None;
             } else if state.search.open {
                 state.search = Search::default();
                 state.list_rev += 1;
@@ -788,10 +823,93 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 mark_read(state, id, &mut effects);
             }
         }
+        Action::Failed(error) if error.code == ErrorCode::Locked => locked(state),
         Action::Failed(error) => state.error = Some(error),
         Action::DismissError => state.error = None,
+        Action::OpenPrivacy(conversation) => {
+            state.help_open = false;
+            state.privacy = Some(conversation);
+        }
+        Action::ClosePrivacy => state.privacy = None,
+        Action::LockStateLoaded(lock) => {
+            let first = !state.lock_known;
+            state.lock_known = true;
+            if lock.locked {
+                state.lock = lock;
+                locked(state);
+            } else {
+                let was_locked = state.lock.locked;
+                state.lock = lock;
+                if first || was_locked {
+                    effects.push(Effect::LoadConversations);
+                }
+            }
+        }
+        Action::Unlocked(lock) => {
+            state.lock = lock;
+            state.lock_known = true;
+            state.error = None;
+            state.conversations_failed = false;
+            effects.push(Effect::LoadConversations);
+        }
+        Action::Event(InboxEvent::Locked) => {
+            state.lock.enabled = true;
+            state.lock.locked = true;
+            locked(state);
+        }
+        Action::Event(InboxEvent::ExportProgress { done, total }) => {
+            // Only for an export this window started; never backwards.
+            if let Some((seen, _)) = state.export_progress {
+                if done >= seen {
+                    state.export_progress = Some((done, total));
+                }
+            }
+        }
+        Action::ExportStarted => {
+            state.exporting = true;
+            state.export_progress = Some((0, 0));
+        }
+        Action::ExportEnded => state.exporting = false,
+        Action::Event(InboxEvent::ConversationRemoved { conversation_id }) => {
+            let before = state.conversations.len();
+            state.conversations.retain(|c| c.id != conversation_id);
+            if state.conversations.len() != before {
+                state.list_rev += 1;
+            }
+            if state.selected == Some(conversation_id) {
+                state.selected = None;
+                state.thread = Thread::default();
+                state.thread_rev += 1;
+            }
+            state.search.hits.retain(|h| h.message.conversation_id != conversation_id);
+        }
+    }
+    if matches!(state.privacy, Some(Some(id)) if state.conversation(id).is_none())
+        && state.conversations_loaded
+    {
+        // The conversation the screen was opened for is gone (erased).
+        state.privacy = Some(None);
     }
     effects
+}
+
+/// The app locked: forget everything it showed, until unlocked.
+fn locked(state: &mut Inbox) {
+    state.lock.locked = true;
+    state.lock_known = true;
+    state.conversations.clear();
+    state.conversations_loaded = false;
+    state.conversations_failed = false;
+    state.selected = None;
+    state.thread = Thread::default();
+    state.search = Search::default();
+    state.help_open = false;
+    state.privacy = None;
+    state.error = None;
+    state.export_progress = None;
+    state.exporting = false;
+    state.list_rev += 1;
+    state.thread_rev += 1;
 }
 
 /// Asks for the page before the first loaded message, once at a time.
@@ -1586,5 +1704,77 @@ mod tests {
         assert!(s.search.open);
         reduce(&mut s, Action::Escape);
         assert!(!s.search.open);
+    }
+
+    fn lock(enabled: bool, locked: bool) -> LockState {
+        LockState { enabled, locked, idle_minutes: 5 }
+    }
+
+    #[test]
+    fn nothing_loads_before_the_lock_state_and_nothing_while_locked() {
+        let mut s = Inbox::default();
+        assert_eq!(
+            reduce(&mut s, Action::LockStateLoaded(lock(false, false))),
+            vec![Effect::LoadConversations]
+        );
+        let mut s = Inbox::default();
+        assert!(reduce(&mut s, Action::LockStateLoaded(lock(true, true))).is_empty());
+        assert!(s.lock.locked);
+        assert_eq!(
+            reduce(&mut s, Action::Unlocked(lock(true, false))),
+            vec![Effect::LoadConversations]
+        );
+        assert!(!s.lock.locked);
+    }
+
+    #[test]
+    fn locking_forgets_what_was_shown_and_a_locked_refusal_is_no_banner() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::OpenPrivacy(None));
+        reduce(&mut s, Action::Event(InboxEvent::Locked));
+        assert!(s.lock.locked && s.lock.enabled);
+        assert!(s.conversations.is_empty() && s.visible.is_empty());
+        assert_eq!((s.selected, s.privacy), (None, None));
+        assert!(s.thread.messages.is_empty());
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::Failed(IpcError::new(ErrorCode::Locked, "Parley is locked.")));
+        assert!(s.lock.locked);
+        assert_eq!(s.error, None);
+    }
+
+    #[test]
+    fn an_erased_conversation_leaves_the_list_and_the_thread() {
+        let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0)]);
+        reduce(&mut s, Action::Select(1));
+        reduce(&mut s, Action::OpenPrivacy(Some(1)));
+        reduce(&mut s, Action::Event(InboxEvent::ConversationRemoved { conversation_id: 1 }));
+        assert_eq!(ids(&s), vec![2]);
+        assert_eq!(s.selected, None);
+        assert_eq!(s.thread.conversation_id, None);
+        assert_eq!(s.privacy, Some(None), "the screen stays, no longer for that customer");
+        assert_eq!(s.visible.len(), 1);
+    }
+
+    #[test]
+    fn escape_closes_the_privacy_screen_and_progress_is_tracked() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::OpenPrivacy(None));
+        // Events for an export this window did not start are ignored.
+        reduce(&mut s, Action::Event(InboxEvent::ExportProgress { done: 1, total: 10 }));
+        assert_eq!(s.export_progress, None);
+        reduce(&mut s, Action::ExportStarted);
+        assert!(s.exporting);
+        reduce(&mut s, Action::Event(InboxEvent::ExportProgress { done: 5, total: 10 }));
+        assert_eq!(s.export_progress, Some((5, 10)));
+        reduce(&mut s, Action::ExportEnded);
+        assert!(!s.exporting);
+        // The last event may arrive after the command's answer.
+        reduce(&mut s, Action::Event(InboxEvent::ExportProgress { done: 10, total: 10 }));
+        assert_eq!(s.export_progress, Some((10, 10)));
+        reduce(&mut s, Action::Event(InboxEvent::ExportProgress { done: 3, total: 10 }));
+        assert_eq!(s.export_progress, Some((10, 10)), "never backwards");
+        reduce(&mut s, Action::Escape);
+        assert_eq!(s.privacy, None);
     }
 }

@@ -125,8 +125,13 @@ enum Command {
         #[arg(value_parser = ["full", "sender_only", "hidden"])]
         content: String,
     },
-    /// How long messages are kept: a number of days, or "forever".
-    Retention { days: String },
+    /// How long messages are kept: a number of days, or "forever"; with
+    /// --channel, that channel's own period ("global" follows the others).
+    Retention {
+        days: String,
+        #[arg(long, value_parser = ["whatsapp", "instagram"])]
+        channel: Option<String>,
+    },
     /// Delete what is older than the retention period now.
     Purge {
         /// Purge as if it were this moment (Unix milliseconds) instead of now:
@@ -264,6 +269,12 @@ async fn main() -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}", parley_types::IpcError::from(&e)))?;
     let user_error =
         |e: parley_core::CoreError| anyhow::anyhow!("{}", parley_types::IpcError::from(&e));
+    // A profile with the app lock on opens locked, here as in the app.
+    if core.is_locked() {
+        let passphrase = secret_from_env("PARLEY_PASSPHRASE")
+            .context("this profile has the app lock on: set $PARLEY_PASSPHRASE to unlock it")?;
+        core.unlock(passphrase).await.map_err(user_error)?;
+    }
     match cli.command {
         Command::Enroll { relay, device_name } => {
             let code = secret_from_env("PARLEY_ENROLL_CODE")?;
@@ -368,12 +379,20 @@ async fn main() -> Result<()> {
                 parley_types::NotificationContent::parse(&content).expect("clap checked the value");
             core.set_notification_content(content).map_err(user_error)?;
         }
-        Command::Retention { days } => {
-            let days = match days.as_str() {
-                "forever" => None,
-                n => Some(n.parse::<u32>().context("days must be a number or \"forever\"")?),
+        Command::Retention { days, channel } => {
+            use parley_types::{ChannelKind, RetentionPeriod};
+            let channel = channel.map(|c| match c.as_str() {
+                "instagram" => ChannelKind::Instagram,
+                _ => ChannelKind::Whatsapp,
+            });
+            let period = match days.as_str() {
+                "forever" => Some(RetentionPeriod::Forever),
+                "global" if channel.is_some() => None,
+                n => Some(RetentionPeriod::Days {
+                    days: n.parse::<u32>().context("days must be a number or \"forever\"")?,
+                }),
             };
-            core.set_retention_days(days).map_err(user_error)?;
+            print_json(&core.set_retention(channel, period).map_err(user_error)?)?;
         }
         Command::Purge { as_of } => {
             let now = as_of.unwrap_or_else(parley_now_ms);

@@ -39,6 +39,10 @@ pub enum CoreError {
          If you moved the profile, restore the keyring it came with; nothing was changed"
     )]
     MissingDatabaseKey,
+    #[error("Parley is locked: unlock it with your passphrase to continue")]
+    Locked,
+    #[error("that passphrase is not right: check it and try again")]
+    WrongPassphrase,
 }
 
 impl From<&CoreError> for IpcError {
@@ -64,6 +68,8 @@ impl From<&CoreError> for IpcError {
                 ErrorCode::Reconnect
             }
             CoreError::MissingDatabaseKey => ErrorCode::Storage,
+            CoreError::Locked => ErrorCode::Locked,
+            CoreError::WrongPassphrase => ErrorCode::InvalidInput,
             CoreError::Relay(RelayError::Rejected(_)) => ErrorCode::Reconnect,
             CoreError::Relay(_) | CoreError::Http(_) => ErrorCode::RetryLater,
             CoreError::EnrollRefused(_) => ErrorCode::InvalidInput,

@@ -7,6 +7,7 @@
 //! also pushed as an [`InboxEvent`] to subscribers, so the UI never polls.
 
 pub mod errors;
+pub mod lock;
 mod media_task;
 pub mod notify;
 pub mod privacy;
@@ -70,6 +71,8 @@ struct Inner {
     /// Held by the one media download run at a time.
     media_lock: tokio::sync::Mutex<()>,
     stop: watch::Sender<bool>,
+    /// The app lock (see [`lock`]).
+    gate: lock::Gate,
     _lock: profile::ProfileLock,
 }
 
@@ -97,6 +100,7 @@ impl Core {
         let key = database_key(&profile, secrets.as_ref())?;
         let store = Store::open(&profile.database_path(), &key)?;
         drop(key);
+        let gate = lock::load(&store)?;
         let interrupted = store.recover_outbox()?;
         if !interrupted.is_empty() {
             tracing::warn!(count = interrupted.len(), "sends interrupted by a crash marked failed");
@@ -124,6 +128,7 @@ impl Core {
                 relay: Mutex::new(None),
                 media_lock: tokio::sync::Mutex::new(()),
                 stop,
+                gate,
                 _lock: lock,
             }),
         })
@@ -312,10 +317,12 @@ impl Core {
     }
 
     pub fn list_conversations(&self) -> Result<Vec<ConversationSummary>, CoreError> {
+        self.gate()?;
         Ok(self.inner.store.list_conversations(CONVERSATION_PAGE)?)
     }
 
     pub fn list_messages(&self, conversation_id: i64) -> Result<Vec<Message>, CoreError> {
+        self.gate()?;
         self.inner.store.conversation(conversation_id)?;
         Ok(self.inner.store.list_messages(conversation_id, MESSAGE_PAGE)?)
     }
@@ -326,6 +333,7 @@ impl Core {
         conversation_id: i64,
         before_message_id: i64,
     ) -> Result<Vec<Message>, CoreError> {
+        self.gate()?;
         Ok(self.inner.store.list_messages_before(
             conversation_id,
             before_message_id,
@@ -335,6 +343,7 @@ impl Core {
 
     /// Full-text search over every conversation, newest hits first.
     pub fn search(&self, query: &str) -> Result<Vec<SearchHit>, CoreError> {
+        self.gate()?;
         let messages = self.inner.store.search(query, SEARCH_PAGE)?;
         let mut titles = std::collections::HashMap::new();
         let mut hits = Vec::with_capacity(messages.len());
@@ -355,6 +364,7 @@ impl Core {
     /// A stored media file as a `data:` URL, which the UI's CSP allows for
     /// images and which never touches the disk.
     pub fn media_data_url(&self, message_id: i64) -> Result<String, CoreError> {
+        self.gate()?;
         use base64::Engine;
         let (mime, bytes) = self.media(message_id)?;
         let mime = mime.filter(|m| m.split('/').count() == 2 && !m.contains([';', ',', ' ']));
@@ -368,6 +378,7 @@ impl Core {
     /// Queue a reply. It is on disk (as "sending") before this returns, and
     /// the outbox worker sends it.
     pub fn send_text(&self, request: &SendTextRequest) -> Result<Message, CoreError> {
+        self.gate()?;
         let text = request.text.trim_end();
         if text.trim().is_empty() {
             return Err(CoreError::InvalidInput("the message is empty".into()));
@@ -418,6 +429,7 @@ impl Core {
     /// previous reaction comes back and an `InboxEvent::ReactionFailed`
     /// says why. Returns the message as it shows now.
     pub fn react(&self, request: &ReactRequest) -> Result<Message, CoreError> {
+        self.gate()?;
         let emoji = request.emoji.trim();
         if emoji.chars().count() > 16
             || emoji
@@ -439,6 +451,10 @@ impl Core {
 
     /// What notifications reveal (see [`NotificationContent`]).
     pub fn notification_content(&self) -> NotificationContent {
+        if self.is_locked() {
+            // A locked app shows nothing of its messages, not even there.
+            return NotificationContent::Hidden;
+        }
         match self.inner.store.setting(SETTING_NOTIFICATIONS) {
             Ok(Some(value)) => NotificationContent::parse(&value).unwrap_or_default(),
             Ok(None) => NotificationContent::default(),
@@ -451,11 +467,13 @@ impl Core {
     }
 
     pub fn set_notification_content(&self, content: NotificationContent) -> Result<(), CoreError> {
+        self.gate()?;
         Ok(self.inner.store.set_setting(SETTING_NOTIFICATIONS, content.as_str())?)
     }
 
     /// Send a failed message again.
     pub fn retry_message(&self, message_id: i64) -> Result<Message, CoreError> {
+        self.gate()?;
         let message =
             self.inner.store.retry_failed(message_id, &new_client_txn_id(), now_ms())??;
         self.emit(InboxEvent::MessageChanged { message: message.clone() });
@@ -465,6 +483,7 @@ impl Core {
 
     /// Remove a failed message.
     pub fn delete_message(&self, message_id: i64) -> Result<(), CoreError> {
+        self.gate()?;
         let conversation_id = self.inner.store.delete_failed(message_id)??;
         self.emit(InboxEvent::MessageRemoved { conversation_id, message_id });
         self.emit_conversation(conversation_id);
@@ -482,6 +501,7 @@ impl Core {
         bytes: &[u8],
         caption: &str,
     ) -> Result<Message, CoreError> {
+        self.gate()?;
         let mime = mime_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if mime.split('/').count() != 2 {
             return Err(CoreError::InvalidInput(format!("{mime_type:?} is not a file type")));
@@ -536,6 +556,7 @@ impl Core {
 
     /// Clear the unread count and send Meta a read receipt in the background.
     pub fn mark_read(&self, conversation_id: i64) -> Result<(), CoreError> {
+        self.gate()?;
         let newest = self.inner.store.mark_read(conversation_id)?;
         self.emit_conversation(conversation_id);
         if let (Some(provider_id), Ok(client), Some(settings)) =
@@ -561,6 +582,7 @@ impl Core {
         let media = self.clone();
         tokio::spawn(async move { media.fetch_media().await });
         tokio::spawn(self.clone().retention_loop());
+        tokio::spawn(self.clone().idle_watch());
         tokio::spawn(sync::run(self.clone()));
         tokio::spawn(worker::run(self.clone()));
     }
@@ -569,6 +591,19 @@ impl Core {
     pub fn shutdown(&self) {
         let _ = self.inner.stop.send(true);
         self.inner.outbox_wake.notify_one();
+    }
+
+    /// Resolves once [`Core::shutdown`] was called (for tasks outside the
+    /// core that hold a clone, such as the shell's event forwarding).
+    pub async fn stopped(&self) {
+        let mut stop = self.stop_signal();
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }
+
+    /// How many handles to this engine exist (the profile stays locked and
+    /// the database open until the last is dropped).
+    pub fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.inner)
     }
 
     pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {

@@ -311,6 +311,12 @@ pub(crate) async fn run(core: Core) {
                 core.set_sync_state(SyncState::Running);
                 continue;
             }
+            // Disconnected on purpose: keep the words `disconnect` chose.
+            Err(RoundError::Core(CoreError::NotEnrolled))
+                if matches!(core.sync_state(), SyncState::Error { .. }) =>
+            {
+                MAX_BACKOFF
+            }
             Err(RoundError::Relay(RelayError::Unreachable(reason))) => {
                 let pause = backoff(failures);
                 failures = failures.saturating_add(1);

@@ -256,6 +256,197 @@ print(json.dumps({"bodies": [r["body"] for r in rows], "names": [c["name"] for c
         let fresh = open(dir.path(), secrets).unwrap();
         assert!(fresh.list_conversations().unwrap().is_empty());
     }
+
+    fn instagram(core: &Core, mid: &str, sender: &str, body: &str, at_ms: i64) {
+        let json = serde_json::json!({
+            "object": "instagram",
+            "entry": [{ "id": "17841400000000000", "time": at_ms, "messaging": [{
+                "sender": { "id": sender },
+                "recipient": { "id": "17841400000000000" },
+                "timestamp": at_ms,
+                "message": { "mid": mid, "text": body }
+            }]}]
+        });
+        core.store().ingest(&webhook::parse_value(&json).unwrap(), None, at_ms).unwrap();
+    }
+
+    #[test]
+    fn a_channel_period_overrides_the_global_one_and_purge_respects_each() {
+        use parley_types::{ChannelKind, RetentionPeriod};
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        // 40 days old at the injected "now" below, on both channels.
+        let now = T0 + 100 * DAY;
+        text(&core, "wamid.wa-old", "15550000001", "Wa", "zqxwaold", now - 40 * DAY);
+        text(&core, "wamid.wa-new", "15550000001", "Wa", "zqxwanew", now - 10 * DAY);
+        instagram(&core, "mid.ig-old", "9000000000000001", "zqxigold", now - 40 * DAY);
+        instagram(&core, "mid.ig-ancient", "9000000000000001", "zqxigancient", now - 400 * DAY);
+
+        // Global 90 days: only the 400-day-old Instagram message goes.
+        let outcome = core.purge_expired(now).unwrap();
+        assert_eq!((outcome.messages, outcome.media_files), (1, 0));
+        assert!(core.store().search("zqxigancient", 10).unwrap().is_empty());
+
+        // WhatsApp 30 days, Instagram forever, global 90.
+        core.set_retention(Some(ChannelKind::Whatsapp), Some(RetentionPeriod::Days { days: 30 }))
+            .unwrap();
+        core.set_retention(Some(ChannelKind::Instagram), Some(RetentionPeriod::Forever)).unwrap();
+        let settings = core.retention_settings().unwrap();
+        assert_eq!(settings.effective(ChannelKind::Whatsapp), RetentionPeriod::Days { days: 30 });
+        assert_eq!(settings.effective(ChannelKind::Instagram), RetentionPeriod::Forever);
+        let outcome = core.purge_expired(now).unwrap();
+        assert_eq!(outcome.messages, 1);
+        let wa = outcome.channels.iter().find(|c| c.channel == ChannelKind::Whatsapp).unwrap();
+        assert_eq!((wa.days, wa.messages), (Some(30), 1));
+        let ig = outcome.channels.iter().find(|c| c.channel == ChannelKind::Instagram).unwrap();
+        assert_eq!((ig.days, ig.messages), (None, 0));
+        assert!(core.store().search("zqxwaold", 10).unwrap().is_empty());
+        assert_eq!(core.store().search("zqxwanew", 10).unwrap().len(), 1);
+        assert_eq!(core.store().search("zqxigold", 10).unwrap().len(), 1, "Instagram keeps it");
+
+        // Instagram back to following the global period, now 7 days.
+        core.set_retention(Some(ChannelKind::Instagram), None).unwrap();
+        core.set_retention(None, Some(RetentionPeriod::Days { days: 7 })).unwrap();
+        let outcome = core.purge_expired(now).unwrap();
+        let ig = outcome.channels.iter().find(|c| c.channel == ChannelKind::Instagram).unwrap();
+        assert_eq!((ig.days, ig.messages), (Some(7), 1));
+        assert!(core.store().search("zqxigold", 10).unwrap().is_empty());
+        // WhatsApp still has its own 30 days: the 10-day-old message stays.
+        assert_eq!(core.store().search("zqxwanew", 10).unwrap().len(), 1);
+
+        for bad in [0, crate::privacy::MAX_RETENTION_DAYS + 1] {
+            let err = core.set_retention(None, Some(RetentionPeriod::Days { days: bad }));
+            assert_eq!(IpcError::from(&err.unwrap_err()).code, ErrorCode::InvalidInput);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_reports_progress_and_refuses_a_folder_that_is_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(&dir.path().join("p"), Arc::new(InMemorySecretStore::default())).unwrap();
+        for i in 0..1500 {
+            text(&core, &format!("wamid.{i}"), "15550000001", "Ana", "hello", T0 + i);
+        }
+        let mut events = core.subscribe();
+        let out = dir.path().join("export");
+        let summary = core.export_to(out.to_string_lossy().into_owned(), None).await.unwrap();
+        assert_eq!(summary.messages, 1500);
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let InboxEvent::ExportProgress { done, total } = event {
+                seen.push((done, total));
+            }
+        }
+        // 1 contact + 1 conversation + 1500 messages.
+        assert_eq!(seen.first(), Some(&(0, 1502)));
+        assert_eq!(seen.last(), Some(&(1502, 1502)));
+        assert!(seen.len() >= 3, "progress in between: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "never backwards: {seen:?}");
+
+        let again = core.export_to(out.to_string_lossy().into_owned(), None).await.unwrap_err();
+        assert!(again.to_string().contains("not an empty folder"), "{again}");
+        let relative = core.export_to("exports/here".into(), None).await.unwrap_err();
+        assert!(relative.to_string().contains("full folder path"), "{relative}");
+        let orphan = dir.path().join("missing/deeper");
+        let orphan = core.export_to(orphan.to_string_lossy().into_owned(), None).await;
+        assert!(orphan.unwrap_err().to_string().contains("does not exist"));
+    }
+
+    #[tokio::test]
+    async fn disconnecting_removes_the_meta_token_and_may_delete_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(InMemorySecretStore::default());
+        let core = open(dir.path(), secrets.clone()).unwrap();
+        secrets.set(SecretName::GraphToken, b"token").unwrap();
+        text(&core, "wamid.a", "15550000001", "Ana", "zqxkeep", T0);
+        core.disconnect(true).await.unwrap();
+        assert!(secrets.get(SecretName::GraphToken).unwrap().is_none());
+        assert_eq!(core.list_conversations().unwrap().len(), 1, "history kept");
+        core.disconnect(false).await.unwrap();
+        assert!(core.list_conversations().unwrap().is_empty());
+        assert!(core.store().search("zqxkeep", 10).unwrap().is_empty());
+        assert!(core.store().search_contacts("ana", 10).unwrap().is_empty());
+    }
+}
+
+mod app_lock {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn pass(s: &str) -> Zeroizing<String> {
+        Zeroizing::new(s.to_owned())
+    }
+
+    #[tokio::test]
+    async fn only_a_verifier_is_stored_and_a_locked_core_refuses_data_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(InMemorySecretStore::default());
+        let core = open(dir.path(), secrets.clone()).unwrap();
+        assert!(!core.lock_state().enabled);
+        let short = core.enable_app_lock(pass("short"), 5).await.unwrap_err();
+        assert!(short.to_string().contains("at least 8"), "{short}");
+        core.enable_app_lock(pass("correct horse battery"), 5).await.unwrap();
+        let verifier = core.store().setting("app_lock.verifier").unwrap().unwrap();
+        assert!(verifier.starts_with("$argon2id$"), "a PHC string: {verifier}");
+        assert!(!verifier.contains("correct horse"));
+        assert!(!core.is_locked(), "turning it on does not lock at once");
+        drop(core);
+
+        // A new start is locked.
+        let core = open(dir.path(), secrets).unwrap();
+        assert!(core.lock_state().locked);
+        let refused = core.list_conversations().unwrap_err();
+        assert_eq!(IpcError::from(&refused).code, ErrorCode::Locked);
+        assert!(IpcError::from(&refused).message.contains("unlock"));
+        for refused in [
+            core.search("x").map(drop),
+            core.data_inventory().map(drop),
+            core.privacy_settings().map(drop),
+            core.set_notification_content(parley_types::NotificationContent::Full),
+            core.delete_conversation_data(1).map(drop),
+        ] {
+            assert!(matches!(refused, Err(CoreError::Locked)), "{refused:?}");
+        }
+        assert_eq!(core.notification_content(), parley_types::NotificationContent::Hidden);
+        // app_info and the lock state stay readable.
+        let _ = core.app_info();
+
+        let started = std::time::Instant::now();
+        let wrong = core.unlock(pass("wrong horse battery")).await.unwrap_err();
+        assert!(matches!(wrong, CoreError::WrongPassphrase));
+        assert!(started.elapsed() >= Duration::from_millis(900), "a wrong guess is slowed down");
+        assert!(core.is_locked());
+        core.unlock(pass("correct horse battery")).await.unwrap();
+        assert!(core.list_conversations().unwrap().is_empty());
+
+        // Turning it off needs the passphrase.
+        assert!(core.disable_app_lock(pass("nope nope nope")).await.is_err());
+        core.disable_app_lock(pass("correct horse battery")).await.unwrap();
+        assert!(core.store().setting("app_lock.verifier").unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn idle_time_locks_and_tells_the_ui() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        core.enable_app_lock(pass("correct horse battery"), 10).await.unwrap();
+        let mut events = core.subscribe();
+        let t = crate::now_ms();
+        core.gate_at(t + 9 * 60_000).unwrap();
+        // Activity at +9 min postpones the lock: +18 min is 9 idle minutes.
+        assert!(!core.lock_if_idle(t + 18 * 60_000));
+        assert!(core.lock_if_idle(t + 19 * 60_000 + 1));
+        assert!(matches!(events.try_recv(), Ok(InboxEvent::Locked)));
+        assert!(matches!(core.gate_at(t + 20 * 60_000), Err(CoreError::Locked)));
+        // Locking by hand, and no idle lock at 0 minutes.
+        core.unlock(pass("correct horse battery")).await.unwrap();
+        core.set_lock_idle_minutes(0).unwrap();
+        assert!(!core.lock_if_idle(t + 10_000 * 60_000));
+        core.lock().unwrap();
+        assert!(core.is_locked());
+        assert_eq!(crate::lock::failure_delay(0), Duration::from_secs(1));
+        assert_eq!(crate::lock::failure_delay(10), Duration::from_secs(8));
+    }
 }
 
 mod reactions {

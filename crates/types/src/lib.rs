@@ -261,6 +261,18 @@ pub enum InboxEvent {
     SyncStateChanged {
         state: SyncState,
     },
+    /// A customer's data was erased: the conversation is gone.
+    ConversationRemoved {
+        conversation_id: i64,
+    },
+    /// The app lock engaged (idle time passed, or the agent locked it).
+    /// Every data command is refused until `unlock`.
+    Locked,
+    /// A running export wrote `done` of `total` rows and files.
+    ExportProgress {
+        done: u64,
+        total: u64,
+    },
 }
 
 /// The name of the single Tauri event that carries [`InboxEvent`]s.
@@ -318,6 +330,8 @@ pub enum ErrorCode {
     Reconnect,
     Storage,
     Internal,
+    /// The app lock is on: unlock with the passphrase first.
+    Locked,
 }
 
 /// The only error type that crosses the IPC boundary: a code for the UI to
@@ -341,6 +355,111 @@ impl std::fmt::Display for IpcError {
 }
 
 impl std::error::Error for IpcError {}
+
+/// How long messages and media are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RetentionPeriod {
+    Days { days: u32 },
+    Forever,
+}
+
+impl RetentionPeriod {
+    /// `None` for forever.
+    pub fn days(self) -> Option<u32> {
+        match self {
+            RetentionPeriod::Days { days } => Some(days),
+            RetentionPeriod::Forever => None,
+        }
+    }
+}
+
+/// The global retention period and the per-channel overrides (`None`
+/// follows the global one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionSettings {
+    pub global: RetentionPeriod,
+    pub whatsapp: Option<RetentionPeriod>,
+    pub instagram: Option<RetentionPeriod>,
+}
+
+impl RetentionSettings {
+    /// The period that applies to `channel`.
+    pub fn effective(&self, channel: ChannelKind) -> RetentionPeriod {
+        match channel {
+            ChannelKind::Whatsapp => self.whatsapp,
+            ChannelKind::Instagram => self.instagram,
+        }
+        .unwrap_or(self.global)
+    }
+}
+
+/// What a purge removed in one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPurge {
+    pub channel: ChannelKind,
+    /// The period applied; `None` (forever) removes nothing.
+    pub days: Option<u32>,
+    pub messages: u64,
+    pub media_files: u64,
+}
+
+/// What a retention purge removed, in total and per channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeOutcome {
+    pub messages: u64,
+    pub media_files: u64,
+    pub channels: Vec<ChannelPurge>,
+}
+
+/// What an export wrote, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    pub dir: String,
+    pub contacts: u64,
+    pub conversations: u64,
+    pub messages: u64,
+    pub media_files: u64,
+}
+
+/// One line of the data inventory: what is kept, where, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryItem {
+    pub what: String,
+    pub location: String,
+    pub protection: String,
+    pub count: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+/// The read-only data inventory of the Privacy & data screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataInventoryView {
+    pub items: Vec<InventoryItem>,
+}
+
+/// The app lock as the UI needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockState {
+    /// A passphrase is set.
+    pub enabled: bool,
+    /// Data commands are refused until `unlock`.
+    pub locked: bool,
+    /// Lock after this many idle minutes (0: only at start and on demand).
+    pub idle_minutes: u32,
+}
+
+/// Everything the Privacy & data screen shows besides the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacySettings {
+    pub retention: RetentionSettings,
+    pub notifications: NotificationContent,
+    pub lock: LockState,
+    /// Where "Export everything" suggests writing.
+    pub export_suggestion: String,
+    /// A Meta account (WhatsApp/Instagram) is connected.
+    pub connected: bool,
+}
 
 /// Maximum length of a WhatsApp text body, in characters.
 pub const MAX_TEXT_CHARS: usize = 4096;

@@ -10,6 +10,10 @@ pub struct HeaderProps {
     pub sync: SyncState,
     /// Changes with every sync state received, restarting the countdown.
     pub sync_rev: u64,
+    /// Opens the Privacy & data screen.
+    pub on_privacy: Callback<MouseEvent>,
+    /// Locks the app; shown only when the app lock is on.
+    pub on_lock: Option<Callback<MouseEvent>>,
 }
 
 /// App name, sandbox badge and the always-visible sync state.
@@ -68,6 +72,30 @@ pub fn Header(props: &HeaderProps) -> Html {
             <div class="sync-state" data-testid="sync-state" data-state={sync.state} title={sync.text.clone()}>
                 <span class="sync-dot" aria-hidden="true"></span>
                 <span class="sync-text">{sync.text}</span>
+            </div>
+            <div class="header-actions">
+                if let Some(on_lock) = props.on_lock.clone() {
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="lock-button"
+                        aria-label="Lock Parley (Ctrl+L)"
+                        title="Lock Parley (Ctrl+L)"
+                        onclick={on_lock}
+                    >
+                        {icons::padlock()}
+                    </button>
+                }
+                <button
+                    type="button"
+                    class="icon-button"
+                    data-testid="privacy-button"
+                    aria-label="Privacy & data (Ctrl+,)"
+                    title="Privacy & data (Ctrl+,)"
+                    onclick={props.on_privacy.clone()}
+                >
+                    {icons::shield()}
+                </button>
             </div>
             // Announces state changes once, not every countdown second.
             <span class="visually-hidden" role="status">{announcement}</span>

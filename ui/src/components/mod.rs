@@ -6,11 +6,15 @@ mod composer;
 mod conversation_list;
 mod header;
 pub mod icons;
+mod lock;
+mod privacy;
 mod search;
 mod thread;
 
 pub use banner::ErrorBanner;
 pub use conversation_list::ConversationList;
 pub use header::Header;
+pub use lock::LockScreen;
+pub use privacy::PrivacyScreen;
 pub use search::HelpOverlay;
 pub use thread::ThreadPane;

@@ -187,7 +187,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 9] = [
+    const KEYS: [(&str, &str); 11] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
@@ -199,6 +199,8 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             "Close search, this help, the emoji list or the quote; else back to the message box",
         ),
         ("?", "Show or hide this help"),
+        ("Ctrl+,", "Privacy & data"),
+        ("Ctrl+L", "Lock Parley (when the app lock is on)"),
         ("Tab", "Move between controls"),
     ];
     let rows: Html = KEYS

@@ -291,6 +291,16 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 >
                     {window_text}
                 </span>
+                <button
+                    type="button"
+                    class="text-button small"
+                    data-testid="customer-data"
+                    aria-label={format!("Export or erase {}'s data", conversation.title)}
+                    title="Export or erase this customer's data"
+                    onclick={props.dispatcher.send::<MouseEvent>(Action::OpenPrivacy(Some(conversation.id)))}
+                >
+                    {"Customer data"}
+                </button>
             </header>
             <div
                 class="messages"

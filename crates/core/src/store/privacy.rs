@@ -16,6 +16,9 @@ pub struct PurgeReport {
     pub media_files: u64,
 }
 
+/// How many rows or files an export writes between two progress reports.
+pub const PROGRESS_EVERY: u64 = 1000;
+
 /// What an export wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ExportReport {
@@ -47,16 +50,16 @@ fn scrub(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Delete the messages chosen by `filter` (an SQL condition on `messages`)
-/// with everything hanging off them.
+/// Delete the messages chosen by `filter` (an SQL condition on `messages`
+/// whose parameters are `args`) with everything hanging off them.
 fn delete_messages(
     tx: &rusqlite::Transaction<'_>,
     filter: &str,
-    arg: i64,
+    args: &[&dyn rusqlite::ToSql],
 ) -> Result<PurgeReport, StoreError> {
     let media_files: i64 = tx.query_row(
         &format!("SELECT count(*) FROM media WHERE message_id IN (SELECT id FROM messages WHERE {filter})"),
-        params![arg],
+        args,
         |r| r.get(0),
     )?;
     for sql in [
@@ -67,32 +70,77 @@ fn delete_messages(
         "DELETE FROM sent_reactions WHERE target IN (SELECT provider_id FROM messages WHERE {f} AND provider_id IS NOT NULL)",
         "DELETE FROM media WHERE message_id IN (SELECT id FROM messages WHERE {f})",
     ] {
-        tx.execute(&sql.replace("{f}", filter), params![arg])?;
+        tx.execute(&sql.replace("{f}", filter), args)?;
     }
-    let messages = tx.execute(&format!("DELETE FROM messages WHERE {filter}"), params![arg])?;
+    let messages = tx.execute(&format!("DELETE FROM messages WHERE {filter}"), args)?;
     Ok(PurgeReport { messages: messages as u64, media_files: media_files as u64 })
 }
+
+/// Conversations of one channel kind (`?2`).
+const IN_CHANNEL: &str = "conversation_id IN (SELECT cv.id FROM conversations cv
+     JOIN contacts ct ON ct.id = cv.contact_id
+     JOIN channels ch ON ch.id = ct.channel_id WHERE ch.kind = ?2)";
 
 impl Store {
     /// Delete every message sent before `cutoff_ms`, its media, reactions,
     /// statuses and index entries, and old unhandled events.
     pub fn purge_before(&self, cutoff_ms: i64) -> Result<PurgeReport, StoreError> {
+        let reports =
+            self.purge(&[("whatsapp", cutoff_ms), ("instagram", cutoff_ms)], cutoff_ms)?;
+        Ok(reports.iter().fold(PurgeReport::default(), |a, r| PurgeReport {
+            messages: a.messages + r.messages,
+            media_files: a.media_files + r.media_files,
+        }))
+    }
+
+    /// Per channel kind (`"whatsapp"`, `"instagram"`), delete the messages
+    /// sent before its cutoff with everything hanging off them; then the
+    /// reactions, statuses and unhandled events (which may name any
+    /// channel) older than `other_cutoff_ms`. One transaction; one report
+    /// per entry of `channels`.
+    pub fn purge(
+        &self,
+        channels: &[(&str, i64)],
+        other_cutoff_ms: i64,
+    ) -> Result<Vec<PurgeReport>, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let report = delete_messages(&tx, "sent_at < ?1", cutoff_ms)?;
-        tx.execute("DELETE FROM status_events WHERE at < ?1", params![cutoff_ms])?;
-        tx.execute("DELETE FROM unhandled_events WHERE received_at < ?1", params![cutoff_ms])?;
-        tx.execute("DELETE FROM reactions WHERE at < ?1", params![cutoff_ms])?;
-        tx.execute("DELETE FROM sent_reactions WHERE at < ?1", params![cutoff_ms])?;
-        // A preview may quote a deleted message.
-        tx.execute(
-            "UPDATE conversations SET last_preview = '' WHERE last_at < ?1",
-            params![cutoff_ms],
-        )?;
+        let mut reports = Vec::with_capacity(channels.len());
+        for &(kind, cutoff) in channels {
+            let filter = format!("sent_at < ?1 AND {IN_CHANNEL}");
+            reports.push(delete_messages(&tx, &filter, &[&cutoff, &kind])?);
+            // A preview may quote a deleted message.
+            tx.execute(
+                "UPDATE conversations SET last_preview = '' WHERE last_at < ?1 AND id IN (
+                     SELECT cv.id FROM conversations cv JOIN contacts ct ON ct.id = cv.contact_id
+                     JOIN channels ch ON ch.id = ct.channel_id WHERE ch.kind = ?2)",
+                params![cutoff, kind],
+            )?;
+        }
+        let other = other_cutoff_ms;
+        tx.execute("DELETE FROM status_events WHERE at < ?1", params![other])?;
+        tx.execute("DELETE FROM unhandled_events WHERE received_at < ?1", params![other])?;
+        tx.execute("DELETE FROM reactions WHERE at < ?1", params![other])?;
+        tx.execute("DELETE FROM sent_reactions WHERE at < ?1", params![other])?;
         tx.commit()?;
-        if report.messages > 0 {
+        if reports.iter().any(|r| r.messages > 0) {
             scrub(&conn)?;
         }
+        Ok(reports)
+    }
+
+    /// Delete every conversation, contact and message (disconnecting
+    /// without keeping the history). Settings and the relay cursor stay.
+    pub fn delete_history(&self) -> Result<PurgeReport, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let report = delete_messages(&tx, "1 = 1", &[])?;
+        tx.execute_batch(
+            "DELETE FROM reactions; DELETE FROM status_events; DELETE FROM unhandled_events;
+             DELETE FROM conversations; DELETE FROM contacts;",
+        )?;
+        tx.commit()?;
+        scrub(&conn)?;
         Ok(report)
     }
 
@@ -111,7 +159,7 @@ impl Store {
                 rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
                 e => e.into(),
             })?;
-        let report = delete_messages(&tx, "conversation_id = ?1", conversation)?;
+        let report = delete_messages(&tx, "conversation_id = ?1", &[&conversation])?;
         tx.execute("DELETE FROM conversations WHERE id = ?1", params![conversation])?;
         tx.execute("DELETE FROM contacts WHERE id = ?1", params![contact])?;
         tx.commit()?;
@@ -139,9 +187,38 @@ impl Store {
         dir: &Path,
         conversation: Option<i64>,
     ) -> Result<ExportReport, ExportError> {
+        self.export_with_progress(dir, conversation, &mut |_, _| {})
+    }
+
+    /// [`Store::export`], calling `progress(done, total)` (rows and files)
+    /// every [`PROGRESS_EVERY`] items and once at the end.
+    pub fn export_with_progress(
+        &self,
+        dir: &Path,
+        conversation: Option<i64>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ExportReport, ExportError> {
         std::fs::create_dir_all(dir.join("media")).map_err(ExportError::Io)?;
         let conn = self.reader();
         let scope = conversation.map_or(-1, |c| c);
+        let total: i64 = conn.query_row(
+            "SELECT (SELECT count(*) FROM contacts WHERE ?1 = -1 OR id = (SELECT contact_id FROM conversations WHERE id = ?1))
+                  + (SELECT count(*) FROM conversations WHERE ?1 = -1 OR id = ?1)
+                  + (SELECT count(*) FROM messages WHERE (?1 = -1 OR conversation_id = ?1) AND deleted = 0)
+                  + (SELECT count(*) FROM media md JOIN messages m ON m.id = md.message_id
+                     WHERE md.state = 'stored' AND (?1 = -1 OR m.conversation_id = ?1))",
+            params![scope],
+            |r| r.get(0),
+        )?;
+        let total = total as u64;
+        let mut done = 0u64;
+        progress(0, total);
+        let mut tick = |n: u64| {
+            done += n;
+            if done.is_multiple_of(PROGRESS_EVERY) {
+                progress(done.min(total), total);
+            }
+        };
         let contacts = export_table(
             &conn,
             dir,
@@ -151,6 +228,7 @@ impl Store {
              JOIN channels ch ON ch.id = ct.channel_id
              WHERE ?1 = -1 OR ct.id = (SELECT contact_id FROM conversations WHERE id = ?1) ORDER BY ct.id",
             scope,
+            &mut tick,
         )?;
         let conversations = export_table(
             &conn,
@@ -159,6 +237,7 @@ impl Store {
             &["id", "contact_id", "unread", "last_at"],
             "SELECT id, contact_id, unread, last_at FROM conversations WHERE ?1 = -1 OR id = ?1 ORDER BY id",
             scope,
+            &mut tick,
         )?;
         let messages = export_table(
             &conn,
@@ -168,6 +247,7 @@ impl Store {
             "SELECT id, conversation_id, provider_id, direction, kind, body, sent_at, status, error, reply_to
              FROM messages WHERE (?1 = -1 OR conversation_id = ?1) AND deleted = 0 ORDER BY id",
             scope,
+            &mut tick,
         )?;
         let mut report = ExportReport { contacts, conversations, messages, media_files: 0 };
         let mut stmt = conn.prepare(
@@ -187,8 +267,10 @@ impl Store {
             )
             .map_err(ExportError::Io)?;
             report.media_files += 1;
+            tick(1);
         }
         std::fs::write(dir.join("README.txt"), EXPORT_README).map_err(ExportError::Io)?;
+        progress(total, total);
         Ok(report)
     }
 }
@@ -260,6 +342,7 @@ fn export_table(
     columns: &[&str],
     sql: &str,
     scope: i64,
+    tick: &mut dyn FnMut(u64),
 ) -> Result<u64, ExportError> {
     let io = ExportError::Io;
     let mut csv = std::io::BufWriter::new(
@@ -296,6 +379,7 @@ fn export_table(
         json.write_all(b"\n").map_err(io)?;
         serde_json::to_writer(&mut json, &object).map_err(|e| io(e.into()))?;
         count += 1;
+        tick(1);
     }
     json.write_all(b"\n]\n").map_err(io)?;
     csv.flush().map_err(io)?;

@@ -140,6 +140,11 @@ impl Store {
             .optional()?)
     }
 
+    pub fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        self.writer().execute("DELETE FROM settings WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.writer().execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
