@@ -48,8 +48,8 @@ mod bridge {
     use parley_types::{
         AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ErrorCode, ExportSummary,
         InboxEvent, IpcError, LockState, Message, NotificationContent, PrivacySettings,
-        PurgeOutcome, ReactRequest, RetentionPeriod, RetentionSettings, SearchHit,
-        SendTextRequest, SyncState, INBOX_EVENT,
+        PurgeOutcome, ReactRequest, RetentionPeriod, RetentionSettings, SearchHit, SendTextRequest,
+        SyncState, INBOX_EVENT,
     };
     use serde::de::DeserializeOwned;
     use serde::Serialize;
