@@ -20,9 +20,10 @@ use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
+use crate::epoch::Epochs;
 use crate::store::{
-    from_sql_seq, kind_str, lock, seal_raw, to_sql_seq, AppSecret, AuthedDevice, FanoutReport,
-    IngestReport, PreparedPart, StoreError,
+    from_sql_seq, kind_str, lock, to_sql_seq, AppSecret, AuthedDevice, FanoutReport, IngestReport,
+    PreparedPart, StoreError,
 };
 
 /// Most requests committed in one transaction. Bounds the latency of the
@@ -39,6 +40,8 @@ pub(crate) enum Job {
     Fanout {
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        /// Keyed hashes of the customer ids the sender named.
+        subjects: Vec<[u8; 32]>,
         received_at_ms: i64,
         reply: oneshot::Sender<Result<FanoutReport, StoreError>>,
     },
@@ -95,9 +98,14 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub(crate) fn start(write: Arc<Mutex<Connection>>) -> std::io::Result<Committer> {
+    pub(crate) fn start(
+        write: Arc<Mutex<Connection>>,
+        epochs: Arc<Epochs>,
+    ) -> std::io::Result<Committer> {
         let (jobs, rx) = mpsc::channel();
-        std::thread::Builder::new().name("relay-commit".into()).spawn(move || run(&rx, &write))?;
+        std::thread::Builder::new()
+            .name("relay-commit".into())
+            .spawn(move || run(&rx, &write, &epochs))?;
         Ok(Committer { jobs })
     }
 
@@ -108,7 +116,7 @@ impl Committer {
     }
 }
 
-fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>) {
+fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>, epochs: &Epochs) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -118,11 +126,11 @@ fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>) {
             }
         }
         let mut conn = lock(write);
-        commit_group(&mut conn, group);
+        commit_group(&mut conn, group, epochs);
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Job>) {
+fn commit_group(conn: &mut Connection, group: Vec<Job>, epochs: &Epochs) {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -137,12 +145,14 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>) {
     let mut done = Vec::with_capacity(group.len());
     for job in group {
         done.push(match job {
-            Job::Ingest { secret, parts, received_at_ms, reply } => {
-                Done::Ingest(reply, step(&mut tx, |c| ingest(c, &secret, parts, received_at_ms)))
-            }
-            Job::Fanout { sender, copies, received_at_ms, reply } => {
-                Done::Fanout(reply, step(&mut tx, |c| fanout(c, &sender, copies, received_at_ms)))
-            }
+            Job::Ingest { secret, parts, received_at_ms, reply } => Done::Ingest(
+                reply,
+                step(&mut tx, |c| ingest(c, epochs, &secret, parts, received_at_ms)),
+            ),
+            Job::Fanout { sender, copies, subjects, received_at_ms, reply } => Done::Fanout(
+                reply,
+                step(&mut tx, |c| fanout(c, &sender, copies, &subjects, received_at_ms)),
+            ),
             Job::Ack { device_id, up_to, reply } => {
                 Done::Ack(reply, step(&mut tx, |c| ack(c, &device_id, up_to)))
             }
@@ -200,8 +210,26 @@ fn insert_delivery(
     Ok(())
 }
 
+/// Record the keyed customer-id hashes of one queued event, for data deletion.
+fn insert_subjects(
+    conn: &Connection,
+    tenant_id: &str,
+    seq: i64,
+    subjects: &[[u8; 32]],
+    received_at_ms: i64,
+) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO event_subjects (tenant_id, seq, subject, received_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for hash in subjects {
+        insert.execute(params![tenant_id, seq, hash.as_slice(), received_at_ms])?;
+    }
+    Ok(())
+}
+
 fn ingest(
     conn: &Connection,
+    epochs: &Epochs,
     verified_secret: &str,
     parts: Vec<PreparedPart>,
     received_at_ms: i64,
@@ -232,17 +260,12 @@ fn ingest(
         for (device_id, public_key) in active_devices(conn, &tenant_id)? {
             let sealed = match presealed.remove(&device_id) {
                 Some(sealed) => sealed,
-                None => seal_raw(&public_key, &part.plaintext)?,
+                None => epochs.seal(&public_key, &part.plaintext)?,
             };
             insert_delivery(conn, &device_id, seq, received_at_ms, &sealed)?;
             report.deliveries += 1;
         }
-        let mut subject = conn.prepare_cached(
-            "INSERT INTO event_subjects (tenant_id, seq, subject, received_at) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for hash in &part.subjects {
-            subject.execute(params![tenant_id, seq, hash.as_slice(), received_at_ms])?;
-        }
+        insert_subjects(conn, &tenant_id, seq, &part.subjects, received_at_ms)?;
         report.accepted += 1;
         if !report.tenants.contains(&tenant_id) {
             report.tenants.push(tenant_id);
@@ -260,6 +283,7 @@ fn fanout(
     conn: &Connection,
     sender: &AuthedDevice,
     copies: Vec<(String, Vec<u8>)>,
+    subjects: &[[u8; 32]],
     received_at_ms: i64,
 ) -> Result<FanoutReport, StoreError> {
     let sender_active: Option<bool> = conn
@@ -304,6 +328,7 @@ fn fanout(
         insert_delivery(conn, &device_id, seq, received_at_ms, &sealed)?;
         queued.push(device_id);
     }
+    insert_subjects(conn, &sender.tenant_id, seq, subjects, received_at_ms)?;
     Ok(FanoutReport { seq: Some(from_sql_seq(seq)), queued, missing })
 }
 

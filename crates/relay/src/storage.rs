@@ -60,10 +60,13 @@ pub trait RelayStorage: Send + Sync + 'static {
     ) -> Result<Vec<SealedEvent>, StoreError>;
     fn submit_ack(&self, device_id: &str, up_to: u64) -> Reply<()>;
     fn peers(&self, device: &AuthedDevice) -> Result<Vec<Peer>, StoreError>;
+    /// `customer_ids` are the customers the event concerns; a backend keeps
+    /// only their keyed hashes, so data deletion finds the event.
     fn submit_fanout(
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
         at_ms: i64,
     ) -> Reply<FanoutReport>;
     fn record_device_access(&self, device: &AuthedDevice, action: &str) -> Result<(), StoreError>;
@@ -144,9 +147,10 @@ impl RelayStorage for Store {
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
         at_ms: i64,
     ) -> Reply<FanoutReport> {
-        Store::submit_fanout(self, sender, copies, at_ms)
+        Store::submit_fanout(self, sender, copies, customer_ids, at_ms)
     }
     fn record_device_access(&self, device: &AuthedDevice, action: &str) -> Result<(), StoreError> {
         Store::record_device_access(self, device, action)

@@ -52,7 +52,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest device name kept, so a client cannot bloat the admin listing.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Read connections kept open beside the writer.
 const READERS: usize = 2;
@@ -228,6 +228,17 @@ pub struct IngestReport {
     pub tenants: Vec<String>,
 }
 
+/// Version 3: every queued blob is a versioned envelope (see
+/// `parley_protocol`: `0x01` sealed box, `0x02` epoch box). Blobs queued
+/// before were bare sealed boxes, so they get the sealed-box version byte;
+/// nothing is decrypted or re-encrypted. (`||` would turn the blob into
+/// TEXT, which the STRICT table refuses; hex and back keeps it a BLOB.) A
+/// relay older than this refuses
+/// the file (`SchemaTooNew`) rather than hand devices blobs it misreads.
+const SCHEMA_V3: &str = r#"
+UPDATE deliveries SET sealed = unhex('01' || hex(sealed));
+"#;
+
 /// What a fan-out did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanoutReport {
@@ -277,13 +288,6 @@ pub struct AuditEntry {
     pub subject: Option<String>,
 }
 
-/// Seal `plaintext` for a base64 public key; raw bytes, since base64 on disk
-/// would cost a third more for nothing.
-pub(crate) fn seal_raw(public_key_b64: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let key = DevicePublicKey::from_base64(public_key_b64).map_err(StoreError::Seal)?;
-    key.seal_bytes(plaintext).map_err(StoreError::Seal)
-}
-
 /// A tenant's app secret, held only as long as verification needs it.
 pub type AppSecret = Zeroizing<String>;
 
@@ -300,6 +304,9 @@ pub(crate) struct StoreInner {
     next_reader: std::sync::atomic::AtomicUsize,
     pub(crate) committer: crate::commit::Committer,
     pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
+    /// The in-memory epoch key that webhook events are sealed under (see
+    /// [`crate::epoch`]). Never stored: a new one at every open.
+    pub(crate) epochs: Arc<crate::epoch::Epochs>,
 }
 
 impl std::fmt::Debug for Store {
@@ -384,7 +391,8 @@ impl Store {
             readers.push(Mutex::new(reader));
         }
         let write = Arc::new(Mutex::new(conn));
-        let committer = crate::commit::Committer::start(write.clone())
+        let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
+        let committer = crate::commit::Committer::start(write.clone(), epochs.clone())
             .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
         Ok(Store {
             inner: Arc::new(StoreInner {
@@ -393,6 +401,7 @@ impl Store {
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 committer,
                 subject_key,
+                epochs,
             }),
         })
     }
@@ -416,6 +425,22 @@ impl Store {
         let key: Vec<u8> =
             conn.query_row("SELECT key FROM relay_keys WHERE name = 'subject'", [], |r| r.get(0))?;
         Ok(Zeroizing::new(key))
+    }
+
+    /// End the epoch key's life if it is due (called on a timer, so an idle
+    /// relay does not keep an old key in memory).
+    pub fn rotate_epoch_if_due(&self) {
+        self.inner.epochs.rotate_if_due();
+    }
+
+    /// Seal `plaintext` for a device under the current epoch key; raw bytes,
+    /// since base64 on disk would cost a third more for nothing.
+    pub(crate) fn seal_for(
+        &self,
+        public_key_b64: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.inner.epochs.seal(public_key_b64, plaintext)
     }
 
     /// The keyed hash under which a customer id is recorded.
@@ -458,6 +483,15 @@ impl Store {
             if now < 2 {
                 tx.execute_batch(SCHEMA_V2)?;
                 tx.pragma_update(None, "user_version", 2)?;
+            }
+            tx.commit()?;
+        }
+        if version < 3 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now < 3 {
+                tx.execute_batch(SCHEMA_V3)?;
+                tx.pragma_update(None, "user_version", 3)?;
             }
             tx.commit()?;
         }
@@ -753,7 +787,7 @@ impl Store {
             let devices = self.channel_devices(&key)?;
             let mut sealed = Vec::with_capacity(devices.len());
             for (device_id, public_key) in devices {
-                sealed.push((device_id, seal_raw(&public_key, &plaintext)?));
+                sealed.push((device_id, self.seal_for(&public_key, &plaintext)?));
             }
             out.push(PreparedPart { key, plaintext, subjects, sealed });
         }
@@ -907,18 +941,29 @@ impl Store {
     }
 
     /// Queue a device's own sealed event for the listed peers (team
-    /// fan-out). See [`crate::commit`] for the checks. Async callers await
-    /// the receiver.
+    /// fan-out). See [`crate::commit`] for the checks. The customer ids the
+    /// sender names are hashed here, at once, exactly as a webhook's are, and
+    /// only the hashes are queued, so a data-deletion request for one of
+    /// those customers purges the event. Async callers await the receiver.
     pub fn submit_fanout(
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
         received_at_ms: i64,
     ) -> tokio::sync::oneshot::Receiver<Result<FanoutReport, StoreError>> {
+        let mut subjects: Vec<[u8; 32]> = Vec::with_capacity(customer_ids.len());
+        for id in customer_ids.iter().filter(|id| !id.trim().is_empty()) {
+            let hash = self.subject_hash(id);
+            if !subjects.contains(&hash) {
+                subjects.push(hash);
+            }
+        }
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.inner.committer.submit(crate::commit::Job::Fanout {
             sender,
             copies,
+            subjects,
             received_at_ms,
             reply,
         });
@@ -930,8 +975,9 @@ impl Store {
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
     ) -> Result<FanoutReport, StoreError> {
-        self.submit_fanout(sender, copies, now_ms())
+        self.submit_fanout(sender, copies, customer_ids, now_ms())
             .blocking_recv()
             .unwrap_or(Err(StoreError::Closed))
     }
@@ -1269,6 +1315,10 @@ mod tests {
         assert_eq!(sk1.open_payload(&e1[0].sealed).unwrap(), expected);
         assert_eq!(sk2.open_payload(&e2[1].sealed).unwrap(), expected);
         assert!(sk2.open(&e1[0].sealed).is_err());
+        // Webhook events are epoch boxes under this relay's current epoch.
+        let raw = B64.decode(&e1[0].sealed).unwrap();
+        assert_eq!(raw[0], parley_protocol::ENVELOPE_EPOCH_BOX);
+        assert_eq!(raw[1..33], store.inner.epochs.public_bytes());
 
         store.ack(&d1.device_id, 1).unwrap();
         assert_eq!(store.queue_depth(&d1.device_id).unwrap(), 1);
@@ -1278,6 +1328,71 @@ mod tests {
         let d1_info = info.iter().find(|d| d.id == d1.device_id).unwrap();
         assert_eq!((d1_info.acked_seq, d1_info.queue_depth), (2, 0));
         assert_eq!(store.queue_depth(&d2.device_id).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_new_store_open_starts_a_new_epoch_and_no_epoch_key_is_on_disk() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (sk, d) = enroll(&store, &t);
+        let body = json!({"object":"whatsapp_business_account","entry":[]});
+        let part = ChannelPart { key: number("111"), body };
+        store.ingest("secret-a", vec![part.clone()], now_ms()).unwrap();
+        let first_epoch = store.inner.epochs.public_bytes();
+        drop(store);
+        let store = Store::open(dir.path().join("relay.db")).unwrap();
+        assert_ne!(store.inner.epochs.public_bytes(), first_epoch, "every start, a new epoch");
+        store.ingest("secret-a", vec![part], now_ms()).unwrap();
+        let events = store.events_after(&d.device_id, 0, 10).unwrap();
+        assert_eq!(events.len(), 2);
+        for e in &events {
+            sk.open_payload(&e.sealed).unwrap();
+        }
+        // Only public halves could be on disk; the secret never is. (The
+        // public key is only in the envelopes, never in a table of its own.)
+        let keys: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM relay_keys WHERE name <> 'subject'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(keys, 0);
+    }
+
+    #[test]
+    fn a_version_2_store_is_migrated_to_versioned_envelopes() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        let (sk, d) = enroll(&store, &t);
+        drop(store);
+        // What a version 2 relay queued: a bare libsodium sealed box.
+        let path = dir.path().join("relay.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let enveloped =
+                sk.public_key().seal_bytes(b"{\"kind\":\"meta_webhook\",\"body\":{}}").unwrap();
+            conn.execute(
+                "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, 1, 1, ?2)",
+                params![d.device_id, &enveloped[1..]],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let events = store.events_after(&d.device_id, 0, 10).unwrap();
+        assert_eq!(
+            sk.open_payload(&events[0].sealed).unwrap(),
+            EventPayload::MetaWebhook { body: json!({}) }
+        );
+        let version: i64 =
+            store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        // A newer file than this relay knows is refused, not misread.
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            Store::open(&path).unwrap_err(),
+            StoreError::SchemaTooNew { found: 99, .. }
+        ));
     }
 
     #[test]
