@@ -30,9 +30,10 @@
 //! and drops every queued event that names it. The ids themselves never
 //! reach the file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -53,6 +54,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
 const SCHEMA_VERSION: i64 = 3;
+
+/// Bytes a WAL file is cut back to once restarted after a burst.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// Read connections kept open beside the writer.
 const READERS: usize = 2;
@@ -291,6 +295,45 @@ pub struct AuditEntry {
 /// A tenant's app secret, held only as long as verification needs it.
 pub type AppSecret = Zeroizing<String>;
 
+/// How long routing data read from the database serves webhooks before it
+/// is read again.
+///
+/// Why a cache is safe: nothing here decides where an event goes. The
+/// committer re-reads the channel's tenant, compares that tenant's secret
+/// with the one that verified, and re-reads the active devices inside the
+/// transaction (a copy pre-sealed for a device revoked meanwhile is dropped
+/// unwritten; a device enrolled meanwhile is sealed for there). A signature
+/// that fails against cached secrets is checked again against fresh ones
+/// before the webhook is refused, so a tenant created a moment ago (perhaps
+/// by the admin CLI, another process) is never turned away. What the cache
+/// saves is two database reads and a thread hop per webhook.
+const ROUTING_TTL: Duration = Duration::from_secs(1);
+
+/// The webhook hot path's view of the routing tables: every tenant's app
+/// secret and each channel's active devices with their public keys.
+pub struct Routing {
+    pub(crate) secrets: Vec<AppSecret>,
+    /// (channel kind, channel id) → (device id, public key).
+    devices: HashMap<(String, String), Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing")
+            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field("channels", &self.devices.len())
+            .finish()
+    }
+}
+
+impl Routing {
+    fn devices(&self, key: &ChannelKey) -> &[(String, String)] {
+        self.devices
+            .get(&(kind_str(key).to_owned(), key.id().to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Handle to the relay database. Cloning shares the connections and the
 /// committer; the committer thread stops when the last clone is dropped.
 #[derive(Clone)]
@@ -303,10 +346,14 @@ pub(crate) struct StoreInner {
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     pub(crate) committer: crate::commit::Committer,
+    /// Stops its thread when the store is dropped.
+    _checkpointer: crate::commit::Checkpointer,
     pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
     /// The in-memory epoch key that webhook events are sealed under (see
     /// [`crate::epoch`]). Never stored: a new one at every open.
     pub(crate) epochs: Arc<crate::epoch::Epochs>,
+    /// See [`ROUTING_TTL`].
+    routing: Mutex<Option<(Instant, Arc<Routing>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -390,6 +437,15 @@ impl Store {
             Self::prepare(&reader).map_err(open_err)?;
             readers.push(Mutex::new(reader));
         }
+        // Checkpoints leave the commit path (see `commit`): the committer
+        // only tops up what the background checkpointer has not copied yet.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(open_err)?;
+        // After a burst, a restarted WAL is truncated back to this size.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(open_err)?;
+        let checkpointer = Connection::open(path).map_err(open_err)?;
+        Self::prepare(&checkpointer).map_err(open_err)?;
+        let checkpointer = crate::commit::Checkpointer::start(checkpointer)
+            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
         let write = Arc::new(Mutex::new(conn));
         let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
         let committer = crate::commit::Committer::start(write.clone(), epochs.clone())
@@ -400,8 +456,10 @@ impl Store {
                 readers,
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 committer,
+                _checkpointer: checkpointer,
                 subject_key,
                 epochs,
+                routing: Mutex::new(None),
             }),
         })
     }
@@ -771,7 +829,19 @@ impl Store {
     /// the devices its channel's tenant has now. This is the CPU-heavy half
     /// of ingest and runs in parallel on the caller's thread; the committer
     /// re-checks the device list and seals for any device enrolled since.
+    /// Blocks (it may read the database); see [`Store::prepare_parts_with`].
     pub fn prepare_parts(&self, parts: Vec<ChannelPart>) -> Result<Vec<PreparedPart>, StoreError> {
+        let routing = self.load_routing()?;
+        self.prepare_parts_with(&routing, parts)
+    }
+
+    /// [`Store::prepare_parts`] with routing data already at hand: no I/O,
+    /// CPU only (hashing, serialising, sealing).
+    pub fn prepare_parts_with(
+        &self,
+        routing: &Routing,
+        parts: Vec<ChannelPart>,
+    ) -> Result<Vec<PreparedPart>, StoreError> {
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
             let subjects: Vec<[u8; 32]> = crate::subjects::customer_ids(&part.body)
@@ -784,14 +854,45 @@ impl Store {
                     |e| StoreError::Seal(parley_protocol::SealError::Payload(e.to_string())),
                 )?,
             );
-            let devices = self.channel_devices(&key)?;
+            let devices = routing.devices(&key);
             let mut sealed = Vec::with_capacity(devices.len());
             for (device_id, public_key) in devices {
-                sealed.push((device_id, self.seal_for(&public_key, &plaintext)?));
+                sealed.push((device_id.clone(), self.seal_for(public_key, &plaintext)?));
             }
             out.push(PreparedPart { key, plaintext, subjects, sealed });
         }
         Ok(out)
+    }
+
+    /// The routing data cached in memory if it is fresh, without blocking.
+    pub fn cached_routing(&self) -> Option<Arc<Routing>> {
+        let cache = lock(&self.inner.routing);
+        cache
+            .as_ref()
+            .filter(|(loaded_at, _)| loaded_at.elapsed() < ROUTING_TTL)
+            .map(|(_, routing)| routing.clone())
+    }
+
+    /// Read the routing data (app secrets; each channel's active devices)
+    /// from the database and cache it. Blocks.
+    pub fn load_routing(&self) -> Result<Arc<Routing>, StoreError> {
+        let secrets = self.app_secrets()?;
+        let rows: Vec<(String, String, String, String)> = {
+            let conn = self.reader();
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.kind, c.channel_id, d.id, d.public_key FROM channels c
+                 JOIN devices d ON d.tenant_id = c.tenant_id AND d.revoked_at IS NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut devices: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+        for (kind, channel, device, key) in rows {
+            devices.entry((kind, channel)).or_default().push((device, key));
+        }
+        let routing = Arc::new(Routing { secrets, devices });
+        *lock(&self.inner.routing) = Some((Instant::now(), routing.clone()));
+        Ok(routing)
     }
 
     /// Hand prepared parts to the group committer. The answer arrives once
@@ -810,20 +911,6 @@ impl Store {
             reply,
         });
         rx
-    }
-
-    /// Active devices of the tenant owning `key`, with their public keys.
-    fn channel_devices(&self, key: &ChannelKey) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.reader();
-        let rows = conn
-            .prepare_cached(
-                "SELECT d.id, d.public_key FROM channels c
-                 JOIN devices d ON d.tenant_id = c.tenant_id AND d.revoked_at IS NULL
-                 WHERE c.channel_id = ?1 AND c.kind = ?2",
-            )?
-            .query_map(params![key.id(), kind_str(key)], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
     }
 
     // ---- device side -----------------------------------------------------

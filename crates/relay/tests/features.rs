@@ -724,3 +724,48 @@ async fn https_from_certificate_files() {
     assert!(plain.map(|r| r.status() != 200).unwrap_or(true));
     relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn routing_changes_apply_at_once_despite_the_webhook_cache() {
+    let env = Env::new();
+    let a = env.store.create_tenant("a", "secret-a", "va").unwrap();
+    env.store.add_channel(&a, &number("111")).unwrap();
+    let (_sk1, d1) = env.enroll(&a).await;
+    let (_sk2, d2) = env.enroll(&a).await;
+    // Warm the cache: secrets of tenant a, devices d1 and d2.
+    let body = wa_batch(&[("111", "warm")]);
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("secret-a", &body))).await.status,
+        StatusCode::OK
+    );
+
+    // A tenant created after the cache was filled is accepted at once.
+    let b = env.store.create_tenant("b", "secret-b", "vb").unwrap();
+    env.store.add_channel(&b, &number("222")).unwrap();
+    let (skb, db) = env.enroll(&b).await;
+    let body = wa_batch(&[("222", "new tenant")]);
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("secret-b", &body))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(message_texts(&skb, &env.poll(&db.token, 0, 0).await), vec!["new tenant"]);
+
+    // A device enrolled after the cache was filled gets a copy; a revoked
+    // one gets none, though the cache still lists it.
+    let (sk3, d3) = env.enroll(&a).await;
+    env.store.revoke_device(&d2.device_id).unwrap();
+    let body = wa_batch(&[("111", "after changes")]);
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("secret-a", &body))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(message_texts(&sk3, &env.poll(&d3.token, 0, 0).await), vec!["after changes"]);
+    assert_eq!(env.store.queue_depth(&d2.device_id).unwrap(), 0);
+    assert_eq!(env.store.queue_depth(&d1.device_id).unwrap(), 2);
+
+    // A forged signature is still refused after the fresh re-check.
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("not-a-secret", &body))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
