@@ -12,6 +12,8 @@
 //! copy, and a device enrolled meanwhile is sealed for here.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,6 +94,26 @@ impl Done {
     }
 }
 
+/// What is known durable: every commit group up to `group` has had its WAL
+/// frames fsynced. Readers hand devices only rows of durable groups.
+pub(crate) struct Durable {
+    group: AtomicI64,
+    /// An fsync failed: what the kernel kept is unknown, so nothing more is
+    /// acknowledged until the relay restarts (and re-syncs at open).
+    poisoned: AtomicBool,
+}
+
+impl Durable {
+    pub(crate) fn new(group: i64) -> Durable {
+        Durable { group: AtomicI64::new(group), poisoned: AtomicBool::new(false) }
+    }
+
+    /// The highest commit group whose rows may be handed out.
+    pub(crate) fn group(&self) -> i64 {
+        self.group.load(Ordering::Acquire)
+    }
+}
+
 /// The sending side of the committer thread. Dropping it (with the last
 /// [`crate::Store`] clone) stops the thread once the queue is drained.
 pub(crate) struct Committer {
@@ -99,14 +121,23 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
+    /// `wal` is the database's WAL file, opened for syncing; `durable` holds
+    /// the highest group already on disk (see [`Durable`]).
     pub(crate) fn start(
         write: Arc<Mutex<Connection>>,
         epochs: Arc<Epochs>,
+        wal: File,
+        durable: Arc<Durable>,
     ) -> std::io::Result<Committer> {
         let (jobs, rx) = mpsc::channel();
+        let (synced, sync_rx) = mpsc::channel();
+        let sync_durable = durable.clone();
+        std::thread::Builder::new()
+            .name("relay-sync".into())
+            .spawn(move || sync_loop(&sync_rx, &wal, &sync_durable))?;
         std::thread::Builder::new()
             .name("relay-commit".into())
-            .spawn(move || run(&rx, &write, &epochs))?;
+            .spawn(move || run(&rx, &write, &epochs, &synced, &durable))?;
         Ok(Committer { jobs })
     }
 
@@ -117,8 +148,37 @@ impl Committer {
     }
 }
 
-fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>, epochs: &Epochs) {
+/// A committed group waiting for the fsync that makes it durable.
+struct Committed {
+    group: i64,
+    done: Vec<Done>,
+}
+
+/// Pipelined group commit. The committer commits a group with
+/// `synchronous=NORMAL` (SQLite writes the WAL frames but does not fsync)
+/// and hands the group's answers to the sync thread, which fsyncs the WAL
+/// file and only then answers everyone in every group it covered. While one
+/// fsync runs, the committer already commits the next groups, so the
+/// throughput is no longer "clients in flight / fsync latency".
+///
+/// Why this is exactly as durable as `synchronous=FULL`: an fsync makes
+/// durable every byte written to the file before it started, and each
+/// group's frames were written before its answers were handed over. WAL
+/// recovery replays frames up to the last valid commit frame, so a crash
+/// loses at most groups nobody was answered for. Readers could see such a
+/// group before its fsync; so every delivery row carries its `commit_group`,
+/// and devices are handed only rows of groups known durable
+/// ([`Durable::group`]), so a device never acknowledges (and moves its
+/// cursor past) an event that a crash could still take back.
+fn run(
+    rx: &mpsc::Receiver<Job>,
+    write: &Mutex<Connection>,
+    epochs: &Epochs,
+    synced: &mpsc::Sender<Committed>,
+    durable: &Durable,
+) {
     let mut last_catch_up = Instant::now();
+    let mut group_id = durable.group();
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -127,8 +187,34 @@ fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>, epochs: &Epochs) {
                 Err(_) => break,
             }
         }
+        if durable.poisoned.load(Ordering::Acquire) {
+            for job in group {
+                job.fail(StoreError::Commit(POISONED.into()));
+            }
+            continue;
+        }
+        group_id += 1;
         let mut conn = lock(write);
-        commit_group(&mut conn, group, epochs);
+        // Only this connection's commits skip the fsync, and only here:
+        // admin operations on the same connection keep FULL.
+        set_synchronous(&conn, "NORMAL");
+        let (done, commit_error) = commit_group(&mut conn, group, epochs, group_id);
+        set_synchronous(&conn, "FULL");
+        match commit_error {
+            Some(e) => {
+                for d in done {
+                    d.send(Some(&e));
+                }
+            }
+            None => {
+                if let Err(mpsc::SendError(lost)) = synced.send(Committed { group: group_id, done })
+                {
+                    for d in lost.done {
+                        d.send(Some("the sync thread stopped"));
+                    }
+                }
+            }
+        }
         // Everyone in the group has been answered by now. Under steady load
         // the background checkpointer never sees the WAL complete (frames
         // keep arriving), and SQLite only restarts a WAL whose every frame
@@ -138,6 +224,46 @@ fn run(rx: &mpsc::Receiver<Job>, write: &Mutex<Connection>, epochs: &Epochs) {
         if last_catch_up.elapsed() >= CATCH_UP_EVERY {
             checkpoint(&conn);
             last_catch_up = Instant::now();
+        }
+    }
+}
+
+const POISONED: &str = "an fsync of the relay's queue failed earlier; restart the relay";
+
+fn set_synchronous(conn: &Connection, level: &str) {
+    if let Err(e) = conn.pragma_update(None, "synchronous", level) {
+        // FULL staying on is only slower; NORMAL staying on is caught
+        // because every answer still waits for the sync thread.
+        tracing::error!(error = %e, level, "could not set the synchronous level");
+    }
+}
+
+/// fsync the WAL for every committed group waiting, then answer them all.
+fn sync_loop(rx: &mpsc::Receiver<Committed>, wal: &File, durable: &Durable) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let highest = batch.iter().map(|c| c.group).max().unwrap_or(0);
+        match wal.sync_data() {
+            Ok(()) => {
+                durable.group.fetch_max(highest, Ordering::AcqRel);
+                for committed in batch {
+                    for d in committed.done {
+                        d.send(None);
+                    }
+                }
+            }
+            Err(e) => {
+                durable.poisoned.store(true, Ordering::Release);
+                tracing::error!(error = %e, "fsync of the relay queue failed; refusing writes until restart");
+                for committed in batch {
+                    for d in committed.done {
+                        d.send(Some(POISONED));
+                    }
+                }
+            }
         }
     }
 }
@@ -180,7 +306,14 @@ impl Checkpointer {
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Job>, epochs: &Epochs) {
+/// Run a group in one transaction. Returns each request's outcome and the
+/// commit's error, if any; nobody is answered here.
+fn commit_group(
+    conn: &mut Connection,
+    group: Vec<Job>,
+    epochs: &Epochs,
+    group_id: i64,
+) -> (Vec<Done>, Option<String>) {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -189,7 +322,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, epochs: &Epochs) {
             for job in group {
                 job.fail(StoreError::Commit(e.clone()));
             }
-            return;
+            return (Vec::new(), None);
         }
     };
     let mut done = Vec::with_capacity(group.len());
@@ -197,11 +330,11 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, epochs: &Epochs) {
         done.push(match job {
             Job::Ingest { secret, parts, received_at_ms, reply } => Done::Ingest(
                 reply,
-                step(&mut tx, |c| ingest(c, epochs, &secret, parts, received_at_ms)),
+                step(&mut tx, |c| ingest(c, epochs, &secret, parts, received_at_ms, group_id)),
             ),
             Job::Fanout { sender, copies, subjects, received_at_ms, reply } => Done::Fanout(
                 reply,
-                step(&mut tx, |c| fanout(c, &sender, copies, &subjects, received_at_ms)),
+                step(&mut tx, |c| fanout(c, &sender, copies, &subjects, received_at_ms, group_id)),
             ),
             Job::Ack { device_id, up_to, reply } => {
                 Done::Ack(reply, step(&mut tx, |c| ack(c, &device_id, up_to)))
@@ -212,9 +345,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, epochs: &Epochs) {
     if let Some(e) = &commit_error {
         tracing::error!(error = %e, requests = done.len(), "group commit failed");
     }
-    for d in done {
-        d.send(commit_error.as_deref());
-    }
+    (done, commit_error)
 }
 
 /// Run one request inside its own savepoint of the group's transaction.
@@ -252,11 +383,13 @@ fn insert_delivery(
     seq: i64,
     received_at_ms: i64,
     sealed: &[u8],
+    group_id: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO deliveries (device_id, seq, received_at, sealed, commit_group)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![device_id, seq, received_at_ms, sealed])?;
+    .execute(params![device_id, seq, received_at_ms, sealed, group_id])?;
     Ok(())
 }
 
@@ -283,6 +416,7 @@ fn ingest(
     verified_secret: &str,
     parts: Vec<PreparedPart>,
     received_at_ms: i64,
+    group_id: i64,
 ) -> Result<IngestReport, StoreError> {
     let mut report = IngestReport::default();
     for part in parts {
@@ -312,7 +446,7 @@ fn ingest(
                 Some(sealed) => sealed,
                 None => epochs.seal(&public_key, &part.plaintext)?,
             };
-            insert_delivery(conn, &device_id, seq, received_at_ms, &sealed)?;
+            insert_delivery(conn, &device_id, seq, received_at_ms, &sealed, group_id)?;
             report.deliveries += 1;
         }
         insert_subjects(conn, &tenant_id, seq, &part.subjects, received_at_ms)?;
@@ -335,6 +469,7 @@ fn fanout(
     copies: Vec<(String, Vec<u8>)>,
     subjects: &[[u8; 32]],
     received_at_ms: i64,
+    group_id: i64,
 ) -> Result<FanoutReport, StoreError> {
     let sender_active: Option<bool> = conn
         .prepare_cached("SELECT revoked_at IS NULL FROM devices WHERE id = ?1 AND tenant_id = ?2")?
@@ -375,7 +510,7 @@ fn fanout(
     let seq = next_seq(conn, &sender.tenant_id)?;
     let mut queued = Vec::with_capacity(active.len());
     for (device_id, sealed) in active {
-        insert_delivery(conn, &device_id, seq, received_at_ms, &sealed)?;
+        insert_delivery(conn, &device_id, seq, received_at_ms, &sealed, group_id)?;
         queued.push(device_id);
     }
     insert_subjects(conn, &sender.tenant_id, seq, subjects, received_at_ms)?;

@@ -239,8 +239,13 @@ pub struct IngestReport {
 /// TEXT, which the STRICT table refuses; hex and back keeps it a BLOB.) A
 /// relay older than this refuses
 /// the file (`SchemaTooNew`) rather than hand devices blobs it misreads.
+///
+/// It also adds `deliveries.commit_group`: the group commit that wrote the
+/// row, so that devices are handed only rows whose group is known fsynced
+/// (see `commit::Durable`). Rows from before were durable: group 0.
 const SCHEMA_V3: &str = r#"
 UPDATE deliveries SET sealed = unhex('01' || hex(sealed));
+ALTER TABLE deliveries ADD COLUMN commit_group INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// What a fan-out did.
@@ -354,6 +359,8 @@ pub(crate) struct StoreInner {
     pub(crate) epochs: Arc<crate::epoch::Epochs>,
     /// See [`ROUTING_TTL`].
     routing: Mutex<Option<(Instant, Arc<Routing>)>>,
+    /// The highest commit group known fsynced; see `commit::Durable`.
+    durable: Arc<crate::commit::Durable>,
 }
 
 impl std::fmt::Debug for Store {
@@ -398,6 +405,22 @@ pub(crate) fn to_sql_seq(seq: u64) -> i64 {
 
 pub(crate) fn from_sql_seq(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
+}
+
+/// The database's WAL file, opened for fsync only (created `0600` if SQLite
+/// has not yet made it; SQLite then uses it as is). Linux syncs a file's
+/// data whichever descriptor asks.
+fn open_wal(db: &Path) -> std::io::Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(PathBuf::from(name))
 }
 
 #[cfg(unix)]
@@ -446,10 +469,23 @@ impl Store {
         Self::prepare(&checkpointer).map_err(open_err)?;
         let checkpointer = crate::commit::Checkpointer::start(checkpointer)
             .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
+        let file_err = |source| StoreError::File { path: path.to_owned(), source };
+        // Whatever a previous run committed is on disk now, fsynced or not:
+        // sync it before handing any of it out, so that everything present
+        // is durable (see `commit::Durable`).
+        let wal = open_wal(path).map_err(file_err)?;
+        wal.sync_all().map_err(file_err)?;
+        std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(file_err)?;
+        let last_group: i64 =
+            conn.query_row("SELECT COALESCE(MAX(commit_group), 0) FROM deliveries", [], |r| {
+                r.get(0)
+            })?;
+        let durable = Arc::new(crate::commit::Durable::new(last_group));
         let write = Arc::new(Mutex::new(conn));
         let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
-        let committer = crate::commit::Committer::start(write.clone(), epochs.clone())
-            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
+        let committer =
+            crate::commit::Committer::start(write.clone(), epochs.clone(), wal, durable.clone())
+                .map_err(file_err)?;
         Ok(Store {
             inner: Arc::new(StoreInner {
                 write,
@@ -460,6 +496,7 @@ impl Store {
                 subject_key,
                 epochs,
                 routing: Mutex::new(None),
+                durable,
             }),
         })
     }
@@ -988,13 +1025,16 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<SealedEvent>, StoreError> {
+        // Read before the query: a group that becomes durable meanwhile is
+        // picked up by the next poll (its committer's wake follows).
+        let durable = self.inner.durable.group();
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT seq, received_at, sealed FROM deliveries
-             WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+             WHERE device_id = ?1 AND seq > ?2 AND commit_group <= ?4 ORDER BY seq LIMIT ?3",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit], |r| {
+        let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit, durable], |r| {
             Ok(SealedEvent {
                 seq: from_sql_seq(r.get(0)?),
                 received_at_ms: r.get(1)?,
@@ -1446,6 +1486,36 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_a_group_not_yet_fsynced_are_not_handed_out() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
+        store.ingest("secret-a", vec![part], now_ms()).unwrap();
+        let durable = store.inner.durable.group();
+        assert!(durable >= 1, "an answered ingest's group is durable");
+        // A row as the committer leaves it between its commit and the fsync.
+        store
+            .conn()
+            .execute(
+                "INSERT INTO deliveries (device_id, seq, received_at, sealed, commit_group)
+                 VALUES (?1, 99, 1, X'01', ?2)",
+                params![d.device_id, durable + 1],
+            )
+            .unwrap();
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1]);
+        // After a restart everything in the file has been synced at open.
+        drop(store);
+        let store = Store::open(dir.path().join("relay.db")).unwrap();
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 99]);
+    }
+
+    #[test]
     fn a_version_2_store_is_migrated_to_versioned_envelopes() {
         let (dir, store) = open_temp();
         let t = store.create_tenant("a", "secret-a", "v").unwrap();
@@ -1455,6 +1525,7 @@ mod tests {
         let path = dir.path().join("relay.db");
         {
             let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("ALTER TABLE deliveries DROP COLUMN commit_group").unwrap();
             let enveloped =
                 sk.public_key().seal_bytes(b"{\"kind\":\"meta_webhook\",\"body\":{}}").unwrap();
             conn.execute(
