@@ -71,6 +71,14 @@ pub const PATH_METRICS: &str = "/metrics";
 pub const ENVELOPE_SEALED_BOX: u8 = 0x01;
 /// Leading byte of an epoch box envelope: epoch public key, nonce, ciphertext.
 pub const ENVELOPE_EPOCH_BOX: u8 = 0x02;
+/// Leading byte of an epoch box with a shared body: `0x03 ‖ epoch public key
+/// (32) ‖ nonce (24) ‖ crypto_box of the body key (32 + 16) ‖ body nonce (24)
+/// ‖ XSalsa20-Poly1305 of the event under the body key`. The event is
+/// encrypted once ([`SharedBody`]); only the 105-byte header before the body
+/// differs per device ([`EpochSealer::wrap`]).
+pub const ENVELOPE_EPOCH_SHARED: u8 = 0x03;
+/// Length of an [`ENVELOPE_EPOCH_SHARED`] header (everything before the body).
+pub const EPOCH_SHARED_HEADER: usize = 1 + 32 + 24 + 32 + 16;
 /// Bytes an envelope adds to its plaintext, at least (sealed box: version,
 /// ephemeral key, tag).
 pub const MIN_ENVELOPE_OVERHEAD: usize = 1 + 32 + 16;
@@ -381,9 +389,60 @@ impl EpochSealer {
         Ok(out)
     }
 
+    /// The per-device header of an [`ENVELOPE_EPOCH_SHARED`] envelope: the
+    /// body's key boxed for this device. The device's envelope is this
+    /// header followed by [`SharedBody::bytes`].
+    pub fn wrap(&self, body: &SharedBody) -> Result<Vec<u8>, SealError> {
+        let nonce = crypto_box::SalsaBox::generate_nonce(&mut OsRng);
+        let wrapped =
+            self.cipher.encrypt(&nonce, body.key.as_slice()).map_err(|_| SealError::Seal)?;
+        let mut out = Vec::with_capacity(EPOCH_SHARED_HEADER);
+        out.push(ENVELOPE_EPOCH_SHARED);
+        out.extend_from_slice(&self.epoch_public);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&wrapped);
+        Ok(out)
+    }
+
     /// [`EpochSealer::seal_bytes`] in standard base64.
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, SealError> {
         Ok(B64.encode(self.seal_bytes(plaintext)?))
+    }
+}
+
+/// One event encrypted once, for all of a tenant's devices: XSalsa20-Poly1305
+/// (`crypto_secretbox`) under a fresh random 256-bit key, which each device
+/// gets boxed in its own header ([`EpochSealer::wrap`]). With three devices
+/// this writes the event's ciphertext once instead of three times. The key
+/// is zeroized on drop.
+pub struct SharedBody {
+    key: Zeroizing<[u8; 32]>,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for SharedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBody").field("bytes", &self.bytes.len()).finish_non_exhaustive()
+    }
+}
+
+impl SharedBody {
+    pub fn seal(plaintext: &[u8]) -> Result<SharedBody, SealError> {
+        use crypto_secretbox::aead::KeyInit as _;
+        let key: Zeroizing<[u8; 32]> =
+            Zeroizing::new(crypto_secretbox::XSalsa20Poly1305::generate_key(&mut OsRng).into());
+        let cipher = crypto_secretbox::XSalsa20Poly1305::new(&(*key).into());
+        let nonce = crypto_secretbox::XSalsa20Poly1305::generate_nonce(&mut OsRng);
+        let ciphertext = cipher.encrypt(&nonce, plaintext).map_err(|_| SealError::Seal)?;
+        let mut bytes = Vec::with_capacity(24 + ciphertext.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ciphertext);
+        Ok(SharedBody { key, bytes })
+    }
+
+    /// Body nonce and ciphertext: what follows every device's header.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -450,6 +509,29 @@ impl DeviceSecretKey {
             }
             // Too short to hold the epoch key, nonce and tag.
             Some((&ENVELOPE_EPOCH_BOX, _)) => Err(SealError::Open),
+            Some((&ENVELOPE_EPOCH_SHARED, rest))
+                if rest.len() >= EPOCH_SHARED_HEADER - 1 + 24 + 16 =>
+            {
+                use crypto_secretbox::aead::KeyInit as _;
+                let (epoch_public, rest) = rest.split_at(32);
+                let (nonce, rest) = rest.split_at(24);
+                let (wrapped, body) = rest.split_at(48);
+                let epoch_public: [u8; 32] =
+                    epoch_public.try_into().map_err(|_| SealError::Open)?;
+                let key = Zeroizing::new(
+                    self.epoch_cipher(epoch_public)
+                        .decrypt(crypto_box::Nonce::from_slice(nonce), wrapped)
+                        .map_err(|_| SealError::Open)?,
+                );
+                let key: [u8; 32] = key.as_slice().try_into().map_err(|_| SealError::Open)?;
+                let key = Zeroizing::new(key);
+                let (body_nonce, ciphertext) = body.split_at(24);
+                crypto_secretbox::XSalsa20Poly1305::new(&(*key).into())
+                    .decrypt(crypto_secretbox::Nonce::from_slice(body_nonce), ciphertext)
+                    .map(Zeroizing::new)
+                    .map_err(|_| SealError::Open)
+            }
+            Some((&ENVELOPE_EPOCH_SHARED, _)) => Err(SealError::Open),
             Some((&version, _)) => Err(SealError::Version(version)),
             None => Err(SealError::Open),
         }
@@ -645,5 +727,38 @@ mod tests {
         let sealer = epoch.sealer(&DeviceSecretKey::generate().public_key());
         assert_eq!(format!("{epoch:?}"), "EpochKey(<redacted>)");
         assert_eq!(format!("{sealer:?}"), "EpochSealer(<redacted>)");
+    }
+
+    #[test]
+    fn shared_bodies_open_for_each_wrapped_device_only() {
+        let (a, b, c) =
+            (DeviceSecretKey::generate(), DeviceSecretKey::generate(), DeviceSecretKey::generate());
+        let epoch = EpochKey::generate();
+        let body = SharedBody::seal(b"one event for all").unwrap();
+        assert!(!body.bytes().windows(9).any(|w| w == b"one event"));
+        let envelope = |sk: &DeviceSecretKey| {
+            let mut e = epoch.sealer(&sk.public_key()).wrap(&body).unwrap();
+            assert_eq!(e.len(), EPOCH_SHARED_HEADER);
+            assert_eq!(e[0], ENVELOPE_EPOCH_SHARED);
+            e.extend_from_slice(body.bytes());
+            e
+        };
+        let (for_a, for_b) = (envelope(&a), envelope(&b));
+        assert_eq!(a.open_bytes(&for_a).unwrap().as_slice(), b"one event for all");
+        assert_eq!(b.open_bytes(&for_b).unwrap().as_slice(), b"one event for all");
+        assert_eq!(c.open_bytes(&for_a).unwrap_err(), SealError::Open);
+        assert_eq!(b.open_bytes(&for_a).unwrap_err(), SealError::Open);
+        // A header joined to another event's body does not open.
+        let other = SharedBody::seal(b"another event").unwrap();
+        let mut spliced = for_a[..EPOCH_SHARED_HEADER].to_vec();
+        spliced.extend_from_slice(other.bytes());
+        assert_eq!(a.open_bytes(&spliced).unwrap_err(), SealError::Open);
+        for i in [1, 40, 60, 100, EPOCH_SHARED_HEADER + 3, for_a.len() - 1] {
+            let mut bad = for_a.clone();
+            bad[i] ^= 1;
+            assert_eq!(a.open_bytes(&bad).unwrap_err(), SealError::Open, "byte {i}");
+        }
+        assert_eq!(a.open_bytes(&for_a[..EPOCH_SHARED_HEADER + 10]).unwrap_err(), SealError::Open);
+        assert!(!format!("{body:?}").contains("key:"));
     }
 }

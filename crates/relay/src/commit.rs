@@ -440,13 +440,20 @@ fn ingest(
             continue;
         }
         let seq = next_seq(conn, &tenant_id)?;
-        let mut presealed: HashMap<String, Vec<u8>> = part.sealed.into_iter().collect();
-        for (device_id, public_key) in active_devices(conn, &tenant_id)? {
-            let sealed = match presealed.remove(&device_id) {
-                Some(sealed) => sealed,
-                None => epochs.seal(&public_key, &part.plaintext)?,
+        let mut prewrapped: HashMap<String, Vec<u8>> = part.headers.into_iter().collect();
+        let devices = active_devices(conn, &tenant_id)?;
+        if !devices.is_empty() {
+            conn.prepare_cached(
+                "INSERT INTO event_bodies (tenant_id, seq, received_at, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![tenant_id, seq, received_at_ms, part.body.bytes()])?;
+        }
+        for (device_id, public_key) in devices {
+            let header = match prewrapped.remove(&device_id) {
+                Some(header) => header,
+                None => epochs.wrap(&public_key, &part.body)?,
             };
-            insert_delivery(conn, &device_id, seq, received_at_ms, &sealed, group_id)?;
+            insert_delivery(conn, &device_id, seq, received_at_ms, &header, group_id)?;
             report.deliveries += 1;
         }
         insert_subjects(conn, &tenant_id, seq, &part.subjects, received_at_ms)?;
@@ -518,17 +525,28 @@ fn fanout(
 }
 
 fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError> {
-    let last_seq: i64 = conn
+    let (tenant_id, acked, last_seq): (String, i64, i64) = conn
         .prepare_cached(
-            "SELECT t.next_seq - 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id
+            "SELECT d.tenant_id, d.acked_seq, t.next_seq - 1
+             FROM devices d JOIN tenants t ON t.id = d.tenant_id
              WHERE d.id = ?1",
         )?
-        .query_row([device_id], |r| r.get(0))
+        .query_row([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
         .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
     let up_to = to_sql_seq(up_to).min(last_seq);
     conn.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
         .execute(params![device_id, up_to])?;
+    // A shared body goes with the last header pointing at it. The last
+    // device to ack an event does so in an ack whose range (its previous
+    // cursor, up_to] holds that seq, so only that range is looked at.
+    conn.prepare_cached(
+        "DELETE FROM event_bodies
+         WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 AND NOT EXISTS (
+             SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+             WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
+    )?
+    .execute(params![tenant_id, acked, up_to])?;
     conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
         .execute(params![device_id, up_to])?;
     Ok(())

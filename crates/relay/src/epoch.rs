@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use parley_protocol::{DevicePublicKey, EpochKey, EpochSealer};
+use parley_protocol::{DevicePublicKey, EpochKey, EpochSealer, SharedBody};
 
 use crate::store::StoreError;
 
@@ -108,30 +108,43 @@ impl Epochs {
     }
 
     /// Seal `plaintext` for the device whose stored public key is
-    /// `public_key_b64`, as an epoch box. Raw bytes, for the queue.
+    /// `public_key_b64`, as a single-device epoch box (`0x02`). The queue
+    /// uses shared bodies ([`Epochs::wrap`]); tests check the key with this.
+    #[cfg(test)]
     pub(crate) fn seal(
         &self,
         public_key_b64: &str,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
+        self.sealer(public_key_b64)?.seal_bytes(plaintext).map_err(StoreError::Seal)
+    }
+
+    /// The per-device header of a shared-body epoch box (see
+    /// [`parley_protocol::ENVELOPE_EPOCH_SHARED`]): the body's key, boxed
+    /// for the device whose stored public key is `public_key_b64`.
+    pub(crate) fn wrap(
+        &self,
+        public_key_b64: &str,
+        body: &SharedBody,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.sealer(public_key_b64)?.wrap(body).map_err(StoreError::Seal)
+    }
+
+    fn sealer(&self, public_key_b64: &str) -> Result<Arc<EpochSealer>, StoreError> {
         let epoch = self.current();
         let cached = lock(&epoch.sealers).get(public_key_b64).cloned();
-        let sealer = match cached {
-            Some(sealer) => sealer,
-            None => {
-                let device =
-                    DevicePublicKey::from_base64(public_key_b64).map_err(StoreError::Seal)?;
-                // The key agreement runs outside the lock; two threads racing
-                // on a new device both compute it and one result is kept.
-                let sealer = Arc::new(epoch.key.sealer(&device));
-                let mut sealers = lock(&epoch.sealers);
-                if sealers.len() >= MAX_CACHED_DEVICES {
-                    sealers.clear();
-                }
-                sealers.entry(public_key_b64.to_owned()).or_insert(sealer).clone()
-            }
-        };
-        sealer.seal_bytes(plaintext).map_err(StoreError::Seal)
+        if let Some(sealer) = cached {
+            return Ok(sealer);
+        }
+        let device = DevicePublicKey::from_base64(public_key_b64).map_err(StoreError::Seal)?;
+        // The key agreement runs outside the lock; two threads racing on a
+        // new device both compute it and one result is kept.
+        let sealer = Arc::new(epoch.key.sealer(&device));
+        let mut sealers = lock(&epoch.sealers);
+        if sealers.len() >= MAX_CACHED_DEVICES {
+            sealers.clear();
+        }
+        Ok(sealers.entry(public_key_b64.to_owned()).or_insert(sealer).clone())
     }
 }
 

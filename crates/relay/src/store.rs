@@ -38,7 +38,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use parley_meta::routing::{ChannelKey, ChannelPart};
-use parley_protocol::{DevicePublicKey, EnrollResponse, EventPayload, Peer, SealedEvent};
+use parley_protocol::{
+    DevicePublicKey, EnrollResponse, EventPayload, Peer, SealedEvent, SharedBody,
+};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -243,9 +245,22 @@ pub struct IngestReport {
 /// It also adds `deliveries.commit_group`: the group commit that wrote the
 /// row, so that devices are handed only rows whose group is known fsynced
 /// (see `commit::Durable`). Rows from before were durable: group 0.
+///
+/// And `event_bodies`: a webhook event's ciphertext, stored once per event
+/// for all the tenant's devices; each device's `deliveries.sealed` then holds
+/// only its 105-byte header (`0x03` envelopes, see `parley_protocol`), and a
+/// device is handed header ‖ body. Fan-out copies have no body row.
 const SCHEMA_V3: &str = r#"
 UPDATE deliveries SET sealed = unhex('01' || hex(sealed));
 ALTER TABLE deliveries ADD COLUMN commit_group INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE event_bodies (
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) STRICT;
+CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
 "#;
 
 /// What a fan-out did.
@@ -256,14 +271,16 @@ pub struct FanoutReport {
     pub missing: Vec<String>,
 }
 
-/// One webhook part, serialised, sealed for the devices known when it was
-/// prepared, with the keyed hashes of the customer ids it names. The
-/// plaintext is wiped on drop and never leaves memory.
+/// One webhook part, serialised and encrypted once ([`SharedBody`]), with
+/// the body key boxed for each device known when it was prepared, and the
+/// keyed hashes of the customer ids it names. The plaintext is gone by now;
+/// the body key (zeroized on drop) lets the committer box it for a device
+/// enrolled meanwhile.
 pub struct PreparedPart {
     pub(crate) key: ChannelKey,
-    pub(crate) plaintext: Zeroizing<Vec<u8>>,
+    pub(crate) body: SharedBody,
     pub(crate) subjects: Vec<[u8; 32]>,
-    pub(crate) sealed: Vec<(String, Vec<u8>)>,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
 }
 
 /// The outcome of a data-deletion request, as its status page shows it.
@@ -528,16 +545,6 @@ impl Store {
         self.inner.epochs.rotate_if_due();
     }
 
-    /// Seal `plaintext` for a device under the current epoch key; raw bytes,
-    /// since base64 on disk would cost a third more for nothing.
-    pub(crate) fn seal_for(
-        &self,
-        public_key_b64: &str,
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, StoreError> {
-        self.inner.epochs.seal(public_key_b64, plaintext)
-    }
-
     /// The keyed hash under which a customer id is recorded.
     pub(crate) fn subject_hash(&self, id: &str) -> [u8; 32] {
         crate::subjects::hash(&self.inner.subject_key, id)
@@ -794,6 +801,13 @@ impl Store {
             params![device_id, now],
         )?;
         tx.execute("DELETE FROM deliveries WHERE device_id = ?1", [device_id])?;
+        // Bodies only this device still had a header for go with it.
+        tx.execute(
+            "DELETE FROM event_bodies WHERE tenant_id = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+                 WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
+            [&tenant],
+        )?;
         audit(&tx, now, "device.revoke", Some(&tenant), Some(device_id))?;
         tx.commit()?;
         tracing::info!(tenant = %tenant, device = %device_id, "device revoked");
@@ -891,12 +905,14 @@ impl Store {
                     |e| StoreError::Seal(parley_protocol::SealError::Payload(e.to_string())),
                 )?,
             );
+            let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
+            drop(plaintext);
             let devices = routing.devices(&key);
-            let mut sealed = Vec::with_capacity(devices.len());
+            let mut headers = Vec::with_capacity(devices.len());
             for (device_id, public_key) in devices {
-                sealed.push((device_id.clone(), self.seal_for(public_key, &plaintext)?));
+                headers.push((device_id.clone(), self.inner.epochs.wrap(public_key, &body)?));
             }
-            out.push(PreparedPart { key, plaintext, subjects, sealed });
+            out.push(PreparedPart { key, body, subjects, headers });
         }
         Ok(out)
     }
@@ -1030,16 +1046,21 @@ impl Store {
         let durable = self.inner.durable.group();
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, received_at, sealed FROM deliveries
-             WHERE device_id = ?1 AND seq > ?2 AND commit_group <= ?4 ORDER BY seq LIMIT ?3",
+            "SELECT q.seq, q.received_at, q.sealed, b.body FROM deliveries q
+             JOIN devices d ON d.id = q.device_id
+             LEFT JOIN event_bodies b ON b.tenant_id = d.tenant_id AND b.seq = q.seq
+             WHERE q.device_id = ?1 AND q.seq > ?2 AND q.commit_group <= ?4
+             ORDER BY q.seq LIMIT ?3",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit, durable], |r| {
-            Ok(SealedEvent {
-                seq: from_sql_seq(r.get(0)?),
-                received_at_ms: r.get(1)?,
-                sealed: B64.encode(r.get_ref(2)?.as_blob()?),
-            })
+            // A shared-body envelope is the device's header, then the body.
+            let header = r.get_ref(2)?.as_blob()?;
+            let sealed = match r.get_ref(3)?.as_blob_or_null()? {
+                Some(body) => B64.encode([header, body].concat()),
+                None => B64.encode(header),
+            };
+            Ok(SealedEvent { seq: from_sql_seq(r.get(0)?), received_at_ms: r.get(1)?, sealed })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1221,6 +1242,12 @@ impl Store {
                 params![tenant, subject.as_slice()],
             )?;
             tx.execute(
+                "DELETE FROM event_bodies
+                 WHERE tenant_id = ?1
+                   AND seq IN (SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2)",
+                params![tenant, subject.as_slice()],
+            )?;
+            tx.execute(
                 "DELETE FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2",
                 params![tenant, subject.as_slice()],
             )?;
@@ -1295,6 +1322,15 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let purged = tx.execute("DELETE FROM deliveries WHERE received_at < ?1", [cutoff_ms])?;
         tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
+        tx.execute("DELETE FROM event_bodies WHERE received_at < ?1", [cutoff_ms])?;
+        // Bodies no device still has a header for (for example after a
+        // revocation): nobody can be handed them any more.
+        tx.execute(
+            "DELETE FROM event_bodies WHERE NOT EXISTS (
+                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+                 WHERE d.tenant_id = event_bodies.tenant_id AND q.seq = event_bodies.seq)",
+            [],
+        )?;
         tx.execute(
             "DELETE FROM event_subjects WHERE NOT EXISTS (
                  SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
@@ -1444,8 +1480,12 @@ mod tests {
         assert!(sk2.open(&e1[0].sealed).is_err());
         // Webhook events are epoch boxes under this relay's current epoch.
         let raw = B64.decode(&e1[0].sealed).unwrap();
-        assert_eq!(raw[0], parley_protocol::ENVELOPE_EPOCH_BOX);
+        assert_eq!(raw[0], parley_protocol::ENVELOPE_EPOCH_SHARED);
         assert_eq!(raw[1..33], store.inner.epochs.public_bytes());
+        // One body row for the event, however many devices.
+        let bodies: i64 =
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        assert_eq!(bodies, 2);
 
         store.ack(&d1.device_id, 1).unwrap();
         assert_eq!(store.queue_depth(&d1.device_id).unwrap(), 1);
@@ -1483,6 +1523,34 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM relay_keys WHERE name <> 'subject'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(keys, 0);
+    }
+
+    #[test]
+    fn a_shared_body_lives_as_long_as_a_device_still_needs_it() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (sk1, d1) = enroll(&store, &t);
+        let (_sk2, d2) = enroll(&store, &t);
+        let (_sk3, d3) = enroll(&store, &t);
+        let bodies = |store: &Store| -> i64 {
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap()
+        };
+        let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
+        store.ingest("secret-a", vec![part.clone(), part], now_ms()).unwrap();
+        assert_eq!(bodies(&store), 2);
+        store.ack(&d1.device_id, 2).unwrap();
+        store.ack(&d2.device_id, 1).unwrap();
+        assert_eq!(bodies(&store), 2, "d3 has acked nothing");
+        store.ack(&d3.device_id, 1).unwrap();
+        assert_eq!(bodies(&store), 1, "seq 1 is acked by all");
+        // The last device needing seq 2 is revoked: its body goes too.
+        store.revoke_device(&d2.device_id).unwrap();
+        assert_eq!(bodies(&store), 1, "d3 still needs seq 2");
+        store.revoke_device(&d3.device_id).unwrap();
+        assert_eq!(bodies(&store), 0);
+        assert!(store.events_after(&d1.device_id, 0, 10).unwrap().is_empty());
+        let _ = sk1;
     }
 
     #[test]
@@ -1525,7 +1593,10 @@ mod tests {
         let path = dir.path().join("relay.db");
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("ALTER TABLE deliveries DROP COLUMN commit_group").unwrap();
+            conn.execute_batch(
+                "ALTER TABLE deliveries DROP COLUMN commit_group; DROP TABLE event_bodies;",
+            )
+            .unwrap();
             let enveloped =
                 sk.public_key().seal_bytes(b"{\"kind\":\"meta_webhook\",\"body\":{}}").unwrap();
             conn.execute(
