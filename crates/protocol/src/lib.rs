@@ -20,6 +20,10 @@
 //!   XSalsa20-Poly1305 — no curve operation — where a sealed box costs two
 //!   scalar multiplications per device per event, which held the relay to a
 //!   tenth of a bare handler's throughput.
+//! - [`ENVELOPE_EPOCH_SHARED`] (`0x03`): an epoch box whose plaintext is the
+//!   key of a [`SharedBody`], followed by that body. The relay encrypts each
+//!   event once and stores one 105-byte header per device
+//!   ([`EpochSealer::wrap`]), instead of one full ciphertext per device.
 //!
 //! Either way the relay holds only device *public* keys and nothing that
 //! survives on its disk can open a box, so what it stores is unreadable to

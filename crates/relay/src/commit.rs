@@ -9,7 +9,11 @@
 //! is queued, on the request's own thread, so both cores seal in parallel.
 //! Here the committer only re-reads the tenant's active devices (the source
 //! of truth, inside the transaction): a device revoked meanwhile gets no
-//! copy, and a device enrolled meanwhile is sealed for here.
+//! copy, and a device enrolled meanwhile gets the body key boxed here.
+//!
+//! "Durable" means fsynced: the commit itself skips the fsync and a sync
+//! thread answers each group after an fsync that began once the group was
+//! written (see [`run`] for why that is exactly as safe).
 
 use std::collections::HashMap;
 use std::fs::File;

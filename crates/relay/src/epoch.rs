@@ -6,7 +6,9 @@
 //! keeps one ephemeral X25519 key pair, the *epoch key*, in memory only. For
 //! each (epoch, device) it computes the shared key once
 //! ([`parley_protocol::EpochKey::sealer`], libsodium's `crypto_box_beforenm`)
-//! and seals each event with a random nonce and XSalsa20-Poly1305 alone.
+//! and seals each event with a random nonce and XSalsa20-Poly1305 alone:
+//! the event once under a fresh body key, and that key once per device
+//! ([`Epochs::wrap`], `0x03` envelopes).
 //! Devices open with `crypto_box(epoch_pk, device_sk)`, which they cache per
 //! epoch (see [`parley_protocol::DeviceSecretKey`]).
 //!

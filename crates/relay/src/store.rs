@@ -2,9 +2,11 @@
 //! the per-device queue of sealed events.
 //!
 //! Architecture invariant: nothing here ever writes a webhook's plaintext.
-//! [`Store::ingest`] seals each channel part for every device inside the same
-//! transaction that stores it, so only ciphertext reaches the file, its WAL or
-//! SQLite's temp storage. What *is* stored in clear is routing metadata
+//! [`Store::ingest`] seals each channel part (once, as a shared body, with a
+//! header per device; see `parley_protocol::ENVELOPE_EPOCH_SHARED`) before
+//! the transaction that stores it, so only ciphertext reaches the file, its
+//! WAL or SQLite's temp storage. No key that opens it is ever stored: the
+//! epoch key lives in memory only (`crate::epoch`). What *is* stored in clear is routing metadata
 //! (channel ids), the tenants' app secrets and verify tokens (the relay needs
 //! them to check Meta's signatures), and SHA-256 hashes of device tokens and
 //! enrollment codes.
