@@ -502,9 +502,14 @@ impl Store {
         let durable = Arc::new(crate::commit::Durable::new(last_group));
         let write = Arc::new(Mutex::new(conn));
         let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
-        let committer =
-            crate::commit::Committer::start(write.clone(), epochs.clone(), wal, durable.clone())
-                .map_err(file_err)?;
+        let committer = crate::commit::Committer::start(
+            write.clone(),
+            epochs.clone(),
+            wal,
+            durable.clone(),
+            checkpointer.catch_up.clone(),
+        )
+        .map_err(file_err)?;
         Ok(Store {
             inner: Arc::new(StoreInner {
                 write,
