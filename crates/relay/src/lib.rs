@@ -364,6 +364,7 @@ pub async fn spawn(config: Config) -> Result<RelayHandle, RelayError> {
             })
         }
         None => tokio::spawn(async move {
+            let listener = tls::NoDelayListener(listener);
             let serve = axum::serve(listener, service).with_graceful_shutdown(shutdown);
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "relay server stopped with an error");
