@@ -112,7 +112,11 @@ async fn tell_peers(core: &Core, item: &OutboxItem, provider_id: &str) {
         if copies.is_empty() {
             return;
         }
-        match link.client.fanout(&FanoutRequest { copies }).await {
+        // The customer's id rides along (over TLS) so the relay can record
+        // its keyed hash: Meta's data-deletion callback for this customer
+        // then purges the peers' copies too, which the relay cannot read.
+        let request = FanoutRequest { copies, customer_ids: vec![item.to.clone()] };
+        match link.client.fanout(&request).await {
             Ok(answer) if answer.missing.is_empty() => return,
             Ok(answer) => only = Some(answer.missing),
             Err(e) => {

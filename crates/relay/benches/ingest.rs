@@ -166,6 +166,9 @@ async fn bare_axum() -> String {
     let app = Router::new().route("/webhooks/meta", post(|_body: Bytes| async { "" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // The same socket options as the relay's listener (Nagle off), so the
+    // two differ only in what the handler does.
+    let listener = parley_relay::tls::NoDelayListener(listener);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/webhooks/meta")
 }

@@ -23,10 +23,11 @@ use parley_meta::signature::SignatureError;
 use parley_meta::signed_request::{self, SignedRequestError};
 use parley_protocol::{
     AckRequest, ApiError, DataDeletionResponse, EnrollRequest, EnrollResponse, EventsResponse,
-    FanoutRequest, FanoutResponse, PeersResponse, SealedEvent, MAX_BATCH, MAX_FANOUT_SEALED_CHARS,
-    MAX_WAIT_SECS, PATH_ACK, PATH_DATA_DELETION, PATH_DATA_DELETION_STATUS, PATH_DEREGISTER,
-    PATH_ENROLL, PATH_EVENTS, PATH_FANOUT, PATH_HEALTH, PATH_METRICS, PATH_PEERS, PATH_STREAM,
-    PATH_WEBHOOK, STREAM_EVENT_SEALED,
+    FanoutRequest, FanoutResponse, PeersResponse, SealedEvent, ENVELOPE_EPOCH_BOX,
+    ENVELOPE_SEALED_BOX, MAX_BATCH, MAX_CUSTOMER_ID_BYTES, MAX_FANOUT_CUSTOMER_IDS,
+    MAX_FANOUT_SEALED_CHARS, MAX_WAIT_SECS, MIN_ENVELOPE_OVERHEAD, PATH_ACK, PATH_DATA_DELETION,
+    PATH_DATA_DELETION_STATUS, PATH_DEREGISTER, PATH_ENROLL, PATH_EVENTS, PATH_FANOUT, PATH_HEALTH,
+    PATH_METRICS, PATH_PEERS, PATH_STREAM, PATH_WEBHOOK, STREAM_EVENT_SEALED,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -136,6 +137,10 @@ pub enum AppError {
     AdminDisabled,
     #[error("the signed_request is not valid")]
     BadSignedRequest,
+    #[error("the metrics token is missing or wrong")]
+    MetricsUnauthorized,
+    #[error("metrics are served to loopback clients only unless a metrics token is configured")]
+    MetricsLoopbackOnly,
     /// The detail is logged, never sent: it may name files or SQL.
     #[error("internal error: {0}")]
     Internal(String),
@@ -165,6 +170,8 @@ impl AppError {
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::BadSignedRequest => (StatusCode::UNAUTHORIZED, "bad_signed_request"),
+            AppError::MetricsUnauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::MetricsLoopbackOnly => (StatusCode::FORBIDDEN, "loopback_only"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -500,23 +507,38 @@ async fn fanout(
             message: format!("at most {MAX_FANOUT_COPIES} copies per fan-out"),
         });
     }
+    if req.customer_ids.len() > MAX_FANOUT_CUSTOMER_IDS
+        || req.customer_ids.iter().any(|id| id.len() > MAX_CUSTOMER_ID_BYTES)
+    {
+        return Err(AppError::BadRequest {
+            code: "invalid_fanout",
+            message: format!(
+                "at most {MAX_FANOUT_CUSTOMER_IDS} customer ids of at most \
+                 {MAX_CUSTOMER_ID_BYTES} bytes each"
+            ),
+        });
+    }
     let mut copies = Vec::with_capacity(req.copies.len());
     for copy in req.copies {
-        // A sealed box is 48 bytes of overhead plus the payload.
+        // A versioned envelope (see parley_protocol): a known version byte,
+        // then at least the sealed box's key and tag.
         let raw = (copy.sealed.len() <= MAX_FANOUT_SEALED_CHARS)
             .then(|| B64.decode(copy.sealed.trim()).ok())
             .flatten()
-            .filter(|raw| raw.len() > 48)
+            .filter(|raw| {
+                raw.len() > MIN_ENVELOPE_OVERHEAD
+                    && matches!(raw[0], ENVELOPE_SEALED_BOX | ENVELOPE_EPOCH_BOX)
+            })
             .ok_or_else(|| AppError::BadRequest {
                 code: "invalid_fanout",
-                message: "each copy must be a base64 sealed box of at most 128 KiB".into(),
+                message: "each copy must be a base64 sealed envelope of at most 128 KiB".into(),
             })?;
         copies.push((copy.device_id, raw));
     }
     let tenant = device.tenant_id.clone();
     let report = state
         .storage()
-        .submit_fanout(device.clone(), copies, now_ms())
+        .submit_fanout(device.clone(), copies, &req.customer_ids, now_ms())
         .await
         .map_err(|_| AppError::Internal("the committer stopped".into()))??;
     if report.seq.is_some() {
@@ -654,10 +676,55 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    if let Err(e) = metrics_access(&state, &req) {
+        state.metrics().rejected(Reject::Unauthorized);
+        return e.into_response();
+    }
     let queue = blocking(&state, |s| s.queue_stats()).await.ok();
     let text = state.metrics().render(queue, now_ms());
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Who may read `/metrics`. The figures carry no content, but queue depths,
+/// device counts and rejection rates tell an outsider about the business and
+/// about how an attack is going, so they are not public.
+///
+/// - With `metrics_token_sha256` configured: a bearer token whose SHA-256
+///   matches, compared in constant time (a random 256-bit token, so a fast
+///   hash is enough, as for the admin key).
+/// - Without: only a client on the relay's own host, that is a loopback
+///   socket peer carrying no `X-Forwarded-For` / `Forwarded` header. A
+///   reverse proxy on the same host also connects from loopback, but it
+///   adds those headers, which is how its clients are told apart; a proxy
+///   that adds neither must not forward `/metrics` (see README).
+fn metrics_access(state: &AppState, req: &Request) -> Result<(), AppError> {
+    let headers = req.headers();
+    if let Some(expected) = state.inner.metrics_token_sha256 {
+        let token = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .unwrap_or_default();
+        let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        return if !token.is_empty() && bool::from(given.ct_eq(&expected)) {
+            Ok(())
+        } else {
+            Err(AppError::MetricsUnauthorized)
+        };
+    }
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::ClientAddr>>()
+        .map(|c| c.0 .0.ip().to_canonical());
+    let proxied = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    if peer.is_some_and(|ip| ip.is_loopback()) && !proxied {
+        Ok(())
+    } else {
+        Err(AppError::MetricsLoopbackOnly)
+    }
 }
 
 /// The admin key: a random 256-bit secret the operator keeps in a file.

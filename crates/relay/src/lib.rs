@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 
 mod api;
 mod commit;
+mod epoch;
 mod metrics;
 pub mod ratelimit;
 pub mod storage;
@@ -48,6 +49,9 @@ pub use tls::{ClientAddr, TlsFiles};
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// Meta sends bodies of up to 3 MB; a little headroom on top.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// How often an epoch key's age is checked; an epoch outlives its lifetime
+/// by at most this much when the relay is idle.
+const EPOCH_CHECK_EVERY: Duration = Duration::from_secs(30);
 /// How often the retention purge runs.
 const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 /// A device's routine accesses (poll, ack) are audit-logged at most this
@@ -102,6 +106,9 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// SHA-256 of the admin key; the admin API is off without it.
     pub admin_key_sha256: Option<[u8; 32]>,
+    /// SHA-256 of the bearer token `/metrics` requires. Without it, metrics
+    /// are served to loopback clients only.
+    pub metrics_token_sha256: Option<[u8; 32]>,
 }
 
 impl Config {
@@ -116,6 +123,7 @@ impl Config {
             trust_forwarded_for: false,
             tls: None,
             admin_key_sha256: None,
+            metrics_token_sha256: None,
         }
     }
 }
@@ -147,6 +155,7 @@ struct Inner {
     https: bool,
     trust_forwarded_for: bool,
     admin_key_sha256: Option<[u8; 32]>,
+    metrics_token_sha256: Option<[u8; 32]>,
     metrics: metrics::Metrics,
     ip_limiter: ratelimit::RateLimiter,
     webhook_limiter: ratelimit::RateLimiter,
@@ -192,6 +201,7 @@ impl AppState {
                 https: config.tls.is_some(),
                 trust_forwarded_for: config.trust_forwarded_for,
                 admin_key_sha256: config.admin_key_sha256,
+                metrics_token_sha256: config.metrics_token_sha256,
                 metrics: metrics::Metrics::default(),
                 ip_limiter: ratelimit::RateLimiter::new(config.limits.per_ip),
                 webhook_limiter: ratelimit::RateLimiter::new(config.limits.webhook_per_ip),
@@ -270,6 +280,7 @@ pub struct RelayHandle {
     state: AppState,
     server: Option<JoinHandle<()>>,
     purger: Option<JoinHandle<()>>,
+    rotator: Option<JoinHandle<()>>,
 }
 
 impl RelayHandle {
@@ -296,6 +307,9 @@ impl RelayHandle {
         if let Some(purger) = self.purger.take() {
             purger.abort();
         }
+        if let Some(rotator) = self.rotator.take() {
+            rotator.abort();
+        }
         if let Some(server) = self.server.take() {
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "relay server task failed");
@@ -313,6 +327,9 @@ impl Drop for RelayHandle {
         if let Some(purger) = self.purger.take() {
             purger.abort();
         }
+        if let Some(rotator) = self.rotator.take() {
+            rotator.abort();
+        }
     }
 }
 
@@ -329,6 +346,7 @@ pub async fn spawn(config: Config) -> Result<RelayHandle, RelayError> {
         listener.local_addr().map_err(|source| RelayError::Bind { addr: config.listen, source })?;
     let state = AppState::from_config(store.clone(), &config);
     let purger = tokio::spawn(purge_loop(store.clone(), config.retention));
+    let rotator = tokio::spawn(rotate_loop(store.clone()));
     let mut stop = state.shutdown_signal();
     let shutdown = async move {
         // An error means the state was dropped: stop as well.
@@ -346,6 +364,7 @@ pub async fn spawn(config: Config) -> Result<RelayHandle, RelayError> {
             })
         }
         None => tokio::spawn(async move {
+            let listener = tls::NoDelayListener(listener);
             let serve = axum::serve(listener, service).with_graceful_shutdown(shutdown);
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "relay server stopped with an error");
@@ -360,7 +379,19 @@ pub async fn spawn(config: Config) -> Result<RelayHandle, RelayError> {
         state,
         server: Some(server),
         purger: Some(purger),
+        rotator: Some(rotator),
     })
+}
+
+/// End epoch keys on time even when no webhook arrives to notice, so an idle
+/// relay does not keep an old epoch secret in memory (see `epoch`).
+async fn rotate_loop(store: Store) {
+    let mut every = tokio::time::interval(EPOCH_CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        store.rotate_epoch_if_due();
+    }
 }
 
 /// Delete queued events older than `retention`, at start and then hourly.

@@ -55,6 +55,9 @@ enum Command {
     /// Manage the admin key of the admin HTTP API.
     #[command(subcommand)]
     AdminKey(AdminKeyCommand),
+    /// Manage the bearer token of `GET /metrics`.
+    #[command(subcommand)]
+    MetricsToken(AdminKeyCommand),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -113,7 +116,7 @@ enum ChannelCommand {
 
 #[derive(Subcommand)]
 enum AdminKeyCommand {
-    /// Write a new random admin key to FILE (created 0600, never
+    /// Write a new random 256-bit key to FILE (created 0600, never
     /// overwritten) and print the config line holding its hash.
     Generate {
         #[arg(long)]
@@ -134,6 +137,9 @@ struct FileConfig {
     trust_forwarded_for: bool,
     /// Hex SHA-256 of the admin key, as `admin-key generate` prints it.
     admin_key_sha256: Option<String>,
+    /// Hex SHA-256 of the `/metrics` bearer token, as `metrics-token
+    /// generate` prints it. Without it, metrics are loopback-only.
+    metrics_token_sha256: Option<String>,
     tls: Option<FileTls>,
     limits: Option<Limits>,
 }
@@ -199,7 +205,10 @@ fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     if let Command::AdminKey(AdminKeyCommand::Generate { out }) = &cli.command {
-        return generate_admin_key(out);
+        return generate_key(out, "admin_key_sha256");
+    }
+    if let Command::MetricsToken(AdminKeyCommand::Generate { out }) = &cli.command {
+        return generate_key(out, "metrics_token_sha256");
     }
     let file = read_config(cli.config.as_deref())?;
     let db = cli.db.clone().or_else(|| file.db.clone()).context(
@@ -240,13 +249,20 @@ fn serve_config(
             .context("admin_key_sha256 must be 64 hex digits, as `admin-key generate` prints")?;
         config.admin_key_sha256 = Some(bytes);
     }
+    if let Some(hash) = file.metrics_token_sha256 {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hash.trim(), &mut bytes).context(
+            "metrics_token_sha256 must be 64 hex digits, as `metrics-token generate` prints",
+        )?;
+        config.metrics_token_sha256 = Some(bytes);
+    }
     Ok(config)
 }
 
 /// A 256-bit random key, hex, written only to a new private file. The relay
-/// is told only its hash, so neither the config file nor the database can
-/// leak the key itself.
-fn generate_admin_key(out: &Path) -> Result<()> {
+/// is told only its hash (the config line printed, named `config_field`), so
+/// neither the config file nor the database can leak the key itself.
+fn generate_key(out: &Path, config_field: &str) -> Result<()> {
     use rand::RngCore as _;
     use sha2::Digest as _;
     let mut raw = Zeroizing::new([0u8; 32]);
@@ -264,7 +280,7 @@ fn generate_admin_key(out: &Path) -> Result<()> {
     file.write_all(key.as_bytes())?;
     file.sync_all()?;
     let hash = hex::encode(sha2::Sha256::digest(key.as_bytes()));
-    println!("admin_key_sha256 = \"{hash}\"");
+    println!("{config_field} = \"{hash}\"");
     Ok(())
 }
 
@@ -331,7 +347,9 @@ fn admin(db: &Path, command: Command) -> Result<()> {
                 writeln!(out, "{line}")?;
             }
         }
-        Command::AdminKey(_) => unreachable!("handled before the database is opened"),
+        Command::AdminKey(_) | Command::MetricsToken(_) => {
+            unreachable!("handled before the database is opened")
+        }
         Command::EnrollCode { tenant, ttl_mins } => {
             let ttl = Duration::from_secs(ttl_mins.saturating_mul(60));
             println!("{}", store.issue_enrollment_code(&tenant, ttl)?);

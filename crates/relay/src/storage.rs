@@ -13,11 +13,15 @@
 //!   RETURNING` works the same in PostgreSQL), so nodes never hand out the
 //!   same seq twice.
 //! - Routing decisions (channel → tenant, app secret, active devices) are
-//!   re-read inside the write transaction, never trusted from a cache.
+//!   re-read inside the write transaction, never trusted from a cache. (The
+//!   webhook path keeps a short-lived cache to verify and pre-seal without a
+//!   database read; see `store::ROUTING_TTL` for why that stays correct.)
 //! - Waking long-polls and streams is per process ([`crate::AppState`]); a
 //!   multi-node backend adds a cross-node signal (PostgreSQL `LISTEN/NOTIFY`)
 //!   that calls the same wake. Streams also re-query on a timer, so a missed
 //!   wake delays delivery but never loses it.
+
+use std::sync::Arc;
 
 use parley_meta::routing::ChannelPart;
 use parley_protocol::{EnrollResponse, Peer, SealedEvent};
@@ -25,7 +29,7 @@ use tokio::sync::oneshot;
 
 use crate::store::{
     AppSecret, AuditEntry, AuthedDevice, DeletionStatus, DeviceInfo, FanoutReport, IngestReport,
-    PreparedPart, QueueStats, Store, StoreError,
+    PreparedPart, QueueStats, Routing, Store, StoreError,
 };
 
 type Reply<T> = oneshot::Receiver<Result<T, StoreError>>;
@@ -36,6 +40,18 @@ pub trait RelayStorage: Send + Sync + 'static {
     fn app_secrets(&self) -> Result<Vec<AppSecret>, StoreError>;
     fn verify_token_matches(&self, token: &str) -> Result<bool, StoreError>;
     fn prepare_parts(&self, parts: Vec<ChannelPart>) -> Result<Vec<PreparedPart>, StoreError>;
+    /// Routing data cached in memory, if fresh; never blocks. A backend
+    /// without a cache answers `None` and the webhook takes the blocking
+    /// path ([`RelayStorage::load_routing`]).
+    fn cached_routing(&self) -> Option<Arc<Routing>>;
+    /// Read (and cache) the routing data. Blocks.
+    fn load_routing(&self) -> Result<Arc<Routing>, StoreError>;
+    /// Prepare parts with routing data at hand: CPU only, no I/O.
+    fn prepare_parts_with(
+        &self,
+        routing: &Routing,
+        parts: Vec<ChannelPart>,
+    ) -> Result<Vec<PreparedPart>, StoreError>;
     fn submit_ingest(
         &self,
         secret: AppSecret,
@@ -60,10 +76,13 @@ pub trait RelayStorage: Send + Sync + 'static {
     ) -> Result<Vec<SealedEvent>, StoreError>;
     fn submit_ack(&self, device_id: &str, up_to: u64) -> Reply<()>;
     fn peers(&self, device: &AuthedDevice) -> Result<Vec<Peer>, StoreError>;
+    /// `customer_ids` are the customers the event concerns; a backend keeps
+    /// only their keyed hashes, so data deletion finds the event.
     fn submit_fanout(
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
         at_ms: i64,
     ) -> Reply<FanoutReport>;
     fn record_device_access(&self, device: &AuthedDevice, action: &str) -> Result<(), StoreError>;
@@ -103,6 +122,19 @@ impl RelayStorage for Store {
     }
     fn prepare_parts(&self, parts: Vec<ChannelPart>) -> Result<Vec<PreparedPart>, StoreError> {
         Store::prepare_parts(self, parts)
+    }
+    fn cached_routing(&self) -> Option<Arc<Routing>> {
+        Store::cached_routing(self)
+    }
+    fn load_routing(&self) -> Result<Arc<Routing>, StoreError> {
+        Store::load_routing(self)
+    }
+    fn prepare_parts_with(
+        &self,
+        routing: &Routing,
+        parts: Vec<ChannelPart>,
+    ) -> Result<Vec<PreparedPart>, StoreError> {
+        Store::prepare_parts_with(self, routing, parts)
     }
     fn submit_ingest(
         &self,
@@ -144,9 +176,10 @@ impl RelayStorage for Store {
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
         at_ms: i64,
     ) -> Reply<FanoutReport> {
-        Store::submit_fanout(self, sender, copies, at_ms)
+        Store::submit_fanout(self, sender, copies, customer_ids, at_ms)
     }
     fn record_device_access(&self, device: &AuthedDevice, action: &str) -> Result<(), StoreError> {
         Store::record_device_access(self, device, action)

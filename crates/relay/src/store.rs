@@ -2,9 +2,11 @@
 //! the per-device queue of sealed events.
 //!
 //! Architecture invariant: nothing here ever writes a webhook's plaintext.
-//! [`Store::ingest`] seals each channel part for every device inside the same
-//! transaction that stores it, so only ciphertext reaches the file, its WAL or
-//! SQLite's temp storage. What *is* stored in clear is routing metadata
+//! [`Store::ingest`] seals each channel part (once, as a shared body, with a
+//! header per device; see `parley_protocol::ENVELOPE_EPOCH_SHARED`) before
+//! the transaction that stores it, so only ciphertext reaches the file, its
+//! WAL or SQLite's temp storage. No key that opens it is ever stored: the
+//! epoch key lives in memory only (`crate::epoch`). What *is* stored in clear is routing metadata
 //! (channel ids), the tenants' app secrets and verify tokens (the relay needs
 //! them to check Meta's signatures), and SHA-256 hashes of device tokens and
 //! enrollment codes.
@@ -30,14 +32,17 @@
 //! and drops every queued event that names it. The ids themselves never
 //! reach the file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use parley_meta::routing::{ChannelKey, ChannelPart};
-use parley_protocol::{DevicePublicKey, EnrollResponse, EventPayload, Peer, SealedEvent};
+use parley_protocol::{
+    DevicePublicKey, EnrollResponse, EventPayload, Peer, SealedEvent, SharedBody,
+};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -52,7 +57,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest device name kept, so a client cannot bloat the admin listing.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Bytes a WAL file is cut back to once restarted after a burst.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// Read connections kept open beside the writer.
 const READERS: usize = 2;
@@ -228,6 +236,35 @@ pub struct IngestReport {
     pub tenants: Vec<String>,
 }
 
+/// Version 3: every queued blob is a versioned envelope (see
+/// `parley_protocol`: `0x01` sealed box, `0x02` epoch box). Blobs queued
+/// before were bare sealed boxes, so they get the sealed-box version byte;
+/// nothing is decrypted or re-encrypted. (`||` would turn the blob into
+/// TEXT, which the STRICT table refuses; hex and back keeps it a BLOB.) A
+/// relay older than this refuses
+/// the file (`SchemaTooNew`) rather than hand devices blobs it misreads.
+///
+/// It also adds `deliveries.commit_group`: the group commit that wrote the
+/// row, so that devices are handed only rows whose group is known fsynced
+/// (see `commit::Durable`). Rows from before were durable: group 0.
+///
+/// And `event_bodies`: a webhook event's ciphertext, stored once per event
+/// for all the tenant's devices; each device's `deliveries.sealed` then holds
+/// only its 105-byte header (`0x03` envelopes, see `parley_protocol`), and a
+/// device is handed header ‖ body. Fan-out copies have no body row.
+const SCHEMA_V3: &str = r#"
+UPDATE deliveries SET sealed = unhex('01' || hex(sealed));
+ALTER TABLE deliveries ADD COLUMN commit_group INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE event_bodies (
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) STRICT;
+CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
+"#;
+
 /// What a fan-out did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanoutReport {
@@ -236,14 +273,16 @@ pub struct FanoutReport {
     pub missing: Vec<String>,
 }
 
-/// One webhook part, serialised, sealed for the devices known when it was
-/// prepared, with the keyed hashes of the customer ids it names. The
-/// plaintext is wiped on drop and never leaves memory.
+/// One webhook part, serialised and encrypted once ([`SharedBody`]), with
+/// the body key boxed for each device known when it was prepared, and the
+/// keyed hashes of the customer ids it names. The plaintext is gone by now;
+/// the body key (zeroized on drop) lets the committer box it for a device
+/// enrolled meanwhile.
 pub struct PreparedPart {
     pub(crate) key: ChannelKey,
-    pub(crate) plaintext: Zeroizing<Vec<u8>>,
+    pub(crate) body: SharedBody,
     pub(crate) subjects: Vec<[u8; 32]>,
-    pub(crate) sealed: Vec<(String, Vec<u8>)>,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
 }
 
 /// The outcome of a data-deletion request, as its status page shows it.
@@ -277,15 +316,47 @@ pub struct AuditEntry {
     pub subject: Option<String>,
 }
 
-/// Seal `plaintext` for a base64 public key; raw bytes, since base64 on disk
-/// would cost a third more for nothing.
-pub(crate) fn seal_raw(public_key_b64: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let key = DevicePublicKey::from_base64(public_key_b64).map_err(StoreError::Seal)?;
-    key.seal_bytes(plaintext).map_err(StoreError::Seal)
-}
-
 /// A tenant's app secret, held only as long as verification needs it.
 pub type AppSecret = Zeroizing<String>;
+
+/// How long routing data read from the database serves webhooks before it
+/// is read again.
+///
+/// Why a cache is safe: nothing here decides where an event goes. The
+/// committer re-reads the channel's tenant, compares that tenant's secret
+/// with the one that verified, and re-reads the active devices inside the
+/// transaction (a copy pre-sealed for a device revoked meanwhile is dropped
+/// unwritten; a device enrolled meanwhile is sealed for there). A signature
+/// that fails against cached secrets is checked again against fresh ones
+/// before the webhook is refused, so a tenant created a moment ago (perhaps
+/// by the admin CLI, another process) is never turned away. What the cache
+/// saves is two database reads and a thread hop per webhook.
+const ROUTING_TTL: Duration = Duration::from_secs(1);
+
+/// The webhook hot path's view of the routing tables: every tenant's app
+/// secret and each channel's active devices with their public keys.
+pub struct Routing {
+    pub(crate) secrets: Vec<AppSecret>,
+    /// (channel kind, channel id) → (device id, public key).
+    devices: HashMap<(String, String), Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing")
+            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field("channels", &self.devices.len())
+            .finish()
+    }
+}
+
+impl Routing {
+    fn devices(&self, key: &ChannelKey) -> &[(String, String)] {
+        self.devices
+            .get(&(kind_str(key).to_owned(), key.id().to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+}
 
 /// Handle to the relay database. Cloning shares the connections and the
 /// committer; the committer thread stops when the last clone is dropped.
@@ -299,7 +370,16 @@ pub(crate) struct StoreInner {
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     pub(crate) committer: crate::commit::Committer,
+    /// Stops its thread when the store is dropped.
+    _checkpointer: crate::commit::Checkpointer,
     pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
+    /// The in-memory epoch key that webhook events are sealed under (see
+    /// [`crate::epoch`]). Never stored: a new one at every open.
+    pub(crate) epochs: Arc<crate::epoch::Epochs>,
+    /// See [`ROUTING_TTL`].
+    routing: Mutex<Option<(Instant, Arc<Routing>)>>,
+    /// The highest commit group known fsynced; see `commit::Durable`.
+    durable: Arc<crate::commit::Durable>,
 }
 
 impl std::fmt::Debug for Store {
@@ -346,6 +426,22 @@ pub(crate) fn from_sql_seq(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
+/// The database's WAL file, opened for fsync only (created `0600` if SQLite
+/// has not yet made it; SQLite then uses it as is). Linux syncs a file's
+/// data whichever descriptor asks.
+fn open_wal(db: &Path) -> std::io::Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(PathBuf::from(name))
+}
+
 #[cfg(unix)]
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -383,16 +479,48 @@ impl Store {
             Self::prepare(&reader).map_err(open_err)?;
             readers.push(Mutex::new(reader));
         }
-        let write = Arc::new(Mutex::new(conn));
-        let committer = crate::commit::Committer::start(write.clone())
+        // Checkpoints leave the commit path (see `commit`): the committer
+        // only tops up what the background checkpointer has not copied yet.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(open_err)?;
+        // After a burst, a restarted WAL is truncated back to this size.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(open_err)?;
+        let checkpointer = Connection::open(path).map_err(open_err)?;
+        Self::prepare(&checkpointer).map_err(open_err)?;
+        let checkpointer = crate::commit::Checkpointer::start(checkpointer)
             .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
+        let file_err = |source| StoreError::File { path: path.to_owned(), source };
+        // Whatever a previous run committed is on disk now, fsynced or not:
+        // sync it before handing any of it out, so that everything present
+        // is durable (see `commit::Durable`).
+        let wal = open_wal(path).map_err(file_err)?;
+        wal.sync_all().map_err(file_err)?;
+        std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(file_err)?;
+        let last_group: i64 =
+            conn.query_row("SELECT COALESCE(MAX(commit_group), 0) FROM deliveries", [], |r| {
+                r.get(0)
+            })?;
+        let durable = Arc::new(crate::commit::Durable::new(last_group));
+        let write = Arc::new(Mutex::new(conn));
+        let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
+        let committer = crate::commit::Committer::start(
+            write.clone(),
+            epochs.clone(),
+            wal,
+            durable.clone(),
+            checkpointer.catch_up.clone(),
+        )
+        .map_err(file_err)?;
         Ok(Store {
             inner: Arc::new(StoreInner {
                 write,
                 readers,
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 committer,
+                _checkpointer: checkpointer,
                 subject_key,
+                epochs,
+                routing: Mutex::new(None),
+                durable,
             }),
         })
     }
@@ -416,6 +544,12 @@ impl Store {
         let key: Vec<u8> =
             conn.query_row("SELECT key FROM relay_keys WHERE name = 'subject'", [], |r| r.get(0))?;
         Ok(Zeroizing::new(key))
+    }
+
+    /// End the epoch key's life if it is due (called on a timer, so an idle
+    /// relay does not keep an old key in memory).
+    pub fn rotate_epoch_if_due(&self) {
+        self.inner.epochs.rotate_if_due();
     }
 
     /// The keyed hash under which a customer id is recorded.
@@ -458,6 +592,15 @@ impl Store {
             if now < 2 {
                 tx.execute_batch(SCHEMA_V2)?;
                 tx.pragma_update(None, "user_version", 2)?;
+            }
+            tx.commit()?;
+        }
+        if version < 3 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now < 3 {
+                tx.execute_batch(SCHEMA_V3)?;
+                tx.pragma_update(None, "user_version", 3)?;
             }
             tx.commit()?;
         }
@@ -665,6 +808,13 @@ impl Store {
             params![device_id, now],
         )?;
         tx.execute("DELETE FROM deliveries WHERE device_id = ?1", [device_id])?;
+        // Bodies only this device still had a header for go with it.
+        tx.execute(
+            "DELETE FROM event_bodies WHERE tenant_id = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+                 WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
+            [&tenant],
+        )?;
         audit(&tx, now, "device.revoke", Some(&tenant), Some(device_id))?;
         tx.commit()?;
         tracing::info!(tenant = %tenant, device = %device_id, "device revoked");
@@ -737,7 +887,19 @@ impl Store {
     /// the devices its channel's tenant has now. This is the CPU-heavy half
     /// of ingest and runs in parallel on the caller's thread; the committer
     /// re-checks the device list and seals for any device enrolled since.
+    /// Blocks (it may read the database); see [`Store::prepare_parts_with`].
     pub fn prepare_parts(&self, parts: Vec<ChannelPart>) -> Result<Vec<PreparedPart>, StoreError> {
+        let routing = self.load_routing()?;
+        self.prepare_parts_with(&routing, parts)
+    }
+
+    /// [`Store::prepare_parts`] with routing data already at hand: no I/O,
+    /// CPU only (hashing, serialising, sealing).
+    pub fn prepare_parts_with(
+        &self,
+        routing: &Routing,
+        parts: Vec<ChannelPart>,
+    ) -> Result<Vec<PreparedPart>, StoreError> {
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
             let subjects: Vec<[u8; 32]> = crate::subjects::customer_ids(&part.body)
@@ -750,14 +912,47 @@ impl Store {
                     |e| StoreError::Seal(parley_protocol::SealError::Payload(e.to_string())),
                 )?,
             );
-            let devices = self.channel_devices(&key)?;
-            let mut sealed = Vec::with_capacity(devices.len());
+            let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
+            drop(plaintext);
+            let devices = routing.devices(&key);
+            let mut headers = Vec::with_capacity(devices.len());
             for (device_id, public_key) in devices {
-                sealed.push((device_id, seal_raw(&public_key, &plaintext)?));
+                headers.push((device_id.clone(), self.inner.epochs.wrap(public_key, &body)?));
             }
-            out.push(PreparedPart { key, plaintext, subjects, sealed });
+            out.push(PreparedPart { key, body, subjects, headers });
         }
         Ok(out)
+    }
+
+    /// The routing data cached in memory if it is fresh, without blocking.
+    pub fn cached_routing(&self) -> Option<Arc<Routing>> {
+        let cache = lock(&self.inner.routing);
+        cache
+            .as_ref()
+            .filter(|(loaded_at, _)| loaded_at.elapsed() < ROUTING_TTL)
+            .map(|(_, routing)| routing.clone())
+    }
+
+    /// Read the routing data (app secrets; each channel's active devices)
+    /// from the database and cache it. Blocks.
+    pub fn load_routing(&self) -> Result<Arc<Routing>, StoreError> {
+        let secrets = self.app_secrets()?;
+        let rows: Vec<(String, String, String, String)> = {
+            let conn = self.reader();
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.kind, c.channel_id, d.id, d.public_key FROM channels c
+                 JOIN devices d ON d.tenant_id = c.tenant_id AND d.revoked_at IS NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut devices: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+        for (kind, channel, device, key) in rows {
+            devices.entry((kind, channel)).or_default().push((device, key));
+        }
+        let routing = Arc::new(Routing { secrets, devices });
+        *lock(&self.inner.routing) = Some((Instant::now(), routing.clone()));
+        Ok(routing)
     }
 
     /// Hand prepared parts to the group committer. The answer arrives once
@@ -776,20 +971,6 @@ impl Store {
             reply,
         });
         rx
-    }
-
-    /// Active devices of the tenant owning `key`, with their public keys.
-    fn channel_devices(&self, key: &ChannelKey) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.reader();
-        let rows = conn
-            .prepare_cached(
-                "SELECT d.id, d.public_key FROM channels c
-                 JOIN devices d ON d.tenant_id = c.tenant_id AND d.revoked_at IS NULL
-                 WHERE c.channel_id = ?1 AND c.kind = ?2",
-            )?
-            .query_map(params![key.id(), kind_str(key)], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
     }
 
     // ---- device side -----------------------------------------------------
@@ -867,18 +1048,26 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<SealedEvent>, StoreError> {
+        // Read before the query: a group that becomes durable meanwhile is
+        // picked up by the next poll (its committer's wake follows).
+        let durable = self.inner.durable.group();
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, received_at, sealed FROM deliveries
-             WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT q.seq, q.received_at, q.sealed, b.body FROM deliveries q
+             JOIN devices d ON d.id = q.device_id
+             LEFT JOIN event_bodies b ON b.tenant_id = d.tenant_id AND b.seq = q.seq
+             WHERE q.device_id = ?1 AND q.seq > ?2 AND q.commit_group <= ?4
+             ORDER BY q.seq LIMIT ?3",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit], |r| {
-            Ok(SealedEvent {
-                seq: from_sql_seq(r.get(0)?),
-                received_at_ms: r.get(1)?,
-                sealed: B64.encode(r.get_ref(2)?.as_blob()?),
-            })
+        let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit, durable], |r| {
+            // A shared-body envelope is the device's header, then the body.
+            let header = r.get_ref(2)?.as_blob()?;
+            let sealed = match r.get_ref(3)?.as_blob_or_null()? {
+                Some(body) => B64.encode([header, body].concat()),
+                None => B64.encode(header),
+            };
+            Ok(SealedEvent { seq: from_sql_seq(r.get(0)?), received_at_ms: r.get(1)?, sealed })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -907,18 +1096,29 @@ impl Store {
     }
 
     /// Queue a device's own sealed event for the listed peers (team
-    /// fan-out). See [`crate::commit`] for the checks. Async callers await
-    /// the receiver.
+    /// fan-out). See [`crate::commit`] for the checks. The customer ids the
+    /// sender names are hashed here, at once, exactly as a webhook's are, and
+    /// only the hashes are queued, so a data-deletion request for one of
+    /// those customers purges the event. Async callers await the receiver.
     pub fn submit_fanout(
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
         received_at_ms: i64,
     ) -> tokio::sync::oneshot::Receiver<Result<FanoutReport, StoreError>> {
+        let mut subjects: Vec<[u8; 32]> = Vec::with_capacity(customer_ids.len());
+        for id in customer_ids.iter().filter(|id| !id.trim().is_empty()) {
+            let hash = self.subject_hash(id);
+            if !subjects.contains(&hash) {
+                subjects.push(hash);
+            }
+        }
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.inner.committer.submit(crate::commit::Job::Fanout {
             sender,
             copies,
+            subjects,
             received_at_ms,
             reply,
         });
@@ -930,8 +1130,9 @@ impl Store {
         &self,
         sender: AuthedDevice,
         copies: Vec<(String, Vec<u8>)>,
+        customer_ids: &[String],
     ) -> Result<FanoutReport, StoreError> {
-        self.submit_fanout(sender, copies, now_ms())
+        self.submit_fanout(sender, copies, customer_ids, now_ms())
             .blocking_recv()
             .unwrap_or(Err(StoreError::Closed))
     }
@@ -1048,6 +1249,12 @@ impl Store {
                 params![tenant, subject.as_slice()],
             )?;
             tx.execute(
+                "DELETE FROM event_bodies
+                 WHERE tenant_id = ?1
+                   AND seq IN (SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2)",
+                params![tenant, subject.as_slice()],
+            )?;
+            tx.execute(
                 "DELETE FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2",
                 params![tenant, subject.as_slice()],
             )?;
@@ -1122,6 +1329,15 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let purged = tx.execute("DELETE FROM deliveries WHERE received_at < ?1", [cutoff_ms])?;
         tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
+        tx.execute("DELETE FROM event_bodies WHERE received_at < ?1", [cutoff_ms])?;
+        // Bodies no device still has a header for (for example after a
+        // revocation): nobody can be handed them any more.
+        tx.execute(
+            "DELETE FROM event_bodies WHERE NOT EXISTS (
+                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+                 WHERE d.tenant_id = event_bodies.tenant_id AND q.seq = event_bodies.seq)",
+            [],
+        )?;
         tx.execute(
             "DELETE FROM event_subjects WHERE NOT EXISTS (
                  SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
@@ -1269,6 +1485,14 @@ mod tests {
         assert_eq!(sk1.open_payload(&e1[0].sealed).unwrap(), expected);
         assert_eq!(sk2.open_payload(&e2[1].sealed).unwrap(), expected);
         assert!(sk2.open(&e1[0].sealed).is_err());
+        // Webhook events are epoch boxes under this relay's current epoch.
+        let raw = B64.decode(&e1[0].sealed).unwrap();
+        assert_eq!(raw[0], parley_protocol::ENVELOPE_EPOCH_SHARED);
+        assert_eq!(raw[1..33], store.inner.epochs.public_bytes());
+        // One body row for the event, however many devices.
+        let bodies: i64 =
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        assert_eq!(bodies, 2);
 
         store.ack(&d1.device_id, 1).unwrap();
         assert_eq!(store.queue_depth(&d1.device_id).unwrap(), 1);
@@ -1278,6 +1502,133 @@ mod tests {
         let d1_info = info.iter().find(|d| d.id == d1.device_id).unwrap();
         assert_eq!((d1_info.acked_seq, d1_info.queue_depth), (2, 0));
         assert_eq!(store.queue_depth(&d2.device_id).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_new_store_open_starts_a_new_epoch_and_no_epoch_key_is_on_disk() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (sk, d) = enroll(&store, &t);
+        let body = json!({"object":"whatsapp_business_account","entry":[]});
+        let part = ChannelPart { key: number("111"), body };
+        store.ingest("secret-a", vec![part.clone()], now_ms()).unwrap();
+        let first_epoch = store.inner.epochs.public_bytes();
+        drop(store);
+        let store = Store::open(dir.path().join("relay.db")).unwrap();
+        assert_ne!(store.inner.epochs.public_bytes(), first_epoch, "every start, a new epoch");
+        store.ingest("secret-a", vec![part], now_ms()).unwrap();
+        let events = store.events_after(&d.device_id, 0, 10).unwrap();
+        assert_eq!(events.len(), 2);
+        for e in &events {
+            sk.open_payload(&e.sealed).unwrap();
+        }
+        // Only public halves could be on disk; the secret never is. (The
+        // public key is only in the envelopes, never in a table of its own.)
+        let keys: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM relay_keys WHERE name <> 'subject'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(keys, 0);
+    }
+
+    #[test]
+    fn a_shared_body_lives_as_long_as_a_device_still_needs_it() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (sk1, d1) = enroll(&store, &t);
+        let (_sk2, d2) = enroll(&store, &t);
+        let (_sk3, d3) = enroll(&store, &t);
+        let bodies = |store: &Store| -> i64 {
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap()
+        };
+        let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
+        store.ingest("secret-a", vec![part.clone(), part], now_ms()).unwrap();
+        assert_eq!(bodies(&store), 2);
+        store.ack(&d1.device_id, 2).unwrap();
+        store.ack(&d2.device_id, 1).unwrap();
+        assert_eq!(bodies(&store), 2, "d3 has acked nothing");
+        store.ack(&d3.device_id, 1).unwrap();
+        assert_eq!(bodies(&store), 1, "seq 1 is acked by all");
+        // The last device needing seq 2 is revoked: its body goes too.
+        store.revoke_device(&d2.device_id).unwrap();
+        assert_eq!(bodies(&store), 1, "d3 still needs seq 2");
+        store.revoke_device(&d3.device_id).unwrap();
+        assert_eq!(bodies(&store), 0);
+        assert!(store.events_after(&d1.device_id, 0, 10).unwrap().is_empty());
+        let _ = sk1;
+    }
+
+    #[test]
+    fn rows_of_a_group_not_yet_fsynced_are_not_handed_out() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
+        store.ingest("secret-a", vec![part], now_ms()).unwrap();
+        let durable = store.inner.durable.group();
+        assert!(durable >= 1, "an answered ingest's group is durable");
+        // A row as the committer leaves it between its commit and the fsync.
+        store
+            .conn()
+            .execute(
+                "INSERT INTO deliveries (device_id, seq, received_at, sealed, commit_group)
+                 VALUES (?1, 99, 1, X'01', ?2)",
+                params![d.device_id, durable + 1],
+            )
+            .unwrap();
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1]);
+        // After a restart everything in the file has been synced at open.
+        drop(store);
+        let store = Store::open(dir.path().join("relay.db")).unwrap();
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 99]);
+    }
+
+    #[test]
+    fn a_version_2_store_is_migrated_to_versioned_envelopes() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        let (sk, d) = enroll(&store, &t);
+        drop(store);
+        // What a version 2 relay queued: a bare libsodium sealed box.
+        let path = dir.path().join("relay.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE deliveries DROP COLUMN commit_group; DROP TABLE event_bodies;",
+            )
+            .unwrap();
+            let enveloped =
+                sk.public_key().seal_bytes(b"{\"kind\":\"meta_webhook\",\"body\":{}}").unwrap();
+            conn.execute(
+                "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, 1, 1, ?2)",
+                params![d.device_id, &enveloped[1..]],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let events = store.events_after(&d.device_id, 0, 10).unwrap();
+        assert_eq!(
+            sk.open_payload(&events[0].sealed).unwrap(),
+            EventPayload::MetaWebhook { body: json!({}) }
+        );
+        let version: i64 =
+            store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        // A newer file than this relay knows is refused, not misread.
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            Store::open(&path).unwrap_err(),
+            StoreError::SchemaTooNew { found: 99, .. }
+        ));
     }
 
     #[test]

@@ -51,6 +51,35 @@ impl Connected<IncomingStream<'_, TcpListener>> for ClientAddr {
     }
 }
 
+impl Connected<IncomingStream<'_, NoDelayListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, NoDelayListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+/// Plain TCP with Nagle's algorithm off on every accepted connection. Push
+/// streams and long-polls write small answers at irregular times; with Nagle
+/// on, a write waits for the peer's (delayed) ACK of the previous one, which
+/// held some events back by milliseconds.
+pub struct NoDelayListener(pub TcpListener);
+
+impl Listener for NoDelayListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, addr) = Listener::accept(&mut self.0).await;
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not turn Nagle off");
+        }
+        (stream, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Listener::local_addr(&self.0)
+    }
+}
+
 impl Connected<IncomingStream<'_, TlsListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
         ClientAddr(*stream.remote_addr())
@@ -94,7 +123,11 @@ impl TlsListener {
         tokio::spawn(async move {
             loop {
                 let (stream, peer) = match tcp.accept().await {
-                    Ok(accepted) => accepted,
+                    Ok(accepted) => {
+                        // See NoDelayListener.
+                        let _ = accepted.0.set_nodelay(true);
+                        accepted
+                    }
                     Err(e) => {
                         // Usually out of file descriptors: back off a little.
                         tracing::warn!(error = %e, "accept failed");

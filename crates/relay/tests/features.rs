@@ -190,6 +190,97 @@ async fn data_deletion_purges_only_that_users_events_and_refuses_forgeries() {
 }
 
 #[tokio::test]
+async fn data_deletion_purges_fanout_events_for_that_customer() {
+    // The customer `wa_batch` messages come from.
+    const LEAVER: &str = "15551234567";
+    let env = Env::new();
+    let a = env.store.create_tenant("a", "app-one", "va").unwrap();
+    let other_app = env.store.create_tenant("b", "app-two", "vb").unwrap();
+    env.store.add_channel(&a, &number("111")).unwrap();
+    let (_sk1, d1) = env.enroll(&a).await;
+    let (sk2, d2) = env.enroll(&a).await;
+    let (_skb1, b1) = env.enroll(&other_app).await;
+    let (_skb2, b2) = env.enroll(&other_app).await;
+    let agent_sent = |to: &str, body: &str| EventPayload::AgentSent {
+        client_txn_id: format!("txn-{body}"),
+        provider_id: format!("wamid.{body}"),
+        channel_kind: "whatsapp".into(),
+        channel_id: "111".into(),
+        to: to.into(),
+        body: body.into(),
+        message_kind: "text".into(),
+        sent_at_ms: 1_700_000_000_000,
+    };
+    let fan_out = |token: String, peer: (String, String), to: &'static str, body: &'static str| {
+        let env = env.clone();
+        let payload = agent_sent(to, body);
+        async move {
+            let pk = parley_protocol::DevicePublicKey::from_base64(&peer.1).unwrap();
+            let sealed = pk.seal_payload(&payload).unwrap();
+            let resp = env
+                .post_json(
+                    "/v1/events/fanout",
+                    &token,
+                    &json!({"copies": [{"device_id": peer.0, "sealed": sealed}],
+                            "customer_ids": [to]}),
+                )
+                .await;
+            assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+        }
+    };
+    let pk2 = sk2.public_key().to_base64();
+    let pkb2 = _skb2.public_key().to_base64();
+    fan_out(d1.token.clone(), (d2.device_id.clone(), pk2.clone()), LEAVER, "to the leaver").await;
+    fan_out(d1.token.clone(), (d2.device_id.clone(), pk2.clone()), " 15551110002 ", "to another")
+        .await;
+    // The same customer id under another Meta app is another person.
+    fan_out(b1.token.clone(), (b2.device_id.clone(), pkb2), LEAVER, "other app").await;
+    // The customer's own message arrived by webhook too.
+    let body = wa_batch(&[("111", "from the leaver")]);
+    assert_eq!(env.post_webhook(&body, Some(&sign("app-one", &body))).await.status, StatusCode::OK);
+    assert_eq!(env.store.queue_depth(&d2.device_id).unwrap(), 3);
+
+    // Too many or too long ids are refused whole.
+    let many: Vec<String> = (0..9).map(|i| format!("1555000000{i}")).collect();
+    let resp = env
+        .post_json("/v1/events/fanout", &d1.token, &json!({"copies": [], "customer_ids": many}))
+        .await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST);
+
+    // A forged request purges nothing.
+    let payload = json!({"algorithm": "HMAC-SHA256", "issued_at": 1, "user_id": LEAVER});
+    let forged = env.send(deletion_form(&signed_request::sign(&payload, b"not-ours"))).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(env.store.queue_depth(&d2.device_id).unwrap(), 3);
+
+    let ok = env.send(deletion_form(&signed_request::sign(&payload, b"app-one"))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    let answer: DataDeletionResponse = ok.json();
+    let page =
+        env.get(&format!("/meta/data-deletion/status?code={}", answer.confirmation_code)).await;
+    // The webhook's copies for d1 and d2, and d2's fan-out copy.
+    assert!(page.text().contains("3 encrypted copies removed"), "{}", page.text());
+    assert!(env.poll(&d1.token, 0, 0).await.events.is_empty());
+
+    let left = env.poll(&d2.token, 0, 0).await;
+    let bodies: Vec<String> = left
+        .events
+        .iter()
+        .filter_map(|e| match sk2.open_payload(&e.sealed).unwrap() {
+            EventPayload::AgentSent { body, .. } => Some(body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bodies, vec!["to another"], "only the other customer's fan-out is left");
+    assert_eq!(left.events.len(), 1, "the leaver's webhook went too");
+    // Ids are app-scoped: the other app's tenant keeps its copy.
+    assert_eq!(env.store.queue_depth(&b2.device_id).unwrap(), 1);
+    // The relay stored hashes only: the ids are nowhere in its files.
+    let dir = env.close();
+    scan_dir(&dir, &[LEAVER.as_bytes(), b"15551110002", b"to the leaver"]);
+}
+
+#[tokio::test]
 async fn the_push_stream_delivers_live_and_resumes_after_last_event_id() {
     let dir = tempfile::tempdir().unwrap();
     let relay =
@@ -399,6 +490,100 @@ async fn fanout_reaches_the_tenants_other_devices_only() {
     assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
 }
 
+/// `GET /metrics` as if from `peer` (None: no socket address at all).
+fn metrics_request(
+    peer: Option<&str>,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Request<Body> {
+    let mut req = Request::get("/metrics");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let mut req = req.body(Body::empty()).unwrap();
+    if let Some(peer) = peer {
+        let addr: std::net::SocketAddr = peer.parse().unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(parley_relay::ClientAddr(addr)));
+    }
+    req
+}
+
+#[tokio::test]
+async fn metrics_without_a_token_are_served_to_loopback_clients_only() {
+    let env = Env::new();
+    for (peer, headers, expected) in [
+        (Some("127.0.0.1:40000"), &[][..], StatusCode::OK),
+        (Some("[::1]:40000"), &[][..], StatusCode::OK),
+        (Some("[::ffff:127.0.0.1]:40000"), &[][..], StatusCode::OK),
+        (Some("203.0.113.7:40000"), &[][..], StatusCode::FORBIDDEN),
+        (Some("10.0.0.2:40000"), &[][..], StatusCode::FORBIDDEN),
+        (None, &[][..], StatusCode::FORBIDDEN),
+        // A reverse proxy on the same host connects from loopback but says
+        // whom it forwards for: not the relay's own host.
+        (Some("127.0.0.1:40000"), &[("x-forwarded-for", "203.0.113.7")][..], StatusCode::FORBIDDEN),
+        (Some("127.0.0.1:40000"), &[("forwarded", "for=203.0.113.7")][..], StatusCode::FORBIDDEN),
+    ] {
+        let resp = env.send(metrics_request(peer, None, headers)).await;
+        assert_eq!(resp.status, expected, "{peer:?} {headers:?}: {}", resp.text());
+        if expected == StatusCode::OK {
+            assert!(resp.text().contains("parley_relay_webhooks_accepted_total"));
+        } else {
+            assert_eq!(resp.api_error().code, "loopback_only");
+            assert!(!resp.text().contains("parley_relay_"));
+        }
+    }
+    // Through a real socket too: the connection's own address is what counts.
+    let dir = tempfile::tempdir().unwrap();
+    let relay =
+        parley_relay::spawn(parley_relay::Config::new(dir.path().join("relay.db"), loopback0()))
+            .await
+            .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/metrics", relay.url());
+    let resp = http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let proxied = http.get(&url).header("x-forwarded-for", "198.51.100.1").send().await.unwrap();
+    assert_eq!(proxied.status(), 403);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_with_a_token_need_it_from_anywhere() {
+    use sha2::Digest as _;
+    let token = "ab".repeat(32);
+    let env = Env::with_config(|c| {
+        c.limits = parley_relay::Limits::OFF;
+        c.metrics_token_sha256 = Some(sha2::Sha256::digest(token.as_bytes()).into());
+    });
+    for (peer, given, expected) in [
+        (Some("203.0.113.7:40000"), Some(token.as_str()), StatusCode::OK),
+        (None, Some(token.as_str()), StatusCode::OK),
+        // With a token configured, loopback alone is not enough.
+        (Some("127.0.0.1:40000"), None, StatusCode::UNAUTHORIZED),
+        (Some("127.0.0.1:40000"), Some("ab"), StatusCode::UNAUTHORIZED),
+        (Some("203.0.113.7:40000"), Some(&"ac".repeat(32)), StatusCode::UNAUTHORIZED),
+        (Some("203.0.113.7:40000"), Some(""), StatusCode::UNAUTHORIZED),
+    ] {
+        let resp = env.send(metrics_request(peer, given, &[])).await;
+        assert_eq!(resp.status, expected, "{peer:?} {given:?}: {}", resp.text());
+        assert_eq!(
+            resp.text().contains("parley_relay_webhooks_accepted_total"),
+            expected == StatusCode::OK
+        );
+    }
+    let basic = env
+        .send(metrics_request(
+            Some("127.0.0.1:1"),
+            None,
+            &[("authorization", &format!("Basic {token}"))],
+        ))
+        .await;
+    assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn metrics_count_acceptance_rejections_and_queue() {
     let env = Env::new();
@@ -413,7 +598,7 @@ async fn metrics_count_acceptance_rejections_and_queue() {
     );
     assert_eq!(env.post_webhook(&body, None).await.status, StatusCode::UNAUTHORIZED);
     env.poll(&device.token, 0, 0).await;
-    let text = env.get("/metrics").await.text();
+    let text = env.send(metrics_request(Some("127.0.0.1:40000"), None, &[])).await.text();
     for line in [
         "parley_relay_webhooks_accepted_total 1",
         "parley_relay_events_accepted_total 1",
@@ -538,4 +723,49 @@ async fn https_from_certificate_files() {
     let plain = reqwest::Client::new().get(format!("http://{}/healthz", relay.addr())).send().await;
     assert!(plain.map(|r| r.status() != 200).unwrap_or(true));
     relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn routing_changes_apply_at_once_despite_the_webhook_cache() {
+    let env = Env::new();
+    let a = env.store.create_tenant("a", "secret-a", "va").unwrap();
+    env.store.add_channel(&a, &number("111")).unwrap();
+    let (_sk1, d1) = env.enroll(&a).await;
+    let (_sk2, d2) = env.enroll(&a).await;
+    // Warm the cache: secrets of tenant a, devices d1 and d2.
+    let body = wa_batch(&[("111", "warm")]);
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("secret-a", &body))).await.status,
+        StatusCode::OK
+    );
+
+    // A tenant created after the cache was filled is accepted at once.
+    let b = env.store.create_tenant("b", "secret-b", "vb").unwrap();
+    env.store.add_channel(&b, &number("222")).unwrap();
+    let (skb, db) = env.enroll(&b).await;
+    let body = wa_batch(&[("222", "new tenant")]);
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("secret-b", &body))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(message_texts(&skb, &env.poll(&db.token, 0, 0).await), vec!["new tenant"]);
+
+    // A device enrolled after the cache was filled gets a copy; a revoked
+    // one gets none, though the cache still lists it.
+    let (sk3, d3) = env.enroll(&a).await;
+    env.store.revoke_device(&d2.device_id).unwrap();
+    let body = wa_batch(&[("111", "after changes")]);
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("secret-a", &body))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(message_texts(&sk3, &env.poll(&d3.token, 0, 0).await), vec!["after changes"]);
+    assert_eq!(env.store.queue_depth(&d2.device_id).unwrap(), 0);
+    assert_eq!(env.store.queue_depth(&d1.device_id).unwrap(), 2);
+
+    // A forged signature is still refused after the fresh re-check.
+    assert_eq!(
+        env.post_webhook(&body, Some(&sign("not-a-secret", &body))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
