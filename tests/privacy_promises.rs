@@ -3,8 +3,8 @@
 //! `parleyctl` binaries on loopback, the real keyring (gnome-keyring under
 //! `dbus-run-session`) and the real SQLCipher file.
 //!
-//! The relay-side promises live with the relay's own tests, which start the
-//! relay code: `crates/relay/tests/features.rs`
+//! More relay-side tests live with the relay's own, which run the relay's
+//! router on a real store: `crates/relay/tests/features.rs`
 //! (`promise_meta_data_deletion_callback_honoured…`,
 //! `promise_production_access_restricted_and_logged…`); "no tracking" is
 //! `tests/no_tracking.rs` (`promise_no_tracking_no_telemetry`). ARCHITECTURE.md
@@ -169,10 +169,14 @@ fn sqlcipher4_python() -> PathBuf {
     if let Some(path) = std::env::var_os("PARLEY_SQLCIPHER4_PYTHON") {
         return path.into();
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-    cache.join("parley/sqlcipher-venv/bin/python")
+    // scripts/with-session.sh moves XDG_CACHE_HOME into its temporary
+    // session, so look in the home directory's cache as well.
+    let home_cache = PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache");
+    let caches =
+        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).into_iter().chain([home_cache]);
+    let candidates: Vec<PathBuf> =
+        caches.map(|c| c.join("parley/sqlcipher-venv/bin/python")).collect();
+    candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]).clone()
 }
 
 /// Open `db` with an independent SQLCipher 4 (the `sqlcipher3` module's own
@@ -605,4 +609,71 @@ fn promise_multi_tenant_isolation_with_exact_identifier_matching() {
     assert_eq!(report["events"], 0, "{report}");
     assert_eq!(ctl_json(&other_profile, &["inventory"])["counts"]["messages"], 0);
     assert_eq!(ctl_json(&other_profile, &["conversations"]), json!([]));
+}
+
+#[test]
+fn promise_meta_data_deletion_callback_honoured_by_the_running_relay() {
+    let p = pipeline();
+    let customers: Vec<Value> = p
+        .http
+        .get(format!("{}/_sandbox/instagram/customers", p.sandbox.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let igsid = customers[0]["igsid"].as_str().unwrap().to_owned();
+    // The Instagram user writes, then asks Meta to delete their data before
+    // this desktop has collected the message; a WhatsApp customer's message
+    // waits beside it.
+    let leaver = "deletion canary: forget what I said";
+    let resp = p
+        .http
+        .post(format!("{}/_sandbox/instagram/{igsid}/send", p.sandbox.url))
+        .json(&json!({ "type": "text", "text": leaver }))
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().unwrap());
+    p.customer_writes("a message that stays");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let post = |signed: &str| {
+        p.http
+            .post(format!("{}/meta/data-deletion", p.relay.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("signed_request={signed}"))
+            .send()
+            .unwrap()
+    };
+    let payload =
+        json!({ "algorithm": "HMAC-SHA256", "issued_at": now_ms() / 1000, "user_id": igsid });
+    // A request signed with another secret is refused and deletes nothing.
+    let forged = post(&parley_meta::signed_request::sign(&payload, b"someone-elses-secret"));
+    assert_eq!(forged.status(), 401);
+    let answer: Value = post(&parley_meta::signed_request::sign(&payload, APP_SECRET.as_bytes()))
+        .error_for_status()
+        .unwrap()
+        .json()
+        .unwrap();
+    let code = answer["confirmation_code"].as_str().unwrap();
+    assert!(answer["url"].as_str().unwrap().ends_with(&format!("?code={code}")), "{answer}");
+
+    // The desktop now receives the other customer's message and not theirs.
+    sync_until_messages(&p, 1);
+    p.sync();
+    let conversations = ctl_json(&p.profile, &["conversations"]);
+    assert_eq!(conversations.as_array().unwrap().len(), 1, "{conversations}");
+    assert_eq!(conversations[0]["handle"], CUSTOMER);
+    assert_eq!(ctl_json(&p.profile, &["search", "canary"]), json!([]));
+
+    // The status page Meta links the user to says it is done, without
+    // naming them.
+    let page = p
+        .http
+        .get(format!("{}/meta/data-deletion/status?code={code}", p.relay.url))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    assert!(html.contains(code) && html.contains("Completed"), "{html}");
+    assert!(!html.contains(&igsid), "the page never names the user");
 }

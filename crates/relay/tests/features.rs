@@ -127,7 +127,8 @@ fn deletion_form(signed: &str) -> Request<Body> {
 }
 
 #[tokio::test]
-async fn data_deletion_purges_only_that_users_events_and_refuses_forgeries() {
+async fn promise_meta_data_deletion_callback_honoured_purges_only_that_user_and_refuses_forgeries()
+{
     let env = Env::new();
     let a = env.store.create_tenant("a", "app-one", "va").unwrap();
     let other_app = env.store.create_tenant("b", "app-two", "vb").unwrap();
@@ -190,7 +191,7 @@ async fn data_deletion_purges_only_that_users_events_and_refuses_forgeries() {
 }
 
 #[tokio::test]
-async fn data_deletion_purges_fanout_events_for_that_customer() {
+async fn promise_meta_data_deletion_callback_honoured_for_team_fanout_events_too() {
     // The customer `wa_batch` messages come from.
     const LEAVER: &str = "15551234567";
     let env = Env::new();
@@ -615,7 +616,7 @@ async fn metrics_count_acceptance_rejections_and_queue() {
 }
 
 #[tokio::test]
-async fn the_admin_api_needs_the_key_and_is_audited() {
+async fn promise_production_access_restricted_and_logged_admin_api_needs_the_key_and_is_audited() {
     use sha2::Digest as _;
     let key = "0f".repeat(32);
     let env = Env::with_config(|c| {
