@@ -482,6 +482,9 @@ impl Store {
         // Checkpoints leave the commit path (see `commit`): the committer
         // only tops up what the background checkpointer has not copied yet.
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(open_err)?;
+        // The committer's statements (one multi-row INSERT per device count
+        // among them) plus the admin ones must all stay prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         // After a burst, a restarted WAL is truncated back to this size.
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(open_err)?;
         let checkpointer = Connection::open(path).map_err(open_err)?;
@@ -1462,6 +1465,59 @@ mod tests {
             )
             .unwrap();
         assert_eq!(clear, 0);
+    }
+
+    #[test]
+    fn a_failing_request_fails_alone_in_its_group_and_leaves_nothing() {
+        // Groups run first without savepoints; a failure rolls the attempt
+        // back and reruns the group with a savepoint per request.
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        enroll(&store, &t);
+        enroll(&store, &t);
+        let body = json!({"object":"whatsapp_business_account","entry":[]});
+        let prepare =
+            || store.prepare_parts(vec![ChannelPart { key: number("111"), body: body.clone() }]);
+        let (ok1, rx1) = tokio::sync::oneshot::channel();
+        let (bad, rx2) = tokio::sync::oneshot::channel();
+        let (ok3, rx3) = tokio::sync::oneshot::channel();
+        let secret = || Zeroizing::new("secret-a".to_string());
+        let group = vec![
+            crate::commit::Job::Ingest {
+                secret: secret(),
+                parts: prepare().unwrap(),
+                received_at_ms: now_ms(),
+                reply: ok1,
+            },
+            crate::commit::Job::Ack { device_id: "no-such-device".into(), up_to: 1, reply: bad },
+            crate::commit::Job::Ingest {
+                secret: secret(),
+                parts: prepare().unwrap(),
+                received_at_ms: now_ms(),
+                reply: ok3,
+            },
+        ];
+        let (done, commit_error) = {
+            let mut conn = store.inner.write.lock().unwrap();
+            crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1_000)
+        };
+        assert_eq!(commit_error, None);
+        assert_eq!(done.len(), 3);
+        for d in done {
+            d.send(None);
+        }
+        let r1 = rx1.blocking_recv().unwrap().unwrap();
+        assert!(matches!(rx2.blocking_recv().unwrap(), Err(StoreError::UnknownDevice(_))));
+        let r3 = rx3.blocking_recv().unwrap().unwrap();
+        assert_eq!((r1.accepted, r1.deliveries, r3.accepted, r3.deliveries), (1, 2, 1, 2));
+        let conn = store.conn();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM deliveries WHERE commit_group = 1000"), 4);
+        assert_eq!(count("SELECT COUNT(*) FROM event_bodies"), 2);
+        // Two distinct seqs, no gap and no duplicate from the first attempt.
+        assert_eq!(count("SELECT COUNT(DISTINCT seq) FROM deliveries"), 2);
+        assert_eq!(count("SELECT MAX(seq) - MIN(seq) FROM deliveries"), 1);
     }
 
     #[test]
