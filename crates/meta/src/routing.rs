@@ -72,6 +72,9 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
     let entries = root.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut parts: Vec<(ChannelKey, Vec<Value>)> = Vec::new();
     let mut unroutable = 0usize;
+    // Whether the single part, if there is one, is the body as received:
+    // only `object` and `entry` at the top, and no entry split or dropped.
+    let mut intact = root.as_object().is_some_and(|m| m.len() == 2);
     let mut push = |key: ChannelKey, entry: Value| match parts.iter_mut().find(|(k, _)| *k == key) {
         Some((_, list)) => list.push(entry),
         None => parts.push((key, vec![entry])),
@@ -82,6 +85,7 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
                 let waba = id_string(entry.get("id"));
                 let changes =
                     entry.get("changes").and_then(Value::as_array).cloned().unwrap_or_default();
+                intact &= changes.len() == 1;
                 for change in changes {
                     let number = id_string(change.pointer("/value/metadata/phone_number_id"));
                     let key = match (number, &waba) {
@@ -106,6 +110,7 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
         }
         other => return Err(RoutingError::UnknownObject(other.to_owned())),
     }
+    let whole = intact && unroutable == 0 && parts.len() == 1;
     let parts = parts
         .into_iter()
         .map(|(key, entries)| ChannelPart {
@@ -113,7 +118,7 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
             body: json!({ "object": object, "entry": entries }),
         })
         .collect();
-    Ok(Split { parts, unroutable })
+    Ok(Split { parts, unroutable, whole })
 }
 
 /// The result of [`split_by_channel`].
@@ -122,6 +127,11 @@ pub struct Split {
     pub parts: Vec<ChannelPart>,
     /// Changes or entries that named no channel id at all.
     pub unroutable: usize,
+    /// There is exactly one part and it is the whole body as received (the
+    /// same JSON value, up to key order and whitespace): one channel, only
+    /// `object` and `entry` at the top, every WhatsApp entry with exactly one
+    /// change. The raw bytes may then stand for the part's body.
+    pub whole: bool,
 }
 
 /// A copy of `entry` whose list field `field` holds only `item`.
@@ -139,6 +149,33 @@ mod tests {
         json!({"field":"messages","value":{"messaging_product":"whatsapp",
             "metadata":{"display_phone_number":"15550000000","phone_number_id":pnid},
             "messages":[{"from":"15551234567","id":format!("wamid.{text}"),"timestamp":"1700000000","type":"text","text":{"body":text}}]}})
+    }
+
+    #[test]
+    fn only_a_single_channel_body_left_as_received_is_whole() {
+        let whole = |body: Value| split_by_channel(body.to_string().as_bytes()).unwrap().whole;
+        let one = json!({"object":"whatsapp_business_account","entry":[
+            {"id":"WABA1","changes":[wa_change("111","a")]},
+            {"id":"WABA1","changes":[wa_change("111","b")]}]});
+        assert!(whole(one.clone()));
+        let split = split_by_channel(one.to_string().as_bytes()).unwrap();
+        assert_eq!(split.parts[0].body, one);
+        // Two changes in one entry are split into two entries.
+        assert!(!whole(json!({"object":"whatsapp_business_account","entry":[
+            {"id":"WABA1","changes":[wa_change("111","a"), wa_change("111","b")]}]})));
+        // Two channels.
+        assert!(!whole(json!({"object":"whatsapp_business_account","entry":[
+            {"id":"WABA1","changes":[wa_change("111","a")]},
+            {"id":"WABA1","changes":[wa_change("222","b")]}]})));
+        // An entry without changes is dropped; an extra top-level field too.
+        assert!(!whole(json!({"object":"whatsapp_business_account","entry":[
+            {"id":"WABA1","changes":[wa_change("111","a")]}, {"id":"WABA2"}]})));
+        assert!(!whole(json!({"object":"whatsapp_business_account","x":1,"entry":[
+            {"id":"WABA1","changes":[wa_change("111","a")]}]})));
+        // Instagram: whole when every entry is the same account.
+        assert!(whole(json!({"object":"instagram","entry":[{"id":"IG1","messaging":[]}]})));
+        assert!(!whole(json!({"object":"instagram","entry":[{"id":"IG1"},{"id":"IG2"}]})));
+        assert!(!whole(json!({"object":"instagram","entry":[{"id":"IG1"},{"nope":1}]})));
     }
 
     #[test]

@@ -46,11 +46,15 @@ pub trait RelayStorage: Send + Sync + 'static {
     fn cached_routing(&self) -> Option<Arc<Routing>>;
     /// Read (and cache) the routing data. Blocks.
     fn load_routing(&self) -> Result<Arc<Routing>, StoreError>;
-    /// Prepare parts with routing data at hand: CPU only, no I/O.
+    /// Prepare parts with routing data at hand: CPU only, no I/O. `whole`
+    /// is the verified raw body when it is the one part's body as received
+    /// ([`parley_meta::routing::Split::whole`]), sealed as is instead of
+    /// serialising the parsed part again.
     fn prepare_parts_with(
         &self,
         routing: &Routing,
         parts: Vec<ChannelPart>,
+        whole: Option<&[u8]>,
     ) -> Result<Vec<PreparedPart>, StoreError>;
     fn submit_ingest(
         &self,
@@ -133,8 +137,9 @@ impl RelayStorage for Store {
         &self,
         routing: &Routing,
         parts: Vec<ChannelPart>,
+        whole: Option<&[u8]>,
     ) -> Result<Vec<PreparedPart>, StoreError> {
-        Store::prepare_parts_with(self, routing, parts)
+        Store::prepare_parts_with(self, routing, parts, whole)
     }
     fn submit_ingest(
         &self,

@@ -893,16 +893,22 @@ impl Store {
     /// Blocks (it may read the database); see [`Store::prepare_parts_with`].
     pub fn prepare_parts(&self, parts: Vec<ChannelPart>) -> Result<Vec<PreparedPart>, StoreError> {
         let routing = self.load_routing()?;
-        self.prepare_parts_with(&routing, parts)
+        self.prepare_parts_with(&routing, parts, None)
     }
 
     /// [`Store::prepare_parts`] with routing data already at hand: no I/O,
-    /// CPU only (hashing, serialising, sealing).
+    /// CPU only (hashing, serialising, sealing). `whole`: the verified raw
+    /// body, when `parts` is one part whose body it is as received
+    /// ([`parley_meta::routing::Split::whole`]); it is then sealed as is
+    /// (in the same `EventPayload::MetaWebhook` envelope) instead of
+    /// serialising the parsed part again.
     pub fn prepare_parts_with(
         &self,
         routing: &Routing,
         parts: Vec<ChannelPart>,
+        whole: Option<&[u8]>,
     ) -> Result<Vec<PreparedPart>, StoreError> {
+        let whole = whole.filter(|_| parts.len() == 1);
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
             let subjects: Vec<[u8; 32]> = crate::subjects::customer_ids(&part.body)
@@ -910,11 +916,13 @@ impl Store {
                 .map(|id| self.subject_hash(id))
                 .collect();
             let key = part.key;
-            let plaintext = Zeroizing::new(
-                serde_json::to_vec(&EventPayload::MetaWebhook { body: part.body }).map_err(
-                    |e| StoreError::Seal(parley_protocol::SealError::Payload(e.to_string())),
-                )?,
-            );
+            let plaintext = Zeroizing::new(match whole {
+                Some(raw) => meta_webhook_payload(raw),
+                None => serde_json::to_vec(&EventPayload::MetaWebhook { body: part.body })
+                    .map_err(|e| {
+                        StoreError::Seal(parley_protocol::SealError::Payload(e.to_string()))
+                    })?,
+            });
             let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
             drop(plaintext);
             let devices = routing.devices(&key);
@@ -1382,6 +1390,18 @@ pub(crate) fn audit(
     Ok(())
 }
 
+/// `EventPayload::MetaWebhook { body }` serialised around `raw`, a JSON
+/// document already parsed (so valid JSON): the bytes a device decodes are
+/// the body Meta signed, unchanged.
+fn meta_webhook_payload(raw: &[u8]) -> Vec<u8> {
+    const HEAD: &[u8] = br#"{"kind":"meta_webhook","body":"#;
+    let mut out = Vec::with_capacity(HEAD.len() + raw.len() + 1);
+    out.extend_from_slice(HEAD);
+    out.extend_from_slice(raw);
+    out.push(b'}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1465,6 +1485,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(clear, 0);
+    }
+
+    #[test]
+    fn a_whole_raw_body_seals_to_the_same_payload_as_the_parsed_part() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (sk, _) = enroll(&store, &t);
+        let raw = br#"{ "object": "whatsapp_business_account",
+            "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
+                "metadata": {"phone_number_id": "111"},
+                "messages": [{"from": "15551234567", "text": {"body": "hi \u00e9"}}]}}]}] }"#;
+        let split = parley_meta::routing::split_by_channel(raw).unwrap();
+        assert!(split.whole);
+        let routing = store.load_routing().unwrap();
+        let open = |prepared: &[PreparedPart]| {
+            let part = &prepared[0];
+            let mut sealed = part.headers[0].1.clone();
+            sealed.extend_from_slice(part.body.bytes());
+            let plain = sk.open_bytes(&sealed).unwrap();
+            serde_json::from_slice::<EventPayload>(&plain).unwrap()
+        };
+        let from_raw = store.prepare_parts_with(&routing, split.parts.clone(), Some(raw)).unwrap();
+        let reserialised = store.prepare_parts_with(&routing, split.parts, None).unwrap();
+        assert_eq!(open(&from_raw), open(&reserialised));
+        assert_eq!(from_raw[0].subjects, reserialised[0].subjects);
+        assert_eq!(from_raw[0].subjects.len(), 1);
     }
 
     #[test]

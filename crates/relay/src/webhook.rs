@@ -68,7 +68,8 @@ fn process(
         Err(e) => return Ok(Outcome::Unparsable(e)),
     };
     let unroutable = split.unroutable;
-    let parts = storage.prepare_parts_with(routing, split.parts)?;
+    let whole = split.whole.then_some(&verified.body[..]);
+    let parts = storage.prepare_parts_with(routing, split.parts, whole)?;
     Ok(Outcome::Prepared { secret: verified.secret, parts, unroutable })
 }
 
