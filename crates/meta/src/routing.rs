@@ -65,11 +65,12 @@ fn id_string(v: Option<&Value>) -> Option<String> {
 /// Cut a webhook body into per-channel parts. Changes that name no channel at
 /// all are returned in `unroutable` so the caller can count them.
 pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
-    let root: Value =
+    let mut root: Value =
         serde_json::from_slice(body).map_err(|e| RoutingError::NotJson(e.to_string()))?;
     let object =
         root.get("object").and_then(Value::as_str).ok_or(RoutingError::NoObject)?.to_owned();
-    let entries = root.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+    // Moved out, not cloned: the parts are built from these values.
+    let entries = take_array(&mut root, "entry");
     let mut parts: Vec<(ChannelKey, Vec<Value>)> = Vec::new();
     let mut unroutable = 0usize;
     // Whether the single part, if there is one, is the body as received:
@@ -81,10 +82,11 @@ pub fn split_by_channel(body: &[u8]) -> Result<Split, RoutingError> {
     };
     match object.as_str() {
         "whatsapp_business_account" => {
-            for entry in entries {
+            for mut entry in entries {
                 let waba = id_string(entry.get("id"));
-                let changes =
-                    entry.get("changes").and_then(Value::as_array).cloned().unwrap_or_default();
+                // Each part gets a copy of the entry without the others'
+                // changes (`entry_with`), so the list is moved out first.
+                let changes = take_array(&mut entry, "changes");
                 intact &= changes.len() == 1;
                 for change in changes {
                     let number = id_string(change.pointer("/value/metadata/phone_number_id"));
@@ -132,6 +134,15 @@ pub struct Split {
     /// `object` and `entry` at the top, every WhatsApp entry with exactly one
     /// change. The raw bytes may then stand for the part's body.
     pub whole: bool,
+}
+
+/// Move the array under `field` out of `value` (leaving `null`); empty if
+/// there is none.
+fn take_array(value: &mut Value, field: &str) -> Vec<Value> {
+    match value.get_mut(field).map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
 }
 
 /// A copy of `entry` whose list field `field` holds only `item`.
