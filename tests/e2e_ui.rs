@@ -15,8 +15,9 @@
 //! composer: replying to a message (button, Escape, the R key) with the
 //! quote reaching the sandbox as `context.message_id`, reacting and
 //! removing the reaction, and forwarded labels. A third sends attachments:
-//! an image with a caption and a PDF set on the file input, checked byte for
-//! byte at the sandbox, and an oversized file refused with a sentence.
+//! an image with a caption and a PDF set on the file input and a file dropped
+//! on the thread, checked byte for byte at the sandbox, and an oversized file
+//! refused with a sentence.
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/inbox.png, docs/thread.png
 //! and (second test) docs/dark.png.
@@ -903,6 +904,39 @@ async fn composer_sends_attachments() {
         )
         .await;
         save_screenshot(&client, "attachments.png").await;
+
+        // Drag and drop onto the thread: a drop event carrying a file (built
+        // in the page, as WebDriver cannot drag from the desktop).
+        let dropped = format!("notes from the drop {n}");
+        let dropped_name = format!("notes-{n}.txt");
+        js(
+            &client,
+            &format!(
+                "const dt = new DataTransfer();
+                 dt.items.add(new File([{}], {}, {{ type: 'text/plain' }}));
+                 const list = document.querySelector('[data-testid=message-list]');
+                 list.dispatchEvent(new DragEvent('dragover', {{ dataTransfer: dt, bubbles: true, cancelable: true }}));
+                 list.dispatchEvent(new DragEvent('drop', {{ dataTransfer: dt, bubbles: true, cancelable: true }}));
+                 return true;",
+                json!(dropped),
+                json!(dropped_name)
+            ),
+        )
+        .await;
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='attachment-chip'][contains(., '{dropped_name}')][contains(., 'text/plain')]"),
+            STEP_TIMEOUT,
+        )
+        .await;
+        client.find(Locator::Css("[data-testid=send-button]")).await.unwrap().click().await.unwrap();
+        let sent = sandbox
+            .wait_sent("the dropped file", |m| {
+                m["kind"] == "document" && m["body"]["document"]["filename"] == json!(dropped_name)
+            })
+            .await;
+        let media_id = sent["body"]["document"]["id"].as_str().expect("sent by uploaded id");
+        assert_eq!(sandbox.uploaded(media_id).await, dropped.as_bytes());
 
         // Over WhatsApp's 5 MB image limit: refused before reading, nothing sent.
         let before = sandbox.sent_to(wa_id).await.len();
