@@ -20,7 +20,8 @@
 //! refused with a sentence.
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/inbox.png, docs/thread.png
-//! and (second test) docs/dark.png.
+//! and (second test) docs/dark.png; the attachments test saves
+//! docs/attachments.png (the pending-file chip with its caption).
 
 use std::path::{Path, PathBuf};
 
@@ -863,6 +864,7 @@ async fn composer_sends_attachments() {
         let caption = format!("Here it is ({n})");
         let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
         input.send_keys(&caption).await.unwrap();
+        save_screenshot(&client, "attachments.png").await;
         input.send_keys("\u{E007}").await.unwrap(); // Enter
         wait_gone(&client, "//*[@data-testid='attachment-chip']").await;
         let sent = sandbox
@@ -903,7 +905,6 @@ async fn composer_sends_attachments() {
             STEP_TIMEOUT,
         )
         .await;
-        save_screenshot(&client, "attachments.png").await;
 
         // Drag and drop onto the thread: a drop event carrying a file (built
         // in the page, as WebDriver cannot drag from the desktop).
