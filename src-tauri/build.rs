@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "list_conversations",
     "list_messages",
     "send_text",
+    "send_file",
     "mark_read",
     "sync_state",
     "list_messages_before",

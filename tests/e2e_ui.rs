@@ -14,10 +14,14 @@
 //! Delete; list filters; the keyboard help overlay. A second test covers the
 //! composer: replying to a message (button, Escape, the R key) with the
 //! quote reaching the sandbox as `context.message_id`, reacting and
-//! removing the reaction, and forwarded labels.
+//! removing the reaction, and forwarded labels. A third sends attachments:
+//! an image with a caption and a PDF set on the file input and a file dropped
+//! on the thread, checked byte for byte at the sandbox, and an oversized file
+//! refused with a sentence.
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/inbox.png, docs/thread.png
-//! and (second test) docs/dark.png.
+//! and (second test) docs/dark.png; the attachments test saves
+//! docs/attachments.png (the pending-file chip with its caption).
 
 use std::path::{Path, PathBuf};
 
@@ -787,6 +791,173 @@ async fn composer_replies_and_reacts() {
             "WhatsApp takes reactions on the customer's messages only"
         );
         step("reaction removed");
+    })
+    .await;
+}
+
+/// A 1×1 PNG (test data written to a temporary directory, not user content).
+const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+impl Sandbox {
+    /// The bytes the sandbox holds for an uploaded media id.
+    async fn uploaded(&self, media_id: &str) -> Vec<u8> {
+        let answer = self
+            .http
+            .get(format!("{}/_sandbox/media/{media_id}/file", self.graph))
+            .bearer_auth(parley_sandbox::DEFAULT_ACCESS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        answer.bytes().await.unwrap().to_vec()
+    }
+
+    async fn sent_to(&self, wa_id: &str) -> Vec<Value> {
+        let sent: Vec<Value> = self
+            .http
+            .get(format!("{}/_sandbox/sent", self.graph))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        sent.into_iter().filter(|m| m["to"] == json!(wa_id)).collect()
+    }
+}
+
+/// Issue 6, "sending an attachment": a file set on the composer's file input
+/// (as the picker would) shows as a chip, goes with the box's text as its
+/// caption, reaches the sandbox byte for byte as the right message type, and
+/// shows live in the thread; an oversized file is refused with a sentence and
+/// nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composer_sends_attachments() {
+    with_app("attachments", &[], |client, sandbox_dir| async move {
+        let sandbox = Sandbox::wait(&sandbox_dir).await;
+        wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
+            .await;
+        let n = nonce();
+        let wa_id = "15550100031";
+        let name = format!("Ada Attach {n}");
+        sandbox.customer_says(wa_id, &name, &format!("Can you send the invoice? ({n})")).await;
+        open_conversation(&client, &name).await;
+
+        let fixtures = tempfile::tempdir().unwrap();
+        // An image with a caption (Enter sends).
+        let png_path = fixtures.path().join(format!("photo-{n}.png"));
+        std::fs::write(&png_path, TINY_PNG).unwrap();
+        let file_input = client.find(Locator::Css("[data-testid=file-input]")).await.unwrap();
+        file_input.send_keys(png_path.to_str().unwrap()).await.unwrap();
+        let chip = wait_for(&client, "//*[@data-testid='attachment-chip']", STEP_TIMEOUT).await;
+        let chip_text = text_content(&chip).await;
+        assert!(
+            chip_text.contains(&format!("photo-{n}.png")) && chip_text.contains("Image") && chip_text.contains("70 B"),
+            "{chip_text:?}"
+        );
+        let caption = format!("Here it is ({n})");
+        let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
+        input.send_keys(&caption).await.unwrap();
+        save_screenshot(&client, "attachments.png").await;
+        input.send_keys("\u{E007}").await.unwrap(); // Enter
+        wait_gone(&client, "//*[@data-testid='attachment-chip']").await;
+        let sent = sandbox
+            .wait_sent("the image", |m| {
+                m["kind"] == "image" && m["body"]["image"]["caption"] == json!(caption)
+            })
+            .await;
+        assert_eq!(sent["to"], json!(wa_id));
+        let media_id = sent["body"]["image"]["id"].as_str().expect("sent by uploaded id");
+        assert_eq!(sandbox.uploaded(media_id).await, TINY_PNG, "the sandbox holds exactly our file");
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='message'][@data-direction='outbound'][@data-kind='image'][contains(., '{caption}')][@data-status='sent' or @data-status='delivered' or @data-status='read']"),
+            STEP_TIMEOUT,
+        )
+        .await;
+
+        // A PDF without a caption (the Send button sends).
+        let pdf: Vec<u8> = format!("%PDF-1.4\n% invoice {n}\n%%EOF\n").into_bytes();
+        let pdf_path = fixtures.path().join(format!("invoice-{n}.pdf"));
+        std::fs::write(&pdf_path, &pdf).unwrap();
+        let file_input = client.find(Locator::Css("[data-testid=file-input]")).await.unwrap();
+        file_input.send_keys(pdf_path.to_str().unwrap()).await.unwrap();
+        wait_for(&client, "//*[@data-testid='attachment-chip'][contains(., 'Document')]", STEP_TIMEOUT).await;
+        client.find(Locator::Css("[data-testid=send-button]")).await.unwrap().click().await.unwrap();
+        let filename = format!("invoice-{n}.pdf");
+        let sent = sandbox
+            .wait_sent("the document", |m| {
+                m["kind"] == "document" && m["body"]["document"]["filename"] == json!(filename)
+            })
+            .await;
+        assert_eq!(sent["to"], json!(wa_id));
+        let media_id = sent["body"]["document"]["id"].as_str().expect("sent by uploaded id");
+        assert_eq!(sandbox.uploaded(media_id).await, pdf);
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='message'][@data-direction='outbound'][@data-kind='document'][contains(., '{filename}')]"),
+            STEP_TIMEOUT,
+        )
+        .await;
+
+        // Drag and drop onto the thread: a drop event carrying a file (built
+        // in the page, as WebDriver cannot drag from the desktop).
+        let dropped = format!("notes from the drop {n}");
+        let dropped_name = format!("notes-{n}.txt");
+        js(
+            &client,
+            &format!(
+                "const dt = new DataTransfer();
+                 dt.items.add(new File([{}], {}, {{ type: 'text/plain' }}));
+                 const list = document.querySelector('[data-testid=message-list]');
+                 list.dispatchEvent(new DragEvent('dragover', {{ dataTransfer: dt, bubbles: true, cancelable: true }}));
+                 list.dispatchEvent(new DragEvent('drop', {{ dataTransfer: dt, bubbles: true, cancelable: true }}));
+                 return true;",
+                json!(dropped),
+                json!(dropped_name)
+            ),
+        )
+        .await;
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='attachment-chip'][contains(., '{dropped_name}')][contains(., 'text/plain')]"),
+            STEP_TIMEOUT,
+        )
+        .await;
+        client.find(Locator::Css("[data-testid=send-button]")).await.unwrap().click().await.unwrap();
+        let sent = sandbox
+            .wait_sent("the dropped file", |m| {
+                m["kind"] == "document" && m["body"]["document"]["filename"] == json!(dropped_name)
+            })
+            .await;
+        let media_id = sent["body"]["document"]["id"].as_str().expect("sent by uploaded id");
+        assert_eq!(sandbox.uploaded(media_id).await, dropped.as_bytes());
+
+        // Over WhatsApp's 5 MB image limit: refused before reading, nothing sent.
+        let before = sandbox.sent_to(wa_id).await.len();
+        let big_path = fixtures.path().join(format!("huge-{n}.png"));
+        let mut big = TINY_PNG.to_vec();
+        big.resize(5 * 1024 * 1024 + 1, 0);
+        std::fs::write(&big_path, &big).unwrap();
+        let file_input = client.find(Locator::Css("[data-testid=file-input]")).await.unwrap();
+        file_input.send_keys(big_path.to_str().unwrap()).await.unwrap();
+        let refusal = wait_for(&client, "//*[@data-testid='attach-error']", STEP_TIMEOUT).await;
+        let refusal = text_content(&refusal).await;
+        assert_eq!(
+            refusal,
+            format!("\u{201c}huge-{n}.png\u{201d} is over 5 MB; WhatsApp takes at most 5 MB for images. Choose a smaller file.")
+        );
+        assert!(!exists(&client, "[data-testid=attachment-chip]").await, "no chip for a refused file");
+        let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
+        input.send_keys("\u{E007}").await.unwrap(); // Enter on an empty box sends nothing
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(sandbox.sent_to(wa_id).await.len(), before, "nothing was sent");
     })
     .await;
 }

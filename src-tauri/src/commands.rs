@@ -5,11 +5,14 @@
 //! src-tauri/build.rs (which generates its `allow-…` permission) and granted
 //! in src-tauri/capabilities/main.json.
 
+use parley_types::attachment::SendFileMeta;
+use parley_types::ErrorCode;
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ExportSummary, IpcError,
     LockState, Message, NotificationContent, PrivacySettings, PurgeOutcome, ReactRequest,
     RetentionPeriod, RetentionSettings, SearchHit, SendTextRequest, SyncState,
 };
+use tauri::ipc::InvokeBody;
 use tauri::{AppHandle, State};
 use zeroize::Zeroizing;
 
@@ -41,6 +44,40 @@ pub async fn send_text(
     request: SendTextRequest,
 ) -> Result<Message, IpcError> {
     Ok(shell.core().await?.send_text(&request)?)
+}
+
+/// The file's bytes arrive as the raw IPC body (no JSON number array), its
+/// metadata in the request headers ([`SendFileMeta`]); nothing touches disk
+/// before the core stores the file encrypted.
+#[tauri::command]
+pub async fn send_file(
+    shell: State<'_, Shell>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<Message, IpcError> {
+    let (meta, bytes) = file_upload(&request)?;
+    Ok(shell.core().await?.send_file(
+        meta.conversation_id,
+        &meta.file_name,
+        &meta.mime_type,
+        bytes,
+        &meta.caption,
+    )?)
+}
+
+/// Unpacks `send_file`'s request: headers into [`SendFileMeta`], the body as
+/// bytes.
+fn file_upload<'a>(
+    request: &'a tauri::ipc::Request<'_>,
+) -> Result<(SendFileMeta, &'a [u8]), IpcError> {
+    let headers = request.headers();
+    let meta = SendFileMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))?;
+    match request.body() {
+        InvokeBody::Raw(bytes) => Ok((meta, bytes.as_slice())),
+        InvokeBody::Json(_) => Err(IpcError::new(
+            ErrorCode::InvalidInput,
+            "The file did not arrive as a file. Choose it again.",
+        )),
+    }
 }
 
 #[tauri::command]

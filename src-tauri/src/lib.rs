@@ -186,6 +186,7 @@ pub fn run() {
             commands::list_conversations,
             commands::list_messages,
             commands::send_text,
+            commands::send_file,
             commands::mark_read,
             commands::sync_state,
             commands::list_messages_before,

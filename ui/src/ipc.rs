@@ -63,6 +63,15 @@ mod bridge {
         #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
         fn tauri_invoke(cmd: &str, args: &JsValue) -> Result<Promise, JsValue>;
 
+        /// The same `invoke` with its options (request headers); a
+        /// `Uint8Array` as `args` travels as the raw request body.
+        #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
+        fn tauri_invoke_with_options(
+            cmd: &str,
+            args: &JsValue,
+            options: &JsValue,
+        ) -> Result<Promise, JsValue>;
+
         #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "event"], js_name = listen)]
         fn tauri_listen(event: &str, handler: &Function) -> Result<Promise, JsValue>;
     }
@@ -191,6 +200,32 @@ mod bridge {
     pub async fn send_text(request: &SendTextRequest) -> Result<Message, IpcError> {
         let args = to_js(&SendTextArgs { request });
         invoke("send_text", args, "sending the message").await
+    }
+
+    /// Sends a file: its bytes as the raw IPC body (a `Uint8Array`, not a
+    /// JSON array of numbers), its conversation, name, type and caption as
+    /// percent-encoded request headers. Returns the local echo (`sending`).
+    pub async fn send_file(
+        meta: &parley_types::attachment::SendFileMeta,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<Message, IpcError> {
+        let doing = "sending the file";
+        let headers = Object::new();
+        for (name, value) in meta.to_headers() {
+            let _ = Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(&value));
+        }
+        let options = Object::new();
+        let _ = Reflect::set(&options, &JsValue::from_str("headers"), &headers);
+        let promise = tauri_invoke_with_options("send_file", bytes, &options)
+            .map_err(|e| unreachable_core(&e))?;
+        let value = JsFuture::from(promise).await.map_err(|rejection| {
+            log("Parley: command send_file failed", &rejection);
+            normalize(serde_wasm_bindgen::from_value::<IpcError>(rejection).ok(), doing)
+        })?;
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
+            log(&format!("Parley: unexpected answer to send_file: {e}"), &value);
+            unexpected(doing)
+        })
     }
 
     /// Queues the agent's reaction (empty removes it); returns the message

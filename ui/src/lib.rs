@@ -10,6 +10,7 @@
 //!
 //! User content is only ever rendered as text nodes.
 
+pub mod attachment;
 pub mod format;
 pub mod ipc;
 pub mod privacy;

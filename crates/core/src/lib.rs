@@ -502,33 +502,31 @@ impl Core {
         caption: &str,
     ) -> Result<Message, CoreError> {
         self.gate()?;
-        let mime = mime_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if mime.split('/').count() != 2 {
-            return Err(CoreError::InvalidInput(format!("{mime_type:?} is not a file type")));
+        let mime = parley_types::attachment::essence(mime_type);
+        if !parley_types::attachment::is_mime_type(&mime) {
+            return Err(CoreError::InvalidInput(
+                "Parley cannot tell what type of file this is; choose a file with a known type"
+                    .into(),
+            ));
         }
         if bytes.is_empty() {
-            return Err(CoreError::InvalidInput("the file is empty".into()));
+            return Err(CoreError::InvalidInput("the file is empty; choose another file".into()));
         }
-        let limit = parley_meta::graph::max_upload_bytes(&mime);
+        let limit = parley_types::attachment::max_upload_bytes(&mime);
         if bytes.len() as u64 > limit {
             return Err(CoreError::InvalidInput(format!(
-                "the file is {:.1} MB; WhatsApp takes at most {:.1} MB for this type",
+                "the file is {:.1} MB and WhatsApp takes at most {:.1} MB for this type; choose a smaller file",
                 bytes.len() as f64 / 1_048_576.0,
                 limit as f64 / 1_048_576.0
             )));
         }
-        if caption.chars().count() > 1024 {
-            return Err(CoreError::InvalidInput(
-                "a caption may have at most 1024 characters".into(),
-            ));
+        if caption.chars().count() > parley_types::attachment::MAX_CAPTION_CHARS {
+            return Err(CoreError::InvalidInput(format!(
+                "a caption may have at most {} characters; shorten it",
+                parley_types::attachment::MAX_CAPTION_CHARS
+            )));
         }
-        let kind = match mime.as_str() {
-            "image/webp" => "sticker",
-            m if m.starts_with("image/") => "image",
-            m if m.starts_with("video/") => "video",
-            m if m.starts_with("audio/") => "audio",
-            _ => "document",
-        };
+        let kind = parley_types::attachment::media_kind(&mime);
         // Only the last path component, and nothing a shell would mind.
         let name: String = filename
             .rsplit(['/', '\\'])

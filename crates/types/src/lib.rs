@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod attachment;
+
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;
 

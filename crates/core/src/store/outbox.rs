@@ -110,7 +110,7 @@ pub enum QueueRefusal {
     WindowClosed,
     #[error("replying on this channel is not supported")]
     ChannelNotSupported,
-    #[error("files can be sent on WhatsApp only for now")]
+    #[error("files can be sent on WhatsApp only for now; send a text or a link instead")]
     FilesNotSupported,
     #[error(
         "more than 7 days have passed since the customer last wrote, so Instagram allows no \

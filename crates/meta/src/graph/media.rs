@@ -9,25 +9,12 @@ use super::{path_segment, transport, GraphClient, GraphError, MediaInfo, DOWNLOA
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Upload limits Meta documents per media kind, in bytes.
-pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
-pub const MAX_AUDIO_VIDEO_BYTES: u64 = 16 * 1024 * 1024;
-pub const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
-/// Animated stickers; static ones are limited to 100 KB.
-pub const MAX_STICKER_BYTES: u64 = 500 * 1024;
-/// The largest file any WhatsApp message can carry: the default cap on downloads.
-pub const MAX_MEDIA_BYTES: u64 = MAX_DOCUMENT_BYTES;
-
-/// The upload limit for a MIME type.
-pub fn max_upload_bytes(mime_type: &str) -> u64 {
-    let mime = mime_type.split(';').next().unwrap_or("").trim();
-    match mime {
-        "image/webp" => MAX_STICKER_BYTES,
-        m if m.starts_with("image/") => MAX_IMAGE_BYTES,
-        m if m.starts_with("audio/") || m.starts_with("video/") => MAX_AUDIO_VIDEO_BYTES,
-        _ => MAX_DOCUMENT_BYTES,
-    }
-}
+/// Upload limits Meta documents per media kind, defined once in
+/// `parley-types` (the UI checks them too).
+pub use parley_types::attachment::{
+    max_upload_bytes, MAX_AUDIO_VIDEO_BYTES, MAX_DOCUMENT_BYTES, MAX_IMAGE_BYTES, MAX_MEDIA_BYTES,
+    MAX_STICKER_BYTES,
+};
 
 /// A tiny multipart/form-data encoder: three fields do not justify turning
 /// on reqwest's multipart feature for every crate in the workspace.

@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 /// Longest text body Meta accepts, in characters.
 pub const MAX_TEXT_CHARS: usize = 4096;
-/// Longest media caption, in characters.
-pub const MAX_CAPTION_CHARS: usize = 1024;
+/// Longest media caption, in characters (defined once in `parley-types`).
+pub use parley_types::attachment::MAX_CAPTION_CHARS;
 /// Most reply buttons in one interactive message.
 pub const MAX_BUTTONS: usize = 3;
 /// Most rows across all sections of a list message.
