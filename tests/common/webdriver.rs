@@ -49,11 +49,17 @@ impl Driver {
         }
         let child = cmd.spawn().expect("tauri-driver starts");
         let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // tauri-driver listens at once but forwards a new session to
+        // WebKitWebDriver, which it starts beside itself; a session asked for
+        // before that one listens is dropped mid-request (seen under load with
+        // several apps starting at once). So wait for both.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(100));
+        for (what, p) in [("tauri-driver", port), ("WebKitWebDriver", native_port)] {
+            let addr = SocketAddr::from(([127, 0, 0, 1], p));
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                assert!(Instant::now() < deadline, "{what} did not listen on {addr}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         driver
     }
