@@ -30,7 +30,6 @@ const CUSTOMER_NAME: &str = "E2E Customer";
 /// Start-up includes the keyring, two databases and enrollment; a cold
 /// WebKit start under Xvfb alone can take several seconds.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn require_session() {
     for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
@@ -45,7 +44,7 @@ fn require_session() {
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::{text_content, wait_for, Driver};
+use webdriver::{text_content, wait_for, Driver, STEP_TIMEOUT};
 
 /// Removes the profile's keyring entries when the test ends, however it
 /// ends: the login keyring outlives the test session.

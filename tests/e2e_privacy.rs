@@ -37,13 +37,14 @@ use serde_json::{json, Value};
 
 const APP: &str = env!("CARGO_BIN_EXE_parley");
 const START_TIMEOUT: Duration = Duration::from_secs(90);
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 const PASSPHRASE: &str = "correct horse battery staple";
 
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::{text_content, wait_for, Driver};
+use webdriver::{
+    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver, STEP_TIMEOUT,
+};
 
 fn require_session() {
     for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
@@ -78,10 +79,6 @@ fn profile_id(sandbox_dir: &Path) -> String {
         .or_else(|| config["id"].as_str())
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("no profile id in config.json: {config}"))
-}
-
-async fn js(client: &Client, script: &str) -> Value {
-    client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
 async fn async_js(client: &Client, script: &str) -> Value {
@@ -127,18 +124,6 @@ fn xpath_literal(s: &str) -> String {
     }
 }
 
-async fn wait_gone(client: &Client, xpath: &str) {
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let script = format!(
-        "return document.evaluate({}, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue !== null;",
-        json!(xpath)
-    );
-    while js(client, &script).await == json!(true) {
-        assert!(Instant::now() < deadline, "{xpath} is still there");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn count(client: &Client, css: &str) -> u64 {
     js(client, &format!("return document.querySelectorAll({}).length;", json!(css)))
         .await
@@ -169,16 +154,6 @@ async fn customer_says(graph: &str, wa_id: &str, name: &str, text: &str) {
         .await
         .unwrap();
     assert!(answer.status().is_success(), "sandbox refused: {answer:?}");
-}
-
-async fn save_screenshot(client: &Client, file: &str) {
-    if std::env::var_os("PARLEY_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let png = client.screenshot().await.unwrap();
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(file);
-        std::fs::write(&path, png).unwrap();
-        eprintln!("e2e_privacy: screenshot saved to {}", path.display());
-    }
 }
 
 /// Parse an export's CSVs with Python's csv module: the message bodies and
@@ -592,20 +567,4 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
         assert!(old.get(name).unwrap().is_none(), "{name:?} of the old profile is still there");
     }
     step("deleted everything; first-run state");
-}
-
-async fn open_conversation(client: &Client, title: &str) {
-    let row = wait_for(
-        client,
-        &format!("//*[@data-testid='conversation-row'][contains(@aria-label, '{title}')]"),
-        STEP_TIMEOUT,
-    )
-    .await;
-    row.click().await.unwrap();
-    wait_for(
-        client,
-        &format!("//*[@data-testid='thread-title'][normalize-space(.)='{title}']"),
-        STEP_TIMEOUT,
-    )
-    .await;
 }

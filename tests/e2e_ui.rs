@@ -34,7 +34,6 @@ use serde_json::{json, Value};
 
 const APP: &str = env!("CARGO_BIN_EXE_parley");
 const START_TIMEOUT: Duration = Duration::from_secs(90);
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The demo tenant's app secret and business ids (parley_sandbox defaults).
 const APP_SECRET: &str = "sandbox-app-secret";
 const WABA_ID: &str = "200000000000001";
@@ -53,7 +52,9 @@ fn require_session() {
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::{text_content, wait_for, Driver};
+use webdriver::{
+    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver, STEP_TIMEOUT,
+};
 
 struct KeyringCleanup(String);
 
@@ -227,54 +228,9 @@ async fn exists(client: &Client, css: &str) -> bool {
     js(client, &script).await == json!(true)
 }
 
-/// Waits until `xpath` matches nothing (an XPath count, so the implicit
-/// wait for elements does not apply).
-async fn wait_gone(client: &Client, xpath: &str) {
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let script = format!(
-        "return document.evaluate({}, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue !== null;",
-        json!(xpath)
-    );
-    while js(client, &script).await == json!(true) {
-        assert!(Instant::now() < deadline, "{xpath} is still there");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn js(client: &Client, script: &str) -> Value {
-    client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
-}
-
-async fn open_conversation(client: &Client, title: &str) {
-    let row = wait_for(
-        client,
-        &format!("//*[@data-testid='conversation-row'][contains(@aria-label, '{title}')]"),
-        STEP_TIMEOUT,
-    )
-    .await;
-    row.click().await.unwrap();
-    wait_for(
-        client,
-        &format!("//*[@data-testid='thread-title'][normalize-space(.)='{title}']"),
-        STEP_TIMEOUT,
-    )
-    .await;
-}
-
 async fn message_list_attr(client: &Client, name: &str) -> usize {
     let list = client.find(Locator::Css("[data-testid=message-list]")).await.unwrap();
     list.attr(name).await.unwrap().and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-async fn save_screenshot(client: &Client, file: &str) {
-    if std::env::var_os("PARLEY_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
-        // Let images and transitions settle.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let png = client.screenshot().await.unwrap();
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(file);
-        std::fs::write(&path, png).unwrap();
-        eprintln!("e2e_ui: screenshot saved to {}", path.display());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -220,14 +220,7 @@ fn a_relay_that_vanishes_mid_sync_loses_nothing() {
 #[test]
 fn an_instagram_message_and_its_reply_travel_the_same_way() {
     let p = pipeline();
-    let customers: Vec<Value> = p
-        .http
-        .get(format!("{}/_sandbox/instagram/customers", p.sandbox.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let igsid = customers[0]["igsid"].as_str().unwrap().to_owned();
+    let igsid = p.instagram_customer();
     let resp = p
         .http
         .post(format!("{}/_sandbox/instagram/{igsid}/send", p.sandbox.url))

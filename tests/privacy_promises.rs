@@ -44,17 +44,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A customer other than [`CUSTOMER`] writes, so erasure can spare one.
-fn other_customer_writes(p: &Pipeline, wa_id: &str, name: &str, text: &str) {
-    let resp = p
-        .http
-        .post(format!("{}/_sandbox/customers/{wa_id}/messages", p.sandbox.url))
-        .json(&json!({ "text": text, "name": name }))
-        .send()
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().unwrap());
-}
-
 /// Sync until the profile holds `count` messages in all; returns the list of
 /// conversations.
 fn sync_until_messages(p: &Pipeline, count: u64) -> Vec<Value> {
@@ -409,7 +398,7 @@ fn promise_right_to_erasure_of_one_customer_leaves_nothing_of_them() {
     let erased_text = "erase canary: my address is 12 Elm Row";
     let kept_text = "keep canary: the other customer stays";
     p.customer_writes(erased_text);
-    other_customer_writes(&p, "15551230077", "Kept Customer", kept_text);
+    p.customer_writes_as("15551230077", "Kept Customer", kept_text);
     let conversations = sync_until_messages(&p, 2);
     let erased = conversation_of(&conversations, CUSTOMER);
     let key = secret(&p, parley_core::SecretName::DatabaseKey).unwrap();
@@ -555,7 +544,7 @@ fn promise_no_contacting_customers_independently() {
     // profile syncs, marks read and purges; nobody types a reply.
     p.customer_writes("hello? anyone there?");
     p.customer_writes("please call me back");
-    other_customer_writes(&p, "15551230088", "Second Customer", "what are your hours?");
+    p.customer_writes_as("15551230088", "Second Customer", "what are your hours?");
     let conversations = sync_until_messages(&p, 3);
     for c in &conversations {
         run(ctl(&p.profile).args(["mark-read", "--conversation", &c["id"].to_string()]));
@@ -614,14 +603,7 @@ fn promise_multi_tenant_isolation_with_exact_identifier_matching() {
 #[test]
 fn promise_meta_data_deletion_callback_honoured_by_the_running_relay() {
     let p = pipeline();
-    let customers: Vec<Value> = p
-        .http
-        .get(format!("{}/_sandbox/instagram/customers", p.sandbox.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let igsid = customers[0]["igsid"].as_str().unwrap().to_owned();
+    let igsid = p.instagram_customer();
     // The Instagram user writes, then asks Meta to delete their data before
     // this desktop has collected the message; a WhatsApp customer's message
     // waits beside it.

@@ -220,15 +220,33 @@ pub fn pipeline() -> Pipeline {
 }
 
 impl Pipeline {
+    /// [`CUSTOMER`] writes `text`; returns the message's wamid.
     pub fn customer_writes(&self, text: &str) -> String {
+        self.customer_writes_as(CUSTOMER, "Pipeline Customer", text)
+    }
+
+    /// Any WhatsApp customer writes `text`; returns the message's wamid.
+    pub fn customer_writes_as(&self, wa_id: &str, name: &str, text: &str) -> String {
         let resp = self
             .http
-            .post(format!("{}/_sandbox/customers/{CUSTOMER}/messages", self.sandbox.url))
-            .json(&json!({ "text": text, "name": "Pipeline Customer" }))
+            .post(format!("{}/_sandbox/customers/{wa_id}/messages", self.sandbox.url))
+            .json(&json!({ "text": text, "name": name }))
             .send()
             .unwrap();
         assert!(resp.status().is_success(), "{}", resp.text().unwrap());
         resp.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The IGSID of the sandbox's first simulated Instagram customer.
+    pub fn instagram_customer(&self) -> String {
+        let customers: Vec<Value> = self
+            .http
+            .get(format!("{}/_sandbox/instagram/customers", self.sandbox.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        customers[0]["igsid"].as_str().unwrap().to_owned()
     }
 
     /// One sync round, with the core's debug log kept for the plaintext check.

@@ -1,6 +1,7 @@
 //! The WebDriver harness the end-to-end tests share: tauri-driver on free
 //! ports in its own process group, stopped (with WebKitWebDriver and the
 //! app) however the test ends.
+#![allow(dead_code)] // each end-to-end test file uses a different subset
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -116,4 +117,55 @@ pub async fn wait_for(
 /// `textContent`, which (unlike WebDriver's text) includes ellipsised text.
 pub async fn text_content(element: &fantoccini::elements::Element) -> String {
     element.prop("textContent").await.unwrap().unwrap_or_default()
+}
+
+/// How long one step of an end-to-end test may wait for the UI.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Run `script` in the page and return its value.
+pub async fn js(client: &fantoccini::Client, script: &str) -> serde_json::Value {
+    client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// Waits until `xpath` matches nothing (an XPath count, so the implicit
+/// wait for elements does not apply).
+pub async fn wait_gone(client: &fantoccini::Client, xpath: &str) {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let script = format!(
+        "return document.evaluate({}, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue !== null;",
+        serde_json::json!(xpath)
+    );
+    while js(client, &script).await == serde_json::json!(true) {
+        assert!(Instant::now() < deadline, "{xpath} is still there");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Click the conversation whose row names `title` and wait for its thread.
+pub async fn open_conversation(client: &fantoccini::Client, title: &str) {
+    let row = wait_for(
+        client,
+        &format!("//*[@data-testid='conversation-row'][contains(@aria-label, '{title}')]"),
+        STEP_TIMEOUT,
+    )
+    .await;
+    row.click().await.unwrap();
+    wait_for(
+        client,
+        &format!("//*[@data-testid='thread-title'][normalize-space(.)='{title}']"),
+        STEP_TIMEOUT,
+    )
+    .await;
+}
+
+/// With `PARLEY_UPDATE_SCREENSHOT=1`, save the window as docs/`file`.
+pub async fn save_screenshot(client: &fantoccini::Client, file: &str) {
+    if std::env::var_os("PARLEY_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        // Let images and transitions settle.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = client.screenshot().await.unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(file);
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot saved to {}", path.display());
+    }
 }
