@@ -56,6 +56,18 @@ fn input_value(e: &InputEvent) -> String {
     e.target_unchecked_into::<HtmlInputElement>().value()
 }
 
+/// A text field's `oninput`: keep `state` equal to what is typed.
+fn bind_text(state: &UseStateHandle<String>) -> Callback<InputEvent> {
+    let state = state.clone();
+    Callback::from(move |e: InputEvent| state.set(input_value(&e)))
+}
+
+/// A handler that sets `state` to `value`, whatever the event.
+fn set_to<E: 'static, T: Clone + 'static>(state: &UseStateHandle<T>, value: T) -> Callback<E> {
+    let state = state.clone();
+    Callback::from(move |_: E| state.set(value.clone()))
+}
+
 fn select_value(e: &Event) -> String {
     e.target_unchecked_into::<HtmlSelectElement>().value()
 }
@@ -505,14 +517,8 @@ pub fn PrivacyScreen(props: &PrivacyProps) -> Html {
             });
         })
     };
-    let on_pass1 = {
-        let p = pass1.clone();
-        Callback::from(move |e: InputEvent| p.set(input_value(&e)))
-    };
-    let on_pass2 = {
-        let p = pass2.clone();
-        Callback::from(move |e: InputEvent| p.set(input_value(&e)))
-    };
+    let on_pass1 = bind_text(&pass1);
+    let on_pass2 = bind_text(&pass2);
 
     // ---------- disconnect ----------
     let connected = settings.as_ref().is_some_and(|s| s.connected);
@@ -576,10 +582,7 @@ pub fn PrivacyScreen(props: &PrivacyProps) -> Html {
             });
         })
     };
-    let on_typed = {
-        let t = typed.clone();
-        Callback::from(move |e: InputEvent| t.set(input_value(&e)))
-    };
+    let on_typed = bind_text(&typed);
 
     // ---------- inventory ----------
     let inventory_rows: Html = match inventory.as_ref() {
@@ -609,38 +612,14 @@ pub fn PrivacyScreen(props: &PrivacyProps) -> Html {
     };
 
     let close = props.dispatcher.send::<MouseEvent>(Action::ClosePrivacy);
-    let on_export_dir = {
-        let s = export_dir.clone();
-        Callback::from(move |e: InputEvent| s.set(input_value(&e)))
-    };
-    let on_one_dir = {
-        let s = one_dir.clone();
-        Callback::from(move |e: InputEvent| s.set(input_value(&e)))
-    };
-    let ask_erase = {
-        let c = confirm_erase.clone();
-        Callback::from(move |_: MouseEvent| c.set(true))
-    };
-    let cancel_erase = {
-        let c = confirm_erase.clone();
-        Callback::from(move |_: MouseEvent| c.set(false))
-    };
-    let ask_disconnect = {
-        let c = confirm_disconnect.clone();
-        Callback::from(move |_: MouseEvent| c.set(true))
-    };
-    let cancel_disconnect = {
-        let c = confirm_disconnect.clone();
-        Callback::from(move |_: MouseEvent| c.set(false))
-    };
-    let keep_on = {
-        let k = keep_history.clone();
-        Callback::from(move |_: Event| k.set(true))
-    };
-    let keep_off = {
-        let k = keep_history.clone();
-        Callback::from(move |_: Event| k.set(false))
-    };
+    let on_export_dir = bind_text(&export_dir);
+    let on_one_dir = bind_text(&one_dir);
+    let ask_erase = set_to::<MouseEvent, _>(&confirm_erase, true);
+    let cancel_erase = set_to::<MouseEvent, _>(&confirm_erase, false);
+    let ask_disconnect = set_to::<MouseEvent, _>(&confirm_disconnect, true);
+    let cancel_disconnect = set_to::<MouseEvent, _>(&confirm_disconnect, false);
+    let keep_on = set_to::<Event, _>(&keep_history, true);
+    let keep_off = set_to::<Event, _>(&keep_history, false);
 
     html! {
         <section class="privacy-screen" data-testid="privacy-screen" aria-labelledby="privacy-title">
