@@ -119,6 +119,15 @@ fn the_cursor_never_moves_back() {
     assert_eq!(store.relay_cursor().unwrap(), 10);
 }
 
+/// The customer writes at `T0`; returns the conversation and the message.
+fn customer_message(store: &Store) -> (i64, i64) {
+    store
+        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
+        .unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    (conversation, store.list_messages(conversation, 10).unwrap()[0].id)
+}
+
 /// Queue a reply in a conversation the customer opened at `T0`.
 fn conversation_with_reply(store: &Store) -> (i64, i64) {
     store
@@ -691,11 +700,7 @@ fn our_reaction(store: &Store, message: i64) -> Option<String> {
 #[test]
 fn a_reaction_shows_at_once_goes_through_the_outbox_and_can_be_removed() {
     let (_dir, _path, _key, store) = open_new();
-    store
-        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
-        .unwrap();
-    let conversation = store.list_conversations(1).unwrap()[0].id;
-    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+    let (conversation, target) = customer_message(&store);
 
     assert_eq!(store.queue_reaction(target, "👍", T0 + 1000).unwrap(), Ok(conversation));
     assert_eq!(our_reaction(&store, target).as_deref(), Some("👍"));
@@ -733,11 +738,7 @@ fn a_reaction_shows_at_once_goes_through_the_outbox_and_can_be_removed() {
 #[test]
 fn a_refused_reaction_brings_the_previous_one_back() {
     let (_dir, path, key, store) = open_new();
-    store
-        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
-        .unwrap();
-    let conversation = store.list_conversations(1).unwrap()[0].id;
-    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+    let (_, target) = customer_message(&store);
     store.queue_reaction(target, "👍", T0 + 1000).unwrap().unwrap();
     let first = store.take_due(T0 + 1000).unwrap().unwrap();
     store.finish_send(&first, &SendOutcome::Accepted { provider_id: "wamid.r1".into() }).unwrap();
@@ -887,11 +888,7 @@ fn failed_status_webhook(wamid: &str, code: i64, ts_secs: i64) -> Vec<WebhookEve
 #[test]
 fn a_reaction_meta_reports_failed_later_is_taken_back() {
     let (_dir, _path, _key, store) = open_new();
-    store
-        .ingest(&text_webhook("wamid.in", "15551234567", "Ana", "hello", T0 / 1000), None, T0)
-        .unwrap();
-    let conversation = store.list_conversations(1).unwrap()[0].id;
-    let target = store.list_messages(conversation, 10).unwrap()[0].id;
+    let (conversation, target) = customer_message(&store);
     store.queue_reaction(target, "👍", T0 + 1000).unwrap().unwrap();
     let item = store.take_due(T0 + 1000).unwrap().unwrap();
     store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r1".into() }).unwrap();
