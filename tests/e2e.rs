@@ -44,22 +44,7 @@ fn require_session() {
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::{text_content, wait_for, Driver, STEP_TIMEOUT};
-
-/// Removes the profile's keyring entries when the test ends, however it
-/// ends: the login keyring outlives the test session.
-struct KeyringCleanup(Option<String>);
-
-impl Drop for KeyringCleanup {
-    fn drop(&mut self) {
-        if let Some(id) = self.0.take() {
-            let store = KeyringStore::new(id);
-            for name in SecretName::ALL {
-                let _ = store.delete(name);
-            }
-        }
-    }
-}
+use webdriver::{text_content, wait_for, Driver, KeyringCleanup, STEP_TIMEOUT};
 
 /// Start the app on `data_dir` under WebDriver, run `test` against it, and
 /// clean up however `test` ends: the session must be closed (which ends the
@@ -116,7 +101,7 @@ async fn a_customer_message_arrives_and_the_reply_is_delivered() {
     let sandbox_dir = data_dir.path().join("sandbox");
     // The id the app derives for the same directory: its keyring namespace.
     let profile_id = Profile::open(&sandbox_dir).unwrap().id().to_owned();
-    let _keyring = KeyringCleanup(Some(profile_id.clone()));
+    let _keyring = KeyringCleanup(sandbox_dir.clone());
     with_app("round trip", data_dir.path(), |client| flow(client, sandbox_dir, profile_id)).await;
 }
 
@@ -126,8 +111,7 @@ async fn a_customer_message_arrives_and_the_reply_is_delivered() {
 async fn a_database_without_its_key_is_reported_in_the_window() {
     let data_dir = tempfile::tempdir().unwrap();
     let sandbox_dir = data_dir.path().join("sandbox");
-    let profile_id = Profile::open(&sandbox_dir).unwrap().id().to_owned();
-    let _keyring = KeyringCleanup(Some(profile_id));
+    let _keyring = KeyringCleanup(sandbox_dir.clone());
     let db = sandbox_dir.join("parley.db");
     let foreign = vec![0x5a_u8; 4096];
     std::fs::write(&db, &foreign).unwrap();

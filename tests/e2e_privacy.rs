@@ -27,7 +27,7 @@
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/privacy.png.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fantoccini::wd::TimeoutConfiguration;
@@ -43,7 +43,8 @@ const PASSPHRASE: &str = "correct horse battery staple";
 mod webdriver;
 
 use webdriver::{
-    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver, STEP_TIMEOUT,
+    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver,
+    KeyringCleanup, STEP_TIMEOUT,
 };
 
 fn require_session() {
@@ -52,22 +53,6 @@ fn require_session() {
             std::env::var_os(var).is_some(),
             "{var} is not set: run this test through scripts/with-session.sh --fresh"
         );
-    }
-}
-
-/// Removes a profile's keyring entries however the test ends. The profile
-/// id is read when dropped, so a profile made anew (after "Delete all my
-/// data") is cleaned up too.
-struct KeyringCleanup(PathBuf);
-
-impl Drop for KeyringCleanup {
-    fn drop(&mut self) {
-        if let Ok(profile) = Profile::open(&self.0) {
-            let store = KeyringStore::new(profile.id().to_owned());
-            for name in SecretName::ALL {
-                let _ = store.delete(name);
-            }
-        }
     }
 }
 

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
-use parley_core::{KeyringStore, Profile, SecretName, SecretStore};
 use serde_json::{json, Value};
 
 const APP: &str = env!("CARGO_BIN_EXE_parley");
@@ -53,19 +52,9 @@ fn require_session() {
 mod webdriver;
 
 use webdriver::{
-    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver, STEP_TIMEOUT,
+    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver,
+    KeyringCleanup, STEP_TIMEOUT,
 };
-
-struct KeyringCleanup(String);
-
-impl Drop for KeyringCleanup {
-    fn drop(&mut self) {
-        let store = KeyringStore::new(self.0.clone());
-        for name in SecretName::ALL {
-            let _ = store.delete(name);
-        }
-    }
-}
 
 /// Runs `test` against the app on a fresh data directory, then closes the
 /// session and stops the driver however `test` ended.
@@ -77,7 +66,7 @@ where
     require_session();
     let data_dir = tempfile::tempdir().unwrap();
     let sandbox_dir = data_dir.path().join("sandbox");
-    let _keyring = KeyringCleanup(Profile::open(&sandbox_dir).unwrap().id().to_owned());
+    let _keyring = KeyringCleanup(sandbox_dir.clone());
     let started = Instant::now();
     let driver = Driver::start(env);
     let mut caps = serde_json::Map::new();

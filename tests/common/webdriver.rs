@@ -169,3 +169,20 @@ pub async fn save_screenshot(client: &fantoccini::Client, file: &str) {
         eprintln!("screenshot saved to {}", path.display());
     }
 }
+
+/// Removes a profile's keyring entries however the test ends (the login
+/// keyring outlives the test session). The profile id is read when dropped,
+/// so a profile made anew (after "Delete all my data") is cleaned up too.
+pub struct KeyringCleanup(pub PathBuf);
+
+impl Drop for KeyringCleanup {
+    fn drop(&mut self) {
+        use parley_core::SecretStore as _;
+        if let Ok(profile) = parley_core::Profile::open(&self.0) {
+            let store = parley_core::KeyringStore::new(profile.id().to_owned());
+            for name in parley_core::SecretName::ALL {
+                let _ = store.delete(name);
+            }
+        }
+    }
+}
