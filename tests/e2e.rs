@@ -111,6 +111,8 @@ async fn a_customer_message_arrives_and_the_reply_is_delivered() {
 async fn a_database_without_its_key_is_reported_in_the_window() {
     let data_dir = tempfile::tempdir().unwrap();
     let sandbox_dir = data_dir.path().join("sandbox");
+    // Opening makes the profile (directory and id) the app will find.
+    Profile::open(&sandbox_dir).unwrap();
     let _keyring = KeyringCleanup(sandbox_dir.clone());
     let db = sandbox_dir.join("parley.db");
     let foreign = vec![0x5a_u8; 4096];
