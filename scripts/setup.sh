@@ -21,7 +21,7 @@ _parley_packages=(
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     libdbus-1-dev
     xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring dunst
-    imagemagick sqlcipher python3 python3-venv strace
+    imagemagick sqlcipher python3 python3-venv strace xdg-utils
 )
 _parley_wasm_bindgen_version=0.2.130
 _parley_tauri_driver_version=2.1.0

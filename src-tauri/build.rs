@@ -39,6 +39,7 @@ const COMMANDS: &[&str] = &[
     "disable_app_lock",
     "set_lock_idle_minutes",
     "still_here",
+    "open_link",
 ];
 
 /// What the window shows when the Yew UI was never built.

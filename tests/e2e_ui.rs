@@ -224,7 +224,12 @@ async fn message_list_attr(client: &Client, name: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbox_ui_renders_safely_pages_searches_and_recovers() {
-    with_app("inbox", &[], |client, sandbox_dir| async move {
+    // Stands in for the user's browser: xdg-open hands a link to $BROWSER
+    // when the desktop names no handler, as in this session.
+    let browser = FakeBrowser::new();
+    let command = browser.command.to_str().unwrap().to_owned();
+    let env = [("BROWSER", command.as_str())];
+    with_app("inbox", &env, |client, sandbox_dir| async move {
         let t0 = Instant::now();
         let step = |what: &str| eprintln!("e2e_ui: {what} ({:?})", t0.elapsed());
         let sandbox = Sandbox::wait(&sandbox_dir).await;
@@ -235,6 +240,8 @@ async fn inbox_ui_renders_safely_pages_searches_and_recovers() {
         let n = nonce();
         xss_is_text(&client, &sandbox, &n).await;
         step("hostile text rendered as text");
+        link_opens_in_the_browser(&client, &browser, &n).await;
+        step("a link opened in the browser, not in the window");
         rich_kinds(&client, &sandbox, &n).await;
         step("every message kind rendered");
         older_history(&client, &sandbox, &n).await;
@@ -307,6 +314,47 @@ async fn xss_is_text(client: &Client, sandbox: &Sandbox, n: &str) {
         json!([format!("https://example.com/track?id={n}&x=1")]),
         "only the https URL is a link, without the trailing '.'"
     );
+}
+
+/// A script that records the addresses it is asked to open.
+struct FakeBrowser {
+    _dir: tempfile::TempDir,
+    command: PathBuf,
+    opened: PathBuf,
+}
+
+impl FakeBrowser {
+    fn new() -> FakeBrowser {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (command, opened) = (dir.path().join("browser"), dir.path().join("opened"));
+        let script = format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display());
+        std::fs::write(&command, script).unwrap();
+        std::fs::set_permissions(&command, std::fs::Permissions::from_mode(0o755)).unwrap();
+        FakeBrowser { _dir: dir, command, opened }
+    }
+
+    fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.opened)
+            .map(|s| s.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A click on a message's link hands exactly that address to the browser
+/// and leaves the inbox where it was.
+async fn link_opens_in_the_browser(client: &Client, browser: &FakeBrowser, n: &str) {
+    let url = format!("https://example.com/track?id={n}&x=1");
+    let before = client.current_url().await.unwrap();
+    client.find(Locator::Css("[data-testid=message-link]")).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while browser.opened().is_empty() {
+        assert!(Instant::now() < deadline, "the browser was never asked to open the link");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(browser.opened(), vec![url], "exactly the link, once");
+    assert_eq!(client.current_url().await.unwrap(), before, "the window did not navigate");
+    assert!(!exists(client, "[data-testid=link-error]").await, "no error shown");
 }
 
 async fn rich_kinds(client: &Client, sandbox: &Sandbox, n: &str) {

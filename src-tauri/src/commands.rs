@@ -233,3 +233,10 @@ pub async fn set_lock_idle_minutes(
 pub async fn still_here(shell: State<'_, Shell>) -> Result<(), IpcError> {
     Ok(shell.core().await?.still_here()?)
 }
+
+/// Open a link from a message in the user's browser (re-checked first; see
+/// [`crate::links`]).
+#[tauri::command]
+pub fn open_link(url: String) -> Result<(), IpcError> {
+    Ok(crate::links::open(&url)?)
+}

@@ -11,6 +11,7 @@
 //! the user: the core's errors are already sentences written for them.
 
 mod commands;
+mod links;
 mod options;
 
 use std::path::{Path, PathBuf};
@@ -211,6 +212,7 @@ pub fn run() {
             commands::disable_app_lock,
             commands::set_lock_idle_minutes,
             commands::still_here,
+            commands::open_link,
         ])
         .setup(move |app| {
             #[cfg(unix)]

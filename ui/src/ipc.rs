@@ -143,6 +143,11 @@ mod bridge {
     }
 
     #[derive(Serialize)]
+    struct UrlArgs<'a> {
+        url: &'a str,
+    }
+
+    #[derive(Serialize)]
     struct ReactArgs<'a> {
         request: &'a ReactRequest,
     }
@@ -232,6 +237,11 @@ mod bridge {
     /// as it shows now.
     pub async fn react(request: &ReactRequest) -> Result<Message, IpcError> {
         invoke("react", to_js(&ReactArgs { request }), "sending the reaction").await
+    }
+
+    /// Opens a message's link in the user's browser (the shell re-checks it).
+    pub async fn open_link(url: &str) -> Result<(), IpcError> {
+        invoke_raw("open_link", to_js(&UrlArgs { url }), "opening the link").await.map(drop)
     }
 
     pub async fn mark_read(conversation_id: i64) -> Result<(), IpcError> {

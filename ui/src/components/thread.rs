@@ -374,9 +374,10 @@ fn tick_class(tick: Tick) -> &'static str {
 
 /// Message text as text nodes, with `http`/`https` URLs set apart.
 ///
-/// Links are deliberately not `<a href>`: the app grants no opener, so a
-/// followed link would navigate the app's own window away from the inbox.
-/// A link is shown distinctly, selectable, with a button that copies it.
+/// Links are deliberately not `<a href>`: a followed link would navigate the
+/// app's own window away from the inbox. A click (or Enter) asks the shell
+/// to open the address in the user's browser, after re-checking that it is
+/// a web link; a button next to it copies it.
 fn rich_text(body: &str) -> Html {
     linkify(body)
         .into_iter()
@@ -396,6 +397,8 @@ struct LinkTextProps {
 fn LinkText(props: &LinkTextProps) -> Html {
     let span = use_node_ref();
     let copied = use_state(|| false);
+    // Why the browser did not open, shown next to the link.
+    let failed = use_state(|| None::<String>);
     let onclick = {
         let (span, copied, url) = (span.clone(), copied.clone(), props.url.clone());
         Callback::from(move |_: MouseEvent| {
@@ -403,11 +406,42 @@ fn LinkText(props: &LinkTextProps) -> Html {
             copied.set(true);
         })
     };
+    let open = {
+        let (url, failed) = (props.url.clone(), failed.clone());
+        Callback::from(move |()| {
+            let (url, failed) = (url.clone(), failed.clone());
+            spawn_local(async move {
+                failed.set(ipc::open_link(&url).await.err().map(|e| e.message));
+            });
+        })
+    };
+    let on_open_click = open.reform(|_: MouseEvent| ());
+    let on_open_key = {
+        let open = open.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Enter" {
+                e.prevent_default();
+                open.emit(());
+            }
+        })
+    };
     html! {
         <span class="link-wrap">
-            <span ref={span} class="link" data-testid="message-link" title="Links open outside Parley: copy it into your browser">
+            <span
+                ref={span}
+                class="link"
+                role="link"
+                tabindex="0"
+                data-testid="message-link"
+                title="Open in your browser"
+                onclick={on_open_click}
+                onkeydown={on_open_key}
+            >
                 {props.url.to_string()}
             </span>
+            if let Some(message) = &*failed {
+                <span class="link-error" role="alert" data-testid="link-error">{message.clone()}</span>
+            }
             <button
                 type="button"
                 class="copy-link"
