@@ -41,6 +41,7 @@ fn require_session() {
     }
 }
 
+mod common;
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
@@ -129,6 +130,85 @@ async fn a_database_without_its_key_is_reported_in_the_window() {
     .await;
     assert_eq!(std::fs::read(&db).unwrap(), foreign, "the database was left untouched");
     assert!(!sandbox_dir.join("sandbox.json").exists(), "no sandbox runs without its profile");
+}
+
+/// The account profile on the real relay and sandbox binaries: when the
+/// relay goes away the window says so (with the reason) and stays usable;
+/// when it is back, sync resumes by itself and the message a customer wrote
+/// during the outage arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_relay_is_shown_and_sync_recovers() {
+    use common::{ctl, relay_with_enrolled_profile, run, start_relay, start_sandbox};
+    let data_dir = tempfile::tempdir().unwrap();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay_db = relay_dir.path().join("relay.db");
+    let profile = data_dir.path().join(parley_app::ACCOUNT_PROFILE);
+    let _keyring = KeyringCleanup(profile.clone());
+    let relay = relay_with_enrolled_profile(&relay_db, &profile);
+    let sandbox = start_sandbox(&relay.url, "127.0.0.1:0", 100, None);
+    run(ctl(&profile)
+        .args(["configure-graph", "--base-url", &sandbox.url])
+        .args(["--phone-number-id", common::PHONE_NUMBER_ID])
+        .env("PARLEY_ACCESS_TOKEN", common::ACCESS_TOKEN));
+    let sandbox_url = sandbox.url.clone();
+    with_app("offline relay", data_dir.path(), |client| async move {
+        let _sandbox = sandbox;
+        let http = reqwest::Client::new();
+        let write = |text: String| {
+            let (http, url) = (http.clone(), sandbox_url.clone());
+            async move {
+                let resp = http
+                    .post(format!("{url}/_sandbox/customers/{}/messages", common::CUSTOMER))
+                    .json(&json!({ "text": text, "name": "Offline Customer" }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+            }
+        };
+        let n = rand_u32();
+        let running = "//*[@data-testid='sync-state'][@data-state='running']";
+        wait_for(&client, running, START_TIMEOUT).await;
+        write(format!("before the outage {n}")).await;
+        let row =
+            format!("//*[@data-testid='conversation-row'][contains(., 'before the outage {n}')]");
+        wait_for(&client, &row, STEP_TIMEOUT).await;
+
+        // The relay dies (SIGKILL, no goodbye to the open stream).
+        let listen = relay.url.trim_start_matches("http://").to_owned();
+        drop(relay);
+        let offline = wait_for(
+            &client,
+            "//*[@data-testid='sync-state'][@data-state='offline']",
+            STEP_TIMEOUT,
+        )
+        .await;
+        let shown = text_content(&offline).await;
+        assert!(shown.contains("relay is unreachable"), "the reason is shown: {shown:?}");
+        // History stays readable while offline.
+        client.find(Locator::XPath(&row)).await.unwrap().click().await.unwrap();
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='message-body'][contains(., 'before the outage {n}')]"),
+            STEP_TIMEOUT,
+        )
+        .await;
+
+        // A customer writes while it is down; Meta (the sandbox) retries
+        // until the relay is back on the same address.
+        let during = tokio::spawn(write(format!("during the outage {n}")));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _relay = start_relay(&relay_db, &listen);
+        during.await.unwrap();
+        wait_for(&client, running, START_TIMEOUT).await;
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='message-body'][contains(., 'during the outage {n}')]"),
+            STEP_TIMEOUT,
+        )
+        .await;
+    })
+    .await;
 }
 
 async fn flow(client: Client, sandbox_dir: PathBuf, profile_id: String) {
