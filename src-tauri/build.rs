@@ -40,6 +40,7 @@ const COMMANDS: &[&str] = &[
     "set_lock_idle_minutes",
     "still_here",
     "open_link",
+    "save_draft",
 ];
 
 /// What the window shows when the Yew UI was never built.

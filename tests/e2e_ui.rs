@@ -250,6 +250,8 @@ async fn inbox_ui_renders_safely_pages_searches_and_recovers() {
         step("search jumped to an old hit");
         failed_reply(&client, &sandbox, &n).await;
         step("failed reply: reason, retry, delete");
+        drafts_are_kept(&client, &sandbox, &n).await;
+        step("a draft kept by the core, listed, restored and cleared by sending");
         filters_and_keys(&client).await;
         step("filters and shortcuts");
     })
@@ -608,6 +610,39 @@ async fn failed_reply(client: &Client, sandbox: &Sandbox, n: &str) {
     .await;
     delete.click().await.unwrap();
     wait_gone(client, &format!("//*[@data-testid='message-body'][contains(., '{reply}')]")).await;
+}
+
+/// Text typed but not sent stays with its conversation: the core keeps it
+/// (the list row's "Draft:" comes from the core's summary, so it was saved
+/// in the database), the composer shows it again, and sending clears it.
+async fn drafts_are_kept(client: &Client, sandbox: &Sandbox, n: &str) {
+    let (a, b) = (format!("Dana Draft {n}"), format!("Bo Other {n}"));
+    sandbox.customer_says("15550100031", &a, "can you check my order?").await;
+    sandbox.customer_says("15550100032", &b, "hello").await;
+    open_conversation(client, &a).await;
+    let draft = format!("Let me look at order {n}");
+    let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
+    input.send_keys(&draft).await.unwrap();
+    open_conversation(client, &b).await;
+    let row_draft = format!(
+        "//*[@data-testid='conversation-row'][contains(@aria-label, '{a}')]\
+         //*[@data-testid='row-draft'][contains(., '{draft}')]"
+    );
+    wait_for(client, &row_draft, STEP_TIMEOUT).await;
+    let composer = "return document.querySelector('[data-testid=composer-input]').value";
+    assert_eq!(js(client, composer).await, json!(""), "the other conversation has no draft");
+
+    open_conversation(client, &a).await;
+    assert_eq!(js(client, composer).await, json!(draft), "the draft is back in the composer");
+    let input = client.find(Locator::Css("[data-testid=composer-input]")).await.unwrap();
+    input.send_keys("\u{E007}").await.unwrap(); // Enter sends it
+    wait_for(
+        client,
+        &format!("//*[@data-testid='message'][@data-direction='outbound'][contains(., '{draft}')]"),
+        STEP_TIMEOUT,
+    )
+    .await;
+    wait_gone(client, &row_draft).await;
 }
 
 async fn filters_and_keys(client: &Client) {

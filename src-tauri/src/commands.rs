@@ -86,6 +86,15 @@ pub async fn react(shell: State<'_, Shell>, request: ReactRequest) -> Result<Mes
 }
 
 #[tauri::command]
+pub async fn save_draft(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    body: String,
+) -> Result<(), IpcError> {
+    Ok(shell.core().await?.save_draft(conversation_id, &body)?)
+}
+
+#[tauri::command]
 pub async fn mark_read(shell: State<'_, Shell>, conversation_id: i64) -> Result<(), IpcError> {
     Ok(shell.core().await?.mark_read(conversation_id)?)
 }

@@ -213,6 +213,7 @@ pub fn run() {
             commands::set_lock_idle_minutes,
             commands::still_here,
             commands::open_link,
+            commands::save_draft,
         ])
         .setup(move |app| {
             #[cfg(unix)]

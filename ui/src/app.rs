@@ -147,9 +147,22 @@ async fn load_conversations(d: &Dispatcher) {
     }
 }
 
-/// Unsent drafts per conversation, kept while the app runs.
+/// Pause after the last keystroke before a draft is saved.
+const DRAFT_SAVE_DEBOUNCE_MS: i32 = 700;
+
+/// Unsent drafts per conversation: the composer's text, kept here while the
+/// app runs and saved by the core (encrypted, across restarts) a moment
+/// after the agent stops typing. Clearing (sending) is saved at once.
 #[derive(Clone, Default)]
-pub struct Drafts(Rc<RefCell<HashMap<i64, String>>>);
+pub struct Drafts(Rc<RefCell<DraftCache>>);
+
+#[derive(Default)]
+struct DraftCache {
+    text: HashMap<i64, String>,
+    /// Bumped on every change of a conversation's draft in this session; a
+    /// pending save only goes ahead if no newer change followed it.
+    edits: HashMap<i64, u64>,
+}
 
 impl PartialEq for Drafts {
     fn eq(&self, other: &Self) -> bool {
@@ -159,15 +172,47 @@ impl PartialEq for Drafts {
 
 impl Drafts {
     pub fn get(&self, id: i64) -> String {
-        self.0.borrow().get(&id).cloned().unwrap_or_default()
+        self.0.borrow().text.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// The draft the core kept from an earlier session, unless the agent
+    /// already edited this conversation's draft in this one (the listed
+    /// summary may be older than what they typed or sent since).
+    pub fn prime(&self, id: i64, saved: Option<&str>) {
+        let mut cache = self.0.borrow_mut();
+        if let (Some(saved), false) = (saved, cache.edits.contains_key(&id)) {
+            cache.edits.insert(id, 0);
+            cache.text.insert(id, saved.to_owned());
+        }
     }
 
     pub fn set(&self, id: i64, text: String) {
-        if text.is_empty() {
-            self.0.borrow_mut().remove(&id);
-        } else {
-            self.0.borrow_mut().insert(id, text);
-        }
+        let edit = {
+            let mut cache = self.0.borrow_mut();
+            let edit = cache.edits.get(&id).map_or(1, |e| e + 1);
+            cache.edits.insert(id, edit);
+            if text.is_empty() {
+                cache.text.remove(&id);
+            } else {
+                cache.text.insert(id, text.clone());
+            }
+            edit
+        };
+        let this = self.clone();
+        spawn_local(async move {
+            if !text.trim().is_empty() {
+                dom::sleep(DRAFT_SAVE_DEBOUNCE_MS).await;
+                if this.0.borrow().edits.get(&id) != Some(&edit) {
+                    return; // a newer change saves instead
+                }
+            }
+            // Best effort: the text stays in the composer either way, and a
+            // refused save (the app locked, the customer erased) has nothing
+            // for the agent to act on.
+            if let Err(e) = ipc::save_draft(id, &text).await {
+                web_sys::console::warn_1(&format!("Parley: draft not saved: {}", e.message).into());
+            }
+        });
     }
 }
 

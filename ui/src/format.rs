@@ -528,6 +528,8 @@ pub struct RowView {
     pub initials: String,
     pub title: String,
     pub preview: String,
+    /// The agent's unsent text, shown instead of the preview (one line).
+    pub draft: Option<String>,
     pub time: String,
     pub unread: Option<String>,
     pub window: WindowState,
@@ -545,6 +547,10 @@ pub fn row_view(c: &ConversationSummary, now: UnixMillis, utc_offset_min: i64) -
         aria_label.push_str(&format!(", {} unread", c.unread));
     }
     aria_label.push_str(&format!(", {time}, {}", window.text()));
+    let draft = c.draft.as_deref().map(preview_line).filter(|d| !d.is_empty());
+    if draft.is_some() {
+        aria_label.push_str(", unsent draft");
+    }
     RowView {
         id: c.id,
         channel: channel_name(c.channel),
@@ -552,6 +558,7 @@ pub fn row_view(c: &ConversationSummary, now: UnixMillis, utc_offset_min: i64) -
         initials: initials(&c.title),
         title: c.title.clone(),
         preview: preview_line(&c.last_preview),
+        draft,
         time,
         unread,
         window,
@@ -749,6 +756,7 @@ mod tests {
             last_at: NOW,
             unread: 0,
             window_expires_at: None,
+            draft: None,
         };
         let r = row_view(&c, NOW, 0);
         assert_eq!(r.title, "<b>Mallory</b>");
@@ -811,6 +819,7 @@ mod tests {
             last_at: NOW - 5 * MINUTE,
             unread: 150,
             window_expires_at: Some(NOW + 19 * HOUR + 10 * MINUTE),
+            draft: None,
         };
         let r = row_view(&c, NOW, 0);
         assert_eq!(r.initials, "AL");
@@ -822,6 +831,26 @@ mod tests {
         assert!(r.aria_label.contains("150 unread"));
         assert_eq!(initials("+44 7700 900123"), "#");
         assert_eq!(unread_badge(0), None);
+    }
+
+    #[test]
+    fn a_draft_replaces_the_preview_on_one_line() {
+        let mut c = ConversationSummary {
+            id: 1,
+            channel: ChannelKind::Whatsapp,
+            title: "Ana".into(),
+            handle: "15551234567".into(),
+            last_preview: "hello".into(),
+            last_at: NOW,
+            unread: 0,
+            window_expires_at: None,
+            draft: Some("Your order\nships <b>tomorrow</b>".into()),
+        };
+        let r = row_view(&c, NOW, 0);
+        assert_eq!(r.draft.as_deref(), Some("Your order ships <b>tomorrow</b>"));
+        assert!(r.aria_label.ends_with(", unsent draft"), "{}", r.aria_label);
+        c.draft = Some(" \n ".into());
+        assert_eq!(row_view(&c, NOW, 0).draft, None, "a blank draft is no draft");
     }
 
     fn media(state: MediaState, mime: &str, size: u64, filename: Option<&str>) -> MediaAttachment {

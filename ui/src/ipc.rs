@@ -143,6 +143,13 @@ mod bridge {
     }
 
     #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DraftArgs<'a> {
+        conversation_id: i64,
+        body: &'a str,
+    }
+
+    #[derive(Serialize)]
     struct UrlArgs<'a> {
         url: &'a str,
     }
@@ -242,6 +249,12 @@ mod bridge {
     /// Opens a message's link in the user's browser (the shell re-checks it).
     pub async fn open_link(url: &str) -> Result<(), IpcError> {
         invoke_raw("open_link", to_js(&UrlArgs { url }), "opening the link").await.map(drop)
+    }
+
+    /// Keeps the composer's text for a conversation (empty removes it).
+    pub async fn save_draft(conversation_id: i64, body: &str) -> Result<(), IpcError> {
+        let args = to_js(&DraftArgs { conversation_id, body });
+        invoke_raw("save_draft", args, "saving the draft").await.map(drop)
     }
 
     pub async fn mark_read(conversation_id: i64) -> Result<(), IpcError> {

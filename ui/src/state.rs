@@ -1002,6 +1002,7 @@ mod tests {
             last_at,
             unread,
             window_expires_at: Some(last_at + parley_types::WINDOW_MILLIS),
+            draft: None,
         }
     }
 

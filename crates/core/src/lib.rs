@@ -76,6 +76,10 @@ struct Inner {
     _lock: profile::ProfileLock,
 }
 
+/// Far above any message Meta accepts (4,096 characters of text), so only a
+/// runaway paste is refused.
+pub const MAX_DRAFT_BYTES: usize = 64 * 1024;
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -550,6 +554,23 @@ impl Core {
         self.emit_conversation(conversation_id);
         self.inner.outbox_wake.notify_one();
         Ok(message)
+    }
+
+    /// Keep the agent's unsent text for a conversation (empty removes it), in
+    /// the encrypted database, so it survives switching conversations and
+    /// restarts. The conversation list shows it.
+    pub fn save_draft(&self, conversation_id: i64, body: &str) -> Result<(), CoreError> {
+        self.gate()?;
+        if body.len() > MAX_DRAFT_BYTES {
+            return Err(CoreError::InvalidInput(format!(
+                "This draft is longer than Parley keeps ({} KB). Shorten it, or send it in parts.",
+                MAX_DRAFT_BYTES / 1024
+            )));
+        }
+        if self.inner.store.save_draft(conversation_id, body, now_ms())? {
+            self.emit_conversation(conversation_id);
+        }
+        Ok(())
     }
 
     /// Clear the unread count and send Meta a read receipt in the background.

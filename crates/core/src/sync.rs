@@ -369,6 +369,7 @@ mod tests {
             last_at: 0,
             unread: 1,
             window_expires_at: None,
+            draft: None,
         }
     }
 

@@ -94,6 +94,9 @@ pub struct ConversationSummary {
     /// When the 24-hour customer-service window closes; `None` if the customer
     /// never wrote. Free-form messages are allowed only before this instant.
     pub window_expires_at: Option<UnixMillis>,
+    /// The agent's unsent text in this conversation, if any.
+    #[serde(default)]
+    pub draft: Option<String>,
 }
 
 /// One message in a thread.

@@ -159,7 +159,13 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
                             <span class="time">{v.time}</span>
                         </span>
                         <span class="row-line">
-                            <span class="preview">{v.preview}</span>
+                            if let Some(draft) = v.draft {
+                                <span class="preview draft" data-testid="row-draft">
+                                    <span class="draft-label">{"Draft: "}</span>{draft}
+                                </span>
+                            } else {
+                                <span class="preview">{v.preview}</span>
+                            }
                             if let Some(count) = v.unread {
                                 <span class="unread-badge" data-testid="unread-badge">{count}</span>
                             }

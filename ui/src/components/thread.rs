@@ -219,6 +219,8 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
     };
 
     let window = WindowState::of(conversation.window_expires_at, props.now);
+    // Before the composer reads it: the draft kept from an earlier session.
+    props.drafts.prime(conversation.id, conversation.draft.as_deref());
     let window_text =
         if window.is_open() { format!("Window open · {}", window.text()) } else { window.text() };
 

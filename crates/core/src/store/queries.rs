@@ -11,10 +11,11 @@ use super::{Store, StoreError};
 
 const CONVERSATION_SELECT: &str = "
     SELECT c.id, ch.kind, coalesce(ct.name, ct.wa_id, ct.user_id), coalesce(ct.wa_id, ct.user_id),
-           c.last_preview, c.last_at, c.unread, c.last_inbound_at
+           c.last_preview, c.last_at, c.unread, c.last_inbound_at, d.body
     FROM conversations c
     JOIN contacts ct ON ct.id = c.contact_id
-    JOIN channels ch ON ch.id = ct.channel_id";
+    JOIN channels ch ON ch.id = ct.channel_id
+    LEFT JOIN drafts d ON d.conversation_id = c.id";
 
 const MESSAGE_SELECT: &str = "
     SELECT id, conversation_id, provider_id, direction, kind, body, sent_at, status, error,
@@ -35,6 +36,7 @@ fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
         last_at: r.get(5)?,
         unread: r.get::<_, i64>(6)?.clamp(0, u32::MAX as i64) as u32,
         window_expires_at: last_inbound.map(|t| t + WINDOW_MILLIS),
+        draft: r.get(8)?,
     })
 }
 
@@ -82,6 +84,29 @@ impl Store {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(&format!("{CONVERSATION_SELECT} WHERE c.id = ?1"))?;
         stmt.query_row(params![id], conversation_from_row).optional()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Keep the agent's unsent `body` for a conversation; an empty or
+    /// whitespace-only one removes it. Returns false if the conversation is
+    /// gone (erased meanwhile): the draft has nothing to belong to.
+    pub fn save_draft(
+        &self,
+        conversation: i64,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let conn = self.writer();
+        if body.trim().is_empty() {
+            conn.execute("DELETE FROM drafts WHERE conversation_id = ?1", params![conversation])?;
+            return Ok(true);
+        }
+        let saved = conn.execute(
+            "INSERT INTO drafts (conversation_id, body, updated_at)
+             SELECT id, ?2, ?3 FROM conversations WHERE id = ?1
+             ON CONFLICT (conversation_id) DO UPDATE SET body = ?2, updated_at = ?3",
+            params![conversation, body, now_ms],
+        )?;
+        Ok(saved == 1)
     }
 
     /// The newest `limit` messages of a conversation, oldest first.

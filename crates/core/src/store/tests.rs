@@ -922,3 +922,33 @@ fn a_reaction_meta_reports_failed_later_is_taken_back() {
     store.finish_send(&item, &SendOutcome::Accepted { provider_id: "wamid.r2".into() }).unwrap();
     assert_eq!(our_reaction(&store, target), None);
 }
+
+#[test]
+fn a_draft_is_kept_listed_replaced_cleared_and_erased_with_its_conversation() {
+    let (_dir, path, key, store) = open_new();
+    let (conversation, _) = customer_message(&store);
+    assert_eq!(store.conversation(conversation).unwrap().draft, None);
+    assert!(store.save_draft(conversation, "Your order ships to", 1).unwrap());
+    assert!(store.save_draft(conversation, "Your order ships tomorrow", 2).unwrap());
+    assert_eq!(
+        store.list_conversations(10).unwrap()[0].draft.as_deref(),
+        Some("Your order ships tomorrow"),
+        "the latest text, shown in the list"
+    );
+    drop(store);
+    let store = Store::open(&path, &key).unwrap();
+    assert_eq!(
+        store.conversation(conversation).unwrap().draft.as_deref(),
+        Some("Your order ships tomorrow"),
+        "kept across a restart"
+    );
+    assert!(store.save_draft(conversation, "  \n", 3).unwrap());
+    assert_eq!(store.conversation(conversation).unwrap().draft, None, "blank removes it");
+    assert!(!store.save_draft(9_999, "nowhere", 4).unwrap(), "no conversation, nothing kept");
+
+    store.save_draft(conversation, "about to be erased", 5).unwrap();
+    store.delete_conversation_data(conversation).unwrap();
+    let left: i64 =
+        store.reader().query_row("SELECT count(*) FROM drafts", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "erasing the customer erases the draft");
+}
