@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "still_here",
     "open_link",
     "save_draft",
+    "list_conversations_before",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -48,6 +48,10 @@ fn require_session() {
     }
 }
 
+#[path = "common/inbox.rs"]
+mod inbox;
+use inbox::{fill_profile, InboxSpec};
+
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
@@ -63,8 +67,16 @@ where
     F: FnOnce(Client, PathBuf) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    with_app_on(name, env, tempfile::tempdir().unwrap(), test).await
+}
+
+/// [`with_app`] on a data directory the caller prepared.
+async fn with_app_on<F, Fut>(name: &str, env: &[(&str, &str)], data_dir: tempfile::TempDir, test: F)
+where
+    F: FnOnce(Client, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     require_session();
-    let data_dir = tempfile::tempdir().unwrap();
     let sandbox_dir = data_dir.path().join("sandbox");
     let _keyring = KeyringCleanup(sandbox_dir.clone());
     let started = Instant::now();
@@ -643,6 +655,59 @@ async fn drafts_are_kept(client: &Client, sandbox: &Sandbox, n: &str) {
     )
     .await;
     wait_gone(client, &row_draft).await;
+}
+
+/// More conversations than one page: the list starts with the newest 500
+/// and loads the rest as it is scrolled, with the DOM bounded throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversation_list_pages_in_older_conversations() {
+    require_session();
+    let data_dir = tempfile::tempdir().unwrap();
+    let sandbox_dir = data_dir.path().join("sandbox");
+    let conversations = 1_300;
+    let spec = InboxSpec { messages: 1_400, conversations, long_thread: 100, needles: 0 };
+    let dir = sandbox_dir.clone();
+    tokio::task::spawn_blocking(move || fill_profile(&dir, spec)).await.unwrap();
+    with_app_on("paging", &[], data_dir, move |client, _| async move {
+        wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
+            .await;
+        let list = "document.querySelector('[data-testid=conversation-list]')";
+        let total = || async {
+            js(&client, &format!("return Number({list}.dataset.total);")).await.as_u64().unwrap()
+        };
+        assert!(total().await <= 500 + 10, "one page at first (plus the demo's own)");
+        let oldest = format!(
+            "//*[@data-testid='conversation-row'][contains(@aria-label, '{}')]",
+            inbox::title(1)
+        );
+        let started = Instant::now();
+        let mut max_rows = 0;
+        while !exists_xpath(&client, &oldest).await {
+            assert!(started.elapsed() < STEP_TIMEOUT, "never reached the oldest conversation");
+            js(&client, &format!("{list}.scrollTop = {list}.scrollHeight; return 1;")).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let rows = js(
+                &client,
+                "return document.querySelectorAll('[data-testid=conversation-row]').length;",
+            )
+            .await
+            .as_u64()
+            .unwrap();
+            max_rows = max_rows.max(rows);
+        }
+        let loaded = total().await;
+        eprintln!("e2e_ui: {loaded} conversations listed, at most {max_rows} rows in the DOM");
+        assert!(loaded >= conversations, "every generated conversation is listed: {loaded}");
+        assert!(max_rows <= 40, "DOM rows bounded: {max_rows}");
+    })
+    .await;
+}
+
+/// Without the implicit wait a `find` would spend on a missing element.
+async fn exists_xpath(client: &Client, xpath: &str) -> bool {
+    let script = "return document.evaluate(arguments[0], document, null, \
+                  XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue !== null;";
+    client.execute(script, vec![json!(xpath)]).await.unwrap() == json!(true)
 }
 
 async fn filters_and_keys(client: &Client) {

@@ -86,6 +86,15 @@ pub async fn react(shell: State<'_, Shell>, request: ReactRequest) -> Result<Mes
 }
 
 #[tauri::command]
+pub async fn list_conversations_before(
+    shell: State<'_, Shell>,
+    last_at: i64,
+    id: i64,
+) -> Result<Vec<ConversationSummary>, IpcError> {
+    Ok(shell.core().await?.list_conversations_before(last_at, id)?)
+}
+
+#[tauri::command]
 pub async fn save_draft(
     shell: State<'_, Shell>,
     conversation_id: i64,

@@ -214,6 +214,7 @@ pub fn run() {
             commands::still_here,
             commands::open_link,
             commands::save_draft,
+            commands::list_conversations_before,
         ])
         .setup(move |app| {
             #[cfg(unix)]

@@ -70,6 +70,13 @@ impl Dispatcher {
             Effect::LoadConversations => {
                 spawn_local(async move { load_conversations(&this).await })
             }
+            Effect::LoadConversationsBefore { last_at, id } => spawn_local(async move {
+                let action = match ipc::list_conversations_before(last_at, id).await {
+                    Ok(page) => Action::MoreConversationsLoaded(page),
+                    Err(error) => Action::MoreConversationsFailed(error),
+                };
+                this.dispatch(action);
+            }),
             Effect::LoadMessages(conversation_id) => spawn_local(async move {
                 let action = match ipc::list_messages(conversation_id).await {
                     Ok(messages) => Action::MessagesLoaded { conversation_id, messages },

@@ -144,6 +144,13 @@ mod bridge {
 
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
+    struct ConversationPageArgs {
+        last_at: i64,
+        id: i64,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
     struct DraftArgs<'a> {
         conversation_id: i64,
         body: &'a str,
@@ -173,6 +180,15 @@ mod bridge {
     }
 
     /// Oldest first.
+    /// The page of conversations after (`last_at`, `id`) in list order.
+    pub async fn list_conversations_before(
+        last_at: i64,
+        id: i64,
+    ) -> Result<Vec<ConversationSummary>, IpcError> {
+        let args = to_js(&ConversationPageArgs { last_at, id });
+        invoke("list_conversations_before", args, "loading older conversations").await
+    }
+
     pub async fn list_messages(conversation_id: i64) -> Result<Vec<Message>, IpcError> {
         let args = to_js(&ConversationArgs { conversation_id });
         invoke("list_messages", args, "loading messages").await

@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DeliveryStatus, Direction, ErrorCode, InboxEvent,
-    IpcError, LockState, Message, Reaction, SearchHit, SyncState, UnixMillis,
+    IpcError, LockState, Message, Reaction, SearchHit, SyncState, UnixMillis, CONVERSATION_PAGE,
 };
 
 /// How many older pages the thread fetches on its own to reach a search hit
@@ -176,6 +176,11 @@ pub struct Inbox {
     pub conversations_loaded: bool,
     /// `list_conversations` failed; the view offers a retry.
     pub conversations_failed: bool,
+    /// The core may hold conversations older than the last loaded one (the
+    /// last page was full); the list loads them when scrolled to its end.
+    pub more_conversations: bool,
+    /// A `list_conversations_before` is in flight.
+    pub loading_more_conversations: bool,
     pub filter: ListFilter,
     /// Indices into `conversations` that pass `filter`, in list order.
     /// Recomputed whenever either changes.
@@ -233,6 +238,8 @@ impl Default for Inbox {
             error: None,
             focused: true,
             list_rev: 0,
+            more_conversations: false,
+            loading_more_conversations: false,
             thread_rev: 0,
             sync_rev: 0,
             privacy: None,
@@ -289,6 +296,10 @@ pub enum Action {
     SyncStateFailed(IpcError),
     ConversationsLoaded(Vec<ConversationSummary>),
     ConversationsFailed(IpcError),
+    /// The list was scrolled to its end.
+    LoadMoreConversations,
+    MoreConversationsLoaded(Vec<ConversationSummary>),
+    MoreConversationsFailed(IpcError),
     RetryConversations,
     MessagesLoaded {
         conversation_id: i64,
@@ -388,6 +399,11 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     LoadConversations,
+    /// The page after this (`last_at`, `id`), the oldest loaded row.
+    LoadConversationsBefore {
+        last_at: i64,
+        id: i64,
+    },
     LoadMessages(i64),
     MarkRead(i64),
     LoadOlder {
@@ -519,6 +535,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.error = Some(error);
         }
         Action::ConversationsLoaded(mut snapshot) => {
+            state.more_conversations = snapshot.len() >= CONVERSATION_PAGE;
             snapshot.sort_by(conversation_order);
             snapshot.dedup_by_key(|c| c.id);
             // Changes pushed while the snapshot was in flight win over it
@@ -538,6 +555,39 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.conversations_failed = !state.conversations_loaded;
             state.error = Some(error);
             state.list_rev += 1;
+        }
+        Action::LoadMoreConversations => {
+            let last = state.conversations.last();
+            if let (true, false, Some(last)) =
+                (state.more_conversations, state.loading_more_conversations, last)
+            {
+                state.loading_more_conversations = true;
+                effects
+                    .push(Effect::LoadConversationsBefore { last_at: last.last_at, id: last.id });
+            }
+        }
+        Action::MoreConversationsLoaded(page) => {
+            state.loading_more_conversations = false;
+            state.more_conversations = page.len() >= CONVERSATION_PAGE;
+            // A conversation already listed came from an event or an earlier
+            // page, never older than this answer: it stays as it is.
+            let known: std::collections::HashSet<i64> =
+                state.conversations.iter().map(|c| c.id).collect();
+            let before = state.conversations.len();
+            state.conversations.extend(page.into_iter().filter(|c| !known.contains(&c.id)));
+            if state.conversations.len() != before {
+                // Stable and nearly sorted already: a linear pass.
+                state.conversations.sort_by(conversation_order);
+                state.list_rev += 1;
+            }
+        }
+        Action::MoreConversationsFailed(error) if error.code == ErrorCode::Locked => {
+            locked(state);
+        }
+        Action::MoreConversationsFailed(error) => {
+            // Scrolling to the end again retries.
+            state.loading_more_conversations = false;
+            state.error = Some(error);
         }
         Action::RetryConversations => {
             state.conversations_failed = false;
@@ -900,6 +950,8 @@ fn locked(state: &mut Inbox) {
     state.conversations.clear();
     state.conversations_loaded = false;
     state.conversations_failed = false;
+    state.more_conversations = false;
+    state.loading_more_conversations = false;
     state.selected = None;
     state.thread = Thread::default();
     state.search = Search::default();
@@ -1777,5 +1829,49 @@ mod tests {
         assert_eq!(s.export_progress, Some((10, 10)), "never backwards");
         reduce(&mut s, Action::Escape);
         assert_eq!(s.privacy, None);
+    }
+
+    #[test]
+    fn older_conversations_load_page_by_page_once_at_a_time() {
+        let mut s = Inbox::default();
+        // A full first page: ids 1..=500, newest (highest last_at) first.
+        let page = |from: i64| -> Vec<ConversationSummary> {
+            (from..from + CONVERSATION_PAGE as i64).map(|i| conv(i, 100_000 - i, 0)).collect()
+        };
+        reduce(&mut s, Action::ConversationsLoaded(page(1)));
+        assert!(s.more_conversations, "a full page may have more behind it");
+        let fx = reduce(&mut s, Action::LoadMoreConversations);
+        assert_eq!(fx, vec![Effect::LoadConversationsBefore { last_at: 100_000 - 500, id: 500 }]);
+        assert!(reduce(&mut s, Action::LoadMoreConversations).is_empty(), "one in flight");
+
+        // An event moved conversation 501 up meanwhile: the page's older copy
+        // of it is ignored, the rest appended in order.
+        reduce(&mut s, changed(conv(501, 200_000, 1)));
+        let rev = s.list_rev;
+        reduce(&mut s, Action::MoreConversationsLoaded(page(501)));
+        assert!(s.list_rev > rev);
+        assert_eq!(s.conversations.len(), 1000);
+        assert_eq!(s.conversations[0].id, 501);
+        assert_eq!(s.conversations[0].unread, 1, "the event's newer copy stays");
+        assert!(s.conversations.windows(2).all(|w| conversation_order(&w[0], &w[1]).is_lt()));
+        assert_eq!(s.visible.len(), 1000, "the list shows them");
+
+        // A short page ends it.
+        reduce(&mut s, Action::LoadMoreConversations);
+        reduce(&mut s, Action::MoreConversationsLoaded(vec![conv(2000, 1, 0)]));
+        assert!(!s.more_conversations);
+        assert!(reduce(&mut s, Action::LoadMoreConversations).is_empty(), "complete");
+    }
+
+    #[test]
+    fn a_failed_page_is_reported_and_retried_on_the_next_scroll() {
+        let mut s = Inbox::default();
+        let full: Vec<_> = (1..=CONVERSATION_PAGE as i64).map(|i| conv(i, 10_000 - i, 0)).collect();
+        reduce(&mut s, Action::ConversationsLoaded(full));
+        reduce(&mut s, Action::LoadMoreConversations);
+        let e = IpcError::new(ErrorCode::Storage, "The disk is full. Free some space.");
+        reduce(&mut s, Action::MoreConversationsFailed(e.clone()));
+        assert_eq!(s.error, Some(e));
+        assert_eq!(reduce(&mut s, Action::LoadMoreConversations).len(), 1, "retried");
     }
 }

@@ -104,6 +104,17 @@ pub fn scroll_to_reveal(
     }
 }
 
+/// Whether the rendered rows reach within `margin` rows of the end of a
+/// list of `total`: time to load the next page. An empty list counts (a
+/// filter may hide every loaded row), a never-measured one (no rows in
+/// range while there are rows) does not.
+pub fn near_end(range: VisibleRange, total: usize, margin: usize) -> bool {
+    if total == 0 {
+        return true;
+    }
+    !range.is_empty() && range.end + margin >= total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +200,15 @@ mod tests {
         assert_eq!(scroll_to_reveal(20, H, top, vp), Some(11.0 * H));
         assert_eq!(scroll_to_reveal(0, H, 0.0, 0.0), None);
         assert_eq!(scroll_to_reveal(5, H, 0.0, 0.0), Some(5.0 * H));
+    }
+
+    #[test]
+    fn the_next_page_is_wanted_only_near_the_end() {
+        let r = |start, end| VisibleRange { start, end };
+        assert!(!near_end(r(0, 30), 500, 40), "the top of a long list");
+        assert!(near_end(r(440, 470), 500, 40), "within the margin");
+        assert!(near_end(r(0, 12), 12, 40), "a short list shows its end");
+        assert!(near_end(r(0, 0), 0, 40), "everything filtered out");
+        assert!(!near_end(r(0, 0), 500, 40), "not measured yet");
     }
 }

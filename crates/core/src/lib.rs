@@ -42,7 +42,7 @@ pub use sync::SyncReport;
 const SETTING_NOTIFICATIONS: &str = "notifications.content";
 
 /// How many conversations the list shows at first.
-pub const CONVERSATION_PAGE: usize = 500;
+pub use parley_types::CONVERSATION_PAGE;
 /// How many messages of a thread are loaded at first.
 pub const MESSAGE_PAGE: usize = 500;
 /// How many search hits are returned.
@@ -323,6 +323,17 @@ impl Core {
     pub fn list_conversations(&self) -> Result<Vec<ConversationSummary>, CoreError> {
         self.gate()?;
         Ok(self.inner.store.list_conversations(CONVERSATION_PAGE)?)
+    }
+
+    /// The next page of the conversation list: the conversations that sort
+    /// after (`last_at`, `id`), the last row the UI has.
+    pub fn list_conversations_before(
+        &self,
+        last_at: i64,
+        id: i64,
+    ) -> Result<Vec<ConversationSummary>, CoreError> {
+        self.gate()?;
+        Ok(self.inner.store.list_conversations_before(last_at, id, CONVERSATION_PAGE)?)
     }
 
     pub fn list_messages(&self, conversation_id: i64) -> Result<Vec<Message>, CoreError> {

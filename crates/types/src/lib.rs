@@ -472,6 +472,10 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 /// The customer-service window length.
 pub const WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
 
+/// Conversations per `list_conversations` / `list_conversations_before`
+/// answer. A shorter page means the list is complete.
+pub const CONVERSATION_PAGE: usize = 500;
+
 #[cfg(test)]
 mod tests {
     use super::*;

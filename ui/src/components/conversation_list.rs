@@ -10,13 +10,16 @@ use super::icons;
 use super::search::{SearchResults, SidebarTools};
 use crate::app::Dispatcher;
 use crate::state::Action;
-use crate::virtual_list::{scroll_to_reveal, total_height, visible_range, VisibleRange};
+use crate::virtual_list::{near_end, scroll_to_reveal, total_height, visible_range, VisibleRange};
 use crate::{dom, format};
 
 /// Fixed row height. The stylesheet reads it from `--row-h`, which is set
 /// from this constant, so the two cannot disagree.
 pub const ROW_HEIGHT: f64 = 76.0;
 const OVERSCAN: usize = 8;
+/// Rows before the end of the loaded list at which the next page is asked
+/// for: a few screens ahead, so scrolling does not hit the end and wait.
+const LOAD_MORE_MARGIN: usize = 60;
 
 #[derive(Properties, PartialEq)]
 pub struct ConversationListProps {
@@ -51,6 +54,21 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
     let m = *metrics.borrow();
     let range = visible_range(total, m.scroll_top, m.viewport, ROW_HEIGHT, OVERSCAN);
     *rendered.borrow_mut() = range;
+
+    // Near the end of what is loaded: ask for the next page (the reducer
+    // keeps one request in flight and knows when the list is complete).
+    {
+        let d = props.dispatcher.clone();
+        let wanted = state.more_conversations
+            && !state.loading_more_conversations
+            && m.viewport > 0.0
+            && near_end(range, total, LOAD_MORE_MARGIN);
+        use_effect_with((wanted, total), move |(wanted, _)| {
+            if *wanted {
+                d.dispatch(Action::LoadMoreConversations);
+            }
+        });
+    }
 
     // Reads scroll position and viewport height from the DOM.
     let measure = {

@@ -86,6 +86,23 @@ impl Store {
         stmt.query_row(params![id], conversation_from_row).optional()?.ok_or(StoreError::NotFound)
     }
 
+    /// The `limit` conversations that come after (`last_at`, `id`) in list
+    /// order: a keyset page, so page 100 of 50,000 costs what page 1 does.
+    pub fn list_conversations_before(
+        &self,
+        last_at: i64,
+        id: i64,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{CONVERSATION_SELECT} WHERE (c.last_at, c.id) < (?1, ?2)
+             ORDER BY c.last_at DESC, c.id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![last_at, id, limit as i64], conversation_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Keep the agent's unsent `body` for a conversation; an empty or
     /// whitespace-only one removes it. Returns false if the conversation is
     /// gone (erased meanwhile): the draft has nothing to belong to.

@@ -952,3 +952,29 @@ fn a_draft_is_kept_listed_replaced_cleared_and_erased_with_its_conversation() {
         store.reader().query_row("SELECT count(*) FROM drafts", [], |r| r.get(0)).unwrap();
     assert_eq!(left, 0, "erasing the customer erases the draft");
 }
+
+#[test]
+fn the_conversation_list_pages_by_keyset_without_gaps_or_repeats() {
+    let (_dir, _path, _key, store) = open_new();
+    // Seven conversations, two of them at the same instant (the tie is
+    // broken by id, as the list orders).
+    for (i, at) in [10, 20, 30, 30, 40, 50, 60].iter().enumerate() {
+        let wa_id = format!("1555123400{i}");
+        let hook = text_webhook(&format!("wamid.page.{i}"), &wa_id, "Ana", "hi", *at);
+        store.ingest(&hook, None, at * 1000).unwrap();
+    }
+    let first = store.list_conversations(3).unwrap();
+    let mut seen: Vec<i64> = first.iter().map(|c| c.id).collect();
+    let mut last = first.last().unwrap().clone();
+    loop {
+        let page = store.list_conversations_before(last.last_at, last.id, 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page.iter().map(|c| c.id));
+        last = page.last().unwrap().clone();
+    }
+    let all: Vec<i64> = store.list_conversations(100).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(seen, all, "the pages put together are the whole list, in order");
+    assert_eq!(all.len(), 7);
+}
