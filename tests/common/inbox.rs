@@ -112,7 +112,8 @@ pub fn fill_profile(dir: &Path, spec: InboxSpec) {
         } else {
             let k = i - spread;
             // Needles early in the thread, far above its first page.
-            let text = if k >= 100 && (k - 100) % 37 == 0 && (k - 100) / 37 < spec.needles {
+            let text = if k >= 100 && (k - 100).is_multiple_of(37) && (k - 100) / 37 < spec.needles
+            {
                 format!("your code is {} keep it", needle((k - 100) / 37))
             } else {
                 body(&mut rng)
