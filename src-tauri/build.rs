@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "open_link",
     "save_draft",
     "list_conversations_before",
+    "set_conversation_closed",
 ];
 
 /// What the window shows when the Yew UI was never built.

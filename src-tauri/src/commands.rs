@@ -95,6 +95,15 @@ pub async fn list_conversations_before(
 }
 
 #[tauri::command]
+pub async fn set_conversation_closed(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    closed: bool,
+) -> Result<(), IpcError> {
+    Ok(shell.core().await?.set_conversation_closed(conversation_id, closed)?)
+}
+
+#[tauri::command]
 pub async fn save_draft(
     shell: State<'_, Shell>,
     conversation_id: i64,

@@ -215,6 +215,7 @@ pub fn run() {
             commands::open_link,
             commands::save_draft,
             commands::list_conversations_before,
+            commands::set_conversation_closed,
         ])
         .setup(move |app| {
             #[cfg(unix)]

@@ -70,6 +70,11 @@ impl Dispatcher {
             Effect::LoadConversations => {
                 spawn_local(async move { load_conversations(&this).await })
             }
+            Effect::SetClosed { conversation_id, closed } => spawn_local(async move {
+                if let Err(error) = ipc::set_conversation_closed(conversation_id, closed).await {
+                    this.dispatch(Action::Failed(error));
+                }
+            }),
             Effect::LoadConversationsBefore { last_at, id } => spawn_local(async move {
                 let action = match ipc::list_conversations_before(last_at, id).await {
                     Ok(page) => Action::MoreConversationsLoaded(page),

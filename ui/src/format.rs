@@ -530,6 +530,7 @@ pub struct RowView {
     pub preview: String,
     /// The agent's unsent text, shown instead of the preview (one line).
     pub draft: Option<String>,
+    pub closed: bool,
     pub time: String,
     pub unread: Option<String>,
     pub window: WindowState,
@@ -551,6 +552,9 @@ pub fn row_view(c: &ConversationSummary, now: UnixMillis, utc_offset_min: i64) -
     if draft.is_some() {
         aria_label.push_str(", unsent draft");
     }
+    if c.closed {
+        aria_label.push_str(", closed");
+    }
     RowView {
         id: c.id,
         channel: channel_name(c.channel),
@@ -559,6 +563,7 @@ pub fn row_view(c: &ConversationSummary, now: UnixMillis, utc_offset_min: i64) -
         title: c.title.clone(),
         preview: preview_line(&c.last_preview),
         draft,
+        closed: c.closed,
         time,
         unread,
         window,
@@ -757,6 +762,7 @@ mod tests {
             unread: 0,
             window_expires_at: None,
             draft: None,
+            closed: false,
         };
         let r = row_view(&c, NOW, 0);
         assert_eq!(r.title, "<b>Mallory</b>");
@@ -820,6 +826,7 @@ mod tests {
             unread: 150,
             window_expires_at: Some(NOW + 19 * HOUR + 10 * MINUTE),
             draft: None,
+            closed: false,
         };
         let r = row_view(&c, NOW, 0);
         assert_eq!(r.initials, "AL");
@@ -845,6 +852,7 @@ mod tests {
             unread: 0,
             window_expires_at: None,
             draft: Some("Your order\nships <b>tomorrow</b>".into()),
+            closed: false,
         };
         let r = row_view(&c, NOW, 0);
         assert_eq!(r.draft.as_deref(), Some("Your order ships <b>tomorrow</b>"));

@@ -144,6 +144,13 @@ mod bridge {
 
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
+    struct ClosedArgs {
+        conversation_id: i64,
+        closed: bool,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
     struct ConversationPageArgs {
         last_at: i64,
         id: i64,
@@ -265,6 +272,15 @@ mod bridge {
     /// Opens a message's link in the user's browser (the shell re-checks it).
     pub async fn open_link(url: &str) -> Result<(), IpcError> {
         invoke_raw("open_link", to_js(&UrlArgs { url }), "opening the link").await.map(drop)
+    }
+
+    /// Closes (the agent is done) or reopens a conversation.
+    pub async fn set_conversation_closed(
+        conversation_id: i64,
+        closed: bool,
+    ) -> Result<(), IpcError> {
+        let args = to_js(&ClosedArgs { conversation_id, closed });
+        invoke_raw("set_conversation_closed", args, "closing the conversation").await.map(drop)
     }
 
     /// Keeps the composer's text for a conversation (empty removes it).

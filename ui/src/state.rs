@@ -105,13 +105,18 @@ pub enum ListFilter {
     #[default]
     All,
     Unread,
+    /// Not closed by an agent: what still needs attention.
+    Open,
+    Closed,
     Channel(ChannelKind),
 }
 
 impl ListFilter {
-    pub const ALL: [ListFilter; 4] = [
+    pub const ALL: [ListFilter; 6] = [
         ListFilter::All,
         ListFilter::Unread,
+        ListFilter::Open,
+        ListFilter::Closed,
         ListFilter::Channel(ChannelKind::Whatsapp),
         ListFilter::Channel(ChannelKind::Instagram),
     ];
@@ -120,6 +125,8 @@ impl ListFilter {
         match self {
             ListFilter::All => "All",
             ListFilter::Unread => "Unread",
+            ListFilter::Open => "Open",
+            ListFilter::Closed => "Closed",
             ListFilter::Channel(ChannelKind::Whatsapp) => "WhatsApp",
             ListFilter::Channel(ChannelKind::Instagram) => "Instagram",
         }
@@ -130,6 +137,8 @@ impl ListFilter {
         match self {
             ListFilter::All => "all",
             ListFilter::Unread => "unread",
+            ListFilter::Open => "open",
+            ListFilter::Closed => "closed",
             ListFilter::Channel(ChannelKind::Whatsapp) => "whatsapp",
             ListFilter::Channel(ChannelKind::Instagram) => "instagram",
         }
@@ -142,6 +151,8 @@ impl ListFilter {
             || match self {
                 ListFilter::All => true,
                 ListFilter::Unread => c.unread > 0,
+                ListFilter::Open => !c.closed,
+                ListFilter::Closed => c.closed,
                 ListFilter::Channel(kind) => c.channel == kind,
             }
     }
@@ -385,6 +396,11 @@ pub enum Action {
     DismissError,
     /// Open the Privacy & data screen, for everything or one conversation.
     OpenPrivacy(Option<i64>),
+    /// Close (done) or reopen a conversation.
+    SetClosed {
+        conversation_id: i64,
+        closed: bool,
+    },
     ClosePrivacy,
     /// The core's answer to `lock_state`, or to a lock command.
     LockStateLoaded(LockState),
@@ -415,6 +431,10 @@ pub enum Effect {
     },
     Retry(i64),
     Delete(i64),
+    SetClosed {
+        conversation_id: i64,
+        closed: bool,
+    },
     /// Send the agent's reaction (`emoji` empty removes it); `previous` is
     /// what to show again if the core refuses.
     React {
@@ -876,6 +896,10 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
         Action::Failed(error) if error.code == ErrorCode::Locked => locked(state),
         Action::Failed(error) => state.error = Some(error),
         Action::DismissError => state.error = None,
+        Action::SetClosed { conversation_id, closed } => {
+            // The core's ConversationChanged updates the row and the filter.
+            effects.push(Effect::SetClosed { conversation_id, closed });
+        }
         Action::OpenPrivacy(conversation) => {
             state.help_open = false;
             state.privacy = Some(conversation);
@@ -1055,6 +1079,7 @@ mod tests {
             unread,
             window_expires_at: Some(last_at + parley_types::WINDOW_MILLIS),
             draft: None,
+            closed: false,
         }
     }
 
@@ -1873,5 +1898,26 @@ mod tests {
         reduce(&mut s, Action::MoreConversationsFailed(e.clone()));
         assert_eq!(s.error, Some(e));
         assert_eq!(reduce(&mut s, Action::LoadMoreConversations).len(), 1, "retried");
+    }
+
+    #[test]
+    fn open_and_closed_filters_follow_the_core() {
+        let mut s = Inbox::default();
+        let mut done = conv(2, 200, 0);
+        done.closed = true;
+        reduce(&mut s, Action::ConversationsLoaded(vec![conv(1, 100, 0), done]));
+        reduce(&mut s, Action::SetFilter(ListFilter::Closed));
+        assert_eq!(s.visible.len(), 1);
+        assert_eq!(s.conversations[s.visible[0]].id, 2);
+        reduce(&mut s, Action::SetFilter(ListFilter::Open));
+        assert_eq!(s.conversations[s.visible[0]].id, 1);
+        assert_eq!(s.visible.len(), 1);
+        let fx = reduce(&mut s, Action::SetClosed { conversation_id: 1, closed: true });
+        assert_eq!(fx, vec![Effect::SetClosed { conversation_id: 1, closed: true }]);
+        // The customer wrote again: the core reopened it.
+        let mut reopened = conv(2, 300, 1);
+        reopened.closed = false;
+        reduce(&mut s, changed(reopened));
+        assert_eq!(s.visible.len(), 2, "both open now");
     }
 }

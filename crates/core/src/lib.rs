@@ -567,6 +567,18 @@ impl Core {
         Ok(message)
     }
 
+    /// Close a conversation (the agent is done with it) or reopen it.
+    pub fn set_conversation_closed(
+        &self,
+        conversation_id: i64,
+        closed: bool,
+    ) -> Result<(), CoreError> {
+        self.gate()?;
+        self.inner.store.set_closed(conversation_id, closed, now_ms())?;
+        self.emit_conversation(conversation_id);
+        Ok(())
+    }
+
     /// Keep the agent's unsent text for a conversation (empty removes it), in
     /// the encrypted database, so it survives switching conversations and
     /// restarts. The conversation list shows it.

@@ -370,6 +370,7 @@ mod tests {
             unread: 1,
             window_expires_at: None,
             draft: None,
+            closed: false,
         }
     }
 

@@ -97,6 +97,9 @@ pub struct ConversationSummary {
     /// The agent's unsent text in this conversation, if any.
     #[serde(default)]
     pub draft: Option<String>,
+    /// An agent closed it (done); the customer writing again reopens it.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// One message in a thread.

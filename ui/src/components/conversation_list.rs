@@ -190,6 +190,9 @@ pub fn ConversationList(props: &ConversationListProps) -> Html {
                         </span>
                         <span class="row-line">
                             <span class={classes!("window-chip", v.window.class())}>{v.window_text}</span>
+                            if v.closed {
+                                <span class="closed-chip" data-testid="closed-chip">{"Closed"}</span>
+                            }
                         </span>
                     </span>
                 </button>

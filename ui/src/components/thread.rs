@@ -296,6 +296,23 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 <button
                     type="button"
                     class="text-button small"
+                    data-testid="close-conversation"
+                    aria-pressed={conversation.closed.then_some("true")}
+                    title={if conversation.closed {
+                        "Reopen: the conversation needs attention again"
+                    } else {
+                        "Close: done for now; the customer writing again reopens it"
+                    }}
+                    onclick={props.dispatcher.send::<MouseEvent>(Action::SetClosed {
+                        conversation_id: conversation.id,
+                        closed: !conversation.closed,
+                    })}
+                >
+                    {if conversation.closed { "Reopen" } else { "Close" }}
+                </button>
+                <button
+                    type="button"
+                    class="text-button small"
                     data-testid="customer-data"
                     aria-label={format!("Export or erase {}'s data", conversation.title)}
                     title="Export or erase this customer's data"

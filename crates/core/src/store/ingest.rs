@@ -304,13 +304,14 @@ fn ingest_message(
         apply_pending_statuses(tx, message, &m.provider_id)?;
     }
     // One statement for the derived state. Only the customer's messages
-    // count as unread and extend the window; out-of-order arrival: only a
-    // newer message becomes the preview.
+    // count as unread, extend the window and reopen a closed conversation;
+    // out-of-order arrival: only a newer message becomes the preview.
     tx.prepare_cached(
         "UPDATE conversations SET
              unread = unread + ?4,
              last_inbound_at = CASE WHEN ?4 = 1 THEN max(coalesce(last_inbound_at, 0), ?3)
                                     ELSE last_inbound_at END,
+             closed_at = CASE WHEN ?4 = 1 THEN NULL ELSE closed_at END,
              last_preview = CASE WHEN last_at <= ?3 THEN ?2 ELSE last_preview END,
              last_at = max(last_at, ?3)
          WHERE id = ?1",

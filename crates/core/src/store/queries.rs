@@ -11,7 +11,7 @@ use super::{Store, StoreError};
 
 const CONVERSATION_SELECT: &str = "
     SELECT c.id, ch.kind, coalesce(ct.name, ct.wa_id, ct.user_id), coalesce(ct.wa_id, ct.user_id),
-           c.last_preview, c.last_at, c.unread, c.last_inbound_at, d.body
+           c.last_preview, c.last_at, c.unread, c.last_inbound_at, d.body, c.closed_at
     FROM conversations c
     JOIN contacts ct ON ct.id = c.contact_id
     JOIN channels ch ON ch.id = ct.channel_id
@@ -37,6 +37,7 @@ fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
         unread: r.get::<_, i64>(6)?.clamp(0, u32::MAX as i64) as u32,
         window_expires_at: last_inbound.map(|t| t + WINDOW_MILLIS),
         draft: r.get(8)?,
+        closed: r.get::<_, Option<i64>>(9)?.is_some(),
     })
 }
 
@@ -101,6 +102,25 @@ impl Store {
         ))?;
         let rows = stmt.query_map(params![last_at, id, limit as i64], conversation_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Close (or reopen) a conversation. Closing is the agent's "done"; the
+    /// customer's next message reopens it (see ingest).
+    pub fn set_closed(
+        &self,
+        conversation: i64,
+        closed: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let changed = self.writer().execute(
+            "UPDATE conversations SET closed_at = CASE WHEN ?2 THEN coalesce(closed_at, ?3) END
+             WHERE id = ?1",
+            params![conversation, closed, now_ms],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     /// Keep the agent's unsent `body` for a conversation; an empty or

@@ -190,14 +190,16 @@ pub const MIGRATIONS: &[&str] = &[
         ELSE 0 END
     WHERE raw IS NOT NULL AND json_valid(raw) AND json_extract(raw, '$.context') IS NOT NULL;
     "#,
-    // 5: the agent's unsent draft per conversation, kept across restarts.
-    // Gone with its conversation (erasure, delete history).
+    // 5: the agent's unsent draft per conversation, kept across restarts and
+    // gone with its conversation (erasure, delete history); and conversations
+    // an agent closed (the customer writing again reopens them).
     r#"
     CREATE TABLE drafts (
         conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
         body TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     );
+    ALTER TABLE conversations ADD COLUMN closed_at INTEGER;
     "#,
 ];
 

@@ -978,3 +978,24 @@ fn the_conversation_list_pages_by_keyset_without_gaps_or_repeats() {
     assert_eq!(seen, all, "the pages put together are the whole list, in order");
     assert_eq!(all.len(), 7);
 }
+
+#[test]
+fn a_closed_conversation_reopens_when_the_customer_writes_again() {
+    let (_dir, _path, _key, store) = open_new();
+    let (conversation, _) = customer_message(&store);
+    store.set_closed(conversation, true, T0 + 10).unwrap();
+    assert!(store.conversation(conversation).unwrap().closed);
+    let later = T0 / 1000 + 60;
+    store
+        .ingest(
+            &text_webhook("wamid.in.2", "15551234567", "Ana", "one more thing", later),
+            None,
+            T0,
+        )
+        .unwrap();
+    assert!(!store.conversation(conversation).unwrap().closed, "the customer reopened it");
+    store.set_closed(conversation, true, T0 + 30).unwrap();
+    store.set_closed(conversation, false, T0 + 40).unwrap();
+    assert!(!store.conversation(conversation).unwrap().closed, "the agent reopened it");
+    assert!(matches!(store.set_closed(9_999, true, T0), Err(StoreError::NotFound)));
+}
