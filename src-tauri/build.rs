@@ -43,6 +43,8 @@ const COMMANDS: &[&str] = &[
     "save_draft",
     "list_conversations_before",
     "set_conversation_closed",
+    "contact_details",
+    "update_contact",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -266,6 +266,8 @@ async fn inbox_ui_renders_safely_pages_searches_and_recovers() {
         step("a draft kept by the core, listed, restored and cleared by sending");
         close_and_reopen(&client, &sandbox, &n).await;
         step("closed, filtered, reopened by the customer");
+        contact_panel(&client, &sandbox, &n).await;
+        step("contact panel: notes, labels, opt-out kept; STOP opts out");
         filters_and_keys(&client).await;
         step("filters and shortcuts");
     })
@@ -744,6 +746,71 @@ async fn close_and_reopen(client: &Client, sandbox: &Sandbox, n: &str) {
     client.find(Locator::Css("[data-filter=open]")).await.unwrap().click().await.unwrap();
     wait_for(client, &row, STEP_TIMEOUT).await;
     client.find(Locator::Css("[data-filter=all]")).await.unwrap().click().await.unwrap();
+}
+
+/// The contact panel: the agent's notes, labels and opt-out are saved by
+/// the core and shown again; a customer's bare STOP opts them out.
+async fn contact_panel(client: &Client, sandbox: &Sandbox, n: &str) {
+    let (wa_id, name) = ("15550100051", format!("Pia Panel {n}"));
+    sandbox.customer_says(wa_id, &name, "hi, about my invoice").await;
+    open_conversation(client, &name).await;
+    let click = |css: &'static str| async move {
+        let el = client.find(Locator::Css(css)).await.unwrap();
+        el.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    };
+    click("[data-testid=contact-button]").await;
+    let handle = wait_for(client, "//*[@data-testid='contact-handle']", STEP_TIMEOUT).await;
+    assert_eq!(text_content(&handle).await, wa_id);
+    let notes = client.find(Locator::Css("[data-testid=contact-notes]")).await.unwrap();
+    notes.send_keys(&format!("Pays by transfer <b>{n}</b>")).await.unwrap();
+    let label = client.find(Locator::Css("[data-testid=contact-label-input]")).await.unwrap();
+    label.send_keys("  VIP \u{E007}").await.unwrap();
+    label.send_keys("vip\u{E007}").await.unwrap(); // the same label again: ignored
+    label.send_keys("wholesale\u{E007}").await.unwrap();
+    click("[data-testid=contact-opt-out]").await;
+    click("[data-testid=contact-save]").await;
+    wait_for(client, "//*[@data-testid='contact-saved']", STEP_TIMEOUT).await;
+
+    // Closed and opened again: what shows comes back from the core.
+    js(client, "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'})); return 1;")
+        .await;
+    wait_gone(client, "//*[@data-testid='contact-panel']").await;
+    click("[data-testid=contact-button]").await;
+    wait_for(
+        client,
+        "//*[@data-testid='contact-opt-out-text'][contains(., 'an agent opted them out')]",
+        STEP_TIMEOUT,
+    )
+    .await;
+    let report = js(
+        client,
+        "return {
+            notes: document.querySelector('[data-testid=contact-notes]').value,
+            labels: [...document.querySelectorAll('[data-testid=contact-label]')].map(l => l.firstChild.textContent),
+            opted: document.querySelector('[data-testid=contact-opt-out]').checked,
+            bold: document.querySelectorAll('.contact-panel b').length,
+        };",
+    )
+    .await;
+    assert_eq!(
+        report,
+        json!({ "notes": format!("Pays by transfer <b>{n}</b>"), "labels": ["VIP", "wholesale"], "opted": true, "bold": 0 }),
+        "kept as typed, as text"
+    );
+    save_screenshot(client, "contact.png").await;
+
+    // Another customer writes STOP: their panel says so.
+    let (stop_id, stop_name) = ("15550100052", format!("Sam Stop {n}"));
+    sandbox.customer_says(stop_id, &stop_name, "Stop").await;
+    open_conversation(client, &stop_name).await;
+    wait_for(
+        client,
+        "//*[@data-testid='contact-opt-out-text'][contains(., 'they wrote STOP')]",
+        STEP_TIMEOUT,
+    )
+    .await;
+    click("[data-testid=contact-button]").await;
+    wait_gone(client, "//*[@data-testid='contact-panel']").await;
 }
 
 async fn filters_and_keys(client: &Client) {

@@ -6,6 +6,7 @@
 //! in src-tauri/capabilities/main.json.
 
 use parley_types::attachment::SendFileMeta;
+use parley_types::contact::{ContactDetails, ContactUpdate};
 use parley_types::ErrorCode;
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ExportSummary, IpcError,
@@ -92,6 +93,22 @@ pub async fn list_conversations_before(
     id: i64,
 ) -> Result<Vec<ConversationSummary>, IpcError> {
     Ok(shell.core().await?.list_conversations_before(last_at, id)?)
+}
+
+#[tauri::command]
+pub async fn contact_details(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+) -> Result<ContactDetails, IpcError> {
+    Ok(shell.core().await?.contact_details(conversation_id)?)
+}
+
+#[tauri::command]
+pub async fn update_contact(
+    shell: State<'_, Shell>,
+    update: ContactUpdate,
+) -> Result<ContactDetails, IpcError> {
+    Ok(shell.core().await?.update_contact(&update)?)
 }
 
 #[tauri::command]

@@ -216,6 +216,8 @@ pub fn run() {
             commands::save_draft,
             commands::list_conversations_before,
             commands::set_conversation_closed,
+            commands::contact_details,
+            commands::update_contact,
         ])
         .setup(move |app| {
             #[cfg(unix)]

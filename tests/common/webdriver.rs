@@ -109,7 +109,21 @@ pub async fn wait_for(
                 Ok(b) => text_content(&b).await,
                 Err(_) => "(no error banner)".into(),
             };
-            panic!("waited {timeout:?} for {xpath}: {e}; error banner: {banner}");
+            // The window as it was, for whoever reads the failure (test
+            // data only: these sessions never see a real customer).
+            let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+                "wait-failed-{}.png",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis())
+            ));
+            let saved = match client.screenshot().await {
+                Ok(png) if std::fs::write(&shot, &png).is_ok() => shot.display().to_string(),
+                _ => "none".into(),
+            };
+            panic!(
+                "waited {timeout:?} for {xpath}: {e}; error banner: {banner}; screenshot: {saved}"
+            );
         }
     }
 }
@@ -143,19 +157,29 @@ pub async fn wait_gone(client: &fantoccini::Client, xpath: &str) {
 
 /// Click the conversation whose row names `title` and wait for its thread.
 pub async fn open_conversation(client: &fantoccini::Client, title: &str) {
-    let row = wait_for(
-        client,
-        &format!("//*[@data-testid='conversation-row'][contains(@aria-label, '{title}')]"),
-        STEP_TIMEOUT,
-    )
-    .await;
-    row.click().await.unwrap();
-    wait_for(
-        client,
-        &format!("//*[@data-testid='thread-title'][normalize-space(.)='{title}']"),
-        STEP_TIMEOUT,
-    )
-    .await;
+    let row_xpath =
+        format!("//*[@data-testid='conversation-row'][contains(@aria-label, '{title}')]");
+    let title_xpath = format!("//*[@data-testid='thread-title'][normalize-space(.)='{title}']");
+    // A row can move between being found and being clicked (a message in
+    // another conversation re-sorts the list), and the click then lands
+    // beside it; click again until the thread is open.
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let row = wait_for(client, &row_xpath, STEP_TIMEOUT).await;
+        let _ = row.click().await;
+        let opened = client
+            .wait()
+            .at_most(Duration::from_secs(3))
+            .every(Duration::from_millis(100))
+            .for_element(fantoccini::Locator::XPath(&title_xpath))
+            .await;
+        if opened.is_ok() {
+            return;
+        }
+        if Instant::now() > deadline {
+            wait_for(client, &title_xpath, Duration::from_millis(1)).await;
+        }
+    }
 }
 
 /// With `PARLEY_UPDATE_SCREENSHOT=1`, save the window as docs/`file`.

@@ -431,6 +431,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "/" if !typing && !ctrl && !alt => Shortcut::Search,
         "?" if !typing && !ctrl && !alt => Shortcut::Do(Action::ToggleHelp),
         "r" | "R" if !typing && !ctrl && !alt => Shortcut::Reply(message),
+        "i" | "I" if !typing && !ctrl && !alt => Shortcut::Do(Action::ToggleContact),
         "e" | "E" if !typing && !ctrl && !alt && message.is_some() => {
             Shortcut::Do(Action::TogglePicker(message?))
         }
@@ -464,7 +465,11 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
         Shortcut::Escape => {
             let overlay = {
                 let s = d.state();
-                s.help_open || s.search.open || s.thread.picker.is_some() || s.privacy.is_some()
+                s.help_open
+                    || s.search.open
+                    || s.thread.picker.is_some()
+                    || s.privacy.is_some()
+                    || s.contact_open
             };
             d.dispatch(Action::Escape);
             if !overlay {

@@ -630,6 +630,52 @@ pub fn composer_rows(text: &str) -> u32 {
     (text.split('\n').count() as u32).clamp(1, 6)
 }
 
+/// A day for a sentence: "today", "yesterday", "on Monday", "on 3 November 2026".
+fn on_day(at: UnixMillis, now: UnixMillis, utc_offset_min: i64) -> String {
+    match day_label(at, now, utc_offset_min).as_str() {
+        label @ ("Today" | "Yesterday") => label.to_lowercase(),
+        label => format!("on {label}"),
+    }
+}
+
+/// The contact panel's opt-out line.
+pub fn opt_out_text(
+    opt_out: Option<&parley_types::contact::OptOut>,
+    now: UnixMillis,
+    utc_offset_min: i64,
+) -> String {
+    use parley_types::contact::OptOutSource;
+    match opt_out {
+        None => "Receives broadcasts and template campaigns.".to_owned(),
+        Some(o) => {
+            let who = match o.by {
+                OptOutSource::Agent => "an agent opted them out",
+                OptOutSource::Keyword => "they wrote STOP",
+            };
+            format!(
+                "Opted out: broadcasts skip this customer ({who} {}).",
+                on_day(o.at, now, utc_offset_min)
+            )
+        }
+    }
+}
+
+/// The contact panel's history line: since when, and how many messages.
+pub fn contact_history_text(
+    d: &parley_types::contact::ContactDetails,
+    now: UnixMillis,
+    utc_offset_min: i64,
+) -> String {
+    let messages = |n: u64| if n == 1 { "1 message".to_owned() } else { format!("{n} messages") };
+    format!(
+        "First wrote {} · {} from them, {} to them{}",
+        on_day(d.first_seen_at, now, utc_offset_min),
+        messages(d.messages_from_customer),
+        messages(d.messages_to_customer),
+        if d.closed { " · closed" } else { "" }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1011,5 +1057,36 @@ mod tests {
         assert!(bubble_view(&failed, 0).can_retry);
         let sent = msg(Direction::Outbound, "text", "hi", Some(DeliveryStatus::Sent));
         assert!(!bubble_view(&sent, 0).can_retry);
+    }
+
+    #[test]
+    fn contact_panel_lines() {
+        use parley_types::contact::{ContactDetails, OptOut, OptOutSource};
+        assert_eq!(opt_out_text(None, NOW, 0), "Receives broadcasts and template campaigns.");
+        let o = OptOut { at: NOW, by: OptOutSource::Keyword };
+        assert_eq!(
+            opt_out_text(Some(&o), NOW, 0),
+            "Opted out: broadcasts skip this customer (they wrote STOP today)."
+        );
+        let o = OptOut { at: NOW - 30 * DAY, by: OptOutSource::Agent };
+        assert!(opt_out_text(Some(&o), NOW, 0).contains("(an agent opted them out on "));
+        let d = ContactDetails {
+            conversation_id: 1,
+            channel: ChannelKind::Whatsapp,
+            name: None,
+            handle: "1555".into(),
+            notes: String::new(),
+            labels: vec![],
+            opted_out: None,
+            first_seen_at: NOW,
+            messages_from_customer: 1,
+            messages_to_customer: 12,
+            last_inbound_at: None,
+            closed: true,
+        };
+        assert_eq!(
+            contact_history_text(&d, NOW, 0),
+            "First wrote today · 1 message from them, 12 messages to them · closed"
+        );
     }
 }

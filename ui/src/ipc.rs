@@ -45,6 +45,7 @@ pub use bridge::*;
 #[cfg(target_arch = "wasm32")]
 mod bridge {
     use js_sys::{Function, Object, Promise, Reflect};
+    use parley_types::contact::{ContactDetails, ContactUpdate};
     use parley_types::{
         AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ErrorCode, ExportSummary,
         InboxEvent, IpcError, LockState, Message, NotificationContent, PrivacySettings,
@@ -140,6 +141,11 @@ mod bridge {
     #[derive(Serialize)]
     struct SendTextArgs<'a> {
         request: &'a SendTextRequest,
+    }
+
+    #[derive(Serialize)]
+    struct UpdateContactArgs<'a> {
+        update: &'a ContactUpdate,
     }
 
     #[derive(Serialize)]
@@ -272,6 +278,17 @@ mod bridge {
     /// Opens a message's link in the user's browser (the shell re-checks it).
     pub async fn open_link(url: &str) -> Result<(), IpcError> {
         invoke_raw("open_link", to_js(&UrlArgs { url }), "opening the link").await.map(drop)
+    }
+
+    /// The contact side panel of a conversation.
+    pub async fn contact_details(conversation_id: i64) -> Result<ContactDetails, IpcError> {
+        let args = to_js(&ConversationArgs { conversation_id });
+        invoke("contact_details", args, "loading the contact").await
+    }
+
+    /// Saves the agents' notes, labels and opt-out; answers the saved panel.
+    pub async fn update_contact(update: &ContactUpdate) -> Result<ContactDetails, IpcError> {
+        invoke("update_contact", to_js(&UpdateContactArgs { update }), "saving the contact").await
     }
 
     /// Closes (the agent is done) or reopens a conversation.

@@ -200,6 +200,8 @@ pub struct Inbox {
     pub search: Search,
     /// The keyboard shortcuts overlay.
     pub help_open: bool,
+    /// The contact side panel of the open conversation.
+    pub contact_open: bool,
     pub thread: Thread,
     /// The last command error, shown until dismissed.
     pub error: Option<IpcError>,
@@ -245,6 +247,7 @@ impl Default for Inbox {
             selected: None,
             search: Search::default(),
             help_open: false,
+            contact_open: false,
             thread: Thread::default(),
             error: None,
             focused: true,
@@ -349,6 +352,8 @@ pub enum Action {
     /// Open the conversation of `search.hits[index]` at that message.
     OpenHit(usize),
     ToggleHelp,
+    /// Show or hide the contact side panel.
+    ToggleContact,
     /// Escape: closes the topmost overlay.
     Escape,
     /// Resend a failed message. The view shows it as sending at once: the
@@ -729,11 +734,18 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
         }
         Action::ToggleHelp => state.help_open = !state.help_open,
+        Action::ToggleContact => {
+            state.contact_open = !state.contact_open;
+            state.thread_rev += 1;
+        }
         Action::Escape => {
             if state.help_open {
                 state.help_open = false;
             } else if state.privacy.is_some() {
                 state.privacy = None;
+            } else if state.contact_open {
+                state.contact_open = false;
+                state.thread_rev += 1;
             } else if state.search.open {
                 state.search = Search::default();
                 state.list_rev += 1;
@@ -1919,5 +1931,14 @@ mod tests {
         reopened.closed = false;
         reduce(&mut s, changed(reopened));
         assert_eq!(s.visible.len(), 2, "both open now");
+    }
+
+    #[test]
+    fn the_contact_panel_toggles_and_escape_closes_it() {
+        let mut s = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s, Action::ToggleContact);
+        assert!(s.contact_open);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.contact_open);
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parley_meta::graph::{GraphClient, GraphConfig};
 use parley_protocol::{DeviceSecretKey, EnrollRequest};
+use parley_types::contact::{ContactDetails, ContactUpdate};
 use parley_types::{
     AppInfo, ConversationSummary, InboxEvent, Message, NotificationContent, ReactRequest,
     SearchHit, SendTextRequest, SyncState, MAX_TEXT_CHARS,
@@ -565,6 +566,23 @@ impl Core {
         self.emit_conversation(conversation_id);
         self.inner.outbox_wake.notify_one();
         Ok(message)
+    }
+
+    /// The contact panel of a conversation: who the customer is, the
+    /// agents' notes and labels, the opt-out and a summary of the history.
+    pub fn contact_details(&self, conversation_id: i64) -> Result<ContactDetails, CoreError> {
+        self.gate()?;
+        Ok(self.inner.store.contact_details(conversation_id)?)
+    }
+
+    /// Save the agents' notes, labels and opt-out for a customer; returns
+    /// the panel as saved (labels cleaned and sorted).
+    pub fn update_contact(&self, update: &ContactUpdate) -> Result<ContactDetails, CoreError> {
+        self.gate()?;
+        parley_types::contact::check_notes(&update.notes).map_err(CoreError::InvalidInput)?;
+        parley_types::contact::clean_labels(&update.labels).map_err(CoreError::InvalidInput)?;
+        self.inner.store.update_contact(update, now_ms())?;
+        Ok(self.inner.store.contact_details(update.conversation_id)?)
     }
 
     /// Close a conversation (the agent is done with it) or reopen it.

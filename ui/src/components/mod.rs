@@ -3,6 +3,7 @@
 
 mod banner;
 mod composer;
+mod contact;
 mod conversation_list;
 mod header;
 pub mod icons;

@@ -187,16 +187,18 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 11] = [
+    const KEYS: [(&str, &str); 12] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
         ("R", "Reply: focus the message box, quoting the focused message"),
         ("E (on a message)", "React to the focused message"),
+        ("I", "Contact panel: notes, labels, opt-out"),
         ("Enter / Shift+Enter", "Send / new line"),
         (
             "Esc",
-            "Close search, this help, the emoji list or the quote; else back to the message box",
+            "Close search, this help, the contact panel, the emoji list or the quote; \
+             else back to the message box",
         ),
         ("?", "Show or hide this help"),
         ("Ctrl+,", "Privacy & data"),

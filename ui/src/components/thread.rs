@@ -15,6 +15,7 @@ use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
 use super::composer::{Composer, ReplyPreview};
+use super::contact::ContactPanel;
 use super::icons;
 use crate::app::{Dispatcher, Drafts, COMPOSER_INPUT_ID};
 use crate::format::{self, Tick, WindowState};
@@ -296,6 +297,17 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 <button
                     type="button"
                     class="text-button small"
+                    data-testid="contact-button"
+                    aria-pressed={if state.contact_open { "true" } else { "false" }}
+                    aria-label={format!("Contact details, notes and labels of {}", conversation.title)}
+                    title="Contact: notes, labels, opt-out (I)"
+                    onclick={props.dispatcher.send::<MouseEvent>(Action::ToggleContact)}
+                >
+                    {"Contact"}
+                </button>
+                <button
+                    type="button"
+                    class="text-button small"
                     data-testid="close-conversation"
                     aria-pressed={conversation.closed.then_some("true")}
                     title={if conversation.closed {
@@ -321,6 +333,9 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                     {"Customer data"}
                 </button>
             </header>
+            // The messages, and the contact panel over their right side (not
+            // over the header or the composer, which stay usable).
+            <div class="thread-middle">
             <div
                 class="messages"
                 ref={scroller}
@@ -333,6 +348,15 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 data-rendered={(end - start).to_string()}
             >
                 {body}
+            </div>
+            if state.contact_open {
+                <ContactPanel
+                    conversation_id={conversation.id}
+                    refresh_key={conversation.last_at}
+                    now={props.now}
+                    on_close={props.dispatcher.send::<()>(Action::ToggleContact)}
+                />
+            }
             </div>
             <Composer
                 key={conversation.id}

@@ -7,6 +7,7 @@
 //! and migrate. A wrong key or a foreign file therefore fails before anything
 //! is written, and the file is never overwritten.
 
+mod contacts;
 mod ingest;
 mod media;
 mod outbox;

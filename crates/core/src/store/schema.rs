@@ -191,8 +191,9 @@ pub const MIGRATIONS: &[&str] = &[
     WHERE raw IS NOT NULL AND json_valid(raw) AND json_extract(raw, '$.context') IS NOT NULL;
     "#,
     // 5: the agent's unsent draft per conversation, kept across restarts and
-    // gone with its conversation (erasure, delete history); and conversations
-    // an agent closed (the customer writing again reopens them).
+    // gone with its conversation (erasure, delete history); conversations an
+    // agent closed (the customer writing again reopens them); contact notes,
+    // labels and opt-out.
     r#"
     CREATE TABLE drafts (
         conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
@@ -200,6 +201,17 @@ pub const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     ALTER TABLE conversations ADD COLUMN closed_at INTEGER;
+    -- What agents note about a customer, their labels, and whether they opted
+    -- out of marketing (by an agent, or by writing STOP).
+    ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE contacts ADD COLUMN opted_out_at INTEGER;
+    ALTER TABLE contacts ADD COLUMN opted_out_by TEXT;
+    CREATE TABLE contact_labels (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        label TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (contact_id, label)
+    ) WITHOUT ROWID;
+    CREATE INDEX contact_labels_by_label ON contact_labels(label, contact_id);
     "#,
 ];
 

@@ -999,3 +999,64 @@ fn a_closed_conversation_reopens_when_the_customer_writes_again() {
     assert!(!store.conversation(conversation).unwrap().closed, "the agent reopened it");
     assert!(matches!(store.set_closed(9_999, true, T0), Err(StoreError::NotFound)));
 }
+
+#[test]
+fn contact_notes_labels_and_opt_out_are_kept_and_erased_with_the_customer() {
+    use parley_types::contact::{ContactUpdate, OptOutSource};
+    let (_dir, _path, _key, store) = open_new();
+    let (conversation, _) = customer_message(&store);
+    let details = store.contact_details(conversation).unwrap();
+    assert_eq!((details.name.as_deref(), details.handle.as_str()), (Some("Ana"), "15551234567"));
+    assert_eq!((details.messages_from_customer, details.messages_to_customer), (1, 0));
+    assert!(details.opted_out.is_none() && details.labels.is_empty() && details.notes.is_empty());
+
+    let update = ContactUpdate {
+        conversation_id: conversation,
+        notes: "Prefers mornings".into(),
+        labels: vec![" vip ".into(), "VIP".into(), "wholesale".into()],
+        opted_out: true,
+    };
+    store.update_contact(&update, T0 + 5).unwrap();
+    let d = store.contact_details(conversation).unwrap();
+    assert_eq!(d.notes, "Prefers mornings");
+    assert_eq!(d.labels, vec!["vip", "wholesale"], "cleaned, one per name whatever the case");
+    let opt = d.opted_out.unwrap();
+    assert_eq!((opt.at, opt.by), (T0 + 5, OptOutSource::Agent));
+    // Saving again keeps when and by whom; a START from the customer does not
+    // undo the agent's opt-out.
+    store.update_contact(&update, T0 + 9).unwrap();
+    let later = T0 / 1000 + 60;
+    store
+        .ingest(&text_webhook("wamid.start", "15551234567", "Ana", "START", later), None, T0)
+        .unwrap();
+    assert_eq!(store.contact_details(conversation).unwrap().opted_out.unwrap().at, T0 + 5);
+
+    let too_long = ContactUpdate { notes: "n".repeat(4_001), ..update.clone() };
+    assert!(store.update_contact(&too_long, T0).is_err(), "the same limits as the UI");
+
+    store.delete_conversation_data(conversation).unwrap();
+    let left: i64 =
+        store.reader().query_row("SELECT count(*) FROM contact_labels", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "labels go with the customer");
+}
+
+#[test]
+fn a_customer_writing_stop_opts_out_and_start_opts_back_in() {
+    use parley_types::contact::OptOutSource;
+    let (_dir, _path, _key, store) = open_new();
+    let (conversation, _) = customer_message(&store);
+    let at = |s: i64| T0 / 1000 + s;
+    store
+        .ingest(&text_webhook("wamid.s1", "15551234567", "Ana", "don't stop", at(10)), None, T0)
+        .unwrap();
+    assert!(store.contact_details(conversation).unwrap().opted_out.is_none(), "not a bare keyword");
+    store
+        .ingest(&text_webhook("wamid.s2", "15551234567", "Ana", " Stop! ", at(20)), None, T0)
+        .unwrap();
+    let opt = store.contact_details(conversation).unwrap().opted_out.unwrap();
+    assert_eq!((opt.at, opt.by), (at(20) * 1000, OptOutSource::Keyword));
+    store
+        .ingest(&text_webhook("wamid.s3", "15551234567", "Ana", "start", at(30)), None, T0)
+        .unwrap();
+    assert!(store.contact_details(conversation).unwrap().opted_out.is_none(), "opted back in");
+}
