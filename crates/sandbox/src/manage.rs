@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::graph::GraphError;
-use parley_types::template::variables;
 use crate::{cast, graph_gate, lock, now_ms, webhook, Inner};
+use parley_types::template::variables;
 
 /// Per-type upload limits Meta documents, in bytes.
 fn upload_limit(mime: &str) -> Option<u64> {
@@ -171,7 +171,9 @@ pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), 
             .map(|cs| {
                 cs.iter()
                     .filter(|c| {
-                        c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(part))
+                        c.get("type")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| t.eq_ignore_ascii_case(part))
                     })
                     .filter_map(|c| c.get("parameters").and_then(Value::as_array))
                     .flatten()
@@ -195,7 +197,8 @@ pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), 
         if expected.len() != params.len() {
             return Err(GraphError::template_params(&lower, expected.len(), params.len()));
         }
-        let named = expected.iter().any(|n| !n.is_empty() && !n.chars().all(|c| c.is_ascii_digit()));
+        let named =
+            expected.iter().any(|n| !n.is_empty() && !n.chars().all(|c| c.is_ascii_digit()));
         for (want, param) in expected.iter().zip(&params) {
             if named && param.get("parameter_name").and_then(Value::as_str) != Some(want.as_str()) {
                 return Err(GraphError::template_params(&lower, expected.len(), 0));

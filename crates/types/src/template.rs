@@ -116,7 +116,8 @@ pub struct SendTemplateRequest {
 /// Whether `name` may name a variable: digits (positional) or lowercase
 /// letters, digits and underscores (named).
 fn is_variable_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// The `{{…}}` pieces of `text`: (byte range of the whole `{{name}}`, name).
@@ -177,7 +178,11 @@ pub fn render(text: &str, params: &[TemplateParam], values: &[String]) -> String
 
 /// Check the values of a send against the template: as many as it has
 /// variables, none empty. The refusal is a sentence for the agent.
-pub fn check_values(template: &TemplateSummary, header: &[String], body: &[String]) -> Result<(), String> {
+pub fn check_values(
+    template: &TemplateSummary,
+    header: &[String],
+    body: &[String],
+) -> Result<(), String> {
     for (part, params, values) in
         [("header", &template.header_params, header), ("body", &template.body_params, body)]
     {
@@ -241,7 +246,10 @@ mod tests {
             render("Hi {{1}}, your order {{2}} is ready. Bye {{1}}", &p, &strings(&["Ana", "A-7"])),
             "Hi Ana, your order A-7 is ready. Bye Ana"
         );
-        assert_eq!(render("Hi {{1}}, order {{2}}", &p, &strings(&["Ana", " "])), "Hi Ana, order {{2}}");
+        assert_eq!(
+            render("Hi {{1}}, order {{2}}", &p, &strings(&["Ana", " "])),
+            "Hi Ana, order {{2}}"
+        );
         let n = params(&["order_id"]);
         assert_eq!(render("Order {{order_id}}!", &n, &strings(&["42"])), "Order 42!");
         // A value is text: braces in it are not variables.

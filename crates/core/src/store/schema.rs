@@ -190,6 +190,23 @@ pub const MIGRATIONS: &[&str] = &[
         ELSE 0 END
     WHERE raw IS NOT NULL AND json_valid(raw) AND json_extract(raw, '$.context') IS NOT NULL;
     "#,
+    // 5: the WhatsApp account's message templates, as Meta last listed them
+    // (status kept current by `message_template_status_update` webhooks).
+    // `components` is Meta's JSON array, whole. An outbound template message
+    // keeps what it sends (name, language, components) in `messages.raw`.
+    r#"
+    CREATE TABLE templates (
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        template_id TEXT,
+        category TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        components TEXT NOT NULL,
+        rejected_reason TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (name, language)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated database has.
