@@ -66,11 +66,14 @@ impl TemplateSummary {
     pub fn unsupported_reason(&self) -> Option<String> {
         match self.header_format.as_deref() {
             None | Some("TEXT") => None,
-            Some(other) => Some(format!(
-                "this template has a {} header, which Parley cannot send yet; choose another \
-                 template",
-                other.to_ascii_lowercase()
-            )),
+            Some(other) => {
+                let kind = other.to_ascii_lowercase();
+                let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                Some(format!(
+                    "this template has {article} {kind} header, which Parley cannot send yet; \
+                     choose another template"
+                ))
+            }
         }
     }
 
