@@ -9,6 +9,7 @@ pub mod icons;
 mod lock;
 mod privacy;
 mod search;
+mod template_picker;
 mod thread;
 
 pub use banner::ErrorBanner;
