@@ -216,7 +216,9 @@ async fn a_closed_window_offers_templates_and_sends_one_with_its_values() {
         let option = "//*[@data-testid='template-option'][@data-name='appointment_reminder']";
         wait_for(&client, option, STEP_TIMEOUT).await;
         // Only approved templates are offered (the sandbox's paused one is not).
-        assert!(!exists(&client, "[data-testid=template-option][data-name=winter_clearance]").await);
+        assert!(
+            !exists(&client, "[data-testid=template-option][data-name=winter_clearance]").await
+        );
 
         // Search narrows the list; Escape closes the picker, the button reopens it.
         let search = client.find(Locator::Css("[data-testid=template-search]")).await.unwrap();
@@ -232,8 +234,8 @@ async fn a_closed_window_offers_templates_and_sends_one_with_its_values() {
         wait_for(&client, option, STEP_TIMEOUT).await.click().await.unwrap();
 
         // One labelled field per variable, examples as placeholders.
-        let first = wait_for(&client, "//*[@data-testid='template-header-param-0']", STEP_TIMEOUT)
-            .await;
+        let first =
+            wait_for(&client, "//*[@data-testid='template-header-param-0']", STEP_TIMEOUT).await;
         assert_eq!(first.attr("placeholder").await.unwrap().as_deref(), Some("e.g. Friday"));
         assert!(send_disabled(&client).await, "nothing filled in yet");
         fill(&client, "template-header-param-0", "Friday").await;
@@ -248,10 +250,8 @@ async fn a_closed_window_offers_templates_and_sends_one_with_its_values() {
             STEP_TIMEOUT,
         )
         .await;
-        let header = client
-            .find(Locator::Css("[data-testid=template-preview-header]"))
-            .await
-            .unwrap();
+        let header =
+            client.find(Locator::Css("[data-testid=template-preview-header]")).await.unwrap();
         assert_eq!(text_content(&header).await, "Appointment on Friday");
         assert!(!send_disabled(&client).await, "every variable is filled in");
         save_screenshot(&client, "templates.png").await;
@@ -269,10 +269,9 @@ async fn a_closed_window_offers_templates_and_sends_one_with_its_values() {
              [.//*[@data-testid='message-body'][contains(., '{body}')]]"
         );
         let bubble = wait_for(&client, &delivered, STEP_TIMEOUT).await;
-        let shown = text_content(
-            &bubble.find(Locator::Css("[data-testid=message-body]")).await.unwrap(),
-        )
-        .await;
+        let shown =
+            text_content(&bubble.find(Locator::Css("[data-testid=message-body]")).await.unwrap())
+                .await;
         assert!(shown.contains("Appointment on Friday"), "the header is shown: {shown:?}");
         assert!(shown.contains("Sandbox Clinic"), "the footer is shown: {shown:?}");
 

@@ -206,7 +206,7 @@ pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), 
             if !want.is_empty()
                 && param.get("text").and_then(Value::as_str).is_none_or(|v| v.trim().is_empty())
             {
-                return Err(GraphError::invalid_parameter(&format!(
+                return Err(GraphError::invalid_parameter(format!(
                     "The parameter template['components'][{lower}]['parameters'][text] is required."
                 )));
             }
