@@ -11,14 +11,20 @@ use serde_json::{json, Value};
 use crate::store::StoredTemplate;
 use crate::{new_client_txn_id, now_ms, Core, CoreError};
 
-/// Meta's error as a sentence, with the code the UI branches on.
-pub(crate) fn meta_error(e: &GraphError) -> CoreError {
-    let code = match e.retry_class() {
-        RetryClass::RetryLater => ErrorCode::RetryLater,
-        RetryClass::Reconnect => ErrorCode::Reconnect,
-        _ => ErrorCode::InvalidInput,
+/// A failed template listing as a sentence, with the code the UI branches
+/// on. Meta's words for a busy server promise a resend, which fits messages,
+/// not a listing: those say to press Refresh again.
+fn refresh_error(e: &GraphError) -> CoreError {
+    let (code, message) = match e.retry_class() {
+        RetryClass::RetryLater => (
+            ErrorCode::RetryLater,
+            "Meta could not be reached to list the templates. Press Refresh again in a moment."
+                .to_owned(),
+        ),
+        RetryClass::Reconnect => (ErrorCode::Reconnect, e.user_message()),
+        _ => (ErrorCode::InvalidInput, e.user_message()),
     };
-    CoreError::Meta { message: e.user_message(), code }
+    CoreError::Meta { message, code }
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -146,7 +152,7 @@ impl Core {
             )
         })?;
         let client = self.graph_client()?;
-        let templates = client.list_all_templates(&waba_id).await.map_err(|e| meta_error(&e))?;
+        let templates = client.list_all_templates(&waba_id).await.map_err(|e| refresh_error(&e))?;
         let stored: Vec<StoredTemplate> = templates
             .into_iter()
             .map(|t| StoredTemplate {
@@ -267,6 +273,18 @@ mod tests {
             sent[0]["parameters"][0],
             json!({"type":"text","parameter_name":"customer_name","text":"Ana"})
         );
+    }
+
+    #[test]
+    fn a_failed_refresh_says_what_to_do() {
+        let busy = refresh_error(&GraphError::Http { status: 503 });
+        let ipc = parley_types::IpcError::from(&busy);
+        assert_eq!(ipc.code, ErrorCode::RetryLater);
+        assert!(ipc.message.contains("Press Refresh again"), "{}", ipc.message);
+        let denied =
+            parley_types::IpcError::from(&refresh_error(&GraphError::Http { status: 401 }));
+        assert_eq!(denied.code, ErrorCode::Reconnect);
+        assert!(denied.message.contains("Reconnect"), "{}", denied.message);
     }
 
     #[test]
