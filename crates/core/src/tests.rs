@@ -679,6 +679,11 @@ mod templates {
             reason.contains("does not exist") && reason.contains("approved template"),
             "{reason}"
         );
+        // A retry is not refused for the closed window: it goes to Meta again.
+        let retried = core.retry_message(queued.id).unwrap();
+        assert_eq!(retried.status, Some(DeliveryStatus::Sending));
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        assert_eq!(core.store().message(queued.id).unwrap().status, Some(DeliveryStatus::Failed));
 
         let named = core
             .send_template(&request(conversation, "order_shipped", &[], &["Jo", "B-12"]))
