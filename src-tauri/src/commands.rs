@@ -7,6 +7,7 @@
 
 use parley_types::attachment::SendFileMeta;
 use parley_types::contact::{ContactDetails, ContactUpdate};
+use parley_types::template::{SendTemplateRequest, TemplateSummary};
 use parley_types::ErrorCode;
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ExportSummary, IpcError,
@@ -79,6 +80,24 @@ fn file_upload<'a>(
             "The file did not arrive as a file. Choose it again.",
         )),
     }
+}
+
+#[tauri::command]
+pub async fn list_templates(shell: State<'_, Shell>) -> Result<Vec<TemplateSummary>, IpcError> {
+    Ok(shell.core().await?.list_templates()?)
+}
+
+#[tauri::command]
+pub async fn refresh_templates(shell: State<'_, Shell>) -> Result<Vec<TemplateSummary>, IpcError> {
+    Ok(shell.core().await?.refresh_templates().await?)
+}
+
+#[tauri::command]
+pub async fn send_template(
+    shell: State<'_, Shell>,
+    request: SendTemplateRequest,
+) -> Result<Message, IpcError> {
+    Ok(shell.core().await?.send_template(&request)?)
 }
 
 #[tauri::command]

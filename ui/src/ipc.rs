@@ -269,6 +269,30 @@ mod bridge {
         })
     }
 
+    #[derive(Serialize)]
+    struct SendTemplateArgs<'a> {
+        request: &'a parley_types::template::SendTemplateRequest,
+    }
+
+    /// The stored templates (every status).
+    pub async fn list_templates() -> Result<Vec<parley_types::template::TemplateSummary>, IpcError>
+    {
+        invoke("list_templates", no_args(), "loading the templates").await
+    }
+
+    /// Fetches the account's templates from Meta and stores them.
+    pub async fn refresh_templates(
+    ) -> Result<Vec<parley_types::template::TemplateSummary>, IpcError> {
+        invoke("refresh_templates", no_args(), "refreshing the templates").await
+    }
+
+    /// Queues a template message; returns the local echo (`sending`).
+    pub async fn send_template(
+        request: &parley_types::template::SendTemplateRequest,
+    ) -> Result<Message, IpcError> {
+        invoke("send_template", to_js(&SendTemplateArgs { request }), "sending the template").await
+    }
+
     /// Queues the agent's reaction (empty removes it); returns the message
     /// as it shows now.
     pub async fn react(request: &ReactRequest) -> Result<Message, IpcError> {

@@ -15,6 +15,7 @@ pub mod format;
 pub mod ipc;
 pub mod privacy;
 pub mod state;
+pub mod template_picker;
 pub mod text;
 pub mod thread_window;
 pub mod virtual_list;

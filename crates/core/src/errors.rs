@@ -43,6 +43,9 @@ pub enum CoreError {
     Locked,
     #[error("that passphrase is not right: check it and try again")]
     WrongPassphrase,
+    /// Meta refused or could not be reached; the sentence says what to do.
+    #[error("{message}")]
+    Meta { message: String, code: ErrorCode },
 }
 
 impl From<&CoreError> for IpcError {
@@ -62,7 +65,8 @@ impl From<&CoreError> for IpcError {
                 | QueueRefusal::FilesNotSupported
                 | QueueRefusal::ReactionsNotSupported
                 | QueueRefusal::NotReactable
-                | QueueRefusal::ReactionTooOld,
+                | QueueRefusal::ReactionTooOld
+                | QueueRefusal::TemplatesNotSupported,
             ) => ErrorCode::InvalidInput,
             CoreError::NotEnrolled | CoreError::NoGraphAccount | CoreError::BadSecret(_) => {
                 ErrorCode::Reconnect
@@ -76,6 +80,7 @@ impl From<&CoreError> for IpcError {
             CoreError::Profile(ProfileError::InUse { .. }) => ErrorCode::RetryLater,
             CoreError::Open(_) | CoreError::Store(_) | CoreError::Profile(_) => ErrorCode::Storage,
             CoreError::Secrets(_) => ErrorCode::Reconnect,
+            CoreError::Meta { code, .. } => *code,
         };
         IpcError::new(code, capitalise(&e.to_string()))
     }

@@ -16,6 +16,7 @@ pub mod relay_client;
 pub mod secrets;
 pub mod store;
 mod sync;
+pub mod templates;
 mod worker;
 
 use std::path::Path;
@@ -686,7 +687,7 @@ pub struct SandboxLink {
     pub access_token: Zeroizing<String>,
 }
 
-fn new_client_txn_id() -> String {
+pub(crate) fn new_client_txn_id() -> String {
     let mut bytes = [0u8; 16];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut bytes[..]);
     format!("txn-{}", hex::encode(bytes))

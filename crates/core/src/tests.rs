@@ -524,3 +524,197 @@ fn a_quote_on_instagram_is_refused_rather_than_dropped() {
     assert!(IpcError::from(&err).message.contains("WhatsApp only"), "{err}");
     assert!(core.list_messages(conversation_id).unwrap().len() == 1, "nothing queued");
 }
+
+mod templates {
+    use super::*;
+    use parley_sandbox::{
+        SandboxConfig, DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, DEFAULT_VERSION,
+        DEFAULT_WABA_ID,
+    };
+    use parley_types::template::SendTemplateRequest;
+    use parley_types::DeliveryStatus;
+
+    const CUSTOMER: &str = "15557770001";
+
+    /// A core talking to a fresh sandbox, with one WhatsApp conversation
+    /// whose customer last wrote two days ago (the window is closed).
+    async fn closed_window() -> (tempfile::TempDir, Core, parley_sandbox::SandboxHandle, i64) {
+        let sandbox = parley_sandbox::spawn(SandboxConfig::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            None,
+        ))
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        core.configure_graph(
+            GraphSettings {
+                base_url: sandbox.graph_base_url(),
+                version: DEFAULT_VERSION.into(),
+                phone_number_id: DEFAULT_PHONE_NUMBER_ID.into(),
+                waba_id: Some(DEFAULT_WABA_ID.into()),
+            },
+            Zeroizing::new(DEFAULT_ACCESS_TOKEN.into()),
+        )
+        .unwrap();
+        let json = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": DEFAULT_WABA_ID, "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "1", "phone_number_id": DEFAULT_PHONE_NUMBER_ID },
+                "contacts": [{ "profile": { "name": "Ana" }, "wa_id": CUSTOMER }],
+                "messages": [{ "from": CUSTOMER, "id": "wamid.old",
+                               "timestamp": ((now_ms() - 2 * parley_types::WINDOW_MILLIS) / 1000).to_string(),
+                               "type": "text", "text": { "body": "thanks" } }]
+            }}]}]
+        });
+        core.store()
+            .ingest(&parley_meta::webhook::parse_value(&json).unwrap(), None, now_ms())
+            .unwrap();
+        let conversation = core.list_conversations().unwrap()[0].id;
+        (dir, core, sandbox, conversation)
+    }
+
+    fn request(
+        conversation_id: i64,
+        name: &str,
+        header: &[&str],
+        body: &[&str],
+    ) -> SendTemplateRequest {
+        SendTemplateRequest {
+            conversation_id,
+            name: name.into(),
+            language: "en_US".into(),
+            header_params: header.iter().map(|s| (*s).to_owned()).collect(),
+            body_params: body.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_template_goes_out_through_the_outbox_when_the_window_is_closed() {
+        let (_dir, core, sandbox, conversation) = closed_window().await;
+        assert!(core.list_templates().unwrap().is_empty(), "nothing stored before a refresh");
+        let listed = core.refresh_templates().await.unwrap();
+        assert!(listed.iter().any(|t| t.name == "appointment_reminder" && t.is_approved()));
+        assert_eq!(core.list_templates().unwrap(), listed, "the refresh is stored");
+
+        // Free text is refused: the window is closed.
+        let text =
+            SendTextRequest { conversation_id: conversation, text: "hi".into(), reply_to: None };
+        assert_eq!(
+            IpcError::from(&core.send_text(&text).unwrap_err()).code,
+            ErrorCode::WindowClosed
+        );
+
+        // Wrong counts, empty values and unapproved templates never reach Meta.
+        for bad in [
+            request(conversation, "appointment_reminder", &["Friday"], &["Ana", "3 pm"]),
+            request(conversation, "appointment_reminder", &[], &["Ana", "3 pm", "Dr. Silva"]),
+            request(conversation, "appointment_reminder", &["Friday"], &["Ana", " ", "Dr. Silva"]),
+            request(conversation, "winter_clearance", &[], &[]),
+            request(conversation, "order_ready", &[], &["Ana", "7"]),
+            request(conversation, "no_such_template", &[], &[]),
+        ] {
+            let err = core.send_template(&bad).unwrap_err();
+            assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput, "{bad:?}");
+        }
+        let err = core
+            .send_template(&request(
+                conversation,
+                "appointment_reminder",
+                &["Friday"],
+                &["Ana", "3 pm"],
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("expects 3 body values but 2 were given"), "{err}");
+        assert_eq!(core.list_messages(conversation).unwrap().len(), 1, "nothing queued");
+        assert_eq!(core.flush_outbox().await.unwrap(), 0);
+        assert!(sandbox.control().sent().is_empty(), "nothing reached the sandbox");
+
+        let queued = core
+            .send_template(&request(
+                conversation,
+                "appointment_reminder",
+                &["Friday"],
+                &["Ana", "3:30 pm", "Dr. Silva"],
+            ))
+            .unwrap();
+        assert_eq!(queued.kind, "template");
+        assert_eq!(queued.status, Some(DeliveryStatus::Sending));
+        assert_eq!(
+            queued.body,
+            "Appointment on Friday\n\nHi Ana, this is a reminder of your appointment at 3:30 pm \
+             with Dr. Silva. Reply to confirm or change it.\n\nSandbox Clinic"
+        );
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        let sent = core.store().message(queued.id).unwrap();
+        assert_eq!(sent.status, Some(DeliveryStatus::Accepted), "{:?}", sent.error);
+        let at_meta = sandbox.control().sent();
+        assert_eq!(at_meta.len(), 1);
+        assert_eq!(at_meta[0].kind, "template");
+        assert_eq!(at_meta[0].body["template"]["name"], "appointment_reminder");
+        assert_eq!(
+            at_meta[0].body["template"]["components"],
+            serde_json::json!([
+                {"type":"header","parameters":[{"type":"text","text":"Friday"}]},
+                {"type":"body","parameters":[{"type":"text","text":"Ana"},
+                    {"type":"text","text":"3:30 pm"},{"type":"text","text":"Dr. Silva"}]}
+            ])
+        );
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_template_meta_refuses_ends_failed_with_a_reason_and_named_values_carry_names() {
+        let (_dir, core, sandbox, conversation) = closed_window().await;
+        core.refresh_templates().await.unwrap();
+        // Meta no longer has it (deleted elsewhere); the stored list is stale.
+        core.graph_client().unwrap().delete_template(DEFAULT_WABA_ID, "hello_world").await.unwrap();
+        let queued = core.send_template(&request(conversation, "hello_world", &[], &[])).unwrap();
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        let failed = core.store().message(queued.id).unwrap();
+        assert_eq!(failed.status, Some(DeliveryStatus::Failed));
+        let reason = failed.error.unwrap();
+        assert!(
+            reason.contains("does not exist") && reason.contains("approved template"),
+            "{reason}"
+        );
+        // A retry is not refused for the closed window: it goes to Meta again.
+        let retried = core.retry_message(queued.id).unwrap();
+        assert_eq!(retried.status, Some(DeliveryStatus::Sending));
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        assert_eq!(core.store().message(queued.id).unwrap().status, Some(DeliveryStatus::Failed));
+
+        let named = core
+            .send_template(&request(conversation, "order_shipped", &[], &["Jo", "B-12"]))
+            .unwrap();
+        assert_eq!(named.body, "Good news Jo! Order B-12 has shipped.");
+        core.flush_outbox().await.unwrap();
+        assert_eq!(core.store().message(named.id).unwrap().status, Some(DeliveryStatus::Accepted));
+        let last = sandbox.control().sent().pop().unwrap();
+        assert_eq!(
+            last.body["template"]["components"][0]["parameters"][1],
+            serde_json::json!({"type":"text","parameter_name":"order_id","text":"B-12"})
+        );
+
+        // A later status webhook updates the stored status.
+        let hook = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": DEFAULT_WABA_ID, "changes": [{ "field": "message_template_status_update",
+                "value": { "event": "PAUSED", "message_template_id": 1000000000000004u64,
+                           "message_template_name": "order_shipped",
+                           "message_template_language": "en_US", "reason": "NONE" }}]}]
+        });
+        core.store()
+            .ingest(&parley_meta::webhook::parse_value(&hook).unwrap(), None, now_ms())
+            .unwrap();
+        let t =
+            core.list_templates().unwrap().into_iter().find(|t| t.name == "order_shipped").unwrap();
+        assert_eq!(t.status, "PAUSED");
+        let err = core
+            .send_template(&request(conversation, "order_shipped", &[], &["Jo", "B-13"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("paused, not approved"), "{err}");
+        sandbox.shutdown().await;
+    }
+}

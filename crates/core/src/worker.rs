@@ -163,6 +163,14 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
             Duration::from_millis((now_ms() - item.last_inbound_at.unwrap_or(0)).max(0) as u64);
         let body = InstagramBody::Text(item.text.clone());
         client.send_instagram(&item.channel_external_id, &item.to, &body, since, true).await
+    } else if item.kind == "template" {
+        let body = match template_body(core, item) {
+            Ok(body) => body,
+            Err(error) => return SendOutcome::Failed { error },
+        };
+        let mut message = OutgoingMessage::new(Recipient::from_address(&item.to), body);
+        message.biz_opaque_callback_data = Some(item.client_txn_id.clone());
+        client.send(&item.channel_external_id, &message).await
     } else if item.kind != "text" {
         let media_id = match upload(core, &client, item).await {
             Ok(id) => id,
@@ -195,6 +203,20 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
         Ok(accepted) => SendOutcome::Accepted { provider_id: accepted.message_id },
         Err(e) => outcome_of_failure(&e, item.attempts),
     }
+}
+
+/// The template a queued template message sends, from `messages.raw`.
+fn template_body(core: &Core, item: &OutboxItem) -> Result<OutgoingBody, String> {
+    let unreadable = || "The template to send could not be read from the database.".to_owned();
+    let raw = core.inner.store.template_send(item.message_id).map_err(|_| unreadable())?;
+    let v: serde_json::Value =
+        raw.and_then(|r| serde_json::from_str(&r).ok()).ok_or_else(unreadable)?;
+    let field = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
+    Ok(OutgoingBody::Template {
+        name: field("name").ok_or_else(unreadable)?,
+        language: field("language").ok_or_else(unreadable)?,
+        components: v.get("components").and_then(|c| c.as_array()).cloned().unwrap_or_default(),
+    })
 }
 
 /// Upload the queued file. An upload delivers nothing to the customer, so

@@ -145,12 +145,30 @@ impl GraphError {
         )
     }
 
-    pub fn template_params(expected: usize, got: usize) -> Self {
+    pub fn template_params(part: &str, expected: usize, got: usize) -> Self {
         Self::whatsapp(
             StatusCode::BAD_REQUEST,
             132000,
             "(#132000) Number of parameters does not match the expected number of params",
-            &format!("body: number of localizable_params ({got}) does not match the expected number of params ({expected})"),
+            &format!("{part}: number of localizable_params ({got}) does not match the expected number of params ({expected})"),
+        )
+    }
+
+    pub fn template_paused(name: &str) -> Self {
+        Self::whatsapp(
+            StatusCode::BAD_REQUEST,
+            132015,
+            "(#132015) Template is Paused",
+            &format!("template {name} is paused due to low quality"),
+        )
+    }
+
+    pub fn template_disabled(name: &str) -> Self {
+        Self::whatsapp(
+            StatusCode::BAD_REQUEST,
+            132016,
+            "(#132016) Template is Disabled",
+            &format!("template {name} has been disabled due to low quality"),
         )
     }
 
@@ -253,11 +271,6 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
     let value = header?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
-}
-
-/// How many `{{n}}` variables a template text holds.
-pub fn placeholders(text: &str) -> usize {
-    text.match_indices("{{").filter(|(i, _)| text[i + 2..].contains("}}")).count()
 }
 
 /// An Instagram send request, validated.

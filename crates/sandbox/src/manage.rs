@@ -13,8 +13,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::graph::{placeholders, GraphError};
+use crate::graph::GraphError;
 use crate::{cast, graph_gate, lock, now_ms, webhook, Inner};
+use parley_types::template::variables;
 
 /// Per-type upload limits Meta documents, in bytes.
 fn upload_limit(mime: &str) -> Option<u64> {
@@ -61,8 +62,9 @@ impl TemplateRecord {
     }
 }
 
-/// Meta gives every new account `hello_world`; the sandbox adds one with a
-/// variable so template parameters can be tested.
+/// Meta gives every new account `hello_world`; the sandbox adds templates
+/// with positional and named variables, a text and a media header, and a
+/// paused one, so template parameters and refusals can be tested.
 pub fn seed_templates() -> Vec<TemplateRecord> {
     vec![
         TemplateRecord {
@@ -91,6 +93,45 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
             ],
             rejected_reason: None,
         },
+        TemplateRecord {
+            id: "1000000000000003".into(),
+            name: "appointment_reminder".into(),
+            language: "en_US".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            components: vec![
+                json!({"type":"HEADER","format":"TEXT","text":"Appointment on {{1}}",
+                       "example":{"header_text":["Friday"]}}),
+                json!({"type":"BODY","text":"Hi {{1}}, this is a reminder of your appointment at {{2}} with {{3}}. Reply to confirm or change it.",
+                       "example":{"body_text":[["Ana","3:30 pm","Dr. Silva"]]}}),
+                json!({"type":"FOOTER","text":"Sandbox Clinic"}),
+                json!({"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Confirm"},{"type":"QUICK_REPLY","text":"Change"}]}),
+            ],
+            rejected_reason: None,
+        },
+        TemplateRecord {
+            id: "1000000000000004".into(),
+            name: "order_shipped".into(),
+            language: "en_US".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            components: vec![
+                json!({"type":"BODY","text":"Good news {{customer_name}}! Order {{order_id}} has shipped.",
+                       "example":{"body_text_named_params":[
+                           {"param_name":"customer_name","example":"Jessica"},
+                           {"param_name":"order_id","example":"SKBUP2-4CPIG9"}]}}),
+            ],
+            rejected_reason: None,
+        },
+        TemplateRecord {
+            id: "1000000000000005".into(),
+            name: "winter_clearance".into(),
+            language: "en_US".into(),
+            category: "MARKETING".into(),
+            status: "PAUSED".into(),
+            components: vec![json!({"type":"BODY","text":"Our winter clearance starts today."})],
+            rejected_reason: None,
+        },
     ]
 }
 
@@ -106,42 +147,70 @@ pub fn seed_profile() -> Value {
     })
 }
 
-/// A send of `template` must name an approved template in that language and
-/// give its body exactly as many parameters as the body has variables.
+/// A send of `template` must name a template in that language (else
+/// 132001), approved (paused: 132015, disabled: 132016, pending or rejected:
+/// 132001, as Meta answers), and give its header and body exactly as many
+/// parameters as they have variables (132000); a named template's
+/// parameters must carry the variables' `parameter_name`s.
 pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), GraphError> {
     let name = body.pointer("/template/name").and_then(Value::as_str).unwrap_or_default();
     let language =
         body.pointer("/template/language/code").and_then(Value::as_str).unwrap_or_default();
-    let Some(t) = templates
-        .iter()
-        .find(|t| t.name == name && t.language == language && t.status == "APPROVED")
-    else {
+    let Some(t) = templates.iter().find(|t| t.name == name && t.language == language) else {
         return Err(GraphError::template_missing(name, language));
     };
-    let expected = t
-        .components
-        .iter()
-        .filter(|c| c.get("type").and_then(Value::as_str) == Some("BODY"))
-        .filter_map(|c| c.get("text").and_then(Value::as_str))
-        .map(placeholders)
-        .sum::<usize>();
-    let given = body
-        .pointer("/template/components")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter(|c| {
-                    c.get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t.eq_ignore_ascii_case("body"))
-                })
-                .filter_map(|c| c.get("parameters").and_then(Value::as_array))
-                .map(Vec::len)
-                .sum::<usize>()
-        })
-        .unwrap_or(0);
-    if expected != given {
-        return Err(GraphError::template_params(expected, given));
+    match t.status.as_str() {
+        "APPROVED" => {}
+        "PAUSED" => return Err(GraphError::template_paused(name)),
+        "DISABLED" => return Err(GraphError::template_disabled(name)),
+        _ => return Err(GraphError::template_missing(name, language)),
+    }
+    let given = |part: &str| -> Vec<Value> {
+        body.pointer("/template/components")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .filter(|c| {
+                        c.get("type")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| t.eq_ignore_ascii_case(part))
+                    })
+                    .filter_map(|c| c.get("parameters").and_then(Value::as_array))
+                    .flatten()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for part in ["HEADER", "BODY"] {
+        let component =
+            t.components.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(part));
+        let format = component.and_then(|c| c.get("format")).and_then(Value::as_str);
+        let expected: Vec<String> = match (component, format) {
+            (None, _) => Vec::new(),
+            // A media header takes its file as its one parameter.
+            (Some(_), Some(f)) if f != "TEXT" => vec![String::new()],
+            (Some(c), _) => variables(c.get("text").and_then(Value::as_str).unwrap_or_default()),
+        };
+        let params = given(part);
+        let lower = part.to_ascii_lowercase();
+        if expected.len() != params.len() {
+            return Err(GraphError::template_params(&lower, expected.len(), params.len()));
+        }
+        let named =
+            expected.iter().any(|n| !n.is_empty() && !n.chars().all(|c| c.is_ascii_digit()));
+        for (want, param) in expected.iter().zip(&params) {
+            if named && param.get("parameter_name").and_then(Value::as_str) != Some(want.as_str()) {
+                return Err(GraphError::template_params(&lower, expected.len(), 0));
+            }
+            if !want.is_empty()
+                && param.get("text").and_then(Value::as_str).is_none_or(|v| v.trim().is_empty())
+            {
+                return Err(GraphError::invalid_parameter(format!(
+                    "The parameter template['components'][{lower}]['parameters'][text] is required."
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -578,8 +647,18 @@ mod tests {
             json!({"template":{"name":name,"language":{"code":"en_US"},
                 "components":[{"type":"body","parameters":p}]}})
         };
-        assert!(check_template(&t, &send("order_ready", 2)).is_ok());
+        // order_ready's image header needs its file as a parameter.
+        assert_eq!(check_template(&t, &send("order_ready", 2)).unwrap_err().code, 132000);
+        let with_image = json!({"template":{"name":"order_ready","language":{"code":"en_US"},
+            "components":[
+                {"type":"header","parameters":[{"type":"image","image":{"link":"https://x.invalid/a.jpg"}}]},
+                {"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"7"}]}]}});
+        assert!(check_template(&t, &with_image).is_ok());
         assert_eq!(check_template(&t, &send("order_ready", 1)).unwrap_err().code, 132000);
+        assert_eq!(check_template(&t, &send("winter_clearance", 0)).unwrap_err().code, 132015);
+        let mut pending = t.clone();
+        pending[0].status = "PENDING".into();
+        assert_eq!(check_template(&pending, &send("hello_world", 0)).unwrap_err().code, 132001);
         assert_eq!(check_template(&t, &send("nope", 0)).unwrap_err().code, 132001);
         assert!(check_template(
             &t,

@@ -297,6 +297,46 @@ async fn every_error_class_is_typed_and_retried_only_when_safe() {
     assert!(err.user_message().contains("does not exist"));
     let err = c.send(PNID, &tpl("order_ready", 1)).await.unwrap_err();
     assert_eq!((err.code(), err.retry_class()), (Some(132000), RetryClass::FixInput));
+    // Paused templates are refused with their own code.
+    let err = c.send(PNID, &tpl("winter_clearance", 0)).await.unwrap_err();
+    assert_eq!(err.code(), Some(132015));
+    // The body is right but the text header's variable is missing.
+    let err = c.send(PNID, &tpl("appointment_reminder", 3)).await.unwrap_err();
+    assert_eq!(err.code(), Some(132000));
+    let with = |components: Vec<Value>| {
+        to(OutgoingBody::Template {
+            name: "appointment_reminder".into(),
+            language: "en_US".into(),
+            components,
+        })
+    };
+    let body3 = json!({"type":"body","parameters":[
+        {"type":"text","text":"Ana"},{"type":"text","text":"3 pm"},{"type":"text","text":"Dr. Silva"}]});
+    let header = json!({"type":"header","parameters":[{"type":"text","text":"Friday"}]});
+    c.send(PNID, &with(vec![header.clone(), body3])).await.unwrap();
+    let empty = json!({"type":"body","parameters":[
+        {"type":"text","text":"Ana"},{"type":"text","text":" "},{"type":"text","text":"Dr. Silva"}]});
+    assert_eq!(c.send(PNID, &with(vec![header, empty])).await.unwrap_err().code(), Some(100));
+    // A named template's values must carry their names.
+    let named = |p: Value| {
+        to(OutgoingBody::Template {
+            name: "order_shipped".into(),
+            language: "en_US".into(),
+            components: vec![json!({"type":"body","parameters":p})],
+        })
+    };
+    let err = c
+        .send(PNID, &named(json!([{"type":"text","text":"Ana"},{"type":"text","text":"A-1"}])))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(132000));
+    c.send(
+        PNID,
+        &named(json!([{"type":"text","parameter_name":"customer_name","text":"Ana"},
+                      {"type":"text","parameter_name":"order_id","text":"A-1"}])),
+    )
+    .await
+    .unwrap();
 
     // Reconnect: a bad token.
     let err = client(&sb, "wrong-token").send(PNID, &hi).await.unwrap_err();
@@ -391,7 +431,7 @@ async fn templates_are_listed_created_reviewed_by_webhook_and_deleted() {
     assert_eq!(page.templates.len(), 1);
     assert!(page.after.is_some());
     let all = c.list_all_templates(WABA).await.unwrap();
-    assert_eq!(all.len(), 4, "hello_world, order_ready and the two new ones");
+    assert_eq!(all.len(), 7, "the five seeded templates and the two new ones");
 
     // Now approved, it can be sent (to anyone: templates open conversations).
     let send = to(OutgoingBody::Template {
@@ -409,7 +449,7 @@ async fn templates_are_listed_created_reviewed_by_webhook_and_deleted() {
 
     c.delete_template(WABA, "spring_sale").await.unwrap();
     assert!(c.delete_template(WABA, "spring_sale").await.is_err());
-    assert_eq!(c.list_all_templates(WABA).await.unwrap().len(), 3);
+    assert_eq!(c.list_all_templates(WABA).await.unwrap().len(), 6);
     sb.shutdown().await;
 }
 

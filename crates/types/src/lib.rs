@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod attachment;
 pub mod contact;
+pub mod template;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;

@@ -15,10 +15,12 @@ use yew::prelude::*;
 use crate::attachment::{self, PendingFile};
 
 use super::icons;
+use super::template_picker::TemplatePicker;
 use crate::app::{Dispatcher, Drafts, COMPOSER_INPUT_ID};
 use crate::format::{self, WINDOW_CLOSED_NOTICE};
 use crate::ipc;
 use crate::state::Action;
+use crate::template_picker::CHOOSE_TEMPLATE;
 
 /// The message the next reply quotes, as the preview above the box shows it.
 #[derive(Clone, PartialEq)]
@@ -34,6 +36,9 @@ pub struct ReplyPreview {
 pub struct ComposerProps {
     pub conversation_id: i64,
     pub window_open: bool,
+    /// WhatsApp: a closed window offers the template picker.
+    #[prop_or_default]
+    pub templates_allowed: bool,
     #[prop_or_default]
     pub reply: Option<ReplyPreview>,
     pub dispatcher: Dispatcher,
@@ -70,6 +75,8 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let file_input = use_node_ref();
     let pending = use_state(|| None::<Rc<Pending>>);
     let attach_error = use_state(|| None::<String>);
+    // Open by default: with the window closed a template is the only way.
+    let picker_open = use_state(|| true);
 
     // A file from the picker or a drop: checked before it is kept.
     let choose = {
@@ -241,10 +248,37 @@ pub fn Composer(props: &ComposerProps) -> Html {
     };
 
     if !props.window_open {
+        if props.templates_allowed && *picker_open {
+            let on_close = {
+                let picker_open = picker_open.clone();
+                Callback::from(move |()| picker_open.set(false))
+            };
+            return html! {
+                <TemplatePicker
+                    conversation_id={id}
+                    dispatcher={props.dispatcher.clone()}
+                    {on_close}
+                />
+            };
+        }
+        let open_picker = {
+            let picker_open = picker_open.clone();
+            Callback::from(move |_: MouseEvent| picker_open.set(true))
+        };
         return html! {
             <div class="window-closed" data-testid="window-closed-notice" role="note">
                 {icons::lock_clock()}
                 <span>{WINDOW_CLOSED_NOTICE}</span>
+                if props.templates_allowed {
+                    <button
+                        type="button"
+                        class="text-button small choose-template"
+                        data-testid="choose-template"
+                        onclick={open_picker}
+                    >
+                        {CHOOSE_TEMPLATE}
+                    </button>
+                }
             </div>
         };
     }

@@ -10,6 +10,7 @@ pub mod icons;
 mod lock;
 mod privacy;
 mod search;
+mod template_picker;
 mod thread;
 
 pub use banner::ErrorBanner;

@@ -362,6 +362,7 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 key={conversation.id}
                 conversation_id={conversation.id}
                 window_open={window.is_open()}
+                templates_allowed={conversation.channel == ChannelKind::Whatsapp}
                 {reply}
                 dispatcher={props.dispatcher.clone()}
                 drafts={props.drafts.clone()}

@@ -94,7 +94,28 @@ impl Store {
                 WebhookEvent::Deleted(d) => {
                     ingest_deletion(&tx, &d.provider_id, d.timestamp_ms, &mut out)?
                 }
-                other => keep_unhandled(&tx, other, now_ms)?,
+                other => {
+                    if let Some(parley_meta::webhook::AccountEvent::TemplateStatus {
+                        template_id,
+                        name,
+                        language,
+                        event: Some(status),
+                        reason,
+                        ..
+                    }) = other.account_event()
+                    {
+                        super::templates::apply_template_status(
+                            &tx,
+                            template_id.as_deref(),
+                            name.as_deref(),
+                            language.as_deref(),
+                            &status,
+                            reason.as_deref(),
+                        )?;
+                    }
+                    // Kept whole too, for the template manager to come.
+                    keep_unhandled(&tx, other, now_ms)?
+                }
             }
         }
         for sent in peer_sent {

@@ -14,6 +14,7 @@ mod outbox;
 mod privacy;
 mod queries;
 pub mod schema;
+mod templates;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -28,6 +29,7 @@ pub use outbox::{
     REACTION_MAX_AGE_MILLIS,
 };
 pub use privacy::{csv_cell, ExportError, ExportReport, Inventory, PurgeReport};
+pub use templates::StoredTemplate;
 
 /// A 256-bit SQLCipher raw key, zeroized on drop and never printed.
 pub struct DbKey(Zeroizing<[u8; 32]>);

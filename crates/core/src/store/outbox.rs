@@ -136,6 +136,8 @@ pub enum QueueRefusal {
          instead"
     )]
     ReactionTooOld,
+    #[error("message templates exist on WhatsApp only; send a text instead")]
+    TemplatesNotSupported,
 }
 
 const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
@@ -196,7 +198,7 @@ pub(super) fn restore_reaction(
 }
 
 /// The conversation list shows one line: collapse whitespace, cut long text.
-fn one_line_preview(text: &str) -> String {
+pub(super) fn one_line_preview(text: &str) -> String {
     const MAX_CHARS: usize = 160;
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match collapsed.char_indices().nth(MAX_CHARS - 1) {
@@ -588,27 +590,30 @@ impl Store {
         {
             let mut conn = self.writer();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found: Option<(i64, Option<i64>, String)> = tx
+            let found: Option<(i64, Option<i64>, String, bool)> = tx
                 .query_row(
-                    "SELECT m.conversation_id, c.last_inbound_at, ch.kind FROM messages m
+                    "SELECT m.conversation_id, c.last_inbound_at, ch.kind, m.kind = 'template'
+                     FROM messages m
                      JOIN conversations c ON c.id = m.conversation_id
                      JOIN contacts ct ON ct.id = c.contact_id
                      JOIN channels ch ON ch.id = ct.channel_id
                      WHERE m.id = ?1 AND m.direction = 'outbound' AND m.status = 'failed'",
                     params![message],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
             let conversation = match found {
                 None => return Ok(Err(QueueRefusal::NotRetryable)),
-                Some((_, _, kind)) if kind != "whatsapp" => {
+                Some((_, _, kind, _)) if kind != "whatsapp" => {
                     return Ok(Err(QueueRefusal::ChannelNotSupported))
                 }
-                Some((_, None, _)) => return Ok(Err(QueueRefusal::WindowClosed)),
-                Some((_, Some(t), _)) if t + WINDOW_MILLIS <= now_ms => {
+                // A template may be sent whenever: no window applies.
+                Some((conversation, _, _, true)) => conversation,
+                Some((_, None, _, _)) => return Ok(Err(QueueRefusal::WindowClosed)),
+                Some((_, Some(t), _, _)) if t + WINDOW_MILLIS <= now_ms => {
                     return Ok(Err(QueueRefusal::WindowClosed))
                 }
-                Some((conversation, Some(_), _)) => conversation,
+                Some((conversation, Some(_), _, _)) => conversation,
             };
             tx.execute(
                 "UPDATE messages SET status = 'sending', error = NULL, provider_id = NULL,

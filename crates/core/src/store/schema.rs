@@ -213,6 +213,23 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX contact_labels_by_label ON contact_labels(label, contact_id);
     "#,
+    // 6: the WhatsApp account's message templates, as Meta last listed them
+    // (status kept current by `message_template_status_update` webhooks).
+    // `components` is Meta's JSON array, whole. An outbound template message
+    // keeps what it sends (name, language, components) in `messages.raw`.
+    r#"
+    CREATE TABLE templates (
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        template_id TEXT,
+        category TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        components TEXT NOT NULL,
+        rejected_reason TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (name, language)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -1,0 +1,300 @@
+//! Message templates: the account's list (refreshed from Meta, stored in the
+//! encrypted database) and sending one, which the 24-hour window does not
+//! restrict. The variables are counted and filled by `parley_types::template`,
+//! the same code the UI's preview uses.
+
+use parley_meta::graph::{GraphError, RetryClass};
+use parley_types::template::{self, SendTemplateRequest, TemplateParam, TemplateSummary};
+use parley_types::{ErrorCode, InboxEvent, Message};
+use serde_json::{json, Value};
+
+use crate::store::StoredTemplate;
+use crate::{new_client_txn_id, now_ms, Core, CoreError};
+
+/// A failed template listing as a sentence, with the code the UI branches
+/// on. Meta's words for a busy server promise a resend, which fits messages,
+/// not a listing: those say to press Refresh again.
+fn refresh_error(e: &GraphError) -> CoreError {
+    let (code, message) = match e.retry_class() {
+        RetryClass::RetryLater => (
+            ErrorCode::RetryLater,
+            "Meta could not be reached to list the templates. Press Refresh again in a moment."
+                .to_owned(),
+        ),
+        RetryClass::Reconnect => (ErrorCode::Reconnect, e.user_message()),
+        _ => (ErrorCode::InvalidInput, e.user_message()),
+    };
+    CoreError::Meta { message, code }
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The examples Meta keeps for a component's variables: positional
+/// (`example.header_text: [..]`, `example.body_text: [[..]]`) or named
+/// (`example.{header,body}_text_named_params: [{param_name, example}]`).
+fn params_of(component: Option<&Value>, part: &str) -> Vec<TemplateParam> {
+    let Some(c) = component else { return Vec::new() };
+    let names = template::variables(c.get("text").and_then(Value::as_str).unwrap_or_default());
+    let example = c.get("example");
+    let named =
+        example.and_then(|e| e.get(format!("{part}_text_named_params"))).and_then(Value::as_array);
+    let positional: Vec<String> = example
+        .and_then(|e| e.get(format!("{part}_text")))
+        .and_then(Value::as_array)
+        .map(|a| {
+            // body_text is a list of lists; header_text a flat list.
+            let flat = match a.first() {
+                Some(Value::Array(inner)) => inner.clone(),
+                _ => a.clone(),
+            };
+            flat.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+        })
+        .unwrap_or_default();
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let example = match named {
+                Some(list) => list
+                    .iter()
+                    .find(|p| p.get("param_name").and_then(Value::as_str) == Some(name.as_str()))
+                    .and_then(|p| text(p, "example")),
+                None => name
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| positional.get(n.wrapping_sub(1)).cloned())
+                    .or_else(|| positional.get(i).cloned()),
+            };
+            TemplateParam { name, example }
+        })
+        .collect()
+}
+
+/// What the picker shows of a stored template.
+pub fn summary_of(t: &StoredTemplate) -> TemplateSummary {
+    let components: Vec<Value> = serde_json::from_str(&t.components).unwrap_or_default();
+    let find = |kind: &str| {
+        components.iter().find(|c| {
+            c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind))
+        })
+    };
+    let header = find("HEADER");
+    let header_format = header.map(|h| text(h, "format").unwrap_or_else(|| "TEXT".into()));
+    let header_text =
+        header.filter(|_| header_format.as_deref() == Some("TEXT")).and_then(|h| text(h, "text"));
+    let body = find("BODY");
+    let buttons = find("BUTTONS")
+        .and_then(|b| b.get("buttons"))
+        .and_then(Value::as_array)
+        .map(|bs| bs.iter().filter_map(|b| text(b, "text")).collect())
+        .unwrap_or_default();
+    let header_params =
+        if header_text.is_some() { params_of(header, "header") } else { Vec::new() };
+    TemplateSummary {
+        name: t.name.clone(),
+        language: t.language.clone(),
+        category: t.category.clone(),
+        status: t.status.clone(),
+        header_format,
+        header_text,
+        body: body.and_then(|b| text(b, "text")).unwrap_or_default(),
+        footer: find("FOOTER").and_then(|f| text(f, "text")),
+        buttons,
+        header_params,
+        body_params: params_of(body, "body"),
+    }
+}
+
+/// Meta's send components for the filled-in values. A named template's
+/// values carry their `parameter_name`.
+fn send_components(summary: &TemplateSummary, header: &[String], body: &[String]) -> Vec<Value> {
+    let part = |kind: &str, params: &[TemplateParam], values: &[String]| -> Option<Value> {
+        if params.is_empty() {
+            return None;
+        }
+        let parameters: Vec<Value> = params
+            .iter()
+            .zip(values)
+            .map(|(p, v)| {
+                if p.name.chars().all(|c| c.is_ascii_digit()) {
+                    json!({ "type": "text", "text": v })
+                } else {
+                    json!({ "type": "text", "parameter_name": p.name, "text": v })
+                }
+            })
+            .collect();
+        Some(json!({ "type": kind, "parameters": parameters }))
+    };
+    part("header", &summary.header_params, header)
+        .into_iter()
+        .chain(part("body", &summary.body_params, body))
+        .collect()
+}
+
+impl Core {
+    /// The stored templates (every status; the picker shows the approved).
+    pub fn list_templates(&self) -> Result<Vec<TemplateSummary>, CoreError> {
+        self.gate()?;
+        Ok(self.inner.store.list_templates()?.iter().map(summary_of).collect())
+    }
+
+    /// Fetch the account's templates from Meta (every page) and replace the
+    /// stored set with them.
+    pub async fn refresh_templates(&self) -> Result<Vec<TemplateSummary>, CoreError> {
+        self.gate()?;
+        let waba_id = self.config().graph.and_then(|g| g.waba_id).ok_or_else(|| {
+            CoreError::InvalidInput(
+                "this profile has no WhatsApp Business Account id, so its templates cannot be \
+                 listed; connect the account again"
+                    .into(),
+            )
+        })?;
+        let client = self.graph_client()?;
+        let templates = client.list_all_templates(&waba_id).await.map_err(|e| refresh_error(&e))?;
+        let stored: Vec<StoredTemplate> = templates
+            .into_iter()
+            .map(|t| StoredTemplate {
+                name: t.name,
+                language: t.language,
+                template_id: Some(t.id),
+                category: t.category.unwrap_or_default(),
+                status: t.status,
+                components: Value::Array(t.components).to_string(),
+                rejected_reason: t.rejected_reason,
+            })
+            .collect();
+        self.inner.store.replace_templates(&stored, now_ms())?;
+        tracing::info!(count = stored.len(), "templates refreshed");
+        self.list_templates()
+    }
+
+    /// Queue an approved template for a WhatsApp conversation, whether or
+    /// not the customer wrote in the last 24 hours. Checked before anything
+    /// is stored: the template exists here and is approved, every variable
+    /// has a non-empty value. The thread shows the rendered text.
+    pub fn send_template(&self, request: &SendTemplateRequest) -> Result<Message, CoreError> {
+        self.gate()?;
+        let stored =
+            self.inner.store.template(&request.name, &request.language)?.ok_or_else(|| {
+                CoreError::InvalidInput(format!(
+                "there is no template {} in {}; refresh the templates and pick one from the list",
+                request.name, request.language
+            ))
+            })?;
+        let summary = summary_of(&stored);
+        if !summary.is_approved() {
+            return Err(CoreError::InvalidInput(format!(
+                "the template {} is {}, not approved, so WhatsApp will not send it; pick an \
+                 approved template",
+                summary.name,
+                summary.status.to_lowercase()
+            )));
+        }
+        if let Some(reason) = summary.unsupported_reason() {
+            return Err(CoreError::InvalidInput(reason));
+        }
+        let header: Vec<String> =
+            request.header_params.iter().map(|v| v.trim().to_owned()).collect();
+        let body: Vec<String> = request.body_params.iter().map(|v| v.trim().to_owned()).collect();
+        template::check_values(&summary, &header, &body).map_err(CoreError::InvalidInput)?;
+        let text = summary.render_text(&header, &body);
+        let send = json!({
+            "name": summary.name,
+            "language": summary.language,
+            "components": send_components(&summary, &header, &body),
+        })
+        .to_string();
+        let message = self.inner.store.queue_template(
+            request.conversation_id,
+            &text,
+            &send,
+            &new_client_txn_id(),
+            now_ms(),
+        )??;
+        self.emit(InboxEvent::MessageChanged { message: message.clone() });
+        self.emit_conversation(request.conversation_id);
+        self.inner.outbox_wake.notify_one();
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(components: Value) -> StoredTemplate {
+        StoredTemplate {
+            name: "t".into(),
+            language: "en_US".into(),
+            template_id: Some("1".into()),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            components: components.to_string(),
+            rejected_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_reads_header_body_footer_buttons_and_examples() {
+        let s = summary_of(&stored(json!([
+            {"type":"HEADER","format":"TEXT","text":"On {{1}}","example":{"header_text":["Friday"]}},
+            {"type":"BODY","text":"Hi {{1}}, at {{2}}","example":{"body_text":[["Ana","3 pm"]]}},
+            {"type":"FOOTER","text":"Clinic"},
+            {"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Confirm"}]}
+        ])));
+        assert_eq!(s.header_text.as_deref(), Some("On {{1}}"));
+        assert_eq!(s.header_params[0].example.as_deref(), Some("Friday"));
+        assert_eq!(s.body_params.len(), 2);
+        assert_eq!(s.body_params[1].example.as_deref(), Some("3 pm"));
+        assert_eq!(s.footer.as_deref(), Some("Clinic"));
+        assert_eq!(s.buttons, vec!["Confirm".to_owned()]);
+        let sent = send_components(&s, &["Mon".into()], &["Bo".into(), "9".into()]);
+        assert_eq!(sent[0], json!({"type":"header","parameters":[{"type":"text","text":"Mon"}]}));
+        assert_eq!(sent[1]["parameters"][1], json!({"type":"text","text":"9"}));
+    }
+
+    #[test]
+    fn named_variables_carry_their_names_and_examples() {
+        let s = summary_of(&stored(json!([
+            {"type":"BODY","text":"Hi {{customer_name}}, order {{order_id}}",
+             "example":{"body_text_named_params":[
+                {"param_name":"order_id","example":"A-1"},
+                {"param_name":"customer_name","example":"Jo"}]}}
+        ])));
+        assert_eq!(s.body_params[0].name, "customer_name");
+        assert_eq!(s.body_params[0].example.as_deref(), Some("Jo"));
+        assert_eq!(s.body_params[1].example.as_deref(), Some("A-1"));
+        assert_eq!(s.header_format, None);
+        let sent = send_components(&s, &[], &["Ana".into(), "B-2".into()]);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0]["parameters"][0],
+            json!({"type":"text","parameter_name":"customer_name","text":"Ana"})
+        );
+    }
+
+    #[test]
+    fn a_failed_refresh_says_what_to_do() {
+        let busy = refresh_error(&GraphError::Http { status: 503 });
+        let ipc = parley_types::IpcError::from(&busy);
+        assert_eq!(ipc.code, ErrorCode::RetryLater);
+        assert!(ipc.message.contains("Press Refresh again"), "{}", ipc.message);
+        let denied =
+            parley_types::IpcError::from(&refresh_error(&GraphError::Http { status: 401 }));
+        assert_eq!(denied.code, ErrorCode::Reconnect);
+        assert!(denied.message.contains("Reconnect"), "{}", denied.message);
+    }
+
+    #[test]
+    fn a_media_header_has_no_text_variables() {
+        let s = summary_of(&stored(json!([
+            {"type":"HEADER","format":"IMAGE"},
+            {"type":"BODY","text":"Hi {{1}}"}
+        ])));
+        assert_eq!(s.header_format.as_deref(), Some("IMAGE"));
+        assert!(s.header_params.is_empty());
+        assert!(s.unsupported_reason().is_some());
+    }
+}
