@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod attachment;
+pub mod onboarding;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;
@@ -316,6 +317,10 @@ pub struct AppInfo {
     /// True when talking to the built-in sandbox rather than Meta.
     pub sandbox: bool,
     pub profile: String,
+    /// True until the user chose on the welcome screen ("Try the sandbox"
+    /// or "Connect your business").
+    #[serde(default)]
+    pub first_run: bool,
 }
 
 /// Stable error codes the UI can branch on without matching strings.
