@@ -39,6 +39,11 @@ const COMMANDS: &[&str] = &[
     "disable_app_lock",
     "set_lock_idle_minutes",
     "still_here",
+    "finish_welcome",
+    "connect_business",
+    "channels",
+    "update_access_token",
+    "reconnect",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -11,6 +11,7 @@
 //! the user: the core's errors are already sentences written for them.
 
 mod commands;
+mod onboarding;
 mod options;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct Shell {
     /// Where the profiles live and how start-up ran, for starting again
     /// after "Delete all my data".
     started_with: Mutex<Option<(PathBuf, Options)>>,
+    /// Held while "Connect your business" runs, one attempt at a time.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 impl Shell {
@@ -60,6 +63,7 @@ impl Shell {
             demo: Mutex::new(None),
             sandbox_info: Mutex::new(None),
             started_with: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -211,6 +215,11 @@ pub fn run() {
             commands::disable_app_lock,
             commands::set_lock_idle_minutes,
             commands::still_here,
+            commands::finish_welcome,
+            commands::connect_business,
+            commands::channels,
+            commands::update_access_token,
+            commands::reconnect,
         ])
         .setup(move |app| {
             #[cfg(unix)]

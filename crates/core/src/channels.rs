@@ -68,6 +68,21 @@ fn graph_failure(error: GraphError, id_field: ConnectField) -> ConnectError {
     }
 }
 
+/// The Graph settings of a business's number: Meta's Graph API at the
+/// version this build speaks, unless a test points it elsewhere.
+pub fn business_graph_settings(
+    base_url: Option<String>,
+    phone_number_id: &str,
+    waba_id: &str,
+) -> GraphSettings {
+    GraphSettings {
+        base_url: base_url.unwrap_or_else(|| parley_meta::graph::META_BASE_URL.to_owned()),
+        version: parley_meta::graph::DEFAULT_VERSION.to_owned(),
+        phone_number_id: phone_number_id.to_owned(),
+        waba_id: Some(waba_id.to_owned()).filter(|w| !w.is_empty()),
+    }
+}
+
 /// Ask Meta, with `token`, for the phone number and (when given) check it
 /// belongs to the WhatsApp Business Account. Nothing is saved.
 pub async fn check_business(
@@ -84,8 +99,10 @@ pub async fn check_business(
         .await
         .map_err(|e| graph_failure(e, ConnectField::PhoneNumberId))?;
     if let Some(waba_id) = settings.waba_id.as_deref().filter(|w| !w.is_empty()) {
-        let numbers =
-            client.phone_numbers(waba_id).await.map_err(|e| graph_failure(e, ConnectField::WabaId))?;
+        let numbers = client
+            .phone_numbers(waba_id)
+            .await
+            .map_err(|e| graph_failure(e, ConnectField::WabaId))?;
         if !numbers.iter().any(|n| n.id == number.id) {
             return Err(ConnectError::Field(FieldError::new(
                 ConnectField::PhoneNumberId,
@@ -188,7 +205,7 @@ impl Core {
 mod tests {
     use std::sync::Arc;
 
-    use parley_meta::graph::{MetaApiError, GraphError};
+    use parley_meta::graph::{GraphError, MetaApiError};
 
     use super::*;
     use crate::{InMemorySecretStore, NoNotifier, Profile};
@@ -210,7 +227,8 @@ mod tests {
     }
 
     fn meta(code: i64) -> GraphError {
-        let body = format!(r#"{{"error":{{"message":"x","type":"OAuthException","code":{code}}}}}"#);
+        let body =
+            format!(r#"{{"error":{{"message":"x","type":"OAuthException","code":{code}}}}}"#);
         GraphError::Meta(MetaApiError::from_body(400, body.as_bytes()).unwrap())
     }
 

@@ -32,7 +32,7 @@ use parley_types::{
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
 
-pub use channels::{check_business, graph_refusal, ConnectError};
+pub use channels::{business_graph_settings, check_business, graph_refusal, ConnectError};
 pub use errors::CoreError;
 pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier, OpenHandler};
 pub use profile::{GraphSettings, Profile, ProfileConfig, ProfileLock};

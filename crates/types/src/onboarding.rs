@@ -107,8 +107,12 @@ impl FieldError {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ConnectOutcome {
     /// The account profile runs now; the UI reloads its state.
-    Connected { info: AppInfo },
-    Refused { errors: Vec<FieldError> },
+    Connected {
+        info: AppInfo,
+    },
+    Refused {
+        errors: Vec<FieldError>,
+    },
 }
 
 /// The most digits a Graph id (a 64-bit integer) has.
@@ -166,8 +170,9 @@ pub fn check_access_token(value: &str) -> Result<(), String> {
             .into());
     }
     if value.trim().chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("An access token has no spaces or line breaks; copy it again in one piece."
-            .into());
+        return Err(
+            "An access token has no spaces or line breaks; copy it again in one piece.".into()
+        );
     }
     Ok(())
 }
@@ -200,8 +205,9 @@ pub fn check_relay_url(value: &str) -> Result<(), String> {
         authority.split(':').next().unwrap_or("")
     };
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err("The relay address needs a host name, for example https://relay.example.com."
-            .into());
+        return Err(
+            "The relay address needs a host name, for example https://relay.example.com.".into()
+        );
     }
     let loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
     if !https && !loopback {
@@ -280,10 +286,16 @@ pub fn trimmed(request: &ConnectRequest) -> ConnectRequest {
 pub enum ChannelHealth {
     Online,
     Connecting,
-    Reconnecting { reason: String },
-    Offline { reason: String },
+    Reconnecting {
+        reason: String,
+    },
+    Offline {
+        reason: String,
+    },
     /// Meta refused the token (code 190): only a new token helps.
-    TokenExpired { reason: String },
+    TokenExpired {
+        reason: String,
+    },
 }
 
 impl ChannelHealth {
