@@ -2,6 +2,7 @@
 //! in `format`, and send `Action`s; they hold no business logic.
 
 mod banner;
+mod channels;
 mod composer;
 mod conversation_list;
 mod header;
@@ -10,11 +11,14 @@ mod lock;
 mod privacy;
 mod search;
 mod thread;
+mod welcome;
 
 pub use banner::ErrorBanner;
+pub use channels::ChannelsScreen;
 pub use conversation_list::ConversationList;
 pub use header::Header;
 pub use lock::LockScreen;
 pub use privacy::PrivacyScreen;
 pub use search::HelpOverlay;
 pub use thread::ThreadPane;
+pub use welcome::Welcome;
