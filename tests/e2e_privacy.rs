@@ -189,6 +189,7 @@ async fn start_app(data_dir: &Path) -> (Driver, Client) {
         ))
         .await
         .unwrap();
+    webdriver::try_the_sandbox(&client).await;
     (driver, client)
 }
 
@@ -542,6 +543,9 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
         assert!(Instant::now() < deadline, "the app did not start again with a new profile");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // First run again: the reloaded window welcomes.
+    wait_for(client, "//*[@data-testid='try-sandbox']", START_TIMEOUT).await;
+    assert!(webdriver::try_the_sandbox(client).await);
     wait_for(client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT).await;
     wait_for(client, "//*[@data-testid='conversation-list']", STEP_TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

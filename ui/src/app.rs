@@ -287,9 +287,11 @@ pub fn App() -> Html {
         let d = dispatcher.clone();
         Callback::from(move |_: MouseEvent| lock_now(&d))
     });
+    // Tests wait for this before deciding whether the welcome screen shows.
+    let app_info_state = state.app_info_known.then_some("known");
     if state.lock.locked {
         let view = html! {
-            <div class="app">
+            <div class="app" data-app-info={app_info_state}>
                 <Header
                     info={state.app_info.clone()}
                     sync={state.sync.clone()}
@@ -346,8 +348,6 @@ pub fn App() -> Html {
             </main>
         },
     };
-    // Tests wait for this before deciding whether the welcome screen shows.
-    let app_info_state = state.app_info_known.then_some("known");
     let on_channels = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenChannels));
     let view = html! {
         <div class="app" data-app-info={app_info_state}>
