@@ -59,9 +59,10 @@ impl ConnectForm {
         self.refused.retain(|e| e.field != field);
     }
 
-    /// The field lost focus: from now on its errors show.
-    pub fn leave(&mut self, field: ConnectField) {
-        self.touched.insert(field);
+    /// The field lost focus: from now on its errors show. True the first
+    /// time (the view changes only then).
+    pub fn leave(&mut self, field: ConnectField) -> bool {
+        self.touched.insert(field)
     }
 
     /// The sentence under `field`, if any.
@@ -194,7 +195,8 @@ mod tests {
         assert_eq!(f.error(ConnectField::PhoneNumberId), None, "not while untouched");
         f.set(ConnectField::PhoneNumberId, "+1 555".into());
         assert_eq!(f.error(ConnectField::PhoneNumberId), None);
-        f.leave(ConnectField::PhoneNumberId);
+        assert!(f.leave(ConnectField::PhoneNumberId));
+        assert!(!f.leave(ConnectField::PhoneNumberId), "only the first time changes the view");
         assert!(f.error(ConnectField::PhoneNumberId).unwrap().contains("phone number itself"));
         assert_eq!(f.submit(), None);
         assert!(f.error(ConnectField::WabaId).is_some(), "every error shows after sending");

@@ -3,6 +3,9 @@
 //! `crate::onboarding`; submitting is one command, whose refusals come back
 //! on their fields.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use parley_types::onboarding::{ConnectField, ConnectOutcome};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
@@ -36,7 +39,9 @@ fn hint(field: ConnectField) -> &'static str {
 
 #[component]
 pub fn Welcome(props: &WelcomeProps) -> Html {
-    let form = use_state(ConnectForm::default);
+    // Mutated in place: events between renders never see an old copy.
+    let form = use_mut_ref(ConnectForm::default);
+    let rerender = use_force_update();
     let failure = use_state(|| None::<String>);
     let choosing = use_state(|| false);
     let d = props.dispatcher.clone();
@@ -91,7 +96,7 @@ pub fn Welcome(props: &WelcomeProps) -> Html {
                 }
             </div>
         },
-        WelcomeStep::Connect => connect_form(&form, &failure, &d, back),
+        WelcomeStep::Connect => connect_form(&form, &rerender, &failure, back),
     };
     html! {
         <section class="welcome-screen" data-testid="welcome-screen" aria-labelledby="welcome-title">
@@ -101,21 +106,20 @@ pub fn Welcome(props: &WelcomeProps) -> Html {
 }
 
 fn connect_form(
-    form: &UseStateHandle<ConnectForm>,
+    form: &Rc<RefCell<ConnectForm>>,
+    rerender: &UseForceUpdateHandle,
     failure: &UseStateHandle<Option<String>>,
-    d: &Dispatcher,
     back: Callback<MouseEvent>,
 ) -> Html {
     let onsubmit = {
-        let (form, failure, d) = (form.clone(), failure.clone(), d.clone());
+        let (form, rerender, failure) = (form.clone(), rerender.clone(), failure.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let mut next = (*form).clone();
-            let request = next.submit();
-            form.set(next.clone());
+            let request = form.borrow_mut().submit();
+            rerender.force_update();
             let Some(request) = request else { return };
             failure.set(None);
-            let (form, failure, _d) = (form.clone(), failure.clone(), d.clone());
+            let (form, rerender, failure) = (form.clone(), rerender.clone(), failure.clone());
             spawn_local(async move {
                 match ipc::connect_business(&request).await {
                     Ok(ConnectOutcome::Connected { .. }) => {
@@ -126,38 +130,40 @@ fn connect_form(
                         }
                     }
                     Ok(ConnectOutcome::Refused { errors }) => {
-                        let mut next = next.clone();
-                        next.refused(errors);
-                        form.set(next);
+                        form.borrow_mut().refused(errors);
+                        rerender.force_update();
                     }
                     Err(e) => {
-                        let mut next = next.clone();
-                        next.failed();
-                        form.set(next);
+                        form.borrow_mut().failed();
                         failure.set(Some(e.message));
+                        rerender.force_update();
                     }
                 }
             });
         })
     };
+    let busy = form.borrow().busy;
     let field = |f: ConnectField, kind: &'static str, placeholder: &'static str| {
         let id = format!("connect-{}", f.as_str());
-        let error = form.error(f);
+        let (error, value) = {
+            let form = form.borrow();
+            (form.error(f), form.value(f).to_owned())
+        };
         let error_id = format!("{id}-error");
         let oninput = {
-            let form = form.clone();
+            let (form, rerender) = (form.clone(), rerender.clone());
             Callback::from(move |e: InputEvent| {
-                let mut next = (*form).clone();
-                next.set(f, e.target_unchecked_into::<HtmlInputElement>().value());
-                form.set(next);
+                form.borrow_mut().set(f, e.target_unchecked_into::<HtmlInputElement>().value());
+                rerender.force_update();
             })
         };
         let onblur = {
-            let form = form.clone();
+            let (form, rerender) = (form.clone(), rerender.clone());
             Callback::from(move |_: FocusEvent| {
-                let mut next = (*form).clone();
-                next.leave(f);
-                form.set(next);
+                // Re-rendered only when the field's errors start to show.
+                if form.borrow_mut().leave(f) {
+                    rerender.force_update();
+                }
             })
         };
         html! {
@@ -170,12 +176,12 @@ fn connect_form(
                     autocomplete="off"
                     spellcheck="false"
                     {placeholder}
-                    value={form.value(f).to_owned()}
+                    {value}
                     aria-invalid={error.is_some().to_string()}
                     aria-describedby={error_id.clone()}
                     {oninput}
                     {onblur}
-                    disabled={form.busy}
+                    disabled={busy}
                 />
                 <span class="hint muted">{hint(f)}</span>
                 if let Some(message) = error {
@@ -198,9 +204,9 @@ fn connect_form(
                 <p class="note err" role="alert" data-testid="connect-failure">{message}</p>
             }
             <div class="form-actions">
-                <button type="button" class="text-button" onclick={back} disabled={form.busy}>{"Back"}</button>
-                <button type="submit" class="text-button primary" data-testid="connect-submit" disabled={form.busy}>
-                    {if form.busy { "Checking with Meta…" } else { "Connect" }}
+                <button type="button" class="text-button" onclick={back} disabled={busy}>{"Back"}</button>
+                <button type="submit" class="text-button primary" data-testid="connect-submit" disabled={busy}>
+                    {if busy { "Checking with Meta…" } else { "Connect" }}
                 </button>
             </div>
         </form>
