@@ -369,6 +369,8 @@ async fn attach(core: &Core, demo: &Demo) -> Result<PathBuf, IpcError> {
         access_token: Zeroizing::new(demo.access_token().to_owned()),
     };
     core.attach_sandbox(link).await?;
+    // Shown on the Channels screen beside the number.
+    core.set_instagram_account(Some(demo.instagram_account_id().to_owned()))?;
     let info = core.profile().dir().join(SANDBOX_INFO_FILE);
     write_sandbox_info(&info, demo).map_err(|e| internal(&e))?;
     Ok(info)
