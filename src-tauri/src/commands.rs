@@ -267,5 +267,6 @@ pub async fn update_access_token(
 
 #[tauri::command]
 pub async fn reconnect(shell: State<'_, Shell>) -> Result<(), IpcError> {
-    Ok(shell.core().await?.reconnect())
+    shell.core().await?.reconnect();
+    Ok(())
 }
