@@ -14,7 +14,8 @@
 //! - The Channels screen shows the sandbox number's quality rating and
 //!   messaging-limit tier, fetched from its Graph API.
 //!
-//! `PARLEY_UPDATE_SCREENSHOT=1` saves docs/onboarding.png and docs/channels.png.
+//! `PARLEY_UPDATE_SCREENSHOT=1` saves docs/onboarding.png, docs/connect.png and
+//! docs/channels.png.
 
 mod common;
 
@@ -254,6 +255,7 @@ async fn connecting_a_business_checks_with_meta_enrolls_and_switches_to_the_acco
         let text = text_content(&error).await;
         assert!(text.contains("Meta refused this access token"), "{text}");
         assert_eq!(count(&client, "[data-testid=sandbox-badge]").await, 1, "still the sandbox");
+        save_screenshot(&client, "connect.png").await;
         assert!(
             !account_dir.join("config.json").exists()
                 || !std::fs::read_to_string(account_dir.join("config.json"))
