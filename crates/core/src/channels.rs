@@ -224,6 +224,16 @@ mod tests {
         assert!(!core.app_info().first_run);
         drop(core);
         assert!(!open().app_info().first_run, "still done after a restart");
+
+        // An account connected before the welcome existed is not welcomed.
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::open(dir.path()).unwrap();
+        let mut config = profile.load_config().unwrap();
+        config.relay_url = Some("https://relay.example.com".into());
+        config.graph = Some(business_graph_settings(None, "106540352242922", ""));
+        profile.save_config(&config).unwrap();
+        let core = Core::open(profile, secrets.clone(), Arc::new(NoNotifier)).unwrap();
+        assert!(!core.app_info().first_run);
     }
 
     fn meta(code: i64) -> GraphError {

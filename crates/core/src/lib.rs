@@ -168,7 +168,9 @@ impl Core {
     pub fn app_info(&self) -> AppInfo {
         let config = self.config();
         let profile = if config.sandbox { "Sandbox".to_owned() } else { "Parley".to_owned() };
-        AppInfo { sandbox: config.sandbox, profile, first_run: !config.welcome_done }
+        // An account connected before the welcome screen existed has chosen.
+        let connected = !config.sandbox && config.relay_url.is_some() && config.graph.is_some();
+        AppInfo { sandbox: config.sandbox, profile, first_run: !config.welcome_done && !connected }
     }
 
     /// True once the device has a relay and a Graph account to talk to.
