@@ -60,9 +60,15 @@ impl Shell {
     pub async fn connect_business(
         &self,
         app: &AppHandle,
-        request: ConnectRequest,
+        received: ConnectRequest,
     ) -> Result<ConnectOutcome, IpcError> {
-        let request = trimmed(&request);
+        let mut request = {
+            let mut received = received;
+            let request = trimmed(&received);
+            // Wipe the token as received; the trimmed copy is the only one.
+            drop(Zeroizing::new(std::mem::take(&mut received.access_token)));
+            request
+        };
         let errors = validate_connect(&request);
         if !errors.is_empty() {
             return Ok(ConnectOutcome::Refused { errors });
@@ -85,7 +91,8 @@ impl Shell {
             &request.phone_number_id,
             &request.waba_id,
         );
-        let token = Zeroizing::new(request.access_token.clone());
+        // The only copy from here on, wiped when dropped.
+        let token = Zeroizing::new(std::mem::take(&mut request.access_token));
         match check_business(&settings, token.clone()).await {
             Ok(_) => {}
             Err(ConnectError::Field(error)) => return Ok(refused(error)),
@@ -120,5 +127,34 @@ impl Shell {
         let info = account.app_info();
         self.finish_boot(Ok((account, None, None)));
         Ok(ConnectOutcome::Connected { info })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(error: CoreError) -> ConnectField {
+        match enroll_failure(error) {
+            Ok(ConnectOutcome::Refused { errors }) => errors[0].field,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn relay_refusals_land_on_the_code_or_the_address() {
+        assert_eq!(
+            field(CoreError::EnrollRefused("the enrollment code was already used".into())),
+            ConnectField::EnrollmentCode
+        );
+        assert_eq!(
+            field(CoreError::Relay(RelayError::Unreachable("connection refused".into()))),
+            ConnectField::RelayUrl
+        );
+        assert_eq!(
+            field(CoreError::InvalidInput("the relay address must start with https://".into())),
+            ConnectField::RelayUrl
+        );
+        assert!(enroll_failure(CoreError::NoGraphAccount).is_err(), "not a field's fault");
     }
 }
