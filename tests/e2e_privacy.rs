@@ -561,7 +561,7 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     // First run again: the reloaded window welcomes. The reload may cut a
     // WebDriver call short, so errors while it happens are retried.
     let deadline = Instant::now() + START_TIMEOUT;
-    while !matches!(client.find(Locator::Css("[data-testid=try-sandbox]")).await, Ok(_)) {
+    while client.find(Locator::Css("[data-testid=try-sandbox]")).await.is_err() {
         assert!(Instant::now() < deadline, "no welcome screen after deleting everything");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
