@@ -464,6 +464,7 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     assert_eq!(count(client, "[data-testid=conversation-row]").await, 1);
     click(client, "privacy-button").await;
     let after = out.join("after-erasure");
+    wait_prefilled(client, "export-dir").await;
     type_into(client, "export-dir", &after.to_string_lossy()).await;
     click(client, "export-all").await;
     wait_text(client, "export-note", "not encrypted").await;
