@@ -194,6 +194,7 @@ async fn timed(client: &Client, script: &str, args: Vec<Value>) -> (f64, f64) {
 
 async fn measure(client: Client, spec: InboxSpec) -> Figures {
     let mut f = Figures::default();
+    webdriver::try_the_sandbox(&client).await;
     wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", TIMEOUT).await;
     wait_for(&client, "//*[@data-testid='conversation-row']", TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -48,6 +48,11 @@ const COMMANDS: &[&str] = &[
     "set_conversation_closed",
     "contact_details",
     "update_contact",
+    "finish_welcome",
+    "connect_business",
+    "channels",
+    "update_access_token",
+    "reconnect",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -80,6 +80,7 @@ where
         .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
         .await
         .unwrap();
+    webdriver::try_the_sandbox(&client).await;
     eprintln!("e2e {name}: app session after {:?}", started.elapsed());
 
     // A task of its own, so that a failed assertion still reaches the

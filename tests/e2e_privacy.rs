@@ -85,6 +85,19 @@ async fn type_into(client: &Client, testid: &str, text: &str) {
     input.send_keys(text).await.unwrap();
 }
 
+/// Waits until the screen filled in its suggested folder (loaded with the
+/// settings), so typing is not overwritten by the suggestion arriving late.
+async fn wait_prefilled(client: &Client, testid: &str) {
+    let script = format!(
+        "const i = document.querySelector('[data-testid={testid}]'); return !!i && i.value !== '';"
+    );
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while js(client, &script).await != json!(true) {
+        assert!(Instant::now() < deadline, "{testid} was never filled in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn choose(client: &Client, testid: &str, value: &str) {
     let select = wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT).await;
     select.select_by_value(value).await.unwrap_or_else(|e| panic!("{testid} = {value}: {e}"));
@@ -189,6 +202,7 @@ async fn start_app(data_dir: &Path) -> (Driver, Client) {
         ))
         .await
         .unwrap();
+    webdriver::try_the_sandbox(&client).await;
     (driver, client)
 }
 
@@ -389,6 +403,7 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
 
     // 3. Export everything.
     let export = out.join("everything");
+    wait_prefilled(client, "export-dir").await;
     type_into(client, "export-dir", &export.to_string_lossy()).await;
     click(client, "export-all").await;
     let said = wait_text(client, "export-note", "not encrypted").await;
@@ -427,6 +442,7 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     click(client, "customer-data").await;
     wait_for(client, "//*[@data-testid='export-one-dir']", STEP_TIMEOUT).await;
     let one = out.join("bo");
+    wait_prefilled(client, "export-one-dir").await;
     type_into(client, "export-one-dir", &one.to_string_lossy()).await;
     click(client, "export-one").await;
     wait_text(client, "customer-note", "not encrypted").await;
@@ -448,6 +464,7 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
     assert_eq!(count(client, "[data-testid=conversation-row]").await, 1);
     click(client, "privacy-button").await;
     let after = out.join("after-erasure");
+    wait_prefilled(client, "export-dir").await;
     type_into(client, "export-dir", &after.to_string_lossy()).await;
     click(client, "export-all").await;
     wait_text(client, "export-note", "not encrypted").await;
@@ -542,6 +559,14 @@ async fn walk_through(client: &Client, sandbox_dir: &Path, out: &Path, first_id:
         assert!(Instant::now() < deadline, "the app did not start again with a new profile");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // First run again: the reloaded window welcomes. The reload may cut a
+    // WebDriver call short, so errors while it happens are retried.
+    let deadline = Instant::now() + START_TIMEOUT;
+    while client.find(Locator::Css("[data-testid=try-sandbox]")).await.is_err() {
+        assert!(Instant::now() < deadline, "no welcome screen after deleting everything");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(webdriver::try_the_sandbox(client).await);
     wait_for(client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT).await;
     wait_for(client, "//*[@data-testid='conversation-list']", STEP_TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

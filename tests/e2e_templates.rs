@@ -183,6 +183,7 @@ where
         .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
         .await
         .unwrap();
+    webdriver::try_the_sandbox(&client).await;
     let outcome = tokio::spawn(test(client.clone(), sandbox_dir)).await;
     if let Err(e) = client.close().await {
         eprintln!("e2e_templates: closing the session failed: {e}");

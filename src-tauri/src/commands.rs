@@ -7,6 +7,7 @@
 
 use parley_types::attachment::SendFileMeta;
 use parley_types::contact::{ContactDetails, ContactUpdate};
+use parley_types::onboarding::{ChannelStatus, ConnectOutcome, ConnectRequest, UpdateTokenRequest};
 use parley_types::template::{SendTemplateRequest, TemplateSummary};
 use parley_types::ErrorCode;
 use parley_types::{
@@ -302,4 +303,40 @@ pub async fn still_here(shell: State<'_, Shell>) -> Result<(), IpcError> {
 #[tauri::command]
 pub fn open_link(url: String) -> Result<(), IpcError> {
     Ok(crate::links::open(&url)?)
+}
+
+#[tauri::command]
+pub async fn finish_welcome(shell: State<'_, Shell>) -> Result<(), IpcError> {
+    Ok(shell.core().await?.finish_welcome()?)
+}
+
+/// Check the business with Meta, enroll at its relay and switch to the
+/// account profile (a [`Shell`] method: it swaps engines).
+#[tauri::command]
+pub async fn connect_business(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    request: ConnectRequest,
+) -> Result<ConnectOutcome, IpcError> {
+    shell.connect_business(&app, request).await
+}
+
+#[tauri::command]
+pub async fn channels(shell: State<'_, Shell>) -> Result<Vec<ChannelStatus>, IpcError> {
+    Ok(shell.core().await?.channels().await?)
+}
+
+/// The token goes to the keyring only after Meta accepted it.
+#[tauri::command]
+pub async fn update_access_token(
+    shell: State<'_, Shell>,
+    request: UpdateTokenRequest,
+) -> Result<(), IpcError> {
+    Ok(shell.core().await?.update_access_token(Zeroizing::new(request.access_token)).await?)
+}
+
+#[tauri::command]
+pub async fn reconnect(shell: State<'_, Shell>) -> Result<(), IpcError> {
+    shell.core().await?.reconnect();
+    Ok(())
 }

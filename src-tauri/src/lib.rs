@@ -12,6 +12,7 @@
 
 mod commands;
 mod links;
+mod onboarding;
 mod options;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,8 @@ pub struct Shell {
     /// Where the profiles live and how start-up ran, for starting again
     /// after "Delete all my data".
     started_with: Mutex<Option<(PathBuf, Options)>>,
+    /// Held while "Connect your business" runs, one attempt at a time.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 impl Shell {
@@ -61,6 +64,7 @@ impl Shell {
             demo: Mutex::new(None),
             sandbox_info: Mutex::new(None),
             started_with: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -221,6 +225,11 @@ pub fn run() {
             commands::set_conversation_closed,
             commands::contact_details,
             commands::update_contact,
+            commands::finish_welcome,
+            commands::connect_business,
+            commands::channels,
+            commands::update_access_token,
+            commands::reconnect,
         ])
         .setup(move |app| {
             #[cfg(unix)]
@@ -370,6 +379,8 @@ async fn attach(core: &Core, demo: &Demo) -> Result<PathBuf, IpcError> {
         access_token: Zeroizing::new(demo.access_token().to_owned()),
     };
     core.attach_sandbox(link).await?;
+    // Shown on the Channels screen beside the number.
+    core.set_instagram_account(Some(demo.instagram_account_id().to_owned()))?;
     let info = core.profile().dir().join(SANDBOX_INFO_FILE);
     write_sandbox_info(&info, demo).map_err(|e| internal(&e))?;
     Ok(info)

@@ -14,19 +14,30 @@ pub const DATA_DIR_ENV: &str = "PARLEY_DATA_DIR";
 /// `--demo-autochat-secs N`: how often simulated customers write in; 0 turns
 /// them off (tests). Default: the demo's own pace.
 pub const DEMO_AUTOCHAT_ENV: &str = "PARLEY_DEMO_AUTOCHAT_SECS";
+/// `--graph-url URL`: the Graph API "Connect your business" checks and
+/// saves, for tests only (a `parley-sandbox` on loopback). Default:
+/// `https://graph.facebook.com`. The Graph client refuses plain `http`
+/// except to loopback, so this cannot send a token across a network in clear.
+pub const GRAPH_URL_ENV: &str = "PARLEY_GRAPH_URL";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// `None`: the demo's default; `Some(None)`: no simulated chatter.
     pub demo_auto_chat: Option<Option<Duration>>,
+    /// `None`: Meta's own Graph API.
+    pub graph_url: Option<String>,
 }
 
 impl Options {
     /// Parse `args` (without the program name) over the process environment.
     pub fn from_env_and_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, String> {
         let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        Options::parse(env(DATA_DIR_ENV), env(DEMO_AUTOCHAT_ENV), args)
+        let mut options = Options::parse(env(DATA_DIR_ENV), env(DEMO_AUTOCHAT_ENV), args)?;
+        if options.graph_url.is_none() {
+            options.graph_url = env(GRAPH_URL_ENV).map(|v| v.to_string_lossy().into_owned());
+        }
+        Ok(options)
     }
 
     fn parse(
@@ -36,6 +47,7 @@ impl Options {
     ) -> Result<Options, String> {
         let mut data_dir = env_data_dir.map(PathBuf::from);
         let mut autochat = env_autochat;
+        let mut graph_url = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let text = arg.to_string_lossy();
@@ -52,6 +64,7 @@ impl Options {
             match name.as_str() {
                 "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
                 "--demo-autochat-secs" => autochat = Some(value()?),
+                "--graph-url" => graph_url = Some(value()?.to_string_lossy().into_owned()),
                 // Desktop launchers may add arguments (files, URLs) the app
                 // does not take; they must not stop it from starting.
                 _ => tracing::warn!(argument = %name, "ignoring an unknown argument"),
@@ -73,7 +86,10 @@ impl Options {
         if data_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
             return Err("--data-dir must not be empty".into());
         }
-        Ok(Options { data_dir, demo_auto_chat })
+        if graph_url.as_ref().is_some_and(|u| u.trim().is_empty()) {
+            return Err("--graph-url must not be empty".into());
+        }
+        Ok(Options { data_dir, demo_auto_chat, graph_url })
     }
 }
 
@@ -110,6 +126,13 @@ mod tests {
         assert!(parse((None, None), &["--data-dir"]).unwrap_err().contains("--data-dir"));
         assert!(parse((None, Some("soon")), &[]).unwrap_err().contains("whole number"));
         assert!(parse((None, None), &["--data-dir="]).is_err());
+    }
+
+    #[test]
+    fn the_graph_url_is_taken_for_tests() {
+        let o = parse((None, None), &["--graph-url", "http://127.0.0.1:9"]).unwrap();
+        assert_eq!(o.graph_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(parse((None, None), &["--graph-url="]).is_err());
     }
 
     #[test]

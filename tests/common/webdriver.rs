@@ -182,6 +182,28 @@ pub async fn open_conversation(client: &fantoccini::Client, title: &str) {
     }
 }
 
+/// On a first run the window shows the welcome screen: wait until the
+/// window knows whether it shows (the app information arrived or failed),
+/// and if it does, choose "Try the sandbox" and wait until it is gone.
+/// Returns whether it was shown. Every launch of the app in the end-to-end
+/// tests goes through this.
+pub async fn try_the_sandbox(client: &fantoccini::Client) -> bool {
+    wait_for(client, "//div[contains(@class, 'app')][@data-app-info]", Duration::from_secs(90))
+        .await;
+    let shown = js(client, "return document.querySelector('[data-testid=try-sandbox]') !== null;")
+        .await
+        == serde_json::json!(true);
+    if shown {
+        wait_for(client, "//*[@data-testid='try-sandbox']", STEP_TIMEOUT)
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_gone(client, "//*[@data-testid='welcome-screen']").await;
+    }
+    shown
+}
+
 /// With `PARLEY_UPDATE_SCREENSHOT=1`, save the window as docs/`file`.
 pub async fn save_screenshot(client: &fantoccini::Client, file: &str) {
     if std::env::var_os("PARLEY_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {

@@ -13,7 +13,8 @@ use yew::prelude::*;
 use parley_types::InboxEvent;
 
 use crate::components::{
-    ConversationList, ErrorBanner, Header, HelpOverlay, LockScreen, PrivacyScreen, ThreadPane,
+    ChannelsScreen, ConversationList, ErrorBanner, Header, HelpOverlay, LockScreen, PrivacyScreen,
+    ThreadPane, Welcome,
 };
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
@@ -273,7 +274,7 @@ pub fn App() -> Html {
                 spawn_local(async move {
                     match ipc::app_info().await {
                         Ok(info) => d.dispatch(Action::AppInfoLoaded(info)),
-                        Err(error) => d.dispatch(Action::Failed(error)),
+                        Err(error) => d.dispatch(Action::AppInfoFailed(error)),
                     }
                 });
             }
@@ -343,9 +344,11 @@ pub fn App() -> Html {
         let d = dispatcher.clone();
         Callback::from(move |_: MouseEvent| lock_now(&d))
     });
+    // Tests wait for this before deciding whether the welcome screen shows.
+    let app_info_state = state.app_info_known.then_some("known");
     if state.lock.locked {
         let view = html! {
-            <div class="app">
+            <div class="app" data-app-info={app_info_state}>
                 <Header
                     info={state.app_info.clone()}
                     sync={state.sync.clone()}
@@ -359,7 +362,19 @@ pub fn App() -> Html {
         drop(state);
         return view;
     }
+    let first_run = state.app_info.as_ref().is_some_and(|i| i.first_run);
+    let sandbox = state.app_info.as_ref().is_some_and(|i| i.sandbox);
     let workspace = match state.privacy {
+        _ if state.welcome.is_some() => html! {
+            <Welcome
+                dispatcher={dispatcher.clone()}
+                step={state.welcome.unwrap_or(crate::onboarding::WelcomeStep::Choose)}
+                {first_run}
+            />
+        },
+        _ if state.channels_open => html! {
+            <ChannelsScreen dispatcher={dispatcher.clone()} {sandbox} />
+        },
         Some(conversation) => html! {
             <PrivacyScreen
                 dispatcher={dispatcher.clone()}
@@ -390,13 +405,15 @@ pub fn App() -> Html {
             </main>
         },
     };
+    let on_channels = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenChannels));
     let view = html! {
-        <div class="app">
+        <div class="app" data-app-info={app_info_state}>
             <Header
                 info={state.app_info.clone()}
                 sync={state.sync.clone()}
                 sync_rev={state.sync_rev}
                 on_privacy={dispatcher.send::<MouseEvent>(Action::OpenPrivacy(None))}
+                {on_channels}
                 {on_lock}
             />
             if let Some(error) = error {
@@ -425,6 +442,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "ArrowUp" if alt && !ctrl && !shift => Shortcut::Do(Action::SelectPrevious),
         "k" | "K" if ctrl && !alt => Shortcut::Search,
         "," if ctrl && !alt => Shortcut::Do(Action::OpenPrivacy(None)),
+        "." if ctrl && !alt => Shortcut::Do(Action::OpenChannels),
         "l" | "L" if ctrl && !alt && !shift => Shortcut::Lock,
         "Escape" => Shortcut::Escape,
         // Single keys only outside text fields, where they are characters.
@@ -470,6 +488,8 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
                     || s.thread.picker.is_some()
                     || s.privacy.is_some()
                     || s.contact_open
+                    || s.channels_open
+                    || s.welcome.is_some()
             };
             d.dispatch(Action::Escape);
             if !overlay {

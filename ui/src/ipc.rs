@@ -187,6 +187,48 @@ mod bridge {
         invoke("app_info", no_args(), "reading the app information").await
     }
 
+    // ---- welcome, "Connect your business" and the Channels screen
+
+    #[derive(Serialize)]
+    struct ConnectArgs<'a> {
+        request: &'a parley_types::onboarding::ConnectRequest,
+    }
+
+    #[derive(Serialize)]
+    struct TokenArgs<'a> {
+        request: &'a parley_types::onboarding::UpdateTokenRequest,
+    }
+
+    /// "Try the sandbox": the welcome screen is not shown again.
+    pub async fn finish_welcome() -> Result<(), IpcError> {
+        invoke_raw("finish_welcome", no_args(), "saving your choice").await.map(drop)
+    }
+
+    /// Checks with Meta, enrolls and switches to the account profile; a
+    /// refusal names the fields to fix.
+    pub async fn connect_business(
+        request: &parley_types::onboarding::ConnectRequest,
+    ) -> Result<parley_types::onboarding::ConnectOutcome, IpcError> {
+        invoke("connect_business", to_js(&ConnectArgs { request }), "connecting your business")
+            .await
+    }
+
+    pub async fn channels() -> Result<Vec<parley_types::onboarding::ChannelStatus>, IpcError> {
+        invoke("channels", no_args(), "reading the channels").await
+    }
+
+    pub async fn update_access_token(
+        request: &parley_types::onboarding::UpdateTokenRequest,
+    ) -> Result<(), IpcError> {
+        invoke_raw("update_access_token", to_js(&TokenArgs { request }), "saving the token")
+            .await
+            .map(drop)
+    }
+
+    pub async fn reconnect() -> Result<(), IpcError> {
+        invoke_raw("reconnect", no_args(), "reconnecting").await.map(drop)
+    }
+
     /// Newest first.
     pub async fn list_conversations() -> Result<Vec<ConversationSummary>, IpcError> {
         invoke("list_conversations", no_args(), "loading conversations").await

@@ -13,6 +13,7 @@
 pub mod attachment;
 pub mod format;
 pub mod ipc;
+pub mod onboarding;
 pub mod privacy;
 pub mod state;
 pub mod template_picker;

@@ -231,6 +231,13 @@ pub struct Inbox {
     pub export_progress: Option<(u64, u64)>,
     /// An export is running.
     pub exporting: bool,
+    /// The app information arrived (or failed): the welcome screen's
+    /// question is settled.
+    pub app_info_known: bool,
+    /// The welcome screen shows (on first run, or asked for again).
+    pub welcome: Option<crate::onboarding::WelcomeStep>,
+    /// The Channels screen shows.
+    pub channels_open: bool,
 }
 
 impl Default for Inbox {
@@ -259,6 +266,9 @@ impl Default for Inbox {
             privacy: None,
             lock: LockState { enabled: false, locked: false, idle_minutes: 0 },
             lock_known: false,
+            app_info_known: false,
+            welcome: None,
+            channels_open: false,
             export_progress: None,
             exporting: false,
         }
@@ -304,6 +314,13 @@ impl Inbox {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     AppInfoLoaded(AppInfo),
+    AppInfoFailed(IpcError),
+    /// Show the welcome screen at this step.
+    ShowWelcome(crate::onboarding::WelcomeStep),
+    /// "Try the sandbox" was saved (or the welcome screen was closed).
+    WelcomeDone,
+    OpenChannels,
+    CloseChannels,
     SyncStateLoaded(SyncState),
     /// `sync_state` failed: the state is unknown, so say sync is stopped
     /// rather than "connecting" forever.
@@ -545,7 +562,36 @@ pub fn reduce(state: &mut Inbox, action: Action) -> Vec<Effect> {
 fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
     let mut effects = Vec::new();
     match action {
-        Action::AppInfoLoaded(info) => state.app_info = Some(info),
+        Action::AppInfoLoaded(info) => {
+            if info.first_run && !state.app_info_known {
+                state.welcome = Some(crate::onboarding::WelcomeStep::Choose);
+            }
+            state.app_info_known = true;
+            state.app_info = Some(info);
+        }
+        Action::AppInfoFailed(error) => {
+            state.app_info_known = true;
+            state.error = Some(error);
+        }
+        Action::ShowWelcome(step) => {
+            state.help_open = false;
+            state.channels_open = false;
+            state.privacy = None;
+            state.welcome = Some(step);
+        }
+        Action::WelcomeDone => {
+            state.welcome = None;
+            if let Some(info) = state.app_info.as_mut() {
+                info.first_run = false;
+            }
+        }
+        Action::OpenChannels => {
+            state.help_open = false;
+            state.privacy = None;
+            state.welcome = None;
+            state.channels_open = true;
+        }
+        Action::CloseChannels => state.channels_open = false,
         Action::SyncStateLoaded(sync) => {
             if !state.sync_from_event {
                 state.sync = sync;
@@ -743,6 +789,14 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.help_open = false;
             } else if state.privacy.is_some() {
                 state.privacy = None;
+            } else if state.channels_open {
+                state.channels_open = false;
+            } else if state.welcome.is_some()
+                && !state.app_info.as_ref().is_some_and(|i| i.first_run)
+            {
+                // Asked for again from Channels: Escape goes back. On first
+                // run the user must choose.
+                state.welcome = None;
             } else if state.contact_open {
                 state.contact_open = false;
                 state.thread_rev += 1;
@@ -914,6 +968,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
         }
         Action::OpenPrivacy(conversation) => {
             state.help_open = false;
+            state.channels_open = false;
             state.privacy = Some(conversation);
         }
         Action::ClosePrivacy => state.privacy = None,
@@ -993,6 +1048,7 @@ fn locked(state: &mut Inbox) {
     state.search = Search::default();
     state.help_open = false;
     state.privacy = None;
+    state.channels_open = false;
     state.error = None;
     state.export_progress = None;
     state.exporting = false;
@@ -1844,6 +1900,38 @@ mod tests {
         assert_eq!(s.thread.conversation_id, None);
         assert_eq!(s.privacy, Some(None), "the screen stays, no longer for that customer");
         assert_eq!(s.visible.len(), 1);
+    }
+
+    #[test]
+    fn the_welcome_shows_on_first_run_only_and_channels_close_with_escape() {
+        use crate::onboarding::WelcomeStep;
+        let info = |first_run| AppInfo { sandbox: true, profile: "Sandbox".into(), first_run };
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::AppInfoLoaded(info(true)));
+        assert_eq!(s.welcome, Some(WelcomeStep::Choose));
+        reduce(&mut s, Action::Escape);
+        assert_eq!(s.welcome, Some(WelcomeStep::Choose), "on first run the user must choose");
+        reduce(&mut s, Action::WelcomeDone);
+        assert_eq!(s.welcome, None);
+        assert!(!s.app_info.as_ref().unwrap().first_run);
+
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::AppInfoLoaded(info(false)));
+        assert_eq!(s.welcome, None);
+        assert!(s.app_info_known);
+        reduce(&mut s, Action::OpenChannels);
+        assert!(s.channels_open);
+        reduce(&mut s, Action::ShowWelcome(WelcomeStep::Connect));
+        assert!(!s.channels_open);
+        reduce(&mut s, Action::Escape);
+        assert_eq!(s.welcome, None, "asked for again, Escape goes back");
+        reduce(&mut s, Action::OpenChannels);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.channels_open);
+
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::AppInfoFailed(IpcError::new(ErrorCode::Storage, "No key.")));
+        assert!(s.app_info_known && s.welcome.is_none() && s.error.is_some());
     }
 
     #[test]

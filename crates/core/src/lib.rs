@@ -6,6 +6,7 @@
 //! worker that sends replies through the Graph API. Every change it makes is
 //! also pushed as an [`InboxEvent`] to subscribers, so the UI never polls.
 
+mod channels;
 pub mod errors;
 pub mod lock;
 mod media_task;
@@ -33,6 +34,7 @@ use parley_types::{
 use tokio::sync::{broadcast, watch, Notify};
 use zeroize::Zeroizing;
 
+pub use channels::{business_graph_settings, check_business, graph_refusal, ConnectError};
 pub use errors::CoreError;
 pub use notify::{DesktopNotifier, NoNotifier, Notification, Notifier, OpenHandler};
 pub use profile::{GraphSettings, Profile, ProfileConfig, ProfileLock};
@@ -66,6 +68,8 @@ struct Inner {
     events: broadcast::Sender<InboxEvent>,
     sync_state: watch::Sender<SyncState>,
     outbox_wake: Notify,
+    /// Cuts the sync loop's backoff short ("Reconnect").
+    sync_wake: Notify,
     /// Built on first use from the config and the keyring; dropped when
     /// either changes.
     graph: Mutex<Option<Arc<GraphClient>>>,
@@ -130,6 +134,7 @@ impl Core {
                 events,
                 sync_state,
                 outbox_wake: Notify::new(),
+                sync_wake: Notify::new(),
                 graph: Mutex::new(None),
                 relay: Mutex::new(None),
                 media_lock: tokio::sync::Mutex::new(()),
@@ -169,7 +174,9 @@ impl Core {
     pub fn app_info(&self) -> AppInfo {
         let config = self.config();
         let profile = if config.sandbox { "Sandbox".to_owned() } else { "Parley".to_owned() };
-        AppInfo { sandbox: config.sandbox, profile }
+        // An account connected before the welcome screen existed has chosen.
+        let connected = !config.sandbox && config.relay_url.is_some() && config.graph.is_some();
+        AppInfo { sandbox: config.sandbox, profile, first_run: !config.welcome_done && !connected }
     }
 
     /// True once the device has a relay and a Graph account to talk to.

@@ -21,6 +21,12 @@ pub struct ProfileConfig {
     pub device_id: Option<String>,
     pub tenant_id: Option<String>,
     pub graph: Option<GraphSettings>,
+    /// The user chose on the welcome screen (sandbox or their business).
+    #[serde(default)]
+    pub welcome_done: bool,
+    /// The Instagram professional account connected with the business.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instagram_account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

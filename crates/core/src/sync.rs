@@ -343,6 +343,7 @@ pub(crate) async fn run(core: Core) {
         wait = Duration::ZERO;
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
+            _ = core.inner.sync_wake.notified() => failures = 0,
             _ = stop.changed() => break,
         }
     }

@@ -67,25 +67,44 @@ fn env_or(name: &str, default: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn stop_signal() {
+/// SIGTERM is watched from before the "listening" line is printed: a
+/// caller that reads the line and signals at once must not kill the process
+/// before the handler exists.
+#[cfg(unix)]
+type Term = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Term = ();
+
+fn watch_term() -> Term {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
+            Ok(term) => Some(term),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the sandbox");
-                let _ = tokio::signal::ctrl_c().await;
+                None
             }
+        }
+    }
+}
+
+async fn stop_signal(term: Term) {
+    #[cfg(unix)]
+    match term {
+        Some(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
     #[cfg(not(unix))]
     {
+        let () = term;
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -120,13 +139,14 @@ async fn main() -> anyhow::Result<()> {
     config.faults.status_failure_rate = args.failure_rate;
     config.template_review_delay = Duration::from_millis(args.template_review_ms);
 
+    let term = watch_term();
     let handle = spawn(config).await.context("starting the sandbox")?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "parley-sandbox listening on {}", handle.graph_base_url())?;
         out.flush()?;
     }
-    stop_signal().await;
+    stop_signal(term).await;
     tracing::info!("stopping");
     handle.shutdown().await;
     Ok(())

@@ -334,6 +334,9 @@ pub async fn media_info(
     if let Err(answer) = graph_gate(&inner, &headers, &version).await {
         return answer;
     }
+    if object_id == inner.config.phone_number_id {
+        return Json(phone_number_json(&inner)).into_response();
+    }
     let st = lock(&inner.state);
     match st.media.get(&object_id) {
         Some(m) => Json(json!({
@@ -606,20 +609,26 @@ pub async fn phone_numbers(
         return answer;
     }
     Json(json!({
-        "data": [{
-            "id": inner.config.phone_number_id,
-            "display_phone_number": inner.config.display_phone_number,
-            "verified_name": "Parley Sandbox",
-            "code_verification_status": "VERIFIED",
-            "quality_rating": "GREEN",
-            "messaging_limit_tier": "TIER_2K",
-            "name_status": "APPROVED",
-            "throughput": { "level": "STANDARD" },
-            "platform_type": "CLOUD_API",
-        }],
+        "data": [phone_number_json(&inner)],
         "paging": { "cursors": { "before": "0", "after": "1" } },
     }))
     .into_response()
+}
+
+/// The sandbox's one number, with the fields Meta's phone number node has
+/// (`GET /{phone_number_id}` and `GET /{waba_id}/phone_numbers`).
+fn phone_number_json(inner: &Inner) -> Value {
+    json!({
+        "id": inner.config.phone_number_id,
+        "display_phone_number": inner.config.display_phone_number,
+        "verified_name": "Parley Sandbox",
+        "code_verification_status": "VERIFIED",
+        "quality_rating": "GREEN",
+        "messaging_limit_tier": "TIER_2K",
+        "name_status": "APPROVED",
+        "throughput": { "level": "STANDARD" },
+        "platform_type": "CLOUD_API",
+    })
 }
 
 #[cfg(test)]

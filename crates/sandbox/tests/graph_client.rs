@@ -501,6 +501,15 @@ async fn media_profile_and_numbers() {
     assert_eq!(numbers[0].quality_rating.as_deref(), Some("GREEN"));
     assert_eq!(numbers[0].messaging_limit_tier.as_deref(), Some("TIER_2K"));
     assert!(c.phone_numbers("111").await.is_err(), "another account's id is unknown");
+
+    // One number by its id, as onboarding checks it.
+    let one = c.phone_number(PNID).await.unwrap();
+    assert_eq!(one, numbers[0]);
+    assert_eq!(one.verified_name.as_deref(), Some("Parley Sandbox"));
+    assert_eq!(one.code_verification_status.as_deref(), Some("VERIFIED"));
+    assert_eq!(c.phone_number("100000000000999").await.unwrap_err().code(), Some(100));
+    let wrong = client(&sb, "not-the-token");
+    assert_eq!(wrong.phone_number(PNID).await.unwrap_err().code(), Some(190));
     sb.shutdown().await;
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod attachment;
 pub mod contact;
+pub mod onboarding;
 pub mod template;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -324,6 +325,10 @@ pub struct AppInfo {
     /// True when talking to the built-in sandbox rather than Meta.
     pub sandbox: bool,
     pub profile: String,
+    /// True until the user chose on the welcome screen ("Try the sandbox"
+    /// or "Connect your business").
+    #[serde(default)]
+    pub first_run: bool,
 }
 
 /// Stable error codes the UI can branch on without matching strings.

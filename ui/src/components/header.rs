@@ -12,6 +12,9 @@ pub struct HeaderProps {
     pub sync_rev: u64,
     /// Opens the Privacy & data screen.
     pub on_privacy: Callback<MouseEvent>,
+    /// Opens the Channels screen.
+    #[prop_or_default]
+    pub on_channels: Option<Callback<MouseEvent>>,
     /// Locks the app; shown only when the app lock is on.
     pub on_lock: Option<Callback<MouseEvent>>,
 }
@@ -84,6 +87,18 @@ pub fn Header(props: &HeaderProps) -> Html {
                         onclick={on_lock}
                     >
                         {icons::padlock()}
+                    </button>
+                }
+                if let Some(on_channels) = props.on_channels.clone() {
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="channels-button"
+                        aria-label="Channels (Ctrl+.)"
+                        title="Channels (Ctrl+.)"
+                        onclick={on_channels}
+                    >
+                        {icons::channels()}
                     </button>
                 }
                 <button

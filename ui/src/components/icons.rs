@@ -84,6 +84,16 @@ pub fn shield() -> Html {
     }
 }
 
+/// Signal waves: the Channels screen.
+pub fn channels() -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <circle cx="12" cy="12" r="2" fill="currentColor" />
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M8.2 15.8a5.4 5.4 0 0 1 0-7.6M15.8 8.2a5.4 5.4 0 0 1 0 7.6M5.3 18.7a9.5 9.5 0 0 1 0-13.4M18.7 5.3a9.5 9.5 0 0 1 0 13.4" />
+        </svg>
+    }
+}
+
 /// A padlock: lock the app now.
 pub fn padlock() -> Html {
     html! {

@@ -2,6 +2,7 @@
 //! in `format`, and send `Action`s; they hold no business logic.
 
 mod banner;
+mod channels;
 mod composer;
 mod contact;
 mod conversation_list;
@@ -12,11 +13,14 @@ mod privacy;
 mod search;
 mod template_picker;
 mod thread;
+mod welcome;
 
 pub use banner::ErrorBanner;
+pub use channels::ChannelsScreen;
 pub use conversation_list::ConversationList;
 pub use header::Header;
 pub use lock::LockScreen;
 pub use privacy::PrivacyScreen;
 pub use search::HelpOverlay;
 pub use thread::ThreadPane;
+pub use welcome::Welcome;

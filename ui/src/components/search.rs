@@ -187,7 +187,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 12] = [
+    const KEYS: [(&str, &str); 13] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
@@ -202,6 +202,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
         ),
         ("?", "Show or hide this help"),
         ("Ctrl+,", "Privacy & data"),
+        ("Ctrl+.", "Channels: state, quality rating and messaging limit"),
         ("Ctrl+L", "Lock Parley (when the app lock is on)"),
         ("Tab", "Move between controls"),
     ];

@@ -302,22 +302,32 @@ impl GraphClient {
             .get("data")
             .and_then(Value::as_array)
             .ok_or_else(|| GraphError::Decode("the phone number list has no data".into()))?;
-        Ok(data
-            .iter()
-            .filter_map(|p| {
-                Some(PhoneNumber {
-                    id: s(p, "id")?,
-                    display_phone_number: s(p, "display_phone_number"),
-                    verified_name: s(p, "verified_name"),
-                    quality_rating: s(p, "quality_rating"),
-                    messaging_limit_tier: s(p, "messaging_limit_tier"),
-                    code_verification_status: s(p, "code_verification_status"),
-                    name_status: s(p, "name_status"),
-                    throughput_level: p.pointer("/throughput/level").and_then(s_val),
-                })
-            })
-            .collect())
+        Ok(data.iter().filter_map(phone_from).collect())
     }
+
+    /// One phone number by its id (`GET /{phone_number_id}?fields=…`): what
+    /// onboarding uses to check a token and a phone number id together, and
+    /// the Channels screen to show the number's rating and limit.
+    pub async fn phone_number(&self, phone_number_id: &str) -> Result<PhoneNumber, GraphError> {
+        let url = self.url(&[path_segment("phone number id", phone_number_id)?]);
+        let answer =
+            self.send_request(self.http.get(&url).query(&[("fields", PHONE_FIELDS)])).await?;
+        phone_from(&answer)
+            .ok_or_else(|| GraphError::Decode("the phone number answer has no id".into()))
+    }
+}
+
+fn phone_from(p: &Value) -> Option<PhoneNumber> {
+    Some(PhoneNumber {
+        id: s(p, "id")?,
+        display_phone_number: s(p, "display_phone_number"),
+        verified_name: s(p, "verified_name"),
+        quality_rating: s(p, "quality_rating"),
+        messaging_limit_tier: s(p, "messaging_limit_tier"),
+        code_verification_status: s(p, "code_verification_status"),
+        name_status: s(p, "name_status"),
+        throughput_level: p.pointer("/throughput/level").and_then(s_val),
+    })
 }
 
 fn s_val(v: &Value) -> Option<String> {
