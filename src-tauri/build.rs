@@ -48,6 +48,7 @@ const COMMANDS: &[&str] = &[
     "set_conversation_closed",
     "contact_details",
     "update_contact",
+    "list_messages_back_to",
     "finish_welcome",
     "connect_business",
     "channels",

@@ -141,6 +141,20 @@ pub async fn set_conversation_closed(
 }
 
 #[tauri::command]
+pub async fn list_messages_back_to(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    before_message_id: i64,
+    target_message_id: i64,
+) -> Result<Vec<Message>, IpcError> {
+    Ok(shell.core().await?.list_messages_back_to(
+        conversation_id,
+        before_message_id,
+        target_message_id,
+    )?)
+}
+
+#[tauri::command]
 pub async fn save_draft(
     shell: State<'_, Shell>,
     conversation_id: i64,

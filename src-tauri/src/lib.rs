@@ -225,6 +225,7 @@ pub fn run() {
             commands::set_conversation_closed,
             commands::contact_details,
             commands::update_contact,
+            commands::list_messages_back_to,
             commands::finish_welcome,
             commands::connect_business,
             commands::channels,

@@ -102,6 +102,14 @@ impl Dispatcher {
                 };
                 this.dispatch(action);
             }),
+            Effect::LoadOlderTo { conversation_id, before, target } => spawn_local(async move {
+                let action = match ipc::list_messages_back_to(conversation_id, before, target).await
+                {
+                    Ok(messages) => Action::OlderLoaded { conversation_id, before, messages },
+                    Err(error) => Action::OlderFailed { conversation_id, error },
+                };
+                this.dispatch(action);
+            }),
             Effect::Search { seq } => spawn_local(async move {
                 // Debounce: only the query the agent paused on is sent.
                 dom::sleep(SEARCH_DEBOUNCE_MS).await;

@@ -144,6 +144,14 @@ mod bridge {
     }
 
     #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct BackToArgs {
+        conversation_id: i64,
+        before_message_id: i64,
+        target_message_id: i64,
+    }
+
+    #[derive(Serialize)]
     struct UpdateContactArgs<'a> {
         update: &'a ContactUpdate,
     }
@@ -344,6 +352,16 @@ mod bridge {
     /// Opens a message's link in the user's browser (the shell re-checks it).
     pub async fn open_link(url: &str) -> Result<(), IpcError> {
         invoke_raw("open_link", to_js(&UrlArgs { url }), "opening the link").await.map(drop)
+    }
+
+    /// Everything from a far search hit up to the oldest loaded message.
+    pub async fn list_messages_back_to(
+        conversation_id: i64,
+        before_message_id: i64,
+        target_message_id: i64,
+    ) -> Result<Vec<Message>, IpcError> {
+        let args = to_js(&BackToArgs { conversation_id, before_message_id, target_message_id });
+        invoke("list_messages_back_to", args, "loading the conversation up to the message").await
     }
 
     /// The contact side panel of a conversation.

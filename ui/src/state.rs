@@ -17,10 +17,6 @@ use parley_types::{
     IpcError, LockState, Message, Reaction, SearchHit, SyncState, UnixMillis, CONVERSATION_PAGE,
 };
 
-/// How many older pages the thread fetches on its own to reach a search hit
-/// before it gives up and says so (each page is the core's page size).
-pub const MAX_FOCUS_PAGES: u32 = 20;
-
 /// The messages of the open conversation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Thread {
@@ -38,8 +34,9 @@ pub struct Thread {
     pub loading_older: bool,
     /// A message to scroll to once it is loaded (a search hit).
     pub focus: Option<i64>,
-    /// Older pages fetched so far to reach `focus`.
-    pub focus_pages: u32,
+    /// Whether the jump to `focus` (everything back to it, in one answer)
+    /// was already asked for.
+    pub focus_jumped: bool,
     /// The message shown highlighted (the last search hit opened).
     pub highlight: Option<i64>,
     /// The message the composer quotes (its local id), shown above the box.
@@ -448,6 +445,12 @@ pub enum Effect {
         conversation_id: i64,
         before: i64,
     },
+    /// Everything from `target` (a search hit) up to `before`, at once.
+    LoadOlderTo {
+        conversation_id: i64,
+        before: i64,
+        target: i64,
+    },
     Search {
         seq: u64,
     },
@@ -771,7 +774,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
             select(state, conversation_id, &mut effects);
             state.thread.focus = Some(message_id);
-            state.thread.focus_pages = 0;
+            state.thread.focus_jumped = false;
             state.thread.highlight = Some(message_id);
             state.thread_rev += 1;
             state.list_rev += 1;
@@ -1069,16 +1072,24 @@ fn load_older(state: &mut Inbox, effects: &mut Vec<Effect>) {
     }
 }
 
-/// A search hit older than the loaded messages: page back until it is
-/// loaded, or say it could not be reached.
+/// A search hit older than the loaded messages: load everything back to it
+/// in one request (paging 500 at a time would take dozens of round trips in
+/// a long thread), or say it could not be reached.
 fn seek_focus(state: &mut Inbox, effects: &mut Vec<Effect>) {
     let Some(target) = state.thread.focus else { return };
     if state.thread.messages.iter().any(|m| m.id == target) {
         return; // the view scrolls to it
     }
-    if state.thread.has_older && state.thread.focus_pages < MAX_FOCUS_PAGES {
-        state.thread.focus_pages += 1;
-        load_older(state, effects);
+    let t = &mut state.thread;
+    if let (Some(conversation_id), Some(first), true, false, false) =
+        (t.conversation_id, t.messages.first(), t.has_older, t.loading_older, t.focus_jumped)
+    {
+        t.focus_jumped = true;
+        t.loading_older = true;
+        effects.push(Effect::LoadOlderTo { conversation_id, before: first.id, target });
+        state.thread_rev += 1;
+    } else if t.loading_older {
+        // A page already on its way; its answer seeks again.
     } else {
         state.thread.focus = None;
         state.error = Some(IpcError::new(
@@ -1613,7 +1624,7 @@ mod tests {
             &mut s,
             Action::MessagesLoaded { conversation_id: 2, messages: vec![msg(50, 2, 500, None)] },
         );
-        assert_eq!(fx, vec![Effect::LoadOlder { conversation_id: 2, before: 50 }]);
+        assert_eq!(fx, vec![Effect::LoadOlderTo { conversation_id: 2, before: 50, target: 5 }]);
         reduce(
             &mut s,
             Action::OlderLoaded {

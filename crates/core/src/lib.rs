@@ -82,6 +82,11 @@ struct Inner {
     _lock: profile::ProfileLock,
 }
 
+/// The most messages a jump to a search hit loads at once.
+pub const MAX_JUMP_MESSAGES: usize = 100_000;
+/// Older messages shown above a search hit jumped to.
+const JUMP_CONTEXT: usize = 30;
+
 /// Far above any message Meta accepts (4,096 characters of text), so only a
 /// runaway paste is refused.
 pub const MAX_DRAFT_BYTES: usize = 64 * 1024;
@@ -363,6 +368,34 @@ impl Core {
             before_message_id,
             MESSAGE_PAGE,
         )?)
+    }
+
+    /// Everything between a search hit far back in a thread and the oldest
+    /// loaded message (`before`), in one answer, plus a little context above
+    /// the hit. Refused beyond [`MAX_JUMP_MESSAGES`].
+    pub fn list_messages_back_to(
+        &self,
+        conversation_id: i64,
+        before_message_id: i64,
+        target_message_id: i64,
+    ) -> Result<Vec<Message>, CoreError> {
+        self.gate()?;
+        self.inner
+            .store
+            .list_messages_back_to(
+                conversation_id,
+                before_message_id,
+                target_message_id,
+                JUMP_CONTEXT,
+                MAX_JUMP_MESSAGES,
+            )?
+            .ok_or_else(|| {
+                CoreError::InvalidInput(format!(
+                    "That message is more than {MAX_JUMP_MESSAGES} messages back in the \
+                     conversation, too far to open at once. Scroll up towards it, or export the \
+                     conversation to read it."
+                ))
+            })
     }
 
     /// Full-text search over every conversation, newest hits first.

@@ -183,6 +183,40 @@ impl Store {
         Ok(messages)
     }
 
+    /// Every message of a conversation from `target` up to (not including)
+    /// `before`, with `context` older ones above `target`, oldest first: what
+    /// the thread needs to show a search hit far above its loaded pages in
+    /// one answer. `None` when that is more than `cap` messages.
+    pub fn list_messages_back_to(
+        &self,
+        conversation: i64,
+        before: i64,
+        target: i64,
+        context: usize,
+        cap: usize,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE conversation_id = ?1
+               AND (sent_at, id) < (SELECT sent_at, id FROM messages WHERE id = ?2)
+               AND (sent_at, id) >= (SELECT sent_at, id FROM messages WHERE id = ?3)
+             ORDER BY sent_at ASC, id ASC LIMIT ?4"
+        ))?;
+        let rows = stmt
+            .query_map(params![conversation, before, target, cap as i64 + 1], message_from_row)?;
+        let range: Vec<Message> = rows.collect::<Result<_, _>>()?;
+        drop(stmt);
+        drop(conn);
+        if range.len() > cap {
+            return Ok(None);
+        }
+        let mut messages = self.list_messages_before(conversation, target, context)?;
+        let mut range = range;
+        attach_reactions(&self.reader(), &mut range)?;
+        messages.extend(range);
+        Ok(Some(messages))
+    }
+
     pub fn message(&self, id: i64) -> Result<Message, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE id = ?1"))?;

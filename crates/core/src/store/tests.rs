@@ -1060,3 +1060,35 @@ fn a_customer_writing_stop_opts_out_and_start_opts_back_in() {
         .unwrap();
     assert!(store.contact_details(conversation).unwrap().opted_out.is_none(), "opted back in");
 }
+
+#[test]
+fn a_far_search_hit_loads_back_to_it_in_one_answer_with_context() {
+    let (_dir, _path, _key, store) = open_new();
+    let events: Vec<_> = (0..200)
+        .flat_map(|i| {
+            text_webhook(
+                &format!("wamid.far.{i}"),
+                "15551234567",
+                "Ana",
+                &format!("m{i}"),
+                T0 / 1000 + i,
+            )
+        })
+        .collect();
+    store.ingest(&events, None, T0).unwrap();
+    let conversation = store.list_conversations(1).unwrap()[0].id;
+    let newest = store.list_messages(conversation, 50).unwrap();
+    let (first_loaded, target) =
+        (newest[0].id, store.list_messages(conversation, 200).unwrap()[20].id);
+    let got =
+        store.list_messages_back_to(conversation, first_loaded, target, 5, 1000).unwrap().unwrap();
+    let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies.first(), Some(&"m15"), "five messages of context above the hit");
+    assert_eq!(bodies.last(), Some(&"m149"), "up to the oldest loaded one, not including it");
+    assert_eq!(got.len(), 135);
+    assert!(got.windows(2).all(|w| (w[0].sent_at, w[0].id) < (w[1].sent_at, w[1].id)), "in order");
+    assert!(
+        store.list_messages_back_to(conversation, first_loaded, target, 5, 100).unwrap().is_none(),
+        "more than the cap is refused, not truncated"
+    );
+}
