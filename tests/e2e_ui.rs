@@ -985,7 +985,54 @@ async fn composer_replies_and_reacts() {
             "WhatsApp takes reactions on the customer's messages only"
         );
         step("reaction removed");
+        human_agent_reply(&client, &sandbox, &n).await;
+        step("Instagram after 24 hours: a human agent's reply, tagged");
     })
+    .await;
+}
+
+/// Instagram, two days after the customer wrote: the composer asks the
+/// agent to confirm a person is replying, and the reply reaches Meta with
+/// the HUMAN_AGENT tag (the sandbox refuses it without).
+async fn human_agent_reply(client: &Client, sandbox: &Sandbox, n: &str) {
+    let igsid = format!("9{}", u64::from_str_radix(n, 16).unwrap() % 10_000_000_000);
+    let two_days = 2 * 24 * 3600;
+    let answer = sandbox
+        .http
+        .post(format!("{}/_sandbox/instagram/{igsid}/send?ago_secs={two_days}", sandbox.graph))
+        .json(&json!({ "type": "text", "text": format!("Still there? ({n})") }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "sandbox refused: {answer:?}");
+    open_conversation(client, &igsid).await;
+    let chip = wait_for(client, "//*[@data-testid='window-state']", STEP_TIMEOUT).await;
+    assert_eq!(text_content(&chip).await, "Human agent · 5 d left");
+    assert!(!exists(client, "[data-testid=composer-input]").await, "no box before confirming");
+    client
+        .find(Locator::Css("[data-testid=human-agent-reply]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let input = wait_for(client, "//*[@data-testid='composer-input']", STEP_TIMEOUT).await;
+    let reply = format!("Yes, a person here ({n})");
+    input.send_keys(&reply).await.unwrap();
+    input.send_keys("\u{E007}").await.unwrap();
+    let sent = sandbox
+        .wait_sent("the human agent's reply", |m| {
+            m["channel"] == "instagram"
+                && m["to"] == json!(igsid)
+                && m["body"]["tag"] == "HUMAN_AGENT"
+        })
+        .await;
+    assert_eq!(sent["body"]["messaging_type"], "MESSAGE_TAG", "{sent}");
+    wait_for(
+        client,
+        &format!("//*[@data-testid='message'][@data-direction='outbound'][contains(., '{reply}')][@data-status='sent' or @data-status='delivered' or @data-status='read']"),
+        STEP_TIMEOUT,
+    )
     .await;
 }
 

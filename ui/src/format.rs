@@ -16,6 +16,10 @@ pub const HOUR: i64 = 60 * MINUTE;
 pub const DAY: i64 = 24 * HOUR;
 
 /// Shown instead of the composer when the customer-service window is closed.
+/// Shown on Instagram between 24 hours and 7 days after the customer wrote.
+pub const HUMAN_AGENT_NOTICE: &str = "More than 24 hours since they wrote: Instagram allows only \
+    a person's reply now (sent with the HUMAN_AGENT tag), for 7 days. No automated messages.";
+
 pub const WINDOW_CLOSED_NOTICE: &str =
     "More than 24 hours since the customer last wrote — only an approved template can be sent";
 
@@ -108,6 +112,9 @@ pub fn day_label(at: UnixMillis, now: UnixMillis, utc_offset_min: i64) -> String
 pub enum WindowState {
     /// Free text allowed for `remaining` more milliseconds.
     Open { remaining: i64 },
+    /// Instagram, past 24 hours: a person may still reply, tagged
+    /// HUMAN_AGENT, for `remaining` more milliseconds (7 days in all).
+    HumanAgent { remaining: i64 },
     /// The customer never wrote, or wrote more than 24 h ago.
     Closed,
 }
@@ -120,8 +127,30 @@ impl WindowState {
         }
     }
 
+    /// The window of a conversation on its channel: on Instagram the
+    /// 24 hours are followed by the human-agent days.
+    pub fn for_conversation(c: &ConversationSummary, now: UnixMillis) -> Self {
+        match (WindowState::of(c.window_expires_at, now), c.channel, c.window_expires_at) {
+            (WindowState::Closed, ChannelKind::Instagram, Some(expires)) => {
+                let human_until = expires - parley_types::WINDOW_MILLIS
+                    + parley_types::INSTAGRAM_HUMAN_AGENT_MILLIS;
+                if human_until > now {
+                    WindowState::HumanAgent { remaining: human_until - now }
+                } else {
+                    WindowState::Closed
+                }
+            }
+            (state, _, _) => state,
+        }
+    }
+
     pub fn is_open(self) -> bool {
         matches!(self, WindowState::Open { .. })
+    }
+
+    /// Whether the agent may type a free-form reply (perhaps as a human agent).
+    pub fn allows_free_text(self) -> bool {
+        matches!(self, WindowState::Open { .. } | WindowState::HumanAgent { .. })
     }
 
     /// "19 h left", "45 min left" or "Template only".
@@ -134,6 +163,12 @@ impl WindowState {
             WindowState::Open { remaining } => {
                 format!("{} min left", (remaining + MINUTE - 1) / MINUTE)
             }
+            WindowState::HumanAgent { remaining } if remaining >= DAY => {
+                format!("Human agent · {} d left", remaining / DAY)
+            }
+            WindowState::HumanAgent { remaining } => {
+                format!("Human agent · {} h left", (remaining + HOUR - 1) / HOUR)
+            }
             WindowState::Closed => "Template only".to_owned(),
         }
     }
@@ -143,6 +178,7 @@ impl WindowState {
         match self {
             WindowState::Open { remaining } if remaining >= HOUR => "open",
             WindowState::Open { .. } => "closing",
+            WindowState::HumanAgent { .. } => "human",
             WindowState::Closed => "closed",
         }
     }
@@ -540,7 +576,7 @@ pub struct RowView {
 }
 
 pub fn row_view(c: &ConversationSummary, now: UnixMillis, utc_offset_min: i64) -> RowView {
-    let window = WindowState::of(c.window_expires_at, now);
+    let window = WindowState::for_conversation(c, now);
     let time = relative_time(c.last_at, now, utc_offset_min);
     let unread = unread_badge(c.unread);
     let mut aria_label = format!("{}, {}", c.title, channel_name(c.channel));
@@ -1088,5 +1124,35 @@ mod tests {
             contact_history_text(&d, NOW, 0),
             "First wrote today · 1 message from them, 12 messages to them · closed"
         );
+    }
+
+    #[test]
+    fn instagram_allows_a_human_agent_for_seven_days() {
+        let mut c = ConversationSummary {
+            id: 1,
+            channel: ChannelKind::Instagram,
+            title: "ig".into(),
+            handle: "1789".into(),
+            last_preview: String::new(),
+            last_at: NOW,
+            unread: 0,
+            window_expires_at: Some(NOW - 2 * DAY + parley_types::WINDOW_MILLIS),
+            draft: None,
+            closed: false,
+        };
+        // The customer wrote 2 days ago: 5 days of human-agent replies left.
+        let w = WindowState::for_conversation(&c, NOW);
+        assert_eq!(w, WindowState::HumanAgent { remaining: 5 * DAY });
+        assert!(w.allows_free_text() && !w.is_open());
+        assert_eq!(w.text(), "Human agent · 5 d left");
+        assert_eq!(w.class(), "human");
+        // 7 days and more: closed (Instagram has no templates to fall back on).
+        c.window_expires_at = Some(NOW - 7 * DAY + parley_types::WINDOW_MILLIS);
+        assert_eq!(WindowState::for_conversation(&c, NOW), WindowState::Closed);
+        // WhatsApp never has it.
+        c.channel = ChannelKind::Whatsapp;
+        c.window_expires_at = Some(NOW - 2 * DAY + parley_types::WINDOW_MILLIS);
+        assert_eq!(WindowState::for_conversation(&c, NOW), WindowState::Closed);
+        assert_eq!(row_view(&c, NOW, 0).window_text, "Template only");
     }
 }

@@ -528,6 +528,17 @@ impl Inner {
         igsid: &str,
         message: &IgCustomerMessage,
     ) -> Result<String, SandboxError> {
+        self.instagram_customer_sends_at(igsid, message, now_ms()).await
+    }
+
+    /// [`Inner::instagram_customer_sends`] as of `now` (ms), which may be in
+    /// the past.
+    async fn instagram_customer_sends_at(
+        &self,
+        igsid: &str,
+        message: &IgCustomerMessage,
+        now: i64,
+    ) -> Result<String, SandboxError> {
         if self.is_shut_down() {
             return Err(SandboxError::ShutDown);
         }
@@ -548,7 +559,6 @@ impl Inner {
             format!("{}/_sandbox/media/{id}/file", self.self_url)
         });
         let story_url = format!("{}/_sandbox/media/story/file", self.self_url);
-        let now = now_ms();
         if !matches!(message, IgCustomerMessage::Delete { .. }) {
             let mut st = lock(&self.state);
             st.ig_customers
@@ -1118,12 +1128,23 @@ async fn control_customer_send(
     }
 }
 
+/// `?ago_secs=N`: the customer wrote N seconds ago (the webhook's
+/// timestamps and the sandbox's own window both say so), for tests of a
+/// conversation past Instagram's 24 hours.
+#[derive(Deserialize, Default)]
+struct Ago {
+    #[serde(default)]
+    ago_secs: u64,
+}
+
 async fn control_instagram_send(
     State(inner): State<Arc<Inner>>,
     Path(igsid): Path<String>,
+    Query(ago): Query<Ago>,
     Json(message): Json<IgCustomerMessage>,
 ) -> Response {
-    match inner.instagram_customer_sends(&igsid, &message).await {
+    let at = now_ms() - (ago.ago_secs.min(30 * 24 * 3600) * 1000) as i64;
+    match inner.instagram_customer_sends_at(&igsid, &message, at).await {
         Ok(id) => Json(json!({ "id": id })).into_response(),
         Err(e) => control_error(e),
     }

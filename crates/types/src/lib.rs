@@ -482,6 +482,10 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 /// The customer-service window length.
 pub const WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
 
+/// Instagram lets a person (not automation) reply up to 7 days after the
+/// customer's last message, tagged HUMAN_AGENT after the first 24 hours.
+pub const INSTAGRAM_HUMAN_AGENT_MILLIS: i64 = 7 * WINDOW_MILLIS;
+
 /// Conversations per `list_conversations` / `list_conversations_before`
 /// answer. A shorter page means the list is complete.
 pub const CONVERSATION_PAGE: usize = 500;

@@ -39,6 +39,10 @@ pub struct ComposerProps {
     /// WhatsApp: a closed window offers the template picker.
     #[prop_or_default]
     pub templates_allowed: bool,
+    /// Instagram past 24 hours: a person may reply (HUMAN_AGENT tag) once
+    /// they say they are one.
+    #[prop_or_default]
+    pub human_agent: bool,
     #[prop_or_default]
     pub reply: Option<ReplyPreview>,
     pub dispatcher: Dispatcher,
@@ -71,6 +75,8 @@ async fn send_file(
 pub fn Composer(props: &ComposerProps) -> Html {
     let id = props.conversation_id;
     let text = use_state(|| props.drafts.get(id));
+    // Instagram past 24 hours: the agent confirmed a person is replying.
+    let human_confirmed = use_state(|| false);
     let input = use_node_ref();
     let file_input = use_node_ref();
     let pending = use_state(|| None::<Rc<Pending>>);
@@ -279,6 +285,27 @@ pub fn Composer(props: &ComposerProps) -> Html {
                         {CHOOSE_TEMPLATE}
                     </button>
                 }
+            </div>
+        };
+    }
+
+    if props.human_agent && !*human_confirmed {
+        let confirm = {
+            let human_confirmed = human_confirmed.clone();
+            Callback::from(move |_: MouseEvent| human_confirmed.set(true))
+        };
+        return html! {
+            <div class="window-closed human-agent" data-testid="human-agent-notice" role="note">
+                {icons::lock_clock()}
+                <span>{format::HUMAN_AGENT_NOTICE}</span>
+                <button
+                    type="button"
+                    class="text-button small choose-template"
+                    data-testid="human-agent-reply"
+                    onclick={confirm}
+                >
+                    {"Reply as a human agent"}
+                </button>
             </div>
         };
     }

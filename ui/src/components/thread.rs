@@ -219,7 +219,7 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
         })
     };
 
-    let window = WindowState::of(conversation.window_expires_at, props.now);
+    let window = WindowState::for_conversation(conversation, props.now);
     // Before the composer reads it: the draft kept from an earlier session.
     props.drafts.prime(conversation.id, conversation.draft.as_deref());
     let window_text =
@@ -361,7 +361,8 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
             <Composer
                 key={conversation.id}
                 conversation_id={conversation.id}
-                window_open={window.is_open()}
+                window_open={window.allows_free_text()}
+                human_agent={matches!(window, WindowState::HumanAgent { .. })}
                 templates_allowed={conversation.channel == ChannelKind::Whatsapp}
                 {reply}
                 dispatcher={props.dispatcher.clone()}

@@ -143,9 +143,8 @@ pub enum QueueRefusal {
 const IN_FLIGHT_LOST: &str = "Parley stopped while this message was being sent, so it may or may \
     not have reached the customer. Check the conversation before sending it again.";
 
-/// Instagram lets a person (not automation) reply up to 7 days after the
-/// customer's last message, tagged HUMAN_AGENT after the first 24 hours.
-pub const INSTAGRAM_HUMAN_WINDOW_MILLIS: i64 = 7 * WINDOW_MILLIS;
+/// Instagram's human-agent window (see `parley_types`).
+pub const INSTAGRAM_HUMAN_WINDOW_MILLIS: i64 = parley_types::INSTAGRAM_HUMAN_AGENT_MILLIS;
 
 /// Why a free-form reply may not be sent now, by channel.
 fn window_refusal(kind: &str, last_inbound: Option<i64>, now_ms: i64) -> Option<QueueRefusal> {
