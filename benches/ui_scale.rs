@@ -269,26 +269,31 @@ async fn measure(client: Client, spec: InboxSpec) -> Figures {
         .unwrap();
     js(&client, &format!("{conv} c.scrollTop = 0; return 1;"), vec![]).await;
 
-    // Search: type each needle, then open its hit (far up the long thread).
-    js(
-        &client,
-        "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true, bubbles: true})); return 1;",
-        vec![],
-    )
-    .await;
-    client.find(Locator::Css("[data-testid=search-input]")).await.unwrap();
+    // Search: for each needle, from another conversation (so the long
+    // thread is not loaded: every jump is a cold one), type it, then open
+    // its hit far up the long thread.
     for k in 0..spec.needles {
-        let word = inbox::needle(k);
-        f.search.push(timed(&client, TIMED_SEARCH, vec![json!(word)]).await);
-        let args = vec![json!(["hit"]), json!(["highlight", word])];
-        f.hit.push(timed(&client, TIMED_CLICK, args).await);
-        // Back to the search box for the next one.
+        js(
+            &client,
+            "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'})); return 1;",
+            vec![],
+        )
+        .await;
+        let others: Vec<&String> = titles.iter().filter(|t| *t != LONG_THREAD).collect();
+        let other = others[k as usize % others.len()];
+        let args = vec![json!(["row", other]), json!(["thread", other])];
+        timed(&client, TIMED_CLICK, args).await;
         js(
             &client,
             "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true, bubbles: true})); return 1;",
             vec![],
         )
         .await;
+        client.find(Locator::Css("[data-testid=search-input]")).await.unwrap();
+        let word = inbox::needle(k);
+        f.search.push(timed(&client, TIMED_SEARCH, vec![json!(word)]).await);
+        let args = vec![json!(["hit"]), json!(["highlight", word])];
+        f.hit.push(timed(&client, TIMED_CLICK, args).await);
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     f

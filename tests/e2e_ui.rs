@@ -371,6 +371,8 @@ async fn link_opens_in_the_browser(client: &Client, browser: &FakeBrowser, n: &s
         assert!(Instant::now() < deadline, "the browser was never asked to open the link");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Long enough for a second, unwanted open to show up.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(browser.opened(), vec![url], "exactly the link, once");
     assert_eq!(client.current_url().await.unwrap(), before, "the window did not navigate");
     assert!(!exists(client, "[data-testid=link-error]").await, "no error shown");
@@ -719,6 +721,8 @@ async fn exists_xpath(client: &Client, xpath: &str) -> bool {
 /// "Closed"; the customer writing again reopens it.
 async fn close_and_reopen(client: &Client, sandbox: &Sandbox, n: &str) {
     let (wa_id, name) = ("15550100041", format!("Cleo Closed {n}"));
+    let other = format!("Olga Open {n}");
+    sandbox.customer_says("15550100042", &other, "still waiting").await;
     sandbox.customer_says(wa_id, &name, "thanks, that's all").await;
     open_conversation(client, &name).await;
     let row = format!("//*[@data-testid='conversation-row'][contains(@aria-label, '{name}')]");
@@ -737,7 +741,7 @@ async fn close_and_reopen(client: &Client, sandbox: &Sandbox, n: &str) {
     )
     .await;
     // Leave it, so the filters need not keep it as the open conversation.
-    open_conversation(client, &format!("Dana Draft {n}")).await;
+    open_conversation(client, &other).await;
     client.find(Locator::Css("[data-filter=open]")).await.unwrap().click().await.unwrap();
     wait_gone(client, &row).await;
     client.find(Locator::Css("[data-filter=closed]")).await.unwrap().click().await.unwrap();

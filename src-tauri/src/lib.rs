@@ -305,13 +305,20 @@ async fn boot(
     options: &Options,
 ) -> Result<(Core, Option<Demo>, Option<PathBuf>), IpcError> {
     let account = data_dir.join(ACCOUNT_PROFILE);
-    if account.join("config.json").exists() {
+    // Decided from the settings file alone: a connection attempt that
+    // failed half-way leaves an unconfigured account profile, which must
+    // not keep the app from starting on the sandbox (its keys may be gone).
+    let configured = account.join("config.json").exists()
+        && parley_core::Profile::open(&account)
+            .and_then(|p| p.load_config())
+            .is_ok_and(|c| c.is_configured());
+    if configured {
         let core = open_core(app, account).await?;
-        if core.is_configured() {
-            tracing::info!("starting the account profile");
-            start(app, &core);
-            return Ok((core, None, None));
-        }
+        tracing::info!("starting the account profile");
+        start(app, &core);
+        return Ok((core, None, None));
+    }
+    if account.exists() {
         tracing::info!("the account profile is not connected yet; starting the sandbox");
     }
 

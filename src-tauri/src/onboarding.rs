@@ -41,10 +41,16 @@ fn enroll_failure(error: CoreError) -> Result<ConnectOutcome, IpcError> {
                  for a new one: a code works once and expires."
             ),
         ),
-        CoreError::InvalidInput(why) => FieldError::new(
-            ConnectField::RelayUrl,
-            format!("{}{}.", why[..1.min(why.len())].to_uppercase(), &why[1.min(why.len())..]),
-        ),
+        CoreError::InvalidInput(why) => {
+            // The core's sentence, capitalised (character-wise: it may not
+            // start with ASCII).
+            let mut chars = why.chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+            FieldError::new(
+                ConnectField::RelayUrl,
+                format!("{}{}.", first.unwrap_or_default(), chars.as_str()),
+            )
+        }
         CoreError::Relay(RelayError::Unreachable(_)) => FieldError::new(
             ConnectField::RelayUrl,
             "No relay answered at this address. Check the address and this computer's \
@@ -100,9 +106,8 @@ impl Shell {
         }
         tracing::info!("business checked with Meta; enrolling the account profile");
         let account = open_core(app, data_dir.join(ACCOUNT_PROFILE)).await?;
-        if let Err(error) =
-            account.enroll(&request.relay_url, &request.enrollment_code, DEVICE_NAME).await
-        {
+        let code = Zeroizing::new(std::mem::take(&mut request.enrollment_code));
+        if let Err(error) = account.enroll(&request.relay_url, &code, DEVICE_NAME).await {
             tracing::info!("enrollment at the relay failed");
             return enroll_failure(error);
         }

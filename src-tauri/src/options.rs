@@ -86,10 +86,34 @@ impl Options {
         if data_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
             return Err("--data-dir must not be empty".into());
         }
-        if graph_url.as_ref().is_some_and(|u| u.trim().is_empty()) {
-            return Err("--graph-url must not be empty".into());
+        if let Some(url) = &graph_url {
+            check_graph_url(url)?;
         }
         Ok(Options { data_dir, demo_auto_chat, graph_url })
+    }
+}
+
+/// `--graph-url` exists for the tests' sandbox. A token sent anywhere else
+/// than Meta must stay on this machine, so only loopback is accepted: a
+/// stray variable or a tampered launcher cannot send it to another host.
+fn check_graph_url(url: &str) -> Result<(), String> {
+    let refuse = || {
+        format!(
+            "--graph-url / {GRAPH_URL_ENV} is for tests and accepts only a loopback address \
+             (http://127.0.0.1:PORT, http://[::1]:PORT or http://localhost:PORT), not {url:?}"
+        )
+    };
+    let parsed = url::Url::parse(url.trim()).map_err(|_| refuse())?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if loopback && matches!(parsed.scheme(), "http" | "https") {
+        Ok(())
+    } else {
+        Err(refuse())
     }
 }
 
@@ -133,6 +157,11 @@ mod tests {
         let o = parse((None, None), &["--graph-url", "http://127.0.0.1:9"]).unwrap();
         assert_eq!(o.graph_url.as_deref(), Some("http://127.0.0.1:9"));
         assert!(parse((None, None), &["--graph-url="]).is_err());
+        for elsewhere in ["https://graph.example.com", "http://10.0.0.1:8080", "file:///tmp/x"] {
+            let e = parse((None, None), &["--graph-url", elsewhere]).unwrap_err();
+            assert!(e.contains("loopback"), "{elsewhere}: {e}");
+        }
+        assert!(parse((None, None), &["--graph-url", "http://localhost:4000"]).is_ok());
     }
 
     #[test]

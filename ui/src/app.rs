@@ -183,6 +183,10 @@ struct DraftCache {
     /// Bumped on every change of a conversation's draft in this session; a
     /// pending save only goes ahead if no newer change followed it.
     edits: HashMap<i64, u64>,
+    /// Conversations with a save on its way to the core. Saves of one
+    /// conversation never overlap (an older text could land last); the one
+    /// in flight saves again if the draft changed meanwhile.
+    saving: std::collections::HashSet<i64>,
 }
 
 impl PartialEq for Drafts {
@@ -227,13 +231,33 @@ impl Drafts {
                     return; // a newer change saves instead
                 }
             }
+            this.flush(id).await;
+        });
+    }
+
+    /// Save the conversation's current draft, and again while it keeps
+    /// changing under the save.
+    async fn flush(&self, id: i64) {
+        if !self.0.borrow_mut().saving.insert(id) {
+            return; // the save in flight picks up the newest text
+        }
+        loop {
+            let (edit, text) = {
+                let cache = self.0.borrow();
+                (cache.edits.get(&id).copied(), cache.text.get(&id).cloned().unwrap_or_default())
+            };
             // Best effort: the text stays in the composer either way, and a
             // refused save (the app locked, the customer erased) has nothing
             // for the agent to act on.
             if let Err(e) = ipc::save_draft(id, &text).await {
                 web_sys::console::warn_1(&format!("Parley: draft not saved: {}", e.message).into());
             }
-        });
+            let mut cache = self.0.borrow_mut();
+            if cache.edits.get(&id).copied() == edit {
+                cache.saving.remove(&id);
+                return;
+            }
+        }
     }
 }
 

@@ -682,14 +682,14 @@ pub fn opt_out_text(
 ) -> String {
     use parley_types::contact::OptOutSource;
     match opt_out {
-        None => "Receives broadcasts and template campaigns.".to_owned(),
+        None => "Marketing templates may be sent to this customer.".to_owned(),
         Some(o) => {
             let who = match o.by {
                 OptOutSource::Agent => "an agent opted them out",
                 OptOutSource::Keyword => "they wrote STOP",
             };
             format!(
-                "Opted out: broadcasts skip this customer ({who} {}).",
+                "Opted out: marketing templates are not sent to this customer ({who} {}).",
                 on_day(o.at, now, utc_offset_min)
             )
         }
@@ -1098,11 +1098,11 @@ mod tests {
     #[test]
     fn contact_panel_lines() {
         use parley_types::contact::{ContactDetails, OptOut, OptOutSource};
-        assert_eq!(opt_out_text(None, NOW, 0), "Receives broadcasts and template campaigns.");
+        assert_eq!(opt_out_text(None, NOW, 0), "Marketing templates may be sent to this customer.");
         let o = OptOut { at: NOW, by: OptOutSource::Keyword };
         assert_eq!(
             opt_out_text(Some(&o), NOW, 0),
-            "Opted out: broadcasts skip this customer (they wrote STOP today)."
+            "Opted out: marketing templates are not sent to this customer (they wrote STOP today)."
         );
         let o = OptOut { at: NOW - 30 * DAY, by: OptOutSource::Agent };
         assert!(opt_out_text(Some(&o), NOW, 0).contains("(an agent opted them out on "));

@@ -242,8 +242,7 @@ mod bridge {
         invoke("list_conversations", no_args(), "loading conversations").await
     }
 
-    /// Oldest first.
-    /// The page of conversations after (`last_at`, `id`) in list order.
+    /// The page of conversations after (`last_at`, `id`), newest first.
     pub async fn list_conversations_before(
         last_at: i64,
         id: i64,

@@ -189,6 +189,10 @@ pub struct Inbox {
     pub more_conversations: bool,
     /// A `list_conversations_before` is in flight.
     pub loading_more_conversations: bool,
+    /// Where the next page starts: the (`last_at`, `id`) of the last row the
+    /// core listed. Not the last row held: events also bring in older
+    /// conversations, and paging after one of them would skip those between.
+    conversations_cursor: Option<(i64, i64)>,
     pub filter: ListFilter,
     /// Indices into `conversations` that pass `filter`, in list order.
     /// Recomputed whenever either changes.
@@ -258,6 +262,7 @@ impl Default for Inbox {
             list_rev: 0,
             more_conversations: false,
             loading_more_conversations: false,
+            conversations_cursor: None,
             thread_rev: 0,
             sync_rev: 0,
             privacy: None,
@@ -610,7 +615,10 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
         }
         Action::ConversationsLoaded(mut snapshot) => {
             state.more_conversations = snapshot.len() >= CONVERSATION_PAGE;
+            // A page asked for before this snapshot is stale: dropped.
+            state.loading_more_conversations = false;
             snapshot.sort_by(conversation_order);
+            state.conversations_cursor = snapshot.last().map(|c| (c.last_at, c.id));
             snapshot.dedup_by_key(|c| c.id);
             // Changes pushed while the snapshot was in flight win over it
             // unless they are older.
@@ -631,18 +639,24 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.list_rev += 1;
         }
         Action::LoadMoreConversations => {
-            let last = state.conversations.last();
-            if let (true, false, Some(last)) =
-                (state.more_conversations, state.loading_more_conversations, last)
-            {
+            if let (true, false, Some((last_at, id))) = (
+                state.more_conversations,
+                state.loading_more_conversations,
+                state.conversations_cursor,
+            ) {
                 state.loading_more_conversations = true;
-                effects
-                    .push(Effect::LoadConversationsBefore { last_at: last.last_at, id: last.id });
+                effects.push(Effect::LoadConversationsBefore { last_at, id });
             }
         }
         Action::MoreConversationsLoaded(page) => {
+            if !state.loading_more_conversations {
+                return effects; // asked for before a reload or the lock
+            }
             state.loading_more_conversations = false;
             state.more_conversations = page.len() >= CONVERSATION_PAGE;
+            if let Some(last) = page.iter().min_by(|a, b| conversation_order(b, a)) {
+                state.conversations_cursor = Some((last.last_at, last.id));
+            }
             // A conversation already listed came from an event or an earlier
             // page, never older than this answer: it stays as it is.
             let known: std::collections::HashSet<i64> =
@@ -1046,6 +1060,7 @@ fn locked(state: &mut Inbox) {
     state.conversations_failed = false;
     state.more_conversations = false;
     state.loading_more_conversations = false;
+    state.conversations_cursor = None;
     state.selected = None;
     state.thread = Thread::default();
     state.search = Search::default();
@@ -1991,6 +2006,20 @@ mod tests {
         assert_eq!(s.conversations[0].unread, 1, "the event's newer copy stays");
         assert!(s.conversations.windows(2).all(|w| conversation_order(&w[0], &w[1]).is_lt()));
         assert_eq!(s.visible.len(), 1000, "the list shows them");
+
+        // A status event touched a conversation far older than any page so
+        // far: it is listed, but the next page still starts after the last
+        // row the core listed, so nothing in between is skipped.
+        reduce(&mut s, changed(conv(9_000, 1, 0)));
+        let fx = reduce(&mut s, Action::LoadMoreConversations);
+        assert_eq!(fx, vec![Effect::LoadConversationsBefore { last_at: 100_000 - 1000, id: 1000 }]);
+        reduce(&mut s, Action::MoreConversationsLoaded(page(1001)));
+        // A page that comes back after a reload is dropped.
+        reduce(&mut s, Action::LoadMoreConversations);
+        reduce(&mut s, Action::ConversationsLoaded(page(1)));
+        let len = s.conversations.len();
+        reduce(&mut s, Action::MoreConversationsLoaded(page(5000)));
+        assert_eq!(s.conversations.len(), len, "stale page ignored");
 
         // A short page ends it.
         reduce(&mut s, Action::LoadMoreConversations);

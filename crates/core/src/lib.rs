@@ -186,8 +186,7 @@ impl Core {
 
     /// True once the device has a relay and a Graph account to talk to.
     pub fn is_configured(&self) -> bool {
-        let config = self.config();
-        config.relay_url.is_some() && config.graph.is_some()
+        self.config().is_configured()
     }
 
     /// Redeem an enrollment `code` at the relay. The device key and relay

@@ -29,6 +29,13 @@ pub struct ProfileConfig {
     pub instagram_account_id: Option<String>,
 }
 
+impl ProfileConfig {
+    /// True once the device has a relay and a Graph account to talk to.
+    pub fn is_configured(&self) -> bool {
+        self.relay_url.is_some() && self.graph.is_some()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphSettings {
     /// `https://graph.facebook.com`, or the sandbox's loopback address.

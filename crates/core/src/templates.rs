@@ -195,6 +195,18 @@ impl Core {
         if let Some(reason) = summary.unsupported_reason() {
             return Err(CoreError::InvalidInput(reason));
         }
+        // The opt-out (an agent's, or the customer's STOP) is honoured here,
+        // where every template leaves: marketing is refused, utility and
+        // authentication messages (an order update, a code) still go.
+        if summary.category.eq_ignore_ascii_case("MARKETING")
+            && self.inner.store.opted_out(request.conversation_id)?
+        {
+            return Err(CoreError::InvalidInput(format!(
+                "this customer opted out of marketing messages, so the marketing template {} \
+                 is not sent; send a utility template, or wait until they write START",
+                summary.name
+            )));
+        }
         let header: Vec<String> =
             request.header_params.iter().map(|v| v.trim().to_owned()).collect();
         let body: Vec<String> = request.body_params.iter().map(|v| v.trim().to_owned()).collect();

@@ -665,6 +665,35 @@ mod templates {
     }
 
     #[tokio::test]
+    async fn marketing_templates_skip_a_customer_who_opted_out_and_utility_ones_still_go() {
+        let (_dir, core, sandbox, conversation) = closed_window().await;
+        core.refresh_templates().await.unwrap();
+        let opt_out = parley_types::contact::ContactUpdate {
+            conversation_id: conversation,
+            notes: String::new(),
+            labels: vec![],
+            opted_out: Some(true),
+        };
+        core.update_contact(&opt_out).unwrap();
+        let err =
+            core.send_template(&request(conversation, "weekend_offer", &[], &["Ana"])).unwrap_err();
+        assert!(err.to_string().contains("opted out of marketing"), "{err}");
+        core.send_template(&request(conversation, "hello_world", &[], &[])).unwrap();
+        assert_eq!(core.flush_outbox().await.unwrap(), 1, "only the utility template");
+        let sent = sandbox.control().sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].body["template"]["name"], "hello_world");
+        // Opted back in: marketing goes again.
+        core.update_contact(&parley_types::contact::ContactUpdate {
+            opted_out: Some(false),
+            ..opt_out
+        })
+        .unwrap();
+        core.send_template(&request(conversation, "weekend_offer", &[], &["Ana"])).unwrap();
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn a_template_meta_refuses_ends_failed_with_a_reason_and_named_values_carry_names() {
         let (_dir, core, sandbox, conversation) = closed_window().await;
         core.refresh_templates().await.unwrap();

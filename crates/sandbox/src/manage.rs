@@ -132,6 +132,19 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
             components: vec![json!({"type":"BODY","text":"Our winter clearance starts today."})],
             rejected_reason: None,
         },
+        TemplateRecord {
+            id: "1000000000000006".into(),
+            name: "weekend_offer".into(),
+            language: "en_US".into(),
+            category: "MARKETING".into(),
+            status: "APPROVED".into(),
+            components: vec![json!({
+                "type": "BODY",
+                "text": "Hi {{1}}, this weekend only: 20% off everything in our shop.",
+                "example": { "body_text": [["Ana"]] },
+            })],
+            rejected_reason: None,
+        },
     ]
 }
 

@@ -431,7 +431,7 @@ async fn templates_are_listed_created_reviewed_by_webhook_and_deleted() {
     assert_eq!(page.templates.len(), 1);
     assert!(page.after.is_some());
     let all = c.list_all_templates(WABA).await.unwrap();
-    assert_eq!(all.len(), 7, "the five seeded templates and the two new ones");
+    assert_eq!(all.len(), 8, "the six seeded templates and the two new ones");
 
     // Now approved, it can be sent (to anyone: templates open conversations).
     let send = to(OutgoingBody::Template {
@@ -449,7 +449,7 @@ async fn templates_are_listed_created_reviewed_by_webhook_and_deleted() {
 
     c.delete_template(WABA, "spring_sale").await.unwrap();
     assert!(c.delete_template(WABA, "spring_sale").await.is_err());
-    assert_eq!(c.list_all_templates(WABA).await.unwrap().len(), 6);
+    assert_eq!(c.list_all_templates(WABA).await.unwrap().len(), 7);
     sb.shutdown().await;
 }
 

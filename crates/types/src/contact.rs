@@ -54,7 +54,9 @@ pub struct ContactUpdate {
     pub conversation_id: i64,
     pub notes: String,
     pub labels: Vec<String>,
-    pub opted_out: bool,
+    /// `None` leaves the opt-out as it is: a STOP that arrived while the
+    /// agent edited the notes must not be undone by saving them.
+    pub opted_out: Option<bool>,
 }
 
 /// One label as kept: trimmed, inner whitespace collapsed. `Err` says what

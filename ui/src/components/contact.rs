@@ -27,6 +27,9 @@ struct Form {
     notes: String,
     labels: Vec<String>,
     opted_out: bool,
+    /// The opt-out as loaded: Save sends it only if the agent changed it,
+    /// so a STOP that arrived meanwhile is not undone.
+    loaded_opted_out: bool,
     dirty: bool,
 }
 
@@ -36,6 +39,7 @@ impl Form {
             notes: d.notes.clone(),
             labels: d.labels.clone(),
             opted_out: d.opted_out.is_some(),
+            loaded_opted_out: d.opted_out.is_some(),
             dirty: false,
         }
     }
@@ -48,26 +52,20 @@ pub fn ContactPanel(props: &ContactPanelProps) -> Html {
     let new_label = use_state(String::new);
     let label_error = use_state(|| None::<String>);
     let status = use_state(|| None::<Result<&'static str, String>>);
+    // Live (not a render's snapshot): read when a reload answers.
+    let dirty = use_mut_ref(|| false);
+    // The thread keys this component by conversation, so one instance only
+    // ever shows one customer: a late answer cannot land on another.
     let id = props.conversation_id;
 
-    // A different conversation: start over.
-    {
-        let (form, status, label_error) = (form.clone(), status.clone(), label_error.clone());
-        use_effect_with(id, move |_| {
-            form.set(Form::default());
-            status.set(None);
-            label_error.set(None);
-        });
-    }
     // Load (and reload on changes); an untouched form follows the data.
     {
-        let (details, form) = (details.clone(), form.clone());
-        use_effect_with((id, props.refresh_key), move |(id, _)| {
-            let id = *id;
+        let (details, form, dirty) = (details.clone(), form.clone(), dirty.clone());
+        use_effect_with(props.refresh_key, move |_| {
             spawn_local(async move {
                 match ipc::contact_details(id).await {
                     Ok(d) => {
-                        if !form.dirty {
+                        if !*dirty.borrow() {
                             form.set(Form::from(&d));
                         }
                         details.set(Some(Ok(d)));
@@ -79,11 +77,12 @@ pub fn ContactPanel(props: &ContactPanelProps) -> Html {
     }
 
     let edit = {
-        let (form, status) = (form.clone(), status.clone());
+        let (form, status, dirty) = (form.clone(), status.clone(), dirty.clone());
         move |change: Box<dyn FnOnce(&mut Form)>| {
             let mut next = (*form).clone();
             change(&mut next);
             next.dirty = true;
+            *dirty.borrow_mut() = true;
             form.set(next);
             status.set(None);
         }
@@ -134,18 +133,21 @@ pub fn ContactPanel(props: &ContactPanelProps) -> Html {
     };
     let notes_error = check_notes(&form.notes).err();
     let save = {
-        let (form, details, status) = (form.clone(), details.clone(), status.clone());
+        let (form, details, status, dirty) =
+            (form.clone(), details.clone(), status.clone(), dirty.clone());
         Callback::from(move |_: MouseEvent| {
             let update = ContactUpdate {
                 conversation_id: id,
                 notes: form.notes.clone(),
                 labels: form.labels.clone(),
-                opted_out: form.opted_out,
+                opted_out: (form.opted_out != form.loaded_opted_out).then_some(form.opted_out),
             };
-            let (form, details, status) = (form.clone(), details.clone(), status.clone());
+            let (form, details, status, dirty) =
+                (form.clone(), details.clone(), status.clone(), dirty.clone());
             spawn_local(async move {
                 match ipc::update_contact(&update).await {
                     Ok(d) => {
+                        *dirty.borrow_mut() = false;
                         form.set(Form::from(&d));
                         details.set(Some(Ok(d)));
                         status.set(Some(Ok("Saved")));
@@ -186,10 +188,7 @@ pub fn ContactPanel(props: &ContactPanelProps) -> Html {
                     }
                 })
                 .collect();
-            let channel = match d.channel {
-                ChannelKind::Whatsapp => "WhatsApp",
-                ChannelKind::Instagram => "Instagram",
-            };
+            let channel = format::channel_name(d.channel);
             html! {
                 <>
                     <dl class="contact-facts">

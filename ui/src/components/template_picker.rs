@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use parley_types::template::TemplateSummary;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlElement, HtmlInputElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::icons;
@@ -75,13 +75,7 @@ fn field_id(n: usize) -> String {
 }
 
 fn focus(id: &str) {
-    if let Some(el) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id(id))
-        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlElement>(e).ok())
-    {
-        let _ = el.focus();
-    }
+    crate::dom::focus_id(id);
 }
 
 fn refresh(state: UseReducerDispatcher<State>) {
@@ -128,14 +122,23 @@ pub fn TemplatePicker(props: &TemplatePickerProps) -> Html {
         });
     }
 
+    // Live, unlike the render's snapshot of `state`: a second Enter before
+    // the re-render must not send the template twice.
+    let in_flight = use_mut_ref(|| false);
     let send = {
         let (state, d, id) = (state.clone(), props.dispatcher.clone(), props.conversation_id);
         Callback::from(move |()| {
+            if *in_flight.borrow() {
+                return;
+            }
             let Some(request) = state.0.request(id) else { return };
-            let (state, d) = (state.dispatcher(), d.clone());
+            *in_flight.borrow_mut() = true;
+            let (state, d, in_flight) = (state.dispatcher(), d.clone(), in_flight.clone());
             state.dispatch(Msg::Sending);
             spawn_local(async move {
-                match ipc::send_template(&request).await {
+                let outcome = ipc::send_template(&request).await;
+                *in_flight.borrow_mut() = false;
+                match outcome {
                     Ok(echo) => {
                         d.dispatch(Action::MessageSent(echo));
                         state.dispatch(Msg::Sent);

@@ -351,6 +351,7 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
             </div>
             if state.contact_open {
                 <ContactPanel
+                    key={conversation.id}
                     conversation_id={conversation.id}
                     refresh_key={conversation.last_at}
                     now={props.now}

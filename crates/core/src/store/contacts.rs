@@ -9,9 +9,11 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{Store, StoreError};
 
-/// A customer's bare STOP (`opt_out`) or START arrived in `conversation`.
-/// A START only undoes an opt-out the customer made themselves: an agent's
-/// decision (say, at the customer's request on the phone) stays.
+/// A customer's bare STOP (`opt_out`) or START, sent at `at`, arrived in
+/// `conversation`. Only the newest keyword counts (webhooks can arrive out
+/// of order), and a START only undoes an opt-out the customer made
+/// themselves: an agent's decision (say, at the customer's request on the
+/// phone) stays.
 pub(super) fn keyword_opt_out(
     tx: &Transaction<'_>,
     conversation: i64,
@@ -19,27 +21,47 @@ pub(super) fn keyword_opt_out(
     at: i64,
 ) -> Result<(), StoreError> {
     let contact = "(SELECT contact_id FROM conversations WHERE id = ?1)";
-    if opt_out {
-        tx.execute(
-            &format!(
-                "UPDATE contacts SET opted_out_at = ?2, opted_out_by = 'keyword'
-                 WHERE id = {contact} AND opted_out_at IS NULL"
-            ),
-            params![conversation, at],
-        )?;
+    let newer = "(opt_keyword_at IS NULL OR opt_keyword_at < ?2)";
+    let sql = if opt_out {
+        format!(
+            "UPDATE contacts SET opt_keyword_at = ?2,
+                 opted_out_at = coalesce(opted_out_at, ?2),
+                 opted_out_by = coalesce(opted_out_by, 'keyword')
+             WHERE id = {contact} AND {newer}"
+        )
     } else {
-        tx.execute(
-            &format!(
-                "UPDATE contacts SET opted_out_at = NULL, opted_out_by = NULL
-                 WHERE id = {contact} AND opted_out_by = 'keyword' AND opted_out_at <= ?2"
-            ),
-            params![conversation, at],
-        )?;
-    }
+        format!(
+            "UPDATE contacts SET opt_keyword_at = ?2,
+                 opted_out_at = CASE WHEN opted_out_by = 'agent' THEN opted_out_at END,
+                 opted_out_by = CASE WHEN opted_out_by = 'agent' THEN opted_out_by END
+             WHERE id = {contact} AND {newer}"
+        )
+    };
+    tx.execute(&sql, params![conversation, at])?;
     Ok(())
 }
 
+/// Whether the customer of `conversation` opted out of marketing.
+pub(super) fn opted_out(
+    conn: &rusqlite::Connection,
+    conversation: i64,
+) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT ct.opted_out_at IS NOT NULL FROM conversations c
+         JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = ?1",
+        params![conversation],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
 impl Store {
+    /// Whether the customer of `conversation` opted out of marketing.
+    pub fn opted_out(&self, conversation: i64) -> Result<bool, StoreError> {
+        opted_out(&self.reader(), conversation)
+    }
+
     /// The contact panel of a conversation.
     pub fn contact_details(&self, conversation: i64) -> Result<ContactDetails, StoreError> {
         let conn = self.reader();
@@ -122,13 +144,25 @@ impl Store {
             )
             .optional()?
             .ok_or(StoreError::NotFound)?;
-        tx.execute(
-            "UPDATE contacts SET notes = ?2,
-                 opted_out_at = CASE WHEN ?3 THEN coalesce(opted_out_at, ?4) END,
-                 opted_out_by = CASE WHEN ?3 THEN coalesce(opted_out_by, 'agent') END
-             WHERE id = ?1",
-            params![contact, update.notes, update.opted_out, now_ms],
-        )?;
+        tx.execute("UPDATE contacts SET notes = ?2 WHERE id = ?1", params![contact, update.notes])?;
+        match update.opted_out {
+            None => {}
+            // Kept as it was when already out (its time and source stay).
+            Some(true) => {
+                tx.execute(
+                    "UPDATE contacts SET opted_out_at = coalesce(opted_out_at, ?2),
+                         opted_out_by = coalesce(opted_out_by, 'agent')
+                     WHERE id = ?1",
+                    params![contact, now_ms],
+                )?;
+            }
+            Some(false) => {
+                tx.execute(
+                    "UPDATE contacts SET opted_out_at = NULL, opted_out_by = NULL WHERE id = ?1",
+                    params![contact],
+                )?;
+            }
+        }
         tx.execute("DELETE FROM contact_labels WHERE contact_id = ?1", params![contact])?;
         let mut insert =
             tx.prepare_cached("INSERT INTO contact_labels (contact_id, label) VALUES (?1, ?2)")?;

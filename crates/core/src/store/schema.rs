@@ -206,6 +206,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT '';
     ALTER TABLE contacts ADD COLUMN opted_out_at INTEGER;
     ALTER TABLE contacts ADD COLUMN opted_out_by TEXT;
+    -- When the newest STOP/START the customer wrote was sent: an older one
+    -- delivered late changes nothing.
+    ALTER TABLE contacts ADD COLUMN opt_keyword_at INTEGER;
     CREATE TABLE contact_labels (
         contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
         label TEXT NOT NULL COLLATE NOCASE,

@@ -492,6 +492,14 @@ fn a_database_from_each_earlier_version_upgrades() {
             )
             .unwrap();
         assert_eq!(store.list_messages(1, 10).unwrap().len(), 2);
+        // What the later migrations added reads back on an upgraded file.
+        let listed = &store.list_conversations(10).unwrap()[0];
+        assert_eq!((listed.draft.as_deref(), listed.closed), (None, false), "v{from}");
+        let contact = store.contact_details(1).unwrap();
+        assert_eq!((contact.notes.as_str(), contact.opted_out.is_none()), ("", true), "v{from}");
+        assert!(store.save_draft(1, "kept", T0).unwrap(), "v{from}");
+        store.set_closed(1, true, T0).unwrap();
+        assert!(store.list_templates().unwrap().is_empty(), "v{from}");
     }
 }
 
@@ -1014,7 +1022,7 @@ fn contact_notes_labels_and_opt_out_are_kept_and_erased_with_the_customer() {
         conversation_id: conversation,
         notes: "Prefers mornings".into(),
         labels: vec![" vip ".into(), "VIP".into(), "wholesale".into()],
-        opted_out: true,
+        opted_out: Some(true),
     };
     store.update_contact(&update, T0 + 5).unwrap();
     let d = store.contact_details(conversation).unwrap();
@@ -1059,6 +1067,25 @@ fn a_customer_writing_stop_opts_out_and_start_opts_back_in() {
         .ingest(&text_webhook("wamid.s3", "15551234567", "Ana", "start", at(30)), None, T0)
         .unwrap();
     assert!(store.contact_details(conversation).unwrap().opted_out.is_none(), "opted back in");
+    // A STOP sent before that START but delivered after it changes nothing.
+    store
+        .ingest(&text_webhook("wamid.s4", "15551234567", "Ana", "STOP", at(25)), None, T0)
+        .unwrap();
+    assert!(store.contact_details(conversation).unwrap().opted_out.is_none(), "older keyword");
+    // Saving notes without touching the opt-out keeps a STOP that arrived
+    // meanwhile.
+    store
+        .ingest(&text_webhook("wamid.s5", "15551234567", "Ana", "stop", at(40)), None, T0)
+        .unwrap();
+    let notes_only = parley_types::contact::ContactUpdate {
+        conversation_id: conversation,
+        notes: "called back".into(),
+        labels: vec![],
+        opted_out: None,
+    };
+    store.update_contact(&notes_only, T0).unwrap();
+    assert!(store.contact_details(conversation).unwrap().opted_out.is_some(), "STOP kept");
+    assert!(store.opted_out(conversation).unwrap());
 }
 
 #[test]
