@@ -558,6 +558,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parley_types::IpcError;
 
     fn stored(components: Value) -> StoredTemplate {
         StoredTemplate {
@@ -620,6 +621,52 @@ mod tests {
             parley_types::IpcError::from(&refresh_error(&GraphError::Http { status: 401 }));
         assert_eq!(denied.code, ErrorCode::Reconnect);
         assert!(denied.message.contains("Reconnect"), "{}", denied.message);
+    }
+
+    #[test]
+    fn a_draft_becomes_meta_components_and_back() {
+        let draft = TemplateDraft {
+            name: "visit".into(),
+            language: "en_US".into(),
+            category: DraftCategory::Utility,
+            parameter_format: ParameterFormat::Positional,
+            header: Some(DraftHeader::Document),
+            body: DraftBody {
+                text: "Your visit on {{1}} is booked.".into(),
+                examples: vec!["Monday".into()],
+            },
+            footer: None,
+            buttons: vec![
+                DraftButton::PhoneNumber {
+                    text: "Call".into(),
+                    phone_number: "+15551234567".into(),
+                },
+                DraftButton::Url {
+                    text: "Map".into(),
+                    url: "https://map.example".into(),
+                    example: None,
+                },
+            ],
+        };
+        let components = components_of(&draft);
+        assert_eq!(components[0], json!({"type":"HEADER","format":"DOCUMENT"}));
+        assert_eq!(components[1]["example"], json!({"body_text": [["Monday"]]}));
+        assert_eq!(
+            components[2]["buttons"],
+            json!([{"type":"PHONE_NUMBER","text":"Call","phone_number":"+15551234567"},
+                   {"type":"URL","text":"Map","url":"https://map.example"}])
+        );
+        let mut t = stored(Value::Array(components));
+        t.name = "visit".into();
+        assert_eq!(draft_of(&t, "pt_BR"), TemplateDraft { language: "pt_BR".into(), ..draft });
+    }
+
+    #[test]
+    fn a_creation_refusal_says_what_happened() {
+        let busy =
+            IpcError::from(&manage_error(&GraphError::Http { status: 503 }, "create the template"));
+        assert_eq!(busy.code, ErrorCode::RetryLater);
+        assert!(busy.message.contains("to create the template. Try again"), "{}", busy.message);
     }
 
     #[test]
