@@ -1,14 +1,21 @@
 //! Message templates: the account's list (refreshed from Meta, stored in the
 //! encrypted database) and sending one, which the 24-hour window does not
 //! restrict. The variables are counted and filled by `parley_types::template`,
-//! the same code the UI's preview uses.
+//! the same code the UI's preview uses. Creating one checks the draft with
+//! `parley_types::template_builder` (the builder's rules), keeps under Meta's
+//! 100 creations an hour, submits it and stores it PENDING; deleting and
+//! duplicating into another language work on the stored list too.
 
-use parley_meta::graph::{GraphError, RetryClass};
+use parley_meta::graph::{GraphError, NewTemplate, RetryClass, TemplateCategory};
 use parley_types::template::{self, SendTemplateRequest, TemplateParam, TemplateSummary};
+use parley_types::template_builder::{
+    self as builder, DraftBody, DraftButton, DraftCategory, DraftHeader, ParameterFormat,
+    TemplateDraft,
+};
 use parley_types::{ErrorCode, InboxEvent, Message};
 use serde_json::{json, Value};
 
-use crate::store::StoredTemplate;
+use crate::store::{Store, StoredTemplate};
 use crate::{new_client_txn_id, now_ms, Core, CoreError};
 
 /// A failed template listing as a sentence, with the code the UI branches
@@ -25,6 +32,211 @@ fn refresh_error(e: &GraphError) -> CoreError {
         _ => (ErrorCode::InvalidInput, e.user_message()),
     };
     CoreError::Meta { message, code }
+}
+
+/// A failed creation or deletion as a sentence: Meta's refusal as it words
+/// it, or what to do when Meta could not be reached.
+fn manage_error(e: &GraphError, action: &str) -> CoreError {
+    let (code, message) = match e.retry_class() {
+        RetryClass::RetryLater => (
+            ErrorCode::RetryLater,
+            format!("Meta could not be reached to {action}. Try again in a moment."),
+        ),
+        RetryClass::Reconnect => (ErrorCode::Reconnect, e.user_message()),
+        _ => (
+            ErrorCode::InvalidInput,
+            match e {
+                GraphError::Meta(_) => format!("Meta refused to {action}: {}", e.user_message()),
+                _ => e.user_message(),
+            },
+        ),
+    };
+    CoreError::Meta { message, code }
+}
+
+/// Meta's limit: template creations per account in any hour.
+pub const TEMPLATE_CREATIONS_PER_HOUR: u64 = 100;
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// The one place the hourly creation limit is decided: refused when 100
+/// templates were submitted in the hour before `now_ms`.
+fn check_creation_quota(store: &Store, now_ms: i64) -> Result<(), CoreError> {
+    let recent = store.template_creations_since(now_ms - HOUR_MS + 1)?;
+    if recent >= TEMPLATE_CREATIONS_PER_HOUR {
+        return Err(CoreError::InvalidInput(format!(
+            "this account submitted {recent} templates in the last hour and Meta allows \
+             {TEMPLATE_CREATIONS_PER_HOUR}; try again in an hour"
+        )));
+    }
+    Ok(())
+}
+
+fn example_block(
+    part: &str,
+    format: ParameterFormat,
+    names: &[String],
+    examples: &[String],
+) -> Option<Value> {
+    if names.is_empty() {
+        return None;
+    }
+    Some(match format {
+        ParameterFormat::Named => {
+            let params: Vec<Value> = names
+                .iter()
+                .zip(examples)
+                .map(|(n, e)| json!({ "param_name": n, "example": e }))
+                .collect();
+            json!({ format!("{part}_text_named_params"): params })
+        }
+        // Meta's shapes: `header_text: [..]`, `body_text: [[..]]`.
+        ParameterFormat::Positional if part == "body" => json!({ "body_text": [examples] }),
+        ParameterFormat::Positional => json!({ format!("{part}_text"): examples }),
+    })
+}
+
+/// Meta's `components` for a (valid) draft, with the examples Meta asks for.
+pub fn components_of(draft: &TemplateDraft) -> Vec<Value> {
+    let format = draft.parameter_format;
+    let mut components = Vec::new();
+    match &draft.header {
+        None => {}
+        Some(DraftHeader::Text { text, example }) => {
+            let mut h = json!({ "type": "HEADER", "format": "TEXT", "text": text });
+            let examples: Vec<String> = example.iter().cloned().collect();
+            if let Some(ex) = example_block("header", format, &template::variables(text), &examples)
+            {
+                h["example"] = ex;
+            }
+            components.push(h);
+        }
+        Some(media) => {
+            let kind = match media {
+                DraftHeader::Image => "IMAGE",
+                DraftHeader::Video => "VIDEO",
+                _ => "DOCUMENT",
+            };
+            components.push(json!({ "type": "HEADER", "format": kind }));
+        }
+    }
+    let mut body = json!({ "type": "BODY", "text": draft.body.text });
+    if let Some(ex) =
+        example_block("body", format, &template::variables(&draft.body.text), &draft.body.examples)
+    {
+        body["example"] = ex;
+    }
+    components.push(body);
+    if let Some(footer) = &draft.footer {
+        components.push(json!({ "type": "FOOTER", "text": footer }));
+    }
+    if !draft.buttons.is_empty() {
+        let buttons: Vec<Value> = draft
+            .buttons
+            .iter()
+            .map(|b| match b {
+                DraftButton::QuickReply { text } => json!({ "type": "QUICK_REPLY", "text": text }),
+                DraftButton::Url { text, url, example } => {
+                    let mut v = json!({ "type": "URL", "text": text, "url": url });
+                    if let Some(ex) = example.as_ref().filter(|_| url.contains("{{")) {
+                        v["example"] = json!([ex]);
+                    }
+                    v
+                }
+                DraftButton::PhoneNumber { text, phone_number } => {
+                    json!({ "type": "PHONE_NUMBER", "text": text, "phone_number": phone_number })
+                }
+                DraftButton::CopyCode { example } => {
+                    json!({ "type": "COPY_CODE", "example": example })
+                }
+            })
+            .collect();
+        components.push(json!({ "type": "BUTTONS", "buttons": buttons }));
+    }
+    components
+}
+
+/// A draft holding everything of a stored template, for `language`.
+pub fn draft_of(t: &StoredTemplate, language: &str) -> TemplateDraft {
+    let summary = summary_of(t);
+    let components: Vec<Value> = serde_json::from_str(&t.components).unwrap_or_default();
+    let find = |kind: &str| {
+        components.iter().find(|c| {
+            c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind))
+        })
+    };
+    let named = summary
+        .header_params
+        .iter()
+        .chain(&summary.body_params)
+        .any(|p| !p.name.chars().all(|c| c.is_ascii_digit()));
+    let header = match summary.header_format.as_deref() {
+        None => None,
+        Some("TEXT") => Some(DraftHeader::Text {
+            text: summary.header_text.clone().unwrap_or_default(),
+            example: summary.header_params.first().and_then(|p| p.example.clone()),
+        }),
+        Some("IMAGE") => Some(DraftHeader::Image),
+        Some("VIDEO") => Some(DraftHeader::Video),
+        Some(_) => Some(DraftHeader::Document),
+    };
+    let buttons = find("BUTTONS")
+        .and_then(|b| b.get("buttons"))
+        .and_then(Value::as_array)
+        .map(|bs| {
+            bs.iter()
+                .filter_map(|b| {
+                    let label = text(b, "text").unwrap_or_default();
+                    let kind = text(b, "type").unwrap_or_default().to_ascii_uppercase();
+                    Some(match kind.as_str() {
+                        "QUICK_REPLY" => DraftButton::QuickReply { text: label },
+                        "URL" => DraftButton::Url {
+                            text: label,
+                            url: text(b, "url").unwrap_or_default(),
+                            example: match b.get("example") {
+                                Some(Value::Array(a)) => {
+                                    a.first().and_then(Value::as_str).map(str::to_owned)
+                                }
+                                Some(Value::String(s)) => Some(s.clone()),
+                                _ => None,
+                            },
+                        },
+                        "PHONE_NUMBER" => DraftButton::PhoneNumber {
+                            text: label,
+                            phone_number: text(b, "phone_number").unwrap_or_default(),
+                        },
+                        "COPY_CODE" => DraftButton::CopyCode {
+                            example: match b.get("example") {
+                                Some(Value::Array(a)) => a
+                                    .first()
+                                    .and_then(Value::as_str)
+                                    .map(str::to_owned)
+                                    .unwrap_or_default(),
+                                _ => text(b, "example").unwrap_or_default(),
+                            },
+                        },
+                        _ => return None,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    TemplateDraft {
+        name: t.name.clone(),
+        language: language.to_owned(),
+        category: DraftCategory::parse(&t.category).unwrap_or(DraftCategory::Utility),
+        parameter_format: if named { ParameterFormat::Named } else { ParameterFormat::Positional },
+        header,
+        body: DraftBody {
+            examples: summary
+                .body_params
+                .iter()
+                .map(|p| p.example.clone().unwrap_or_default())
+                .collect(),
+            text: summary.body,
+        },
+        footer: summary.footer,
+        buttons,
+    }
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -140,17 +352,140 @@ impl Core {
         Ok(self.inner.store.list_templates()?.iter().map(summary_of).collect())
     }
 
+    fn waba_id(&self, what: &str) -> Result<String, CoreError> {
+        self.config().graph.and_then(|g| g.waba_id).ok_or_else(|| {
+            CoreError::InvalidInput(format!(
+                "this profile has no WhatsApp Business Account id, so its templates cannot be \
+                 {what}; connect the account again"
+            ))
+        })
+    }
+
+    /// Submit a new template for Meta's review. The draft is checked first
+    /// (refused with the first broken rule's sentence), then the hourly
+    /// limit, both before anything goes out; once Meta took it, it is
+    /// stored PENDING so the list shows it at once, and the
+    /// `message_template_status_update` webhook settles it later.
+    pub async fn create_template(
+        &self,
+        draft: &TemplateDraft,
+    ) -> Result<TemplateSummary, CoreError> {
+        self.create_template_at(draft, now_ms()).await
+    }
+
+    pub(crate) async fn create_template_at(
+        &self,
+        draft: &TemplateDraft,
+        now_ms: i64,
+    ) -> Result<TemplateSummary, CoreError> {
+        self.gate()?;
+        if let Some(first) = builder::validate(draft).into_iter().next() {
+            return Err(CoreError::InvalidInput(first.message));
+        }
+        let waba_id = self.waba_id("created")?;
+        if self.inner.store.template(&draft.name, &draft.language)?.is_some() {
+            return Err(CoreError::InvalidInput(format!(
+                "there is already a template {} in {}; choose another name or language",
+                draft.name, draft.language
+            )));
+        }
+        check_creation_quota(&self.inner.store, now_ms)?;
+        let components = components_of(draft);
+        let new = NewTemplate {
+            name: draft.name.clone(),
+            category: match draft.category {
+                DraftCategory::Marketing => TemplateCategory::Marketing,
+                DraftCategory::Utility => TemplateCategory::Utility,
+                DraftCategory::Authentication => TemplateCategory::Authentication,
+            },
+            language: draft.language.clone(),
+            components: components.clone(),
+            parameter_format: Some(draft.parameter_format.as_str().to_owned()),
+        };
+        let client = self.graph_client()?;
+        let created = client
+            .create_template(&waba_id, &new)
+            .await
+            .map_err(|e| manage_error(&e, "create the template"))?;
+        self.inner.store.record_template_creation(now_ms, now_ms - HOUR_MS)?;
+        let stored = StoredTemplate {
+            name: draft.name.clone(),
+            language: draft.language.clone(),
+            template_id: Some(created.id),
+            category: created.category.unwrap_or_else(|| draft.category.as_str().to_owned()),
+            status: created.status,
+            components: Value::Array(components).to_string(),
+            rejected_reason: None,
+        };
+        self.inner.store.upsert_template(&stored, now_ms)?;
+        tracing::info!("template submitted for review");
+        Ok(summary_of(&stored))
+    }
+
+    /// Delete the template `name` (every language) at Meta, then here.
+    pub async fn delete_template(&self, name: &str) -> Result<(), CoreError> {
+        self.gate()?;
+        if !builder::valid_template_name(name) {
+            return Err(CoreError::InvalidInput(
+                "that is not a template name; pick a template from the list".into(),
+            ));
+        }
+        let waba_id = self.waba_id("deleted")?;
+        let client = self.graph_client()?;
+        client
+            .delete_template(&waba_id, name)
+            .await
+            .map_err(|e| manage_error(&e, "delete the template"))?;
+        self.inner.store.delete_templates_named(name)?;
+        tracing::info!("template deleted");
+        Ok(())
+    }
+
+    /// A draft of the stored template `name` in `from_language`, with every
+    /// component kept, for `to_language`: the agent translates the texts,
+    /// then submits it with `create_template`.
+    pub fn duplicate_template(
+        &self,
+        name: &str,
+        from_language: &str,
+        to_language: &str,
+    ) -> Result<TemplateDraft, CoreError> {
+        self.gate()?;
+        let stored = self.inner.store.template(name, from_language)?.ok_or_else(|| {
+            CoreError::InvalidInput(format!(
+                "there is no template {name} in {from_language}; refresh the templates and pick \
+                 one from the list"
+            ))
+        })?;
+        if self.inner.store.template(name, to_language)?.is_some() {
+            return Err(CoreError::InvalidInput(format!(
+                "the template {name} already exists in {to_language}; pick another language"
+            )));
+        }
+        Ok(draft_of(&stored, to_language))
+    }
+
+    /// Why Meta rejected the stored template (its reason code, e.g.
+    /// `INVALID_FORMAT`), if it did.
+    pub fn template_rejection(
+        &self,
+        name: &str,
+        language: &str,
+    ) -> Result<Option<String>, CoreError> {
+        self.gate()?;
+        Ok(self
+            .inner
+            .store
+            .template(name, language)?
+            .filter(|t| t.status == "REJECTED")
+            .and_then(|t| t.rejected_reason))
+    }
+
     /// Fetch the account's templates from Meta (every page) and replace the
     /// stored set with them.
     pub async fn refresh_templates(&self) -> Result<Vec<TemplateSummary>, CoreError> {
         self.gate()?;
-        let waba_id = self.config().graph.and_then(|g| g.waba_id).ok_or_else(|| {
-            CoreError::InvalidInput(
-                "this profile has no WhatsApp Business Account id, so its templates cannot be \
-                 listed; connect the account again"
-                    .into(),
-            )
-        })?;
+        let waba_id = self.waba_id("listed")?;
         let client = self.graph_client()?;
         let templates = client.list_all_templates(&waba_id).await.map_err(|e| refresh_error(&e))?;
         let stored: Vec<StoredTemplate> = templates
@@ -235,6 +570,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parley_types::IpcError;
 
     fn stored(components: Value) -> StoredTemplate {
         StoredTemplate {
@@ -297,6 +633,52 @@ mod tests {
             parley_types::IpcError::from(&refresh_error(&GraphError::Http { status: 401 }));
         assert_eq!(denied.code, ErrorCode::Reconnect);
         assert!(denied.message.contains("Reconnect"), "{}", denied.message);
+    }
+
+    #[test]
+    fn a_draft_becomes_meta_components_and_back() {
+        let draft = TemplateDraft {
+            name: "visit".into(),
+            language: "en_US".into(),
+            category: DraftCategory::Utility,
+            parameter_format: ParameterFormat::Positional,
+            header: Some(DraftHeader::Document),
+            body: DraftBody {
+                text: "Your visit on {{1}} is booked.".into(),
+                examples: vec!["Monday".into()],
+            },
+            footer: None,
+            buttons: vec![
+                DraftButton::PhoneNumber {
+                    text: "Call".into(),
+                    phone_number: "+15551234567".into(),
+                },
+                DraftButton::Url {
+                    text: "Map".into(),
+                    url: "https://map.example".into(),
+                    example: None,
+                },
+            ],
+        };
+        let components = components_of(&draft);
+        assert_eq!(components[0], json!({"type":"HEADER","format":"DOCUMENT"}));
+        assert_eq!(components[1]["example"], json!({"body_text": [["Monday"]]}));
+        assert_eq!(
+            components[2]["buttons"],
+            json!([{"type":"PHONE_NUMBER","text":"Call","phone_number":"+15551234567"},
+                   {"type":"URL","text":"Map","url":"https://map.example"}])
+        );
+        let mut t = stored(Value::Array(components));
+        t.name = "visit".into();
+        assert_eq!(draft_of(&t, "pt_BR"), TemplateDraft { language: "pt_BR".into(), ..draft });
+    }
+
+    #[test]
+    fn a_creation_refusal_says_what_happened() {
+        let busy =
+            IpcError::from(&manage_error(&GraphError::Http { status: 503 }, "create the template"));
+        assert_eq!(busy.code, ErrorCode::RetryLater);
+        assert!(busy.message.contains("to create the template. Try again"), "{}", busy.message);
     }
 
     #[test]

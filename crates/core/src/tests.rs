@@ -746,4 +746,313 @@ mod templates {
         assert!(err.to_string().contains("paused, not approved"), "{err}");
         sandbox.shutdown().await;
     }
+
+    /// Creating, deleting and duplicating templates against the sandbox,
+    /// whose review webhook is caught on a loopback port and ingested like
+    /// the relay would hand it over.
+    mod builder {
+        use super::*;
+        use crate::templates::TEMPLATE_CREATIONS_PER_HOUR;
+        use parley_types::template::TemplateSummary;
+        use parley_types::template_builder::{
+            DraftBody, DraftButton, DraftCategory, DraftHeader, ParameterFormat, TemplateDraft,
+        };
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        /// A webhook receiver: every POST body, answered 200.
+        async fn hook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>)
+        {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                while let Ok((mut socket, _)) = listener.accept().await {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        loop {
+                            let n = socket.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                            let Some(head_end) =
+                                buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+                            else {
+                                continue;
+                            };
+                            let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                            let length: usize = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                            if buf.len() < head_end + length {
+                                continue;
+                            }
+                            let body = &buf[head_end..head_end + length];
+                            if let Ok(v) = serde_json::from_slice(body) {
+                                let _ = tx.send(v);
+                            }
+                            let _ = socket
+                                .write_all(
+                                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                                )
+                                .await;
+                            return;
+                        }
+                    });
+                }
+            });
+            (url, rx)
+        }
+
+        /// A core on a fresh sandbox that reviews templates after 50 ms and
+        /// posts its webhooks to the returned receiver.
+        async fn reviewing() -> (
+            tempfile::TempDir,
+            Core,
+            parley_sandbox::SandboxHandle,
+            tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+        ) {
+            let (url, hooks) = hook_receiver().await;
+            let mut config =
+                SandboxConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), Some(url));
+            config.template_review_delay = std::time::Duration::from_millis(50);
+            let sandbox = parley_sandbox::spawn(config).await.unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+            core.configure_graph(
+                GraphSettings {
+                    base_url: sandbox.graph_base_url(),
+                    version: DEFAULT_VERSION.into(),
+                    phone_number_id: DEFAULT_PHONE_NUMBER_ID.into(),
+                    waba_id: Some(DEFAULT_WABA_ID.into()),
+                },
+                Zeroizing::new(DEFAULT_ACCESS_TOKEN.into()),
+            )
+            .unwrap();
+            (dir, core, sandbox, hooks)
+        }
+
+        /// Wait for the sandbox's review of `name` and ingest it.
+        async fn ingest_review(
+            core: &Core,
+            hooks: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+            name: &str,
+        ) -> serde_json::Value {
+            loop {
+                let hook = tokio::time::timeout(std::time::Duration::from_secs(30), hooks.recv())
+                    .await
+                    .expect("the sandbox reviews the template")
+                    .expect("the receiver runs");
+                let value = &hook["entry"][0]["changes"][0]["value"];
+                if value["message_template_name"] == name {
+                    core.store()
+                        .ingest(&parley_meta::webhook::parse_value(&hook).unwrap(), None, now_ms())
+                        .unwrap();
+                    return value.clone();
+                }
+            }
+        }
+
+        fn draft(name: &str) -> TemplateDraft {
+            TemplateDraft {
+                name: name.into(),
+                language: "en_US".into(),
+                category: DraftCategory::Marketing,
+                parameter_format: ParameterFormat::Positional,
+                header: Some(DraftHeader::Text {
+                    text: "Sale for {{1}}".into(),
+                    example: Some("Ana".into()),
+                }),
+                body: DraftBody {
+                    text: "Hi {{1}}, use {{2}} at checkout.".into(),
+                    examples: vec!["Ana".into(), "SPRING".into()],
+                },
+                footer: Some("Reply STOP to opt out".into()),
+                buttons: vec![
+                    DraftButton::QuickReply { text: "Not now".into() },
+                    DraftButton::Url {
+                        text: "Shop".into(),
+                        url: "https://shop.example/s/{{1}}".into(),
+                        example: Some("https://shop.example/s/spring".into()),
+                    },
+                    DraftButton::CopyCode { example: "SPRING".into() },
+                ],
+            }
+        }
+
+        fn stored(core: &Core, name: &str) -> Option<TemplateSummary> {
+            core.list_templates().unwrap().into_iter().find(|t| t.name == name)
+        }
+
+        #[tokio::test]
+        async fn a_created_template_is_listed_pending_then_approved_by_the_review_webhook() {
+            let (_dir, core, sandbox, mut hooks) = reviewing().await;
+            let made = core.create_template(&draft("spring_sale")).await.unwrap();
+            assert_eq!(made.status, "PENDING");
+            let listed = stored(&core, "spring_sale").expect("listed at once");
+            assert_eq!(listed.status, "PENDING");
+            assert_eq!(listed.body, "Hi {{1}}, use {{2}} at checkout.");
+            assert_eq!(listed.header_params[0].example.as_deref(), Some("Ana"));
+            assert_eq!(listed.buttons, vec!["Not now".to_owned(), "Shop".to_owned()]);
+
+            // Meta's shapes reached the sandbox, examples included.
+            let at_meta = core
+                .graph_client()
+                .unwrap()
+                .list_all_templates(DEFAULT_WABA_ID)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|t| t.name == "spring_sale")
+                .unwrap();
+            assert_eq!(at_meta.category.as_deref(), Some("MARKETING"));
+            let c = &at_meta.components;
+            assert_eq!(c[0]["example"], serde_json::json!({"header_text": ["Ana"]}));
+            assert_eq!(c[1]["example"], serde_json::json!({"body_text": [["Ana", "SPRING"]]}));
+            assert_eq!(c[2], serde_json::json!({"type":"FOOTER","text":"Reply STOP to opt out"}));
+            assert_eq!(
+                c[3]["buttons"][1]["example"],
+                serde_json::json!(["https://shop.example/s/spring"])
+            );
+            assert_eq!(
+                c[3]["buttons"][2],
+                serde_json::json!({"type":"COPY_CODE","example":"SPRING"})
+            );
+
+            let review = ingest_review(&core, &mut hooks, "spring_sale").await;
+            assert_eq!(review["event"], "APPROVED");
+            let approved = stored(&core, "spring_sale").unwrap();
+            assert!(approved.is_approved(), "{approved:?}");
+            assert_eq!(core.template_rejection("spring_sale", "en_US").unwrap(), None);
+
+            // The same name and language again is refused before Meta.
+            let again = core.create_template(&draft("spring_sale")).await.unwrap_err();
+            assert!(again.to_string().contains("already a template spring_sale"), "{again}");
+            sandbox.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn a_rejected_template_keeps_the_reason_and_a_broken_draft_never_leaves() {
+            let (_dir, core, sandbox, mut hooks) = reviewing().await;
+            // The sandbox rejects any name holding "reject" as INVALID_FORMAT.
+            let mut named = draft("reject_me");
+            named.parameter_format = ParameterFormat::Named;
+            named.header = None;
+            named.body.text = "Hi {{customer_name}}, your code is {{code}} today.".into();
+            core.create_template(&named).await.unwrap();
+            let at_meta = core
+                .graph_client()
+                .unwrap()
+                .list_all_templates(DEFAULT_WABA_ID)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|t| t.name == "reject_me")
+                .unwrap();
+            assert_eq!(
+                at_meta.components[0]["example"],
+                serde_json::json!({"body_text_named_params": [
+                    {"param_name": "customer_name", "example": "Ana"},
+                    {"param_name": "code", "example": "SPRING"}]})
+            );
+            let review = ingest_review(&core, &mut hooks, "reject_me").await;
+            assert_eq!(review["event"], "REJECTED");
+            assert_eq!(stored(&core, "reject_me").unwrap().status, "REJECTED");
+            assert_eq!(
+                core.template_rejection("reject_me", "en_US").unwrap().as_deref(),
+                Some("INVALID_FORMAT")
+            );
+
+            // A draft breaking a rule is refused with the sentence, nothing sent.
+            let before = sandbox.control().templates().len();
+            let mut bad = draft("bad_one");
+            bad.body.text = "{{1}} and {{2}} at checkout.".into();
+            let err = core.create_template(&bad).await.unwrap_err();
+            assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput);
+            assert!(err.to_string().contains("may not start with a variable"), "{err}");
+            assert_eq!(sandbox.control().templates().len(), before);
+            assert!(stored(&core, "bad_one").is_none());
+            sandbox.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn the_101st_creation_in_an_hour_is_refused_before_meta() {
+            let (_dir, core, sandbox, _hooks) = reviewing().await;
+            let now = now_ms();
+            for i in 0..TEMPLATE_CREATIONS_PER_HOUR as i64 {
+                // 100 submissions in the last hour, the oldest 59 minutes ago.
+                let at = now - 59 * 60 * 1000 + i;
+                core.store().record_template_creation(at, 0).unwrap();
+            }
+            let before = sandbox.control().templates().len();
+            let err = core.create_template_at(&draft("one_too_many"), now).await.unwrap_err();
+            assert_eq!(IpcError::from(&err).code, ErrorCode::InvalidInput);
+            assert!(err.to_string().contains("Meta allows 100; try again in an hour"), "{err}");
+            assert_eq!(sandbox.control().templates().len(), before, "nothing reached the sandbox");
+            assert!(stored(&core, "one_too_many").is_none());
+
+            // An hour after the oldest, one slot is free again.
+            let later = now + 60 * 1000;
+            core.create_template_at(&draft("one_too_many"), later).await.unwrap();
+            assert_eq!(sandbox.control().templates().len(), before + 1);
+            let err = core.create_template_at(&draft("and_another"), later).await.unwrap_err();
+            assert!(err.to_string().contains("Meta allows 100"), "{err}");
+            sandbox.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn delete_removes_every_language_at_the_sandbox_and_here() {
+            let (_dir, core, sandbox, _hooks) = reviewing().await;
+            core.create_template(&draft("old_offer")).await.unwrap();
+            let mut french = draft("old_offer");
+            french.language = "fr".into();
+            core.create_template(&french).await.unwrap();
+            assert_eq!(
+                sandbox.control().templates().iter().filter(|t| t.0 == "old_offer").count(),
+                2
+            );
+            core.delete_template("old_offer").await.unwrap();
+            assert!(sandbox.control().templates().iter().all(|t| t.0 != "old_offer"));
+            assert!(stored(&core, "old_offer").is_none());
+            // Gone at Meta: a second delete is Meta's refusal, as a sentence.
+            let err = core.delete_template("old_offer").await.unwrap_err();
+            assert!(err.to_string().contains("Meta refused to delete the template"), "{err}");
+            assert!(core.delete_template("Not A Name").await.is_err());
+            sandbox.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn duplicate_keeps_the_components_for_another_language() {
+            let (_dir, core, sandbox, _hooks) = reviewing().await;
+            let original = draft("spring_sale");
+            core.create_template(&original).await.unwrap();
+            let copy = core.duplicate_template("spring_sale", "en_US", "es").unwrap();
+            assert_eq!(copy.language, "es");
+            assert_eq!(copy, TemplateDraft { language: "es".into(), ..original.clone() });
+            // Translated and submitted, it is a second language of the name.
+            let mut translated = copy;
+            translated.body.text = "Hola {{1}}, usa {{2}} al pagar.".into();
+            core.create_template(&translated).await.unwrap();
+            assert!(core
+                .list_templates()
+                .unwrap()
+                .iter()
+                .any(|t| t.name == "spring_sale" && t.language == "es"));
+            let err = core.duplicate_template("spring_sale", "en_US", "es").unwrap_err();
+            assert!(err.to_string().contains("already exists in es"), "{err}");
+            let err = core.duplicate_template("nothing_here", "en_US", "es").unwrap_err();
+            assert!(err.to_string().contains("no template nothing_here"), "{err}");
+
+            // A refreshed (Meta-listed) template duplicates too, named variables kept.
+            core.refresh_templates().await.unwrap();
+            let shipped = core.duplicate_template("order_shipped", "en_US", "de").unwrap();
+            assert_eq!(shipped.parameter_format, ParameterFormat::Named);
+            assert!(shipped.body.examples.iter().all(|e| !e.is_empty()), "{shipped:?}");
+            sandbox.shutdown().await;
+        }
+    }
 }

@@ -400,6 +400,7 @@ async fn templates_are_listed_created_reviewed_by_webhook_and_deleted() {
         category: TemplateCategory::Marketing,
         language: "en_US".into(),
         components: body.clone(),
+        parameter_format: None,
     };
     let created = c.create_template(WABA, &new("spring_sale")).await.unwrap();
     assert_eq!(created.status, "PENDING");

@@ -10,6 +10,7 @@ pub mod attachment;
 pub mod contact;
 pub mod onboarding;
 pub mod template;
+pub mod template_builder;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;

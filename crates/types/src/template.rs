@@ -124,7 +124,7 @@ fn is_variable_name(name: &str) -> bool {
 }
 
 /// The `{{…}}` pieces of `text`: (byte range of the whole `{{name}}`, name).
-fn occurrences(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+pub(crate) fn occurrences(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     let mut found = Vec::new();
     let mut from = 0;
     while let Some(open) = text[from..].find("{{") {

@@ -233,6 +233,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, language)
     ) WITHOUT ROWID;
     "#,
+    // 7: when this account last submitted templates, to keep under Meta's
+    // 100 creations per hour before asking (`Core::create_template`).
+    r#"
+    CREATE TABLE template_creations (at INTEGER NOT NULL);
+    CREATE INDEX template_creations_by_at ON template_creations(at);
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -93,6 +93,56 @@ impl Store {
         Ok(stmt.query_row(params![name, language], template_from_row).optional()?)
     }
 
+    /// Store one template (a new one, PENDING review), replacing the row of
+    /// the same name and language.
+    pub fn upsert_template(&self, t: &StoredTemplate, now_ms: i64) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT OR REPLACE INTO templates (name, language, template_id, category, status,
+                 components, rejected_reason, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                t.name,
+                t.language,
+                t.template_id,
+                t.category,
+                t.status,
+                t.components,
+                t.rejected_reason,
+                now_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Remove every language of the template `name`; how many rows went.
+    pub fn delete_templates_named(&self, name: &str) -> Result<usize, StoreError> {
+        Ok(self.writer().execute("DELETE FROM templates WHERE name = ?1", params![name])?)
+    }
+
+    /// How many templates were submitted at or after `since_ms`.
+    pub fn template_creations_since(&self, since_ms: i64) -> Result<u64, StoreError> {
+        let n: i64 = self.reader().query_row(
+            "SELECT count(*) FROM template_creations WHERE at >= ?1",
+            params![since_ms],
+            |r| r.get(0),
+        )?;
+        Ok(n.unsigned_abs())
+    }
+
+    /// Note a submission at `at_ms`, forgetting those before `forget_before_ms`.
+    pub fn record_template_creation(
+        &self,
+        at_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM template_creations WHERE at < ?1", params![forget_before_ms])?;
+        tx.execute("INSERT INTO template_creations (at) VALUES (?1)", params![at_ms])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Queue a template message: `text` is what the thread shows, `send`
     /// the JSON the worker sends (`{name, language, components}`). Templates
     /// may open a conversation, so the 24-hour window is not checked; only

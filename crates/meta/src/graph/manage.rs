@@ -20,8 +20,6 @@ const PHONE_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating
 messaging_limit_tier,code_verification_status,name_status,throughput";
 /// A runaway `paging.next` loop must end somewhere: 100 pages of 100.
 const MAX_TEMPLATE_PAGES: usize = 100;
-/// Meta's limit on a template name.
-const MAX_TEMPLATE_NAME_CHARS: usize = 512;
 
 /// Meta's template categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +72,8 @@ pub struct NewTemplate {
     pub language: String,
     /// HEADER / BODY / FOOTER / BUTTONS component objects in Meta's shape.
     pub components: Vec<Value>,
+    /// `POSITIONAL` or `NAMED`; Meta assumes positional when absent.
+    pub parameter_format: Option<String>,
 }
 
 /// Meta's answer to a template creation.
@@ -142,12 +142,9 @@ fn template_from(v: &Value) -> Option<Template> {
     })
 }
 
-/// Template names Meta accepts: lowercase ASCII letters, digits, `_`.
-pub fn valid_template_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= MAX_TEMPLATE_NAME_CHARS
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
+/// Template names Meta accepts: lowercase ASCII letters, digits, `_` (the
+/// one definition is in `parley-types`, shared with the template builder).
+pub use parley_types::template_builder::valid_template_name;
 
 impl GraphClient {
     /// One page of the account's templates (`limit` 1–100 per page).
@@ -213,12 +210,15 @@ impl GraphClient {
         }
         let url = self
             .url(&[path_segment("WhatsApp Business Account id", waba_id)?, "message_templates"]);
-        let body = json!({
+        let mut body = json!({
             "name": template.name,
             "category": template.category.as_str(),
             "language": template.language,
             "components": template.components,
         });
+        if let Some(format) = &template.parameter_format {
+            body["parameter_format"] = json!(format);
+        }
         let answer = self.post_json(&url, &body).await?;
         Ok(TemplateCreated {
             id: s(&answer, "id")

@@ -41,6 +41,7 @@ async fn templates_list_pages_create_and_delete() {
         components: vec![
             json!({"type":"BODY","text":"Hi {{1}}","example":{"body_text":[["Ana"]]}}),
         ],
+        parameter_format: None,
     };
     let made = client.create_template(WABA, &new).await.unwrap();
     assert_eq!(made.status, "PENDING");
