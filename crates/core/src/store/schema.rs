@@ -230,6 +230,16 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, language)
     ) WITHOUT ROWID;
     "#,
+    // 7: custom attributes of a contact (from imported CSV columns), gone
+    // with the contact. Names compare ignoring case, as the header did.
+    r#"
+    CREATE TABLE contact_attributes (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        value TEXT NOT NULL,
+        PRIMARY KEY (contact_id, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated database has.
