@@ -342,6 +342,11 @@ mod tests {
         let conversations = core.list_conversations().unwrap();
         assert_eq!(conversations.len(), 1);
         assert_eq!(count(&core, "SELECT count(*) FROM contacts"), 2, "the same contact");
+        // The data-rights export carries them too.
+        let out = dir.path().join("export");
+        core.export(&out, Some(conversations[0].id)).unwrap();
+        let contacts = std::fs::read_to_string(out.join("contacts.json")).unwrap();
+        assert!(contacts.contains(r#"{\"City\":\"Oslo\"}"#), "{contacts}");
         core.delete_conversation_data(conversations[0].id).unwrap();
         assert_eq!(count(&core, "SELECT count(*) FROM contact_attributes WHERE value = 'Oslo'"), 0);
         assert_eq!(count(&core, "SELECT count(*) FROM contact_attributes"), 1, "Bob's stay");
