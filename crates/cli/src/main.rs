@@ -179,6 +179,41 @@ enum Command {
         #[command(subcommand)]
         command: inspect::WebhookCommand,
     },
+    /// Import or export the contacts as CSV.
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Import a UTF-8 CSV file with a header row. Columns are found by their
+    /// headers (Name, Phone/WhatsApp, Labels, Notes, Opted out, Instagram;
+    /// the flags override); other columns become custom attributes. Prints
+    /// the report (or, with --dry-run, the preview) as JSON.
+    Import {
+        file: PathBuf,
+        /// Check every row and show what would be saved; save nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The header of the WhatsApp number column.
+        #[arg(long)]
+        whatsapp: Option<String>,
+        /// The header of the name column.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Write the WhatsApp contacts to a CSV file; prints how many.
+    Export {
+        file: PathBuf,
+        /// Only contacts with one of these labels (repeatable).
+        #[arg(long)]
+        label: Vec<String>,
+        /// Only opted-out contacts (true) or only the others (false).
+        #[arg(long)]
+        opted_out: Option<bool>,
+    },
 }
 
 /// The MIME type WhatsApp expects for a file extension.
@@ -317,6 +352,35 @@ async fn main() -> Result<()> {
             );
             stream_events(&core).await?;
             demo.shutdown().await;
+        }
+        Command::Contacts {
+            command: ContactsCommand::Import { file, dry_run, whatsapp, name },
+        } => {
+            let csv = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+            let headers = parley_types::contacts_csv::CsvReader::new(&csv)
+                .next()
+                .and_then(Result::ok)
+                .map(|r| r.cells)
+                .unwrap_or_default();
+            let mut mapping = parley_types::contacts_csv::ColumnMapping::guess(&headers);
+            mapping.whatsapp = whatsapp.or(mapping.whatsapp);
+            mapping.name = name.or(mapping.name);
+            if dry_run {
+                let preview =
+                    core.preview_contacts_import(&csv, &mapping, 20).map_err(user_error)?;
+                print_json(&preview)?;
+            } else {
+                let mut progress = |done, total| eprintln!("{done}/{total}");
+                let report =
+                    core.import_contacts(&csv, &mapping, &mut progress).map_err(user_error)?;
+                print_json(&report)?;
+            }
+        }
+        Command::Contacts { command: ContactsCommand::Export { file, label, opted_out } } => {
+            let filter = parley_types::contacts_csv::ContactsFilter { labels: label, opted_out };
+            let n = core.export_contacts(&filter, &file).map_err(user_error)?;
+            println!("{n}");
         }
         Command::Conversations => print_json(&core.list_conversations().map_err(user_error)?)?,
         Command::Search { query } => print_json(&core.search(&query).map_err(user_error)?)?,

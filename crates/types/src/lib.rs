@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod attachment;
 pub mod contact;
+pub mod contacts_csv;
 pub mod onboarding;
 pub mod template;
 pub mod template_builder;

@@ -8,6 +8,7 @@
 //! is written, and the file is never overwritten.
 
 mod contacts;
+mod contacts_csv;
 mod ingest;
 mod media;
 mod outbox;
@@ -22,6 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
+pub use contacts_csv::BatchOutcome;
 pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};
 pub use outbox::{
@@ -143,7 +145,7 @@ impl Store {
     }
 
     /// A free read connection, or the first one once it is free.
-    fn reader(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
         for reader in &self.readers {
             match reader.try_lock() {
                 Ok(guard) => return guard,

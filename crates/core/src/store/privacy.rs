@@ -223,10 +223,11 @@ impl Store {
             &conn,
             dir,
             "contacts",
-            &["id", "channel", "wa_id", "user_id", "name", "notes", "labels", "opted_out_at", "opted_out_by"],
+            &["id", "channel", "wa_id", "user_id", "name", "notes", "labels", "opted_out_at", "opted_out_by", "attributes"],
             "SELECT ct.id, ch.kind, ct.wa_id, ct.user_id, ct.name, ct.notes,
                     (SELECT group_concat(label, '; ') FROM contact_labels l WHERE l.contact_id = ct.id),
-                    ct.opted_out_at, ct.opted_out_by
+                    ct.opted_out_at, ct.opted_out_by,
+                    (SELECT json_group_object(name, value) FROM contact_attributes a WHERE a.contact_id = ct.id)
              FROM contacts ct
              JOIN channels ch ON ch.id = ct.channel_id
              WHERE ?1 = -1 OR ct.id = (SELECT contact_id FROM conversations WHERE id = ?1) ORDER BY ct.id",
@@ -299,7 +300,8 @@ customers' messages. Keep it somewhere safe, and delete it when done.\n\n\
 contacts.csv / contacts.json            one row per customer: channel, WhatsApp id,\n\
                                         business-scoped user id, name, your notes and\n\
                                         labels, and when and by whom (agent or the\n\
-                                        customer's STOP) they opted out\n\
+                                        customer's STOP) they opted out, and the\n\
+                                        attributes imported for them (a JSON object)\n\
 conversations.csv / conversations.json  one row per conversation with its contact\n\
 messages.csv / messages.json            every message: direction (inbound = from the\n\
                                         customer), Meta's type, text, time (ms since\n\

@@ -239,6 +239,16 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE template_creations (at INTEGER NOT NULL);
     CREATE INDEX template_creations_by_at ON template_creations(at);
     "#,
+    // 8: custom attributes of a contact (from imported CSV columns), gone
+    // with the contact. Names compare ignoring case, as the header did.
+    r#"
+    CREATE TABLE contact_attributes (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        value TEXT NOT NULL,
+        PRIMARY KEY (contact_id, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated database has.
