@@ -23,20 +23,20 @@
 //! session with gnome-keyring (`scripts/with-session.sh`), tauri-driver and
 //! WebKitWebDriver, as the end-to-end tests do.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
 #[path = "../tests/common/inbox.rs"]
 mod inbox;
+#[path = "../tests/common/sandbox_app.rs"]
+mod sandbox_app;
 #[path = "../tests/common/webdriver.rs"]
 mod webdriver;
 
 use inbox::{fill_profile, InboxSpec, LONG_THREAD};
-use webdriver::{wait_for, Driver, KeyringCleanup};
+use webdriver::{wait_for, KeyringCleanup};
 
 const APP: &str = env!("CARGO_BIN_EXE_parley");
 const OPENS: usize = 30;
@@ -111,12 +111,7 @@ struct Figures {
 }
 
 fn main() {
-    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
-        assert!(
-            std::env::var_os(var).is_some(),
-            "{var} is not set: run under scripts/with-session.sh --fresh"
-        );
-    }
+    sandbox_app::require_session();
     let env_u64 = |name: &str, default: u64| {
         std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
     };
@@ -148,8 +143,7 @@ async fn run(name: &str, spec: InboxSpec) -> Figures {
         spec.conversations,
         started.elapsed().as_secs_f64()
     );
-    let driver = Driver::start(&[]);
-    let client = connect(&driver, data_dir.path()).await;
+    let (driver, client) = sandbox_app::start_app(APP, data_dir.path(), &[]).await;
     let outcome = tokio::spawn(measure(client.clone(), spec)).await;
     let _ = client.close().await;
     drop(driver);
@@ -158,28 +152,6 @@ async fn run(name: &str, spec: InboxSpec) -> Figures {
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("cancelled: {e}"),
     }
-}
-
-async fn connect(driver: &Driver, data_dir: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({
-            "application": APP,
-            "args": ["--data-dir", data_dir, "--demo-autochat-secs", "0"],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app");
-    client
-        .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
-        .await
-        .unwrap();
-    client
 }
 
 async fn js(client: &Client, script: &str, args: Vec<Value>) -> Value {
@@ -194,7 +166,6 @@ async fn timed(client: &Client, script: &str, args: Vec<Value>) -> (f64, f64) {
 
 async fn measure(client: Client, spec: InboxSpec) -> Figures {
     let mut f = Figures::default();
-    webdriver::try_the_sandbox(&client).await;
     wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", TIMEOUT).await;
     wait_for(&client, "//*[@data-testid='conversation-row']", TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

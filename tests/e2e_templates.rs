@@ -14,136 +14,23 @@
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/templates.png (the picker
 //! with a filled preview).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
 
-use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::{Client, Locator};
+use serde_json::json;
 
 const APP: &str = env!("CARGO_BIN_EXE_parley");
-const START_TIMEOUT: Duration = Duration::from_secs(90);
-/// The demo tenant's app secret and business ids (parley_sandbox defaults).
-const APP_SECRET: &str = "sandbox-app-secret";
-const WABA_ID: &str = "200000000000001";
-const PHONE_NUMBER_ID: &str = "100000000000001";
-const DISPLAY_NUMBER: &str = "15550001000";
+
+#[path = "common/sandbox_app.rs"]
+mod sandbox_app;
+use sandbox_app::{exists, nonce, now_s, text_message, Sandbox, START_TIMEOUT};
 
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
 use webdriver::{
-    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver,
-    KeyringCleanup, STEP_TIMEOUT,
+    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, STEP_TIMEOUT,
 };
-
-fn require_session() {
-    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
-        assert!(
-            std::env::var_os(var).is_some(),
-            "{var} is not set: run this test through scripts/with-session.sh --fresh"
-        );
-    }
-}
-
-/// Where the sandbox and the demo relay listen.
-struct Sandbox {
-    graph: String,
-    relay: String,
-    http: reqwest::Client,
-}
-
-impl Sandbox {
-    async fn wait(sandbox_dir: &Path) -> Sandbox {
-        let path = sandbox_dir.join("sandbox.json");
-        let deadline = Instant::now() + START_TIMEOUT;
-        let info: Value = loop {
-            if let Ok(bytes) = std::fs::read(&path) {
-                break serde_json::from_slice(&bytes).unwrap();
-            }
-            assert!(Instant::now() < deadline, "the app never wrote {}", path.display());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        Sandbox {
-            graph: info["graph_base_url"].as_str().unwrap().to_owned(),
-            relay: info["relay_url"].as_str().unwrap().trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// Waits until the business sent a message matching `pick`, as the
-    /// sandbox recorded the `/messages` request.
-    async fn wait_sent(&self, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let sent: Vec<Value> = self
-                .http
-                .get(format!("{}/_sandbox/sent", self.graph))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if let Some(found) = sent.into_iter().find(|m| pick(m)) {
-                return found;
-            }
-            assert!(Instant::now() < deadline, "the sandbox never received {what}");
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    /// One customer text, sent at `at` (Unix seconds), as a signed webhook.
-    async fn old_message(&self, wa_id: &str, name: &str, id: &str, at: i64, body: &str) {
-        let body = serde_json::to_vec(&json!({
-            "object": "whatsapp_business_account",
-            "entry": [{
-                "id": WABA_ID,
-                "changes": [{
-                    "field": "messages",
-                    "value": {
-                        "messaging_product": "whatsapp",
-                        "metadata": {
-                            "display_phone_number": DISPLAY_NUMBER,
-                            "phone_number_id": PHONE_NUMBER_ID,
-                        },
-                        "contacts": [{ "profile": { "name": name }, "wa_id": wa_id }],
-                        "messages": [{ "from": wa_id, "id": id, "timestamp": at.to_string(),
-                                       "type": "text", "text": { "body": body } }],
-                    },
-                }],
-            }],
-        }))
-        .unwrap();
-        let signature = parley_meta::signature::sign(APP_SECRET.as_bytes(), &body);
-        let answer = self
-            .http
-            .post(format!("{}/webhooks/meta", self.relay))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", signature)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success(), "relay refused the webhook: {answer:?}");
-    }
-}
-
-fn now_s() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos());
-    format!("{:08x}", h.finish() as u32)
-}
-
-async fn exists(client: &Client, css: &str) -> bool {
-    let script = format!("return document.querySelector({}) !== null;", json!(css));
-    js(client, &script).await == json!(true)
-}
 
 async fn send_disabled(client: &Client) -> bool {
     js(client, "return document.querySelector('[data-testid=template-send]').disabled;").await
@@ -160,40 +47,8 @@ where
     F: FnOnce(Client, PathBuf) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    require_session();
     let data_dir = tempfile::tempdir().unwrap();
-    let sandbox_dir = data_dir.path().join("sandbox");
-    let _keyring = KeyringCleanup(sandbox_dir.clone());
-    let driver = Driver::start(&[]);
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({
-            "application": APP,
-            "args": ["--data-dir", data_dir.path(), "--demo-autochat-secs", "0"],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app");
-    client
-        .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
-        .await
-        .unwrap();
-    webdriver::try_the_sandbox(&client).await;
-    let outcome = tokio::spawn(test(client.clone(), sandbox_dir)).await;
-    if let Err(e) = client.close().await {
-        eprintln!("e2e_templates: closing the session failed: {e}");
-    }
-    drop(driver);
-    match outcome {
-        Ok(()) => {}
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("the test was cancelled: {e}"),
-    }
+    sandbox_app::with_app_on(APP, "templates", &[], data_dir, test).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,9 +61,8 @@ async fn a_closed_window_offers_templates_and_sends_one_with_its_values() {
         let wa_id = "15550100777";
         let name = "Olga Petrova".to_owned();
         let two_days_ago = now_s() - 2 * 24 * 60 * 60;
-        sandbox
-            .old_message(wa_id, &name, &format!("wamid.old.{n}"), two_days_ago, "Thanks, bye!")
-            .await;
+        let old = text_message(wa_id, &format!("wamid.old.{n}"), two_days_ago, "Thanks, bye!");
+        sandbox.webhook(wa_id, &name, vec![old]).await;
         open_conversation(&client, &name).await;
 
         // The window is closed: the template picker, not the reply box.
