@@ -312,6 +312,71 @@ async fn connecting_a_business_checks_with_meta_enrolls_and_switches_to_the_acco
     }
 }
 
+/// A connection that fails at the relay (a code it never issued) leaves an
+/// `account/` profile behind that is not configured. Even when that
+/// profile's keys are gone from the keyring, the next start is the sandbox,
+/// not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_refused_at_the_relay_leaves_the_next_start_on_the_sandbox() {
+    require_session();
+    let work = tempfile::tempdir().unwrap();
+    let relay_db = work.path().join("relay.db");
+    let tenant = stdout_line(&run(relay_admin(&relay_db).args([
+        "tenant",
+        "create",
+        "--name",
+        "refused",
+        "--verify-token",
+        "refused-verify",
+    ])));
+    run(relay_admin(&relay_db).args([
+        "channel",
+        "add",
+        "--tenant",
+        &tenant,
+        "--whatsapp-number",
+        PHONE_NUMBER_ID,
+    ]));
+    let relay = start_relay(&relay_db, "127.0.0.1:0");
+    let sandbox = start_sandbox(&relay.url, "127.0.0.1:0", 100, None);
+    let data_dir = work.path().join("data");
+    let (sandbox_dir, account_dir) = (data_dir.join("sandbox"), data_dir.join("account"));
+    let _keyring = (KeyringCleanup(sandbox_dir.clone()), KeyringCleanup(account_dir.clone()));
+    let args = ["--demo-autochat-secs", "0", "--graph-url", sandbox.url.as_str()];
+
+    let relay_url = relay.url.clone();
+    with_app(&data_dir, &args, |client| async move {
+        wait_for(&client, "//*[@data-testid='welcome']", START_TIMEOUT).await;
+        click(&client, "connect-business").await;
+        type_into(&client, "connect-waba_id", WABA_ID).await;
+        type_into(&client, "connect-phone_number_id", PHONE_NUMBER_ID).await;
+        type_into(&client, "connect-access_token", ACCESS_TOKEN).await;
+        type_into(&client, "connect-relay_url", &relay_url).await;
+        type_into(&client, "connect-enrollment_code", "never-issued-code").await;
+        click(&client, "connect-submit").await;
+        let error =
+            wait_for(&client, "//*[@data-testid='connect-enrollment_code-error']", STEP_TIMEOUT)
+                .await;
+        assert!(text_content(&error).await.contains("refused this enrollment code"));
+    })
+    .await;
+    assert!(account_dir.join("config.json").exists(), "the half-made profile is there");
+    // Its keys go (a keyring reset, another machine's copy of the folder).
+    drop(KeyringCleanup(account_dir.clone()));
+    wait_released(&sandbox_dir).await;
+
+    with_app(&data_dir, &args, |client| async move {
+        wait_for(&client, "//div[contains(@class, 'app')][@data-app-info]", START_TIMEOUT).await;
+        wait_for(&client, "//*[@data-testid='welcome']", START_TIMEOUT).await;
+        assert_eq!(count(&client, "[data-testid=error-banner]").await, 0, "no start-up error");
+        click(&client, "try-sandbox").await;
+        wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
+            .await;
+        assert_eq!(count(&client, "[data-testid=sandbox-badge]").await, 1, "the sandbox");
+    })
+    .await;
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
