@@ -54,7 +54,7 @@ const el = target[0] === 'row'
     ? [...document.querySelectorAll('[data-testid=conversation-row]')]
         .find(r => r.getAttribute('aria-label').startsWith(target[1] + ','))
     : document.querySelector('[data-testid=search-hit]');
-if (!el) { callback(null); return; }
+if (!el) { callback('no target'); return; }
 const done = () => {
     if (expect[0] === 'thread') {
         const t = document.querySelector('[data-testid=thread-title]');
@@ -64,6 +64,7 @@ const done = () => {
     const m = document.querySelector('[data-testid=message][data-highlighted=true]');
     return !!m && m.textContent.includes(expect[1]);
 };
+if (done()) { callback('already there'); return; }
 const t0 = performance.now();
 let finished = false;
 const observer = new MutationObserver(() => {
@@ -159,8 +160,13 @@ async fn js(client: &Client, script: &str, args: Vec<Value>) -> Value {
 }
 
 async fn timed(client: &Client, script: &str, args: Vec<Value>) -> (f64, f64) {
-    let v = client.execute_async(script, args).await.expect("timed script runs");
-    let pair = v.as_array().unwrap_or_else(|| panic!("the awaited change never came: {v}"));
+    let v = client.execute_async(script, args.clone()).await.expect("timed script runs");
+    let pair = v.as_array().unwrap_or_else(|| {
+        panic!(
+            "{args:?}: {}",
+            if v.is_null() { "the change never came".into() } else { v.to_string() }
+        )
+    });
     (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap())
 }
 
@@ -252,8 +258,16 @@ async fn measure(client: Client, spec: InboxSpec) -> Figures {
         .await;
         let others: Vec<&String> = titles.iter().filter(|t| *t != LONG_THREAD).collect();
         let other = others[k as usize % others.len()];
-        let args = vec![json!(["row", other]), json!(["thread", other])];
-        timed(&client, TIMED_CLICK, args).await;
+        let open = js(
+            &client,
+            "const t = document.querySelector('[data-testid=thread-title]'); return t ? t.textContent : null;",
+            vec![],
+        )
+        .await;
+        if open != json!(other) {
+            let args = vec![json!(["row", other]), json!(["thread", other])];
+            timed(&client, TIMED_CLICK, args).await;
+        }
         js(
             &client,
             "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true, bubbles: true})); return 1;",
