@@ -419,6 +419,18 @@ async fn search_jumps(client: &Client, sandbox: &Sandbox, n: &str) {
     .await;
     assert_eq!(in_view, true, "the hit is scrolled into view");
     assert!(message_list_attr(client, "data-rendered").await <= 120);
+    // Opened at the hit, not at the newest: scrolling down pages in the
+    // newer messages up to the last one, the DOM bounded all along.
+    let started = Instant::now();
+    let newest = "//*[@data-testid='message-body'][.='Filler 559']";
+    while !exists_xpath(client, newest).await {
+        assert!(started.elapsed() < STEP_TIMEOUT, "never reached the newest message");
+        js(client, "const l = document.querySelector('[data-testid=message-list]'); l.scrollTop = l.scrollHeight; return 1;")
+            .await;
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(message_list_attr(client, "data-rendered").await <= 120, "DOM rows bounded");
+    }
+    assert_eq!(message_list_attr(client, "data-loaded").await, 560, "no gap, no repeat");
     // Escape closes the search; the list is back.
     js(client, "window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'})); return 1;")
         .await;

@@ -141,17 +141,21 @@ pub async fn set_conversation_closed(
 }
 
 #[tauri::command]
-pub async fn list_messages_back_to(
+pub async fn list_messages_around(
     shell: State<'_, Shell>,
     conversation_id: i64,
-    before_message_id: i64,
-    target_message_id: i64,
+    message_id: i64,
 ) -> Result<Vec<Message>, IpcError> {
-    Ok(shell.core().await?.list_messages_back_to(
-        conversation_id,
-        before_message_id,
-        target_message_id,
-    )?)
+    Ok(shell.core().await?.list_messages_around(conversation_id, message_id)?)
+}
+
+#[tauri::command]
+pub async fn list_messages_after(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    after_message_id: i64,
+) -> Result<Vec<Message>, IpcError> {
+    Ok(shell.core().await?.list_messages_after(conversation_id, after_message_id)?)
 }
 
 #[tauri::command]

@@ -102,11 +102,17 @@ impl Dispatcher {
                 };
                 this.dispatch(action);
             }),
-            Effect::LoadOlderTo { conversation_id, before, target } => spawn_local(async move {
-                let action = match ipc::list_messages_back_to(conversation_id, before, target).await
-                {
-                    Ok(messages) => Action::OlderLoaded { conversation_id, before, messages },
+            Effect::LoadAround { conversation_id, target } => spawn_local(async move {
+                let action = match ipc::list_messages_around(conversation_id, target).await {
+                    Ok(messages) => Action::AroundLoaded { conversation_id, target, messages },
                     Err(error) => Action::OlderFailed { conversation_id, error },
+                };
+                this.dispatch(action);
+            }),
+            Effect::LoadNewer { conversation_id, after } => spawn_local(async move {
+                let action = match ipc::list_messages_after(conversation_id, after).await {
+                    Ok(messages) => Action::NewerLoaded { conversation_id, after, messages },
+                    Err(error) => Action::NewerFailed { conversation_id, error },
                 };
                 this.dispatch(action);
             }),

@@ -145,10 +145,16 @@ mod bridge {
 
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct BackToArgs {
+    struct AroundArgs {
         conversation_id: i64,
-        before_message_id: i64,
-        target_message_id: i64,
+        message_id: i64,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AfterArgs {
+        conversation_id: i64,
+        after_message_id: i64,
     }
 
     #[derive(Serialize)]
@@ -353,14 +359,22 @@ mod bridge {
         invoke_raw("open_link", to_js(&UrlArgs { url }), "opening the link").await.map(drop)
     }
 
-    /// Everything from a far search hit up to the oldest loaded message.
-    pub async fn list_messages_back_to(
+    /// The thread opened at one message (a search hit far back).
+    pub async fn list_messages_around(
         conversation_id: i64,
-        before_message_id: i64,
-        target_message_id: i64,
+        message_id: i64,
     ) -> Result<Vec<Message>, IpcError> {
-        let args = to_js(&BackToArgs { conversation_id, before_message_id, target_message_id });
-        invoke("list_messages_back_to", args, "loading the conversation up to the message").await
+        let args = to_js(&AroundArgs { conversation_id, message_id });
+        invoke("list_messages_around", args, "opening the conversation at the message").await
+    }
+
+    /// The page of messages newer than `after_message_id`.
+    pub async fn list_messages_after(
+        conversation_id: i64,
+        after_message_id: i64,
+    ) -> Result<Vec<Message>, IpcError> {
+        let args = to_js(&AfterArgs { conversation_id, after_message_id });
+        invoke("list_messages_after", args, "loading newer messages").await
     }
 
     /// The contact side panel of a conversation.

@@ -14,7 +14,8 @@ use std::cmp::Ordering;
 
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DeliveryStatus, Direction, ErrorCode, InboxEvent,
-    IpcError, LockState, Message, Reaction, SearchHit, SyncState, UnixMillis, CONVERSATION_PAGE,
+    IpcError, LockState, Message, Reaction, SearchHit, SyncState, UnixMillis, AROUND_AFTER,
+    AROUND_BEFORE, CONVERSATION_PAGE, MESSAGE_PAGE,
 };
 
 /// The messages of the open conversation.
@@ -32,10 +33,14 @@ pub struct Thread {
     pub has_older: bool,
     /// A `list_messages_before` call is in flight.
     pub loading_older: bool,
+    /// The thread was opened at a message far back: the core has messages
+    /// newer than the last loaded one, loaded as the agent scrolls down.
+    pub has_newer: bool,
+    /// A `list_messages_after` call is in flight.
+    pub loading_newer: bool,
     /// A message to scroll to once it is loaded (a search hit).
     pub focus: Option<i64>,
-    /// Whether the jump to `focus` (everything back to it, in one answer)
-    /// was already asked for.
+    /// Whether the thread was already asked to open around `focus`.
     pub focus_jumped: bool,
     /// The message shown highlighted (the last search hit opened).
     pub highlight: Option<i64>,
@@ -345,6 +350,22 @@ pub enum Action {
     RetryMessages,
     /// The agent scrolled to the top of the loaded thread.
     LoadOlder,
+    /// The agent scrolled to the bottom of a thread opened far back.
+    LoadNewer,
+    AroundLoaded {
+        conversation_id: i64,
+        target: i64,
+        messages: Vec<Message>,
+    },
+    NewerLoaded {
+        conversation_id: i64,
+        after: i64,
+        messages: Vec<Message>,
+    },
+    NewerFailed {
+        conversation_id: i64,
+        error: IpcError,
+    },
     OlderLoaded {
         conversation_id: i64,
         before: i64,
@@ -450,11 +471,15 @@ pub enum Effect {
         conversation_id: i64,
         before: i64,
     },
-    /// Everything from `target` (a search hit) up to `before`, at once.
-    LoadOlderTo {
+    /// The thread opened at `target` (a search hit not loaded).
+    LoadAround {
         conversation_id: i64,
-        before: i64,
         target: i64,
+    },
+    /// The page after `after`, the newest loaded message.
+    LoadNewer {
+        conversation_id: i64,
+        after: i64,
     },
     Search {
         seq: u64,
@@ -683,11 +708,14 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             effects.push(Effect::LoadConversations);
         }
         Action::MessagesLoaded { conversation_id, mut messages } => {
-            if state.thread.conversation_id != Some(conversation_id) {
-                return effects; // the agent moved on; a stale answer
+            if state.thread.conversation_id != Some(conversation_id) || state.thread.has_newer {
+                // The agent moved on, or opened an old stretch at a search
+                // hit meanwhile: a stale answer.
+                return effects;
             }
             messages.sort_by(message_order);
             state.thread.has_older = !messages.is_empty();
+            state.thread.loading_newer = false;
             let early = std::mem::replace(&mut state.thread.messages, messages);
             for m in early {
                 upsert_message(&mut state.thread.messages, m);
@@ -698,6 +726,57 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             seek_focus(state, &mut effects);
         }
         Action::LoadOlder => load_older(state, &mut effects),
+        Action::AroundLoaded { conversation_id, target, mut messages } => {
+            let t = &mut state.thread;
+            if t.conversation_id != Some(conversation_id) || t.focus != Some(target) {
+                t.loading_older = false;
+                return effects; // the agent moved on
+            }
+            messages.sort_by(message_order);
+            messages.dedup_by_key(|m| m.id);
+            let at = messages.iter().position(|m| m.id == target);
+            t.loading_older = false;
+            if let Some(at) = at {
+                // A full side means more of the thread lies that way.
+                t.has_older = at >= AROUND_BEFORE;
+                t.has_newer = messages.len() - at > AROUND_AFTER;
+                t.messages = messages;
+                t.loaded = true;
+                t.failed = false;
+            }
+            state.thread_rev += 1;
+            seek_focus(state, &mut effects);
+        }
+        Action::LoadNewer => {
+            let t = &mut state.thread;
+            if let (Some(conversation_id), Some(last), true, false) =
+                (t.conversation_id, t.messages.last(), t.has_newer, t.loading_newer)
+            {
+                t.loading_newer = true;
+                effects.push(Effect::LoadNewer { conversation_id, after: last.id });
+            }
+        }
+        Action::NewerLoaded { conversation_id, after, messages } => {
+            let t = &mut state.thread;
+            if t.conversation_id != Some(conversation_id)
+                || t.messages.last().map(|m| m.id) != Some(after)
+            {
+                t.loading_newer = false;
+                return effects; // reloaded meanwhile
+            }
+            t.loading_newer = false;
+            t.has_newer = messages.len() >= MESSAGE_PAGE;
+            let known: std::collections::HashSet<i64> = t.messages.iter().map(|m| m.id).collect();
+            t.messages.extend(messages.into_iter().filter(|m| !known.contains(&m.id)));
+            t.messages.sort_by(message_order);
+            state.thread_rev += 1;
+        }
+        Action::NewerFailed { conversation_id, error } => {
+            if state.thread.conversation_id == Some(conversation_id) {
+                state.thread.loading_newer = false;
+            }
+            state.error = Some(error);
+        }
         Action::OlderLoaded { conversation_id, before, messages } => {
             if state.thread.conversation_id != Some(conversation_id)
                 || state.thread.messages.first().map(|m| m.id) != Some(before)
@@ -777,14 +856,20 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
         }
         Action::OpenHit(index) => {
-            let Some(hit) = state.search.hits.get(index) else { return effects };
+            let Some(hit) = state.search.hits.get(index).cloned() else { return effects };
             let (conversation_id, message_id) = (hit.message.conversation_id, hit.message.id);
-            if state.conversation(conversation_id).is_none() {
+            if state.conversation(conversation_id).is_none() && hit.conversation.is_none() {
                 state.error = Some(IpcError::new(
                     parley_types::ErrorCode::NotFound,
                     "That conversation is not in the loaded list. Scroll the list or narrow the search.",
                 ));
                 return effects;
+            }
+            if let (None, Some(c)) = (state.conversation(conversation_id), hit.conversation.clone())
+            {
+                // Beyond the pages the list has loaded: list it now.
+                upsert_conversation(&mut state.conversations, c);
+                state.list_rev += 1;
             }
             select(state, conversation_id, &mut effects);
             state.thread.focus = Some(message_id);
@@ -792,9 +877,11 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.thread.highlight = Some(message_id);
             state.thread_rev += 1;
             state.list_rev += 1;
-            if state.thread.loaded {
-                seek_focus(state, &mut effects);
+            if !state.thread.loaded {
+                // Opened at the hit in one request, not the newest page first.
+                effects.retain(|e| *e != Effect::LoadMessages(conversation_id));
             }
+            seek_focus(state, &mut effects);
         }
         Action::ToggleHelp => state.help_open = !state.help_open,
         Action::ToggleContact => {
@@ -919,6 +1006,28 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
             if state.selected == Some(id) && state.focused {
                 mark_read(state, id, &mut effects);
+            }
+        }
+        Action::MessageSent(message)
+            if state.thread.has_newer
+                && state.thread.conversation_id == Some(message.conversation_id) =>
+        {
+            // The thread shows an old stretch: go to the newest, where the
+            // agent's message is.
+            let id = message.conversation_id;
+            state.thread = Thread { conversation_id: Some(id), ..Thread::default() };
+            state.thread_rev += 1;
+            effects.push(Effect::LoadMessages(id));
+        }
+        Action::Event(InboxEvent::MessageChanged { message })
+            if state.thread.has_newer
+                && state.thread.conversation_id == Some(message.conversation_id) =>
+        {
+            // Only what is shown is updated: a new message belongs past the
+            // loaded stretch and arrives with the newer pages.
+            if let Some(m) = state.thread.messages.iter_mut().find(|m| m.id == message.id) {
+                *m = merge_message(m, message);
+                state.thread_rev += 1;
             }
         }
         Action::Event(InboxEvent::MessageChanged { message }) | Action::MessageSent(message) => {
@@ -1087,21 +1196,21 @@ fn load_older(state: &mut Inbox, effects: &mut Vec<Effect>) {
     }
 }
 
-/// A search hit older than the loaded messages: load everything back to it
-/// in one request (paging 500 at a time would take dozens of round trips in
-/// a long thread), or say it could not be reached.
+/// A search hit that is not loaded: open the thread around it in one
+/// request (one page wherever it is; newer pages load as the agent scrolls
+/// down), or say it is gone.
 fn seek_focus(state: &mut Inbox, effects: &mut Vec<Effect>) {
     let Some(target) = state.thread.focus else { return };
     if state.thread.messages.iter().any(|m| m.id == target) {
         return; // the view scrolls to it
     }
     let t = &mut state.thread;
-    if let (Some(conversation_id), Some(first), true, false, false) =
-        (t.conversation_id, t.messages.first(), t.has_older, t.loading_older, t.focus_jumped)
+    if let (Some(conversation_id), false, false) =
+        (t.conversation_id, t.loading_older, t.focus_jumped)
     {
         t.focus_jumped = true;
         t.loading_older = true;
-        effects.push(Effect::LoadOlderTo { conversation_id, before: first.id, target });
+        effects.push(Effect::LoadAround { conversation_id, target });
         state.thread_rev += 1;
     } else if t.loading_older {
         // A page already on its way; its answer seeks again.
@@ -1109,7 +1218,7 @@ fn seek_focus(state: &mut Inbox, effects: &mut Vec<Effect>) {
         state.thread.focus = None;
         state.error = Some(IpcError::new(
             parley_types::ErrorCode::NotFound,
-            "That message is too far back in the conversation to open. Scroll up to find it.",
+            "That message is no longer in the conversation (it may have been deleted).",
         ));
     }
 }
@@ -1599,7 +1708,11 @@ mod tests {
     }
 
     fn hit(id: i64, conversation_id: i64) -> SearchHit {
-        SearchHit { message: msg(id, conversation_id, id, None), conversation_title: "C".into() }
+        SearchHit {
+            message: msg(id, conversation_id, id, None),
+            conversation_title: "C".into(),
+            conversation: None,
+        }
     }
 
     #[test]
@@ -1629,34 +1742,60 @@ mod tests {
     fn opening_a_hit_selects_and_focuses_its_message() {
         let mut s = loaded(vec![conv(1, 100, 0), conv(2, 200, 0)]);
         reduce(&mut s, Action::SearchQuery("x".into()));
-        reduce(&mut s, Action::SearchResults { seq: 1, hits: vec![hit(5, 2), hit(99, 7)] });
+        let mut far = hit(7, 9);
+        far.conversation = Some(conv(9, 1, 0));
+        let hits = vec![hit(5, 2), hit(99, 7), far];
+        reduce(&mut s, Action::SearchResults { seq: 1, hits });
+        // Another conversation: opened at the hit in one request.
         let fx = reduce(&mut s, Action::OpenHit(0));
-        assert_eq!(fx, vec![Effect::LoadMessages(2)]);
+        assert_eq!(fx, vec![Effect::LoadAround { conversation_id: 2, target: 5 }]);
         assert_eq!(s.thread.focus, Some(5));
         assert_eq!(s.thread.highlight, Some(5));
-        // The hit is older than the first page: the thread pages back to it.
-        let fx = reduce(
-            &mut s,
-            Action::MessagesLoaded { conversation_id: 2, messages: vec![msg(50, 2, 500, None)] },
-        );
-        assert_eq!(fx, vec![Effect::LoadOlderTo { conversation_id: 2, before: 50, target: 5 }]);
-        reduce(
-            &mut s,
-            Action::OlderLoaded {
-                conversation_id: 2,
-                before: 50,
-                messages: vec![msg(5, 2, 5, None)],
-            },
-        );
+        // The answer: 100 older messages (more may exist), the hit, 300 newer
+        // (more exist): one page, replacing the thread.
+        let page: Vec<Message> = (0..401).map(|i| msg(1000 + i, 2, 1000 + i, None)).collect();
+        let mut page = page;
+        page[AROUND_BEFORE] = msg(5, 2, 1000 + AROUND_BEFORE as i64, None);
+        reduce(&mut s, Action::AroundLoaded { conversation_id: 2, target: 5, messages: page });
+        assert!(s.thread.loaded && s.thread.has_older && s.thread.has_newer);
         assert_eq!(s.thread.focus, Some(5), "loaded now; the view scrolls to it");
         reduce(&mut s, Action::FocusShown);
         assert_eq!(s.thread.focus, None);
         assert_eq!(s.thread.highlight, Some(5), "still highlighted");
         assert!(s.search.open, "results stay for the next hit");
-        // A conversation outside the loaded list is reported, not opened.
+
+        // Scrolled to the bottom: the next newer page, appended.
+        let last = s.thread.messages.last().unwrap().id;
+        let fx = reduce(&mut s, Action::LoadNewer);
+        assert_eq!(fx, vec![Effect::LoadNewer { conversation_id: 2, after: last }]);
+        assert!(reduce(&mut s, Action::LoadNewer).is_empty(), "one in flight");
+        // A new message meanwhile belongs past the loaded stretch: not shown yet.
+        reduce(
+            &mut s,
+            Action::Event(InboxEvent::MessageChanged { message: msg(9_999, 2, 9_999, None) }),
+        );
+        assert!(s.thread.find(9_999).is_none());
+        let newer: Vec<Message> = (0..3).map(|i| msg(2000 + i, 2, 2000 + i, None)).collect();
+        reduce(&mut s, Action::NewerLoaded { conversation_id: 2, after: last, messages: newer });
+        assert!(!s.thread.has_newer, "a short page: the newest is loaded");
+        assert_eq!(s.thread.messages.last().unwrap().id, 2002);
+
+        // The agent sends while an old stretch shows: back to the newest.
+        let mut s2 = s.clone();
+        s2.thread.has_newer = true;
+        let fx = reduce(&mut s2, Action::MessageSent(msg(3_000, 2, 3_000, None)));
+        assert_eq!(fx, vec![Effect::LoadMessages(2)]);
+
+        // A conversation outside the loaded list (and unknown to the hit).
         reduce(&mut s, Action::OpenHit(1));
         assert_eq!(s.selected, Some(2));
         assert!(s.error.is_some());
+        // One the list has not paged to yet, but the hit carries: listed and opened.
+        s.error = None;
+        let fx = reduce(&mut s, Action::OpenHit(2));
+        assert_eq!(s.selected, Some(9));
+        assert!(s.conversation(9).is_some());
+        assert_eq!(fx, vec![Effect::LoadAround { conversation_id: 9, target: 7 }]);
     }
 
     #[test]
@@ -1665,12 +1804,15 @@ mod tests {
         reduce(&mut s, Action::SearchQuery("x".into()));
         reduce(&mut s, Action::SearchResults { seq: 1, hits: vec![hit(3, 1)] });
         reduce(&mut s, Action::OpenHit(0));
+        // The message was deleted meanwhile: the core answers without it.
         reduce(
             &mut s,
-            Action::MessagesLoaded { conversation_id: 1, messages: vec![msg(9, 1, 9, None)] },
+            Action::AroundLoaded {
+                conversation_id: 1,
+                target: 3,
+                messages: vec![msg(9, 1, 9, None)],
+            },
         );
-        // History ends without the message (it was deleted meanwhile).
-        reduce(&mut s, Action::OlderLoaded { conversation_id: 1, before: 9, messages: vec![] });
         assert_eq!(s.thread.focus, None);
         assert!(s.error.is_some());
     }

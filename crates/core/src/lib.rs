@@ -49,7 +49,7 @@ const SETTING_NOTIFICATIONS: &str = "notifications.content";
 /// How many conversations the list shows at first.
 pub use parley_types::CONVERSATION_PAGE;
 /// How many messages of a thread are loaded at first.
-pub const MESSAGE_PAGE: usize = 500;
+pub use parley_types::MESSAGE_PAGE;
 /// How many search hits are returned.
 pub const SEARCH_PAGE: usize = 100;
 
@@ -82,11 +82,6 @@ struct Inner {
     gate: lock::Gate,
     _lock: profile::ProfileLock,
 }
-
-/// The most messages a jump to a search hit loads at once.
-pub const MAX_JUMP_MESSAGES: usize = 100_000;
-/// Older messages shown above a search hit jumped to.
-const JUMP_CONTEXT: usize = 30;
 
 /// Far above any message Meta accepts (4,096 characters of text), so only a
 /// runaway paste is refused.
@@ -370,50 +365,53 @@ impl Core {
         )?)
     }
 
-    /// Everything between a search hit far back in a thread and the oldest
-    /// loaded message (`before`), in one answer, plus a little context above
-    /// the hit. Refused beyond [`MAX_JUMP_MESSAGES`].
-    pub fn list_messages_back_to(
+    /// The thread opened at one message (a search hit, however far back):
+    /// [`parley_types::AROUND_BEFORE`] older messages, the message and up to
+    /// [`parley_types::AROUND_AFTER`] newer ones.
+    pub fn list_messages_around(
         &self,
         conversation_id: i64,
-        before_message_id: i64,
-        target_message_id: i64,
+        message_id: i64,
     ) -> Result<Vec<Message>, CoreError> {
         self.gate()?;
-        self.inner
-            .store
-            .list_messages_back_to(
-                conversation_id,
-                before_message_id,
-                target_message_id,
-                JUMP_CONTEXT,
-                MAX_JUMP_MESSAGES,
-            )?
-            .ok_or_else(|| {
-                CoreError::InvalidInput(format!(
-                    "That message is more than {MAX_JUMP_MESSAGES} messages back in the \
-                     conversation, too far to open at once. Scroll up towards it, or export the \
-                     conversation to read it."
-                ))
-            })
+        Ok(self.inner.store.list_messages_around(
+            conversation_id,
+            message_id,
+            parley_types::AROUND_BEFORE,
+            parley_types::AROUND_AFTER,
+        )?)
+    }
+
+    /// The page of messages newer than `after_message_id`, oldest first.
+    pub fn list_messages_after(
+        &self,
+        conversation_id: i64,
+        after_message_id: i64,
+    ) -> Result<Vec<Message>, CoreError> {
+        self.gate()?;
+        Ok(self.inner.store.list_messages_after(conversation_id, after_message_id, MESSAGE_PAGE)?)
     }
 
     /// Full-text search over every conversation, newest hits first.
     pub fn search(&self, query: &str) -> Result<Vec<SearchHit>, CoreError> {
         self.gate()?;
         let messages = self.inner.store.search(query, SEARCH_PAGE)?;
-        let mut titles = std::collections::HashMap::new();
+        let mut conversations = std::collections::HashMap::new();
         let mut hits = Vec::with_capacity(messages.len());
         for message in messages {
-            let title = match titles.get(&message.conversation_id) {
-                Some(title) => String::clone(title),
+            let conversation = match conversations.get(&message.conversation_id) {
+                Some(c) => ConversationSummary::clone(c),
                 None => {
-                    let title = self.inner.store.conversation(message.conversation_id)?.title;
-                    titles.insert(message.conversation_id, title.clone());
-                    title
+                    let c = self.inner.store.conversation(message.conversation_id)?;
+                    conversations.insert(message.conversation_id, c.clone());
+                    c
                 }
             };
-            hits.push(SearchHit { message, conversation_title: title });
+            hits.push(SearchHit {
+                message,
+                conversation_title: conversation.title.clone(),
+                conversation: Some(conversation),
+            });
         }
         Ok(hits)
     }

@@ -297,6 +297,10 @@ pub struct SearchHit {
     pub message: Message,
     /// The conversation's title, to show beside the hit.
     pub conversation_title: String,
+    /// The hit's conversation, so it opens even when the list has not paged
+    /// that far yet.
+    #[serde(default)]
+    pub conversation: Option<ConversationSummary>,
 }
 
 /// Request of the `send_text` command.
@@ -491,6 +495,15 @@ pub const INSTAGRAM_HUMAN_AGENT_MILLIS: i64 = 7 * WINDOW_MILLIS;
 /// Conversations per `list_conversations` / `list_conversations_before`
 /// answer. A shorter page means the list is complete.
 pub const CONVERSATION_PAGE: usize = 500;
+
+/// Messages per `list_messages` / `list_messages_before` /
+/// `list_messages_after` answer. A shorter page means that end is reached.
+pub const MESSAGE_PAGE: usize = 500;
+
+/// `list_messages_around` answers up to this many messages older than the
+/// one asked for, the message itself, and up to [`AROUND_AFTER`] newer ones.
+pub const AROUND_BEFORE: usize = 100;
+pub const AROUND_AFTER: usize = 300;
 
 #[cfg(test)]
 mod tests {

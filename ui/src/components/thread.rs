@@ -127,6 +127,10 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 s.window.slide_down(messages);
                 drop((s, state));
                 rerender.force_update();
+            } else if gap_below < EDGE_PX && state.thread.has_newer && !state.thread.loading_newer {
+                // Opened far back (a search hit): the next newer page.
+                drop((s, state));
+                d.dispatch(Action::LoadNewer);
             }
         })
     };
@@ -165,7 +169,10 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 });
                 let sent = last_is_outbound
                     && previous.is_some_and(|p| p.last_message != current.last_message);
-                if opened || sent || *at_bottom.borrow() {
+                // Following the bottom only makes sense at the newest
+                // message; a thread opened far back pages down instead.
+                let newest_loaded = !d.state().thread.has_newer;
+                if opened || sent || (*at_bottom.borrow() && newest_loaded) {
                     if !slice.borrow().window.follows_bottom() {
                         slice.borrow_mut().window = ThreadWindow::bottom();
                     }

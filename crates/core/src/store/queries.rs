@@ -183,38 +183,52 @@ impl Store {
         Ok(messages)
     }
 
-    /// Every message of a conversation from `target` up to (not including)
-    /// `before`, with `context` older ones above `target`, oldest first: what
-    /// the thread needs to show a search hit far above its loaded pages in
-    /// one answer. `None` when that is more than `cap` messages.
-    pub fn list_messages_back_to(
+    /// A thread opened at `target` (a search hit far back): up to `before`
+    /// older messages, the target, and up to `after` newer ones, oldest
+    /// first. One page, wherever the target is.
+    pub fn list_messages_around(
         &self,
         conversation: i64,
-        before: i64,
         target: i64,
-        context: usize,
-        cap: usize,
-    ) -> Result<Option<Vec<Message>>, StoreError> {
+        before: usize,
+        after: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut messages = self.list_messages_before(conversation, target, before)?;
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(&format!(
             "{MESSAGE_SELECT} WHERE conversation_id = ?1
-               AND (sent_at, id) < (SELECT sent_at, id FROM messages WHERE id = ?2)
-               AND (sent_at, id) >= (SELECT sent_at, id FROM messages WHERE id = ?3)
-             ORDER BY sent_at ASC, id ASC LIMIT ?4"
+               AND (sent_at, id) >= (SELECT sent_at, id FROM messages
+                                     WHERE id = ?2 AND conversation_id = ?1)
+             ORDER BY sent_at ASC, id ASC LIMIT ?3"
         ))?;
-        let rows = stmt
-            .query_map(params![conversation, before, target, cap as i64 + 1], message_from_row)?;
-        let range: Vec<Message> = rows.collect::<Result<_, _>>()?;
-        drop(stmt);
-        drop(conn);
-        if range.len() > cap {
-            return Ok(None);
+        let rows =
+            stmt.query_map(params![conversation, target, after as i64 + 1], message_from_row)?;
+        let mut from_target: Vec<Message> = rows.collect::<Result<_, _>>()?;
+        if from_target.first().map(|m| m.id) != Some(target) {
+            return Err(StoreError::NotFound);
         }
-        let mut messages = self.list_messages_before(conversation, target, context)?;
-        let mut range = range;
-        attach_reactions(&self.reader(), &mut range)?;
-        messages.extend(range);
-        Ok(Some(messages))
+        attach_reactions(&conn, &mut from_target)?;
+        messages.extend(from_target);
+        Ok(messages)
+    }
+
+    /// The `limit` messages after `after` (newer), oldest first.
+    pub fn list_messages_after(
+        &self,
+        conversation: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE conversation_id = ?1
+               AND (sent_at, id) > (SELECT sent_at, id FROM messages WHERE id = ?2)
+             ORDER BY sent_at ASC, id ASC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![conversation, after, limit as i64], message_from_row)?;
+        let mut messages: Vec<Message> = rows.collect::<Result<_, _>>()?;
+        attach_reactions(&conn, &mut messages)?;
+        Ok(messages)
     }
 
     pub fn message(&self, id: i64) -> Result<Message, StoreError> {

@@ -1089,7 +1089,7 @@ fn a_customer_writing_stop_opts_out_and_start_opts_back_in() {
 }
 
 #[test]
-fn a_far_search_hit_loads_back_to_it_in_one_answer_with_context() {
+fn a_thread_opens_around_a_far_message_and_pages_newer_from_there() {
     let (_dir, _path, _key, store) = open_new();
     let events: Vec<_> = (0..200)
         .flat_map(|i| {
@@ -1104,18 +1104,23 @@ fn a_far_search_hit_loads_back_to_it_in_one_answer_with_context() {
         .collect();
     store.ingest(&events, None, T0).unwrap();
     let conversation = store.list_conversations(1).unwrap()[0].id;
-    let newest = store.list_messages(conversation, 50).unwrap();
-    let (first_loaded, target) =
-        (newest[0].id, store.list_messages(conversation, 200).unwrap()[20].id);
-    let got =
-        store.list_messages_back_to(conversation, first_loaded, target, 5, 1000).unwrap().unwrap();
-    let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies.first(), Some(&"m15"), "five messages of context above the hit");
-    assert_eq!(bodies.last(), Some(&"m149"), "up to the oldest loaded one, not including it");
-    assert_eq!(got.len(), 135);
-    assert!(got.windows(2).all(|w| (w[0].sent_at, w[0].id) < (w[1].sent_at, w[1].id)), "in order");
+    let all = store.list_messages(conversation, 200).unwrap();
+    let target = all[20].id;
+    let around = store.list_messages_around(conversation, target, 5, 10).unwrap();
+    let bodies: Vec<&str> = around.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies.first(), Some(&"m15"), "five older ones");
+    assert_eq!(bodies.last(), Some(&"m30"), "the target and ten newer ones");
+    assert_eq!(around.len(), 16);
+    let newer = store.list_messages_after(conversation, around.last().unwrap().id, 50).unwrap();
+    assert_eq!(newer.first().map(|m| m.body.as_str()), Some("m31"), "no gap, no repeat");
+    assert_eq!(newer.len(), 50);
+    let tail = store.list_messages_after(conversation, all[195].id, 50).unwrap();
+    assert_eq!(tail.len(), 4, "a short page at the newest end");
     assert!(
-        store.list_messages_back_to(conversation, first_loaded, target, 5, 100).unwrap().is_none(),
-        "more than the cap is refused, not truncated"
+        matches!(
+            store.list_messages_around(conversation + 1, target, 5, 10),
+            Err(StoreError::NotFound)
+        ),
+        "a message of another conversation is not found"
     );
 }
