@@ -20,7 +20,7 @@ use parley_types::onboarding::{
 };
 use parley_types::{ErrorCode, IpcError};
 use tauri::AppHandle;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{lock, open_core, start, Shell, ACCOUNT_PROFILE};
 
@@ -60,6 +60,17 @@ fn enroll_failure(error: CoreError) -> Result<ConnectOutcome, IpcError> {
     }))
 }
 
+/// A connect request whose access token and enrollment code are zeroed
+/// when it is dropped, on every path out of `connect_business`.
+struct WipedOnDrop(ConnectRequest);
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        self.0.access_token.zeroize();
+        self.0.enrollment_code.zeroize();
+    }
+}
+
 impl Shell {
     /// Check, enroll, save and switch to the account profile (see the
     /// module documentation). A refusal names the field to fix.
@@ -70,12 +81,15 @@ impl Shell {
     ) -> Result<ConnectOutcome, IpcError> {
         let mut request = {
             let mut received = received;
-            let request = trimmed(&received);
-            // Wipe the token as received; the trimmed copy is the only one.
-            drop(Zeroizing::new(std::mem::take(&mut received.access_token)));
+            let request = WipedOnDrop(trimmed(&received));
+            // Wipe the secrets as received; the trimmed copy is the only one,
+            // and it is wiped however this function ends.
+            received.access_token.zeroize();
+            received.enrollment_code.zeroize();
             request
         };
-        let errors = validate_connect(&request);
+        let request = &mut request.0;
+        let errors = validate_connect(request);
         if !errors.is_empty() {
             return Ok(ConnectOutcome::Refused { errors });
         }

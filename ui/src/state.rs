@@ -730,12 +730,21 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             let t = &mut state.thread;
             if t.conversation_id != Some(conversation_id) || t.focus != Some(target) {
                 t.loading_older = false;
-                return effects; // the agent moved on
+                if t.conversation_id == Some(conversation_id) {
+                    // Another hit of this conversation was opened meanwhile.
+                    t.focus_jumped = false;
+                    seek_focus(state, &mut effects);
+                }
+                return effects;
             }
             messages.sort_by(message_order);
             messages.dedup_by_key(|m| m.id);
             let at = messages.iter().position(|m| m.id == target);
             t.loading_older = false;
+            if at.is_none() && !t.loaded {
+                // The hit is gone (deleted or purged): the newest messages.
+                effects.push(Effect::LoadMessages(conversation_id));
+            }
             if let Some(at) = at {
                 // A full side means more of the thread lies that way.
                 t.has_older = at >= AROUND_BEFORE;
@@ -796,6 +805,11 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.thread.loading_older = false;
                 state.thread.focus = None;
                 state.thread_rev += 1;
+                if !state.thread.loaded {
+                    // Opened at a hit that could not be loaded: show the
+                    // newest messages instead of a spinner.
+                    effects.push(Effect::LoadMessages(conversation_id));
+                }
             }
             state.error = Some(error);
         }
@@ -1815,6 +1829,29 @@ mod tests {
         );
         assert_eq!(s.thread.focus, None);
         assert!(s.error.is_some());
+        // Not left on a spinner: the newest messages load instead.
+        assert!(!s.thread.loaded);
+        let mut s2 = loaded(vec![conv(1, 100, 0)]);
+        reduce(&mut s2, Action::SearchQuery("x".into()));
+        reduce(&mut s2, Action::SearchResults { seq: 1, hits: vec![hit(3, 1), hit(4, 1)] });
+        reduce(&mut s2, Action::OpenHit(0));
+        // The core refused (purged meanwhile): the newest page instead.
+        let e = IpcError::new(ErrorCode::NotFound, "That message no longer exists.");
+        let fx = reduce(&mut s2, Action::OlderFailed { conversation_id: 1, error: e });
+        assert_eq!(fx, vec![Effect::LoadMessages(1)]);
+        // A second hit while the first is on its way: its answer is stale,
+        // and the second is asked for.
+        reduce(&mut s2, Action::OpenHit(0));
+        reduce(&mut s2, Action::OpenHit(1));
+        let fx = reduce(
+            &mut s2,
+            Action::AroundLoaded {
+                conversation_id: 1,
+                target: 3,
+                messages: vec![msg(3, 1, 3, None)],
+            },
+        );
+        assert_eq!(fx, vec![Effect::LoadAround { conversation_id: 1, target: 4 }]);
     }
 
     #[test]

@@ -88,6 +88,17 @@ impl ThreadWindow {
         true
     }
 
+    /// Stops following the newest loaded message and stays where it is:
+    /// before newer messages are fetched for a thread opened far back, so
+    /// they are appended below instead of the slice jumping to their end.
+    pub fn pin(&mut self, messages: &[Message]) {
+        let (start, end) = self.range(messages);
+        if let Some(first) = messages.get(start) {
+            self.first = Some(first.id);
+            self.count = (end - start).max(1);
+        }
+    }
+
     /// Centers the slice on message `id` (a search hit). Returns false when
     /// it is not loaded.
     pub fn reveal(&mut self, messages: &[Message], id: i64) -> bool {
@@ -197,5 +208,18 @@ mod tests {
         let (s, _) = w.range(&m);
         m.remove(s);
         assert_eq!(w.range(&m).1, m.len());
+    }
+
+    #[test]
+    fn a_pinned_slice_stays_put_when_newer_messages_are_appended() {
+        let mut messages = thread(0..200);
+        let mut w = ThreadWindow::bottom();
+        let before = w.range(&messages);
+        assert!(w.follows_bottom());
+        w.pin(&messages);
+        assert!(!w.follows_bottom());
+        messages.extend(thread(200..700));
+        assert_eq!(w.range(&messages), before, "the appended page is below, not shown yet");
+        assert!(w.slide_down(&messages), "and reached by sliding down");
     }
 }

@@ -159,6 +159,7 @@ pub struct TemplateDraft {
 pub enum DraftField {
     Name,
     Language,
+    Category,
     Header,
     Body,
     Footer,
@@ -250,12 +251,48 @@ fn check_variables(text: &str, format: ParameterFormat, part: &str) -> Result<Ve
 }
 
 fn check_header(draft: &TemplateDraft, out: &mut Vec<DraftError>) {
-    let Some(DraftHeader::Text { text, example }) = &draft.header else { return };
     let field = DraftField::Header;
+    let (text, example) = match &draft.header {
+        None => return,
+        Some(DraftHeader::Text { text, example }) => (text, example),
+        // Meta wants a sample file uploaded first (`header_handle`), which
+        // Parley does not do yet: refused here rather than by Meta later.
+        Some(DraftHeader::Image | DraftHeader::Video | DraftHeader::Document) => {
+            out.push(err(
+                field,
+                "Parley cannot submit an image, video or document header yet (Meta needs a \
+                 sample file uploaded with it); use a text header or none, or create this \
+                 template in WhatsApp Manager",
+            ));
+            return;
+        }
+    };
     let n = chars(text);
     if text.trim().is_empty() {
         out.push(err(field, "the header is empty; write it or remove the header"));
         return;
+    }
+    // Meta's header text takes no line breaks, formatting marks or emoji.
+    let is_emoji = |c: char| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F);
+    if text.contains(['\n', '\r']) {
+        out.push(err(field, "a header is one line; remove the line breaks"));
+    }
+    // Outside the variables: `{{order_id}}` has an underscore of its own.
+    let mut outside = String::new();
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find("{{") {
+        outside.push_str(&rest[..open]);
+        rest = match rest[open..].find("}}") {
+            Some(close) => &rest[open + close + 2..],
+            None => "",
+        };
+    }
+    outside.push_str(rest);
+    if outside.contains(['*', '_', '~', '`']) {
+        out.push(err(field, "a header takes no formatting marks (* _ ~ `); remove them"));
+    }
+    if text.chars().any(is_emoji) {
+        out.push(err(field, "a header takes no emoji; move them to the body"));
     }
     if n > MAX_HEADER_CHARS {
         out.push(err(
@@ -487,6 +524,15 @@ pub fn validate(draft: &TemplateDraft) -> Vec<DraftError> {
     if !lang_ok {
         out.push(err(DraftField::Language, "pick the template's language, like en_US or fr"));
     }
+    if draft.category == DraftCategory::Authentication {
+        // Meta fixes their shape (a one-time-code button and preset text),
+        // which this builder does not offer yet.
+        out.push(err(
+            DraftField::Category,
+            "authentication templates have a fixed layout Parley cannot build yet; choose \
+             utility or marketing, or create it in WhatsApp Manager",
+        ));
+    }
     check_header(draft, &mut out);
     check_body(draft, &mut out);
     check_footer(draft, &mut out);
@@ -555,11 +601,22 @@ mod tests {
         named.body.text = "Hi {{customer_name}}, order {{order_id}} for {{customer_name}}.".into();
         assert_eq!(validate(&named), vec![]);
         let mut bare = draft();
-        bare.header = Some(DraftHeader::Image);
+        bare.header = None;
         bare.footer = None;
         bare.buttons.clear();
         bare.body = DraftBody { text: "Thanks for your order.".into(), examples: vec![] };
         assert_eq!(validate(&bare), vec![]);
+        // Not supported yet, so refused on their field rather than by Meta.
+        bare.header = Some(DraftHeader::Image);
+        assert_eq!(validate(&bare)[0].field, DraftField::Header);
+        bare.header = None;
+        bare.category = DraftCategory::Authentication;
+        assert_eq!(validate(&bare)[0].field, DraftField::Category);
+        bare.category = DraftCategory::Utility;
+        for bad in ["Two\nlines", "*Sale*", "Hello 🎉"] {
+            bare.header = Some(DraftHeader::Text { text: bad.into(), example: None });
+            assert_eq!(validate(&bare)[0].field, DraftField::Header, "{bad:?}");
+        }
     }
 
     #[test]

@@ -128,7 +128,9 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 drop((s, state));
                 rerender.force_update();
             } else if gap_below < EDGE_PX && state.thread.has_newer && !state.thread.loading_newer {
-                // Opened far back (a search hit): the next newer page.
+                // Opened far back (a search hit): the next newer page, added
+                // below what is on screen.
+                s.window.pin(messages);
                 drop((s, state));
                 d.dispatch(Action::LoadNewer);
             }
@@ -167,11 +169,12 @@ pub fn ThreadPane(props: &ThreadPaneProps) -> Html {
                 let opened = previous.is_none_or(|p| {
                     p.conversation != current.conversation || p.loaded != current.loaded
                 });
-                let sent = last_is_outbound
-                    && previous.is_some_and(|p| p.last_message != current.last_message);
                 // Following the bottom only makes sense at the newest
                 // message; a thread opened far back pages down instead.
                 let newest_loaded = !d.state().thread.has_newer;
+                let sent = newest_loaded
+                    && last_is_outbound
+                    && previous.is_some_and(|p| p.last_message != current.last_message);
                 if opened || sent || (*at_bottom.borrow() && newest_loaded) {
                     if !slice.borrow().window.follows_bottom() {
                         slice.borrow_mut().window = ThreadWindow::bottom();

@@ -21,7 +21,10 @@ pub(super) fn keyword_opt_out(
     at: i64,
 ) -> Result<(), StoreError> {
     let contact = "(SELECT contact_id FROM conversations WHERE id = ?1)";
-    let newer = "(opt_keyword_at IS NULL OR opt_keyword_at < ?2)";
+    // Not strictly newer: WhatsApp timestamps are whole seconds, and a STOP
+    // then START sent within one second arrive in order (a webhook carries
+    // them in order), so the one applied last wins a tie.
+    let newer = "(opt_keyword_at IS NULL OR opt_keyword_at <= ?2)";
     let sql = if opt_out {
         format!(
             "UPDATE contacts SET opt_keyword_at = ?2,
