@@ -159,6 +159,12 @@ async fn js(client: &Client, script: &str, args: Vec<Value>) -> Value {
     client.execute(script, args).await.unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
+/// How many elements match `css` now.
+async fn count(client: &Client, css: &str) -> u64 {
+    let script = format!("return document.querySelectorAll({}).length;", json!(css));
+    js(client, &script, vec![]).await.as_u64().unwrap()
+}
+
 async fn timed(client: &Client, script: &str, args: Vec<Value>) -> (f64, f64) {
     let v = client.execute_async(script, args.clone()).await.expect("timed script runs");
     let pair = v.as_array().unwrap_or_else(|| {
@@ -205,14 +211,7 @@ async fn measure(client: Client, spec: InboxSpec) -> Figures {
     for _ in 0..40 {
         js(&client, &format!("{list} l.scrollTop = 0; return 1;"), vec![]).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let rows = js(
-            &client,
-            "return document.querySelectorAll('[data-testid=message]').length;",
-            vec![],
-        )
-        .await
-        .as_u64()
-        .unwrap();
+        let rows = count(&client, "[data-testid=message]").await;
         f.thread_rows_max = f.thread_rows_max.max(rows);
     }
     f.thread_loaded = js(&client, &format!("{list} return Number(l.dataset.loaded);"), vec![])
@@ -230,14 +229,7 @@ async fn measure(client: Client, spec: InboxSpec) -> Figures {
         )
         .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let rows = js(
-            &client,
-            "return document.querySelectorAll('[data-testid=conversation-row]').length;",
-            vec![],
-        )
-        .await
-        .as_u64()
-        .unwrap();
+        let rows = count(&client, "[data-testid=conversation-row]").await;
         f.list_rows_max = f.list_rows_max.max(rows);
     }
     f.list_loaded = js(&client, &format!("{conv} return Number(c.dataset.total);"), vec![])

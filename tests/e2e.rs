@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use parley_core::{KeyringStore, Profile, SecretName, SecretStore};
 use serde_json::{json, Value};
 
@@ -31,21 +30,11 @@ const CUSTOMER_NAME: &str = "E2E Customer";
 /// WebKit start under Xvfb alone can take several seconds.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn require_session() {
-    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
-        assert!(
-            std::env::var_os(var).is_some(),
-            "{var} is not set: this test drives the real app and needs an X display, a D-Bus \
-             session, an unlocked gnome-keyring and dunst. Run it through scripts/test.sh"
-        );
-    }
-}
-
 mod common;
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use webdriver::{text_content, wait_for, Driver, KeyringCleanup, STEP_TIMEOUT};
+use webdriver::{require_session, text_content, wait_for, KeyringCleanup, STEP_TIMEOUT};
 
 /// Start the app on `data_dir` under WebDriver, run `test` against it, and
 /// clean up however `test` ends: the session must be closed (which ends the
@@ -57,29 +46,9 @@ where
 {
     require_session();
     let started = Instant::now();
-    let driver = Driver::start(&[]);
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({
-            "application": APP,
-            "args": [
-                "--data-dir", data_dir,
-                // Only the test's own customers write in.
-                "--demo-autochat-secs", "0",
-            ],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app");
-    client
-        .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
-        .await
-        .unwrap();
+    // Only the test's own customers write in.
+    let (driver, client) =
+        webdriver::launch(APP, data_dir, &["--demo-autochat-secs", "0"], &[]).await;
     webdriver::try_the_sandbox(&client).await;
     eprintln!("e2e {name}: app session after {:?}", started.elapsed());
 

@@ -25,17 +25,17 @@ mod webdriver;
 use std::path::Path;
 use std::time::Duration;
 
-use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use parley_core::{KeyringStore, Profile, SecretName, SecretStore};
 use serde_json::json;
 
 use common::{
-    relay_admin, run, start_relay, start_sandbox, stdout_line, ACCESS_TOKEN, PHONE_NUMBER_ID,
+    relay_admin, run, start_relay, start_sandbox, stdout_line, tenant_with_number, ACCESS_TOKEN,
+    PHONE_NUMBER_ID,
 };
 use webdriver::{
-    js, save_screenshot, text_content, try_the_sandbox, wait_for, wait_gone, Driver,
-    KeyringCleanup, STEP_TIMEOUT,
+    click, js, launch, require_session, save_screenshot, stop_app, text_content, try_the_sandbox,
+    type_into, wait_for, wait_gone, KeyringCleanup, STEP_TIMEOUT,
 };
 
 const APP: &str = env!("CARGO_BIN_EXE_parley");
@@ -43,68 +43,18 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// The sandbox binary's default WhatsApp Business Account.
 const WABA_ID: &str = "200000000000001";
 
-fn require_session() {
-    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
-        assert!(
-            std::env::var_os(var).is_some(),
-            "{var} is not set: run this test through scripts/with-session.sh or scripts/test.sh"
-        );
-    }
-}
-
-/// The app on `data_dir` with `args` added, through a new WebDriver session.
-async fn start_app(data_dir: &Path, args: &[&str]) -> (Driver, Client) {
-    let driver = Driver::start(&[]);
-    let mut all = vec![json!("--data-dir"), json!(data_dir)];
-    all.extend(args.iter().map(|a| json!(a)));
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert("tauri:options".into(), json!({ "application": APP, "args": all }));
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app");
-    client
-        .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
-        .await
-        .unwrap();
-    (driver, client)
-}
-
-async fn stop_app(driver: Driver, client: Client) {
-    if let Err(e) = client.close().await {
-        eprintln!("e2e_onboarding: closing the session failed: {e}");
-    }
-    drop(driver);
-}
-
 /// Run `test` on a started app, then stop it however `test` ended.
 async fn with_app<F, Fut>(data_dir: &Path, args: &[&str], test: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (driver, client) = start_app(data_dir, args).await;
+    let (driver, client) = launch(APP, data_dir, args, &[]).await;
     let outcome = tokio::spawn(test(client.clone())).await;
     stop_app(driver, client).await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
-}
-
-async fn click(client: &Client, testid: &str) {
-    wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT)
-        .await
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn type_into(client: &Client, testid: &str, text: &str) {
-    let field = wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT).await;
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
 }
 
 async fn count(client: &Client, css: &str) -> u64 {
@@ -203,22 +153,7 @@ async fn connecting_a_business_checks_with_meta_enrolls_and_switches_to_the_acco
     require_session();
     let work = tempfile::tempdir().unwrap();
     let relay_db = work.path().join("relay.db");
-    let tenant = stdout_line(&run(relay_admin(&relay_db).args([
-        "tenant",
-        "create",
-        "--name",
-        "onboarding",
-        "--verify-token",
-        "onboarding-verify",
-    ])));
-    run(relay_admin(&relay_db).args([
-        "channel",
-        "add",
-        "--tenant",
-        &tenant,
-        "--whatsapp-number",
-        PHONE_NUMBER_ID,
-    ]));
+    let tenant = tenant_with_number(&relay_db, "onboarding");
     let relay = start_relay(&relay_db, "127.0.0.1:0");
     let code = stdout_line(&run(relay_admin(&relay_db).args(["enroll-code", "--tenant", &tenant])));
     let sandbox = start_sandbox(&relay.url, "127.0.0.1:0", 100, None);
@@ -321,22 +256,7 @@ async fn a_connection_refused_at_the_relay_leaves_the_next_start_on_the_sandbox(
     require_session();
     let work = tempfile::tempdir().unwrap();
     let relay_db = work.path().join("relay.db");
-    let tenant = stdout_line(&run(relay_admin(&relay_db).args([
-        "tenant",
-        "create",
-        "--name",
-        "refused",
-        "--verify-token",
-        "refused-verify",
-    ])));
-    run(relay_admin(&relay_db).args([
-        "channel",
-        "add",
-        "--tenant",
-        &tenant,
-        "--whatsapp-number",
-        PHONE_NUMBER_ID,
-    ]));
+    tenant_with_number(&relay_db, "refused");
     let relay = start_relay(&relay_db, "127.0.0.1:0");
     let sandbox = start_sandbox(&relay.url, "127.0.0.1:0", 100, None);
     let data_dir = work.path().join("data");

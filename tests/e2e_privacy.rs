@@ -30,8 +30,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use parley_core::{KeyringStore, Profile, SecretName, SecretStore};
 use serde_json::{json, Value};
 
@@ -43,18 +42,9 @@ const PASSPHRASE: &str = "correct horse battery staple";
 mod webdriver;
 
 use webdriver::{
-    js, open_conversation, save_screenshot, text_content, wait_for, wait_gone, Driver,
-    KeyringCleanup, STEP_TIMEOUT,
+    click, js, open_conversation, require_session, save_screenshot, stop_app, text_content,
+    type_into, wait_for, wait_gone, Driver, KeyringCleanup, STEP_TIMEOUT,
 };
-
-fn require_session() {
-    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
-        assert!(
-            std::env::var_os(var).is_some(),
-            "{var} is not set: run this test through scripts/with-session.sh --fresh"
-        );
-    }
-}
 
 fn profile_id(sandbox_dir: &Path) -> String {
     let config: Value =
@@ -68,21 +58,6 @@ fn profile_id(sandbox_dir: &Path) -> String {
 
 async fn async_js(client: &Client, script: &str) -> Value {
     client.execute_async(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
-}
-
-async fn click(client: &Client, testid: &str) {
-    wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {testid}: {e}"));
-}
-
-/// Replace an input's text, as typing would.
-async fn type_into(client: &Client, testid: &str, text: &str) {
-    let input = wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
 }
 
 /// Waits until the screen filled in its suggested folder (loaded with the
@@ -177,41 +152,12 @@ print(json.dumps({"bodies": [r["body"] for r in rows], "names": [c["name"] for c
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The app on `data_dir` through a new WebDriver session.
+/// The app on `data_dir` through a new WebDriver session, past the welcome.
 async fn start_app(data_dir: &Path) -> (Driver, Client) {
-    let driver = Driver::start(&[]);
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({
-            "application": APP,
-            "args": ["--data-dir", data_dir, "--demo-autochat-secs", "0"],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app");
-    client
-        .update_timeouts(TimeoutConfiguration::new(
-            Some(Duration::from_secs(30)),
-            None,
-            Some(Duration::from_secs(2)),
-        ))
-        .await
-        .unwrap();
+    let (driver, client) =
+        webdriver::launch(APP, data_dir, &["--demo-autochat-secs", "0"], &[]).await;
     webdriver::try_the_sandbox(&client).await;
     (driver, client)
-}
-
-/// Ends the app: closing the session closes its window; then the driver.
-async fn stop_app(driver: Driver, client: Client) {
-    if let Err(e) = client.close().await {
-        eprintln!("e2e_privacy: closing the session failed: {e}");
-    }
-    drop(driver);
 }
 
 /// The core's answer to `list_conversations`, invoked from the page.

@@ -139,13 +139,14 @@ pub fn relay_with_enrolled_profile(relay_db: &Path, profile: &Path) -> Running {
     relay_with_enrolled_profiles(relay_db, &[profile])
 }
 
-/// The same, with several devices (agents) of one tenant.
-pub fn relay_with_enrolled_profiles(relay_db: &Path, profiles: &[&Path]) -> Running {
+/// A relay tenant named `name` owning the WhatsApp number, made with the
+/// relay's admin CLI. Returns its id.
+pub fn tenant_with_number(relay_db: &Path, name: &str) -> String {
     let tenant = stdout_line(&run(relay_admin(relay_db).args([
         "tenant",
         "create",
         "--name",
-        "acme",
+        name,
         "--verify-token",
         VERIFY_TOKEN,
     ])));
@@ -157,6 +158,12 @@ pub fn relay_with_enrolled_profiles(relay_db: &Path, profiles: &[&Path]) -> Runn
         "--whatsapp-number",
         PHONE_NUMBER_ID,
     ]));
+    tenant
+}
+
+/// The same, with several devices (agents) of one tenant.
+pub fn relay_with_enrolled_profiles(relay_db: &Path, profiles: &[&Path]) -> Running {
+    let tenant = tenant_with_number(relay_db, "acme");
     run(relay_admin(relay_db).args([
         "channel",
         "add",

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use serde_json::{json, Value};
 
 use super::webdriver::{self, js, Driver, KeyringCleanup, STEP_TIMEOUT};
@@ -21,38 +20,14 @@ pub const WABA_ID: &str = parley_sandbox::DEFAULT_WABA_ID;
 pub const PHONE_NUMBER_ID: &str = parley_sandbox::DEFAULT_PHONE_NUMBER_ID;
 pub const DISPLAY_NUMBER: &str = parley_sandbox::DEFAULT_DISPLAY_PHONE_NUMBER;
 
-pub fn require_session() {
-    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
-        assert!(
-            std::env::var_os(var).is_some(),
-            "{var} is not set: run this test through scripts/with-session.sh --fresh"
-        );
-    }
-}
+pub use super::webdriver::require_session;
 
 /// A WebDriver session with the app `app` on `data_dir` (no simulated
 /// chatter), past the first-run welcome. Keep the driver until the session
 /// is closed.
 pub async fn start_app(app: &str, data_dir: &Path, env: &[(&str, &str)]) -> (Driver, Client) {
-    let driver = Driver::start(env);
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({
-            "application": app,
-            "args": ["--data-dir", data_dir, "--demo-autochat-secs", "0"],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app");
-    client
-        .update_timeouts(TimeoutConfiguration::new(None, None, Some(Duration::from_secs(2))))
-        .await
-        .unwrap();
+    let (driver, client) =
+        webdriver::launch(app, data_dir, &["--demo-autochat-secs", "0"], env).await;
     webdriver::try_the_sandbox(&client).await;
     (driver, client)
 }

@@ -232,3 +232,72 @@ impl Drop for KeyringCleanup {
         }
     }
 }
+
+/// The tests drive the real app: they need an X display and a D-Bus session
+/// (with gnome-keyring and dunst), which `scripts/with-session.sh` provides.
+pub fn require_session() {
+    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is not set: run this test through scripts/with-session.sh --fresh or \
+             scripts/test.sh"
+        );
+    }
+}
+
+/// A WebDriver session with the app `app` on `data_dir`, with `args` added
+/// and `env` set for tauri-driver (which the app inherits). Keep the driver
+/// until the session is closed ([`stop_app`]).
+pub async fn launch(
+    app: &str,
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Driver, fantoccini::Client) {
+    use serde_json::json;
+    let driver = Driver::start(env);
+    let mut all = vec![json!("--data-dir"), json!(data_dir)];
+    all.extend(args.iter().map(|a| json!(a)));
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("wry"));
+    caps.insert("tauri:options".into(), json!({ "application": app, "args": all }));
+    let client =
+        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .expect("WebDriver session with the app");
+    client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(30)),
+            None,
+            Some(Duration::from_secs(2)),
+        ))
+        .await
+        .unwrap();
+    (driver, client)
+}
+
+/// Ends the app: closing the session closes its window; then the driver.
+pub async fn stop_app(driver: Driver, client: fantoccini::Client) {
+    if let Err(e) = client.close().await {
+        eprintln!("closing the WebDriver session failed: {e}");
+    }
+    drop(driver);
+}
+
+/// Clicks the element with this `data-testid`, once it is there.
+pub async fn click(client: &fantoccini::Client, testid: &str) {
+    wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {testid}: {e}"));
+}
+
+/// Replaces an input's text, as typing would.
+pub async fn type_into(client: &fantoccini::Client, testid: &str, text: &str) {
+    let input = wait_for(client, &format!("//*[@data-testid='{testid}']"), STEP_TIMEOUT).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}

@@ -527,6 +527,23 @@ fn a_quote_on_instagram_is_refused_rather_than_dropped() {
 
 mod templates {
     use super::*;
+
+    /// A fresh core whose Graph account is `sandbox`'s default business.
+    fn core_on(sandbox: &parley_sandbox::SandboxHandle) -> (tempfile::TempDir, Core) {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        core.configure_graph(
+            GraphSettings {
+                base_url: sandbox.graph_base_url(),
+                version: DEFAULT_VERSION.into(),
+                phone_number_id: DEFAULT_PHONE_NUMBER_ID.into(),
+                waba_id: Some(DEFAULT_WABA_ID.into()),
+            },
+            Zeroizing::new(DEFAULT_ACCESS_TOKEN.into()),
+        )
+        .unwrap();
+        (dir, core)
+    }
     use parley_sandbox::{
         SandboxConfig, DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, DEFAULT_VERSION,
         DEFAULT_WABA_ID,
@@ -545,18 +562,7 @@ mod templates {
         ))
         .await
         .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
-        core.configure_graph(
-            GraphSettings {
-                base_url: sandbox.graph_base_url(),
-                version: DEFAULT_VERSION.into(),
-                phone_number_id: DEFAULT_PHONE_NUMBER_ID.into(),
-                waba_id: Some(DEFAULT_WABA_ID.into()),
-            },
-            Zeroizing::new(DEFAULT_ACCESS_TOKEN.into()),
-        )
-        .unwrap();
+        let (dir, core) = core_on(&sandbox);
         let json = serde_json::json!({
             "object": "whatsapp_business_account",
             "entry": [{ "id": DEFAULT_WABA_ID, "changes": [{ "field": "messages", "value": {
@@ -821,18 +827,7 @@ mod templates {
                 SandboxConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), Some(url));
             config.template_review_delay = std::time::Duration::from_millis(50);
             let sandbox = parley_sandbox::spawn(config).await.unwrap();
-            let dir = tempfile::tempdir().unwrap();
-            let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
-            core.configure_graph(
-                GraphSettings {
-                    base_url: sandbox.graph_base_url(),
-                    version: DEFAULT_VERSION.into(),
-                    phone_number_id: DEFAULT_PHONE_NUMBER_ID.into(),
-                    waba_id: Some(DEFAULT_WABA_ID.into()),
-                },
-                Zeroizing::new(DEFAULT_ACCESS_TOKEN.into()),
-            )
-            .unwrap();
+            let (dir, core) = core_on(&sandbox);
             (dir, core, sandbox, hooks)
         }
 

@@ -197,6 +197,38 @@ pub(super) fn restore_reaction(
 }
 
 /// The conversation list shows one line: collapse whitespace, cut long text.
+/// Put an outbound message on the outbox, due now.
+fn queue(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: i64,
+    message: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at)
+         VALUES (?1, ?2, 'queued', ?3)",
+        params![message, conversation, now_ms],
+    )?;
+    Ok(())
+}
+
+/// A new outbound message just inserted: queue it, and make it the
+/// conversation's preview. Every kind of send (text, file, template) ends so.
+pub(super) fn enqueue(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: i64,
+    message: i64,
+    preview: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    queue(tx, conversation, message, now_ms)?;
+    tx.execute(
+        "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
+        params![conversation, one_line_preview(preview), now_ms],
+    )?;
+    Ok(())
+}
+
 pub(super) fn one_line_preview(text: &str) -> String {
     const MAX_CHARS: usize = 160;
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -228,15 +260,7 @@ impl Store {
                 params![conversation, client_txn_id, text, now_ms, reply_to],
             )?;
             let id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at)
-                 VALUES (?1, ?2, 'queued', ?3)",
-                params![id, conversation, now_ms],
-            )?;
-            tx.execute(
-                "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
-                params![conversation, one_line_preview(text), now_ms],
-            )?;
+            enqueue(&tx, conversation, id, text, now_ms)?;
             tx.commit()?;
             id
         };
@@ -276,20 +300,12 @@ impl Store {
                  VALUES (?1, ?2, ?3, 'stored', ?4, ?5)",
                 params![id, mime_type, filename, bytes.len() as i64, bytes],
             )?;
-            tx.execute(
-                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at)
-                 VALUES (?1, ?2, 'queued', ?3)",
-                params![id, conversation, now_ms],
-            )?;
             let preview = if caption.trim().is_empty() {
                 format!("📎 {filename}")
             } else {
                 caption.to_owned()
             };
-            tx.execute(
-                "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
-                params![conversation, one_line_preview(&preview), now_ms],
-            )?;
+            enqueue(&tx, conversation, id, &preview, now_ms)?;
             tx.commit()?;
             id
         };
@@ -619,10 +635,7 @@ impl Store {
                         client_txn_id = ?2, sent_at = ?3 WHERE id = ?1",
                 params![message, client_txn_id, now_ms],
             )?;
-            tx.execute(
-                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at) VALUES (?1, ?2, 'queued', ?3)",
-                params![message, conversation, now_ms],
-            )?;
+            queue(&tx, conversation, message, now_ms)?;
             tx.commit()?;
         }
         Ok(Ok(self.message(message)?))

@@ -9,7 +9,7 @@
 use parley_types::Message;
 use rusqlite::{params, OptionalExtension};
 
-use super::outbox::{one_line_preview, QueueRefusal};
+use super::outbox::{enqueue, QueueRefusal};
 use super::{Store, StoreError};
 
 /// One template as stored.
@@ -179,15 +179,7 @@ impl Store {
                 params![conversation, client_txn_id, text, send, now_ms],
             )?;
             let id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO outbox (message_id, conversation_id, state, next_attempt_at)
-                 VALUES (?1, ?2, 'queued', ?3)",
-                params![id, conversation, now_ms],
-            )?;
-            tx.execute(
-                "UPDATE conversations SET last_preview = ?2, last_at = max(last_at, ?3) WHERE id = ?1",
-                params![conversation, one_line_preview(text), now_ms],
-            )?;
+            enqueue(&tx, conversation, id, text, now_ms)?;
             tx.commit()?;
             id
         };
