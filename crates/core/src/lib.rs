@@ -6,6 +6,7 @@
 //! worker that sends replies through the Graph API. Every change it makes is
 //! also pushed as an [`InboxEvent`] to subscribers, so the UI never polls.
 
+pub mod campaigns;
 mod channels;
 mod contacts_csv;
 pub mod errors;
@@ -69,6 +70,11 @@ struct Inner {
     events: broadcast::Sender<InboxEvent>,
     sync_state: watch::Sender<SyncState>,
     outbox_wake: Notify,
+    /// Wakes the campaign sender (a campaign was created or resumed).
+    campaign_wake: Notify,
+    /// Bumped on every pause, resume and cancel, so a sending campaign
+    /// re-reads its state before the next send.
+    campaign_control: watch::Sender<u64>,
     /// Cuts the sync loop's backoff short ("Reconnect").
     sync_wake: Notify,
     /// Built on first use from the config and the keyring; dropped when
@@ -112,6 +118,10 @@ impl Core {
         let store = Store::open(&profile.database_path(), &key)?;
         drop(key);
         let gate = lock::load(&store)?;
+        let unconfirmed = store.recover_campaigns()?;
+        if unconfirmed > 0 {
+            tracing::warn!(count = unconfirmed, "campaign sends interrupted by a crash settled");
+        }
         let interrupted = store.recover_outbox()?;
         if !interrupted.is_empty() {
             tracing::warn!(count = interrupted.len(), "sends interrupted by a crash marked failed");
@@ -135,6 +145,8 @@ impl Core {
                 events,
                 sync_state,
                 outbox_wake: Notify::new(),
+                campaign_wake: Notify::new(),
+                campaign_control: watch::channel(0).0,
                 sync_wake: Notify::new(),
                 graph: Mutex::new(None),
                 relay: Mutex::new(None),
@@ -684,12 +696,14 @@ impl Core {
         tokio::spawn(self.clone().idle_watch());
         tokio::spawn(sync::run(self.clone()));
         tokio::spawn(worker::run(self.clone()));
+        tokio::spawn(campaigns::run(self.clone()));
     }
 
     /// Ask the background tasks to stop.
     pub fn shutdown(&self) {
         let _ = self.inner.stop.send(true);
         self.inner.outbox_wake.notify_one();
+        self.inner.campaign_wake.notify_one();
     }
 
     /// Resolves once [`Core::shutdown`] was called (for tasks outside the

@@ -321,7 +321,11 @@ pub fn summary_of(t: &StoredTemplate) -> TemplateSummary {
 
 /// Meta's send components for the filled-in values. A named template's
 /// values carry their `parameter_name`.
-fn send_components(summary: &TemplateSummary, header: &[String], body: &[String]) -> Vec<Value> {
+pub(crate) fn send_components(
+    summary: &TemplateSummary,
+    header: &[String],
+    body: &[String],
+) -> Vec<Value> {
     let part = |kind: &str, params: &[TemplateParam], values: &[String]| -> Option<Value> {
         if params.is_empty() {
             return None;

@@ -529,7 +529,7 @@ mod templates {
     use super::*;
 
     /// A fresh core whose Graph account is `sandbox`'s default business.
-    fn core_on(sandbox: &parley_sandbox::SandboxHandle) -> (tempfile::TempDir, Core) {
+    pub(super) fn core_on(sandbox: &parley_sandbox::SandboxHandle) -> (tempfile::TempDir, Core) {
         let dir = tempfile::tempdir().unwrap();
         let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
         core.configure_graph(
@@ -1049,5 +1049,329 @@ mod templates {
             assert!(shipped.body.examples.iter().all(|e| !e.is_empty()), "{shipped:?}");
             sandbox.shutdown().await;
         }
+    }
+}
+
+mod campaigns {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use parley_sandbox::SandboxConfig;
+    use parley_types::campaign::{
+        Audience, CampaignAction, CampaignDraft, CampaignState, CreateCampaignRequest, ParamSource,
+        RecipientState, RecipientsRequest,
+    };
+    use parley_types::contacts_csv::{ColumnMapping, CsvReader};
+
+    use super::*;
+
+    /// `n` contacts labelled `vip`, the first `opted_out` of them opted out,
+    /// every fifth without a city; one more contact without the label.
+    fn contacts_csv(n: usize, opted_out: usize) -> String {
+        let mut csv = String::from("Name,Phone,Labels,Opted out,City\r\n");
+        for i in 0..n {
+            let city = if i % 5 == 4 { "" } else { "Porto" };
+            let out = if i < opted_out { "yes" } else { "no" };
+            csv.push_str(&format!("C{i},+1555{i:07},vip,{out},{city}\r\n"));
+        }
+        csv.push_str("Other,+15559999999,,no,Lisbon\r\n");
+        csv
+    }
+
+    fn draft(rate: u32) -> CampaignDraft {
+        CampaignDraft {
+            name: "Weekend".into(),
+            template_name: "weekend_offer".into(),
+            language: "en_US".into(),
+            audience: Audience { labels: vec!["VIP".into()], ..Default::default() },
+            header_params: vec![],
+            body_params: vec![ParamSource::Attribute {
+                name: "city".into(),
+                fallback: String::new(),
+            }],
+            rate_per_sec: rate,
+            start_at: None,
+        }
+    }
+
+    async fn until(
+        core: &Core,
+        id: i64,
+        what: &str,
+        done: impl Fn(&parley_types::campaign::CampaignSummary) -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = core.campaigns().unwrap().into_iter().find(|c| c.id == id).unwrap();
+            if done(&s) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {s:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_campaign_reaches_each_recipient_once_paced_under_the_limit_and_honours_opt_outs() {
+        let mut config = SandboxConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), None);
+        config.max_msgs_per_sec = 40;
+        let sandbox = parley_sandbox::spawn(config).await.unwrap();
+        let (_dir, core) = super::templates::core_on(&sandbox);
+        core.refresh_templates().await.unwrap();
+        let csv = contacts_csv(200, 10);
+        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
+        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+
+        // The summary: 200 labelled, 10 opted out, 40 without a city (8 of
+        // them among the opted out), the unlabelled one not counted.
+        let preview = core.preview_campaign(&draft(40)).await.unwrap();
+        assert_eq!(preview.excluded_opted_out, 10);
+        assert_eq!(preview.excluded_missing_value, 38);
+        assert_eq!(preview.recipients, 152);
+        assert_eq!(preview.outside_window, 152, "none of them wrote");
+        assert_eq!(preview.estimated_secs, 4);
+        assert_eq!(preview.tier.as_deref(), Some("TIER_2K"));
+        assert!(!preview.exceeds_tier);
+        assert_eq!(
+            preview.samples[0].text,
+            "Hi Porto, this weekend only: 20% off everything in our shop."
+        );
+
+        // Nothing is created unconfirmed, or with a stale count.
+        let stale = CreateCampaignRequest { draft: draft(40), confirmed_recipients: 151 };
+        assert!(core.create_campaign(&stale).unwrap_err().to_string().contains("changed"));
+        assert!(core.campaigns().unwrap().is_empty());
+
+        core.start();
+        let request = CreateCampaignRequest { draft: draft(40), confirmed_recipients: 152 };
+        let id = core.create_campaign(&request).unwrap().id;
+        until(&core, id, "some sent", |s| s.totals.sent >= 20).await;
+        core.campaign_action(id, CampaignAction::Pause).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let paused_at = sandbox.control().sent().len();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(sandbox.control().sent().len(), paused_at, "nothing leaves while paused");
+        assert!(paused_at < 152, "paused before the end ({paused_at})");
+        assert_eq!(core.campaigns().unwrap()[0].state, CampaignState::Paused);
+        assert!(core.campaign_action(id, CampaignAction::Pause).is_err(), "already paused");
+        core.campaign_action(id, CampaignAction::Resume).unwrap();
+        until(&core, id, "completed", |s| s.state == CampaignState::Completed).await;
+
+        let summary = core.campaigns().unwrap().remove(0);
+        assert_eq!(summary.totals.recipients, 152);
+        assert_eq!(summary.totals.excluded, 48);
+        assert_eq!(summary.totals.sent, 152, "{:?}", summary.totals);
+        assert_eq!(summary.totals.failed + summary.totals.queued + summary.totals.sending, 0);
+        let sent = sandbox.control().sent();
+        let numbers: HashSet<&str> = sent.iter().map(|m| m.to.as_str()).collect();
+        assert_eq!(sent.len(), 152, "one send per recipient");
+        assert_eq!(numbers.len(), 152, "nobody twice");
+        for i in 0..10 {
+            assert!(!numbers.contains(format!("1555{i:07}").as_str()), "opted-out {i} was sent");
+        }
+        assert!(!numbers.contains("15559999999"), "outside the audience");
+        assert_eq!(sandbox.control().limit_refusals().rate_limited, 0, "paced under 40/s");
+
+        // Per recipient: the excluded say why, the sent are in a thread.
+        let excluded = core
+            .campaign_recipients(&RecipientsRequest {
+                campaign_id: id,
+                after: None,
+                state: Some(RecipientState::Excluded),
+            })
+            .unwrap();
+        assert_eq!(excluded.len(), 48);
+        assert!(excluded[0].reason.as_deref().unwrap().contains("Opted out"));
+        let all = core
+            .campaign_recipients(&RecipientsRequest { campaign_id: id, after: None, state: None })
+            .unwrap();
+        let first_sent = all.iter().find(|r| r.state == RecipientState::Sent).unwrap();
+        let thread = core.list_messages(first_sent.conversation_id.unwrap()).unwrap();
+        assert_eq!(thread.len(), 1);
+        assert_eq!(thread[0].body, "Hi Porto, this weekend only: 20% off everything in our shop.");
+
+        // A reply within three days counts for the campaign.
+        let wa_id = &first_sent.handle;
+        sandbox_reply(&core, wa_id, "Is it online too?");
+        let s = core.campaigns().unwrap().remove(0);
+        assert_eq!(s.totals.replied, 1);
+
+        // Results export: one row per recipient, excluded included.
+        let out = _dir.path().join("results.csv");
+        assert_eq!(core.export_campaign(id, &out).unwrap(), 200);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.starts_with("name,number,status,reason,sent_at,replied_at\r\n"));
+        assert_eq!(text.lines().count(), 201);
+        assert!(text
+            .lines()
+            .any(|l| l.contains(wa_id) && l.contains(",sent,") && l.ends_with('Z')));
+    }
+
+    fn sandbox_reply(core: &Core, wa_id: &str, text: &str) {
+        let json = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": parley_sandbox::DEFAULT_WABA_ID, "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "1", "phone_number_id": parley_sandbox::DEFAULT_PHONE_NUMBER_ID },
+                "contacts": [{ "profile": { "name": "R" }, "wa_id": wa_id }],
+                "messages": [{ "from": wa_id, "id": format!("wamid.reply.{wa_id}"),
+                               "timestamp": (now_ms() / 1000 + 1).to_string(),
+                               "type": "text", "text": { "body": text } }]
+            }}]}]
+        });
+        core.store()
+            .ingest(&parley_meta::webhook::parse_value(&json).unwrap(), None, now_ms())
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn over_the_number_rate_it_slows_down_and_still_sends_each_once() {
+        let mut config = SandboxConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), None);
+        config.max_msgs_per_sec = 10;
+        let sandbox = parley_sandbox::spawn(config).await.unwrap();
+        let (_dir, core) = super::templates::core_on(&sandbox);
+        core.refresh_templates().await.unwrap();
+        let csv = contacts_csv(60, 0);
+        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
+        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+        let mut d = draft(40);
+        d.body_params = vec![ParamSource::Name { fallback: "there".into() }];
+        core.start();
+        let id = core
+            .create_campaign(&CreateCampaignRequest { draft: d, confirmed_recipients: 60 })
+            .unwrap()
+            .id;
+        until(&core, id, "completed", |s| s.state == CampaignState::Completed).await;
+        let s = core.campaigns().unwrap().remove(0);
+        assert_eq!(s.totals.sent, 60, "{:?}", s.totals);
+        assert!(
+            sandbox.control().limit_refusals().rate_limited > 0,
+            "the sandbox refused some (40/s > 10/s)"
+        );
+        assert!(s.note.as_deref().unwrap_or_default().contains("130429"), "{:?}", s.note);
+        let numbers: HashSet<String> = sandbox.control().sent().into_iter().map(|m| m.to).collect();
+        assert_eq!((sandbox.control().sent().len(), numbers.len()), (60, 60));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_template_pauses_the_campaign_and_cancel_settles_the_rest() {
+        let sandbox = parley_sandbox::spawn(SandboxConfig::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            None,
+        ))
+        .await
+        .unwrap();
+        let (_dir, core) = super::templates::core_on(&sandbox);
+        core.refresh_templates().await.unwrap();
+        let csv = contacts_csv(20, 0);
+        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
+        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+        let mut d = draft(5);
+        d.body_params = vec![ParamSource::Fixed { value: "friend".into() }];
+        sandbox.control().fail_next(132015, 1);
+        core.start();
+        let id = core
+            .create_campaign(&CreateCampaignRequest { draft: d, confirmed_recipients: 20 })
+            .unwrap()
+            .id;
+        until(&core, id, "paused by Meta's answer", |s| s.state == CampaignState::Paused).await;
+        let s = core.campaigns().unwrap().remove(0);
+        assert!(s.note.as_deref().unwrap().contains("132015"), "{:?}", s.note);
+        assert_eq!(s.totals.failed, 0, "the recipient went back to the queue");
+        assert_eq!(s.totals.queued, 20);
+        core.campaign_action(id, CampaignAction::Cancel).unwrap();
+        let s = core.campaigns().unwrap().remove(0);
+        assert_eq!(
+            (s.state, s.totals.not_sent, s.totals.queued),
+            (CampaignState::Cancelled, 20, 0)
+        );
+        assert!(core.campaign_action(id, CampaignAction::Resume).is_err());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(sandbox.control().sent().is_empty());
+    }
+
+    #[test]
+    fn a_send_claimed_before_a_crash_is_never_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(InMemorySecretStore::default());
+        let core = open(dir.path(), secrets.clone()).unwrap();
+        core.configure_graph(
+            GraphSettings {
+                base_url: "http://127.0.0.1:9".into(),
+                version: "v23.0".into(),
+                phone_number_id: "100".into(),
+                waba_id: None,
+            },
+            Zeroizing::new("t".into()),
+        )
+        .unwrap();
+        let csv = contacts_csv(2, 0);
+        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
+        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+        let ids: Vec<i64> = {
+            let conn = core.store().reader();
+            let mut stmt = conn.prepare("SELECT id FROM contacts ORDER BY id LIMIT 2").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let recipients: Vec<crate::store::NewRecipient> = ids
+            .iter()
+            .map(|&contact_id| crate::store::NewRecipient {
+                contact_id,
+                exclusion: None,
+                params: Some(r#"{"header":[],"body":["x"]}"#.into()),
+            })
+            .collect();
+        let template = r#"{"category":"MARKETING","components":"[]"}"#;
+        let id = core
+            .store()
+            .insert_campaign("c", "t", "en_US", template, "{}", 10, None, &recipients, now_ms())
+            .unwrap();
+        let render = |_: &str| Ok(("text".to_owned(), "{}".to_owned()));
+        let claimed = core
+            .store()
+            .claim_campaign_send(id, now_ms(), &crate::new_client_txn_id, &render)
+            .unwrap()
+            .unwrap();
+        // The app dies here, with the request maybe at Meta.
+        drop(core);
+        let core = open(dir.path(), secrets).unwrap();
+        let s = core.store().campaign_summary(id).unwrap();
+        assert_eq!(
+            (s.totals.failed, s.totals.queued, s.totals.sending),
+            (1, 1, 0),
+            "{:?}",
+            s.totals
+        );
+        let message = core.store().message(claimed.message_id).unwrap();
+        assert_eq!(message.error.as_deref(), Some(crate::store::CAMPAIGN_SEND_LOST));
+        // Only the other recipient is ever claimed again.
+        let next = core
+            .store()
+            .claim_campaign_send(id, now_ms(), &crate::new_client_txn_id, &render)
+            .unwrap()
+            .unwrap();
+        assert_ne!(next.recipient_id, claimed.recipient_id);
+        assert!(core
+            .store()
+            .claim_campaign_send(id, now_ms(), &crate::new_client_txn_id, &render)
+            .unwrap()
+            .is_none());
+
+        // Its status webhook, echoing our transaction id, proves it went out.
+        let json = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "1", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "1", "phone_number_id": "100" },
+                "statuses": [{ "id": "wamid.lost", "status": "delivered",
+                    "timestamp": (now_ms() / 1000).to_string(), "recipient_id": claimed.wa_id,
+                    "biz_opaque_callback_data": claimed.client_txn_id }]
+            }}]}]
+        });
+        core.store()
+            .ingest(&parley_meta::webhook::parse_value(&json).unwrap(), None, now_ms())
+            .unwrap();
+        let s = core.store().campaign_summary(id).unwrap();
+        assert_eq!((s.totals.failed, s.totals.delivered), (0, 1), "{:?}", s.totals);
     }
 }

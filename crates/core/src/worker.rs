@@ -252,7 +252,7 @@ async fn upload(
 }
 
 /// Decide between retrying and failing. `attempts` counts this attempt.
-fn outcome_of_failure(e: &GraphError, attempts: u32) -> SendOutcome {
+pub(crate) fn outcome_of_failure(e: &GraphError, attempts: u32) -> SendOutcome {
     let retryable = e.retry_class() == RetryClass::RetryLater && e.certainly_not_accepted();
     tracing::info!(code = e.code(), attempts, retryable, "send failed");
     if e.retry_class() == RetryClass::RetryLater && !e.certainly_not_accepted() {

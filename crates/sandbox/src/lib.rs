@@ -38,6 +38,7 @@
 //! | `POST /_sandbox/burst` `{"count"}` | several customers in one batched webhook; → `{"ids"}` |
 //! | `GET`/`POST /_sandbox/faults` [`Faults`] | read / replace the active faults |
 //! | `POST /_sandbox/fail-next` `{"code","count"?}` | fail the next sends with Meta's code |
+//! | `GET /_sandbox/limits` | how many sends 130429 and 131056 refused ([`LimitRefusals`]) |
 //! | `GET /_sandbox/sent`, `GET /_sandbox/sent/since?since_ms=` | what the business sent ([`SentMessage`], with `reply_to` and `reaction`) |
 //! | `GET /_sandbox/media/{id}/file` | a media file (bearer token unless it is an Instagram CDN link) |
 
@@ -147,6 +148,15 @@ pub struct SandboxConfig {
     /// Faults active from the start; change them later with
     /// [`SandboxControl::set_faults`].
     pub faults: Faults,
+}
+
+/// Sends refused by the rate limits since the sandbox started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRefusals {
+    /// Refused with 130429 (over the number's messages per second).
+    pub rate_limited: u64,
+    /// Refused with 131056 (too many to one customer).
+    pub pair_limited: u64,
 }
 
 /// Meta's pair rate limit: a burst, then about one message per `every` to
@@ -325,6 +335,9 @@ struct SandboxState {
     marked_read: Vec<String>,
     /// When recent sends were accepted, for the per-number rate (130429).
     recent_sends: VecDeque<i64>,
+    /// Sends refused for the per-number rate (130429) and the pair rate
+    /// (131056), for tests of senders that must pace themselves.
+    limits: LimitRefusals,
     /// Pair-limit buckets: (tokens, last refill ms) per customer.
     pair_buckets: HashMap<String, (f64, i64)>,
     media: HashMap<String, StoredMedia>,
@@ -594,6 +607,7 @@ impl Inner {
             st.recent_sends.pop_front();
         }
         if st.recent_sends.len() >= self.config.max_msgs_per_sec as usize {
+            st.limits.rate_limited += 1;
             return Err(GraphError::rate_limited(self.config.max_msgs_per_sec));
         }
         if out.is_template() {
@@ -614,6 +628,7 @@ impl Inner {
             *tokens = (*tokens + (now - *last) as f64 / every_ms).min(burst);
             *last = now;
             if *tokens < 1.0 {
+                st.limits.pair_limited += 1;
                 return Err(GraphError::pair_limited());
             }
             *tokens -= 1.0;
@@ -1090,6 +1105,10 @@ async fn control_rewind(
     }
 }
 
+async fn control_limits(State(inner): State<Arc<Inner>>) -> Json<LimitRefusals> {
+    Json(lock(&inner.state).limits)
+}
+
 async fn control_sent(State(inner): State<Arc<Inner>>) -> Json<Vec<SentMessage>> {
     Json(lock(&inner.state).sent.clone())
 }
@@ -1251,6 +1270,7 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/_sandbox/faults", get(control_get_faults).post(control_set_faults))
         .route("/_sandbox/fail-next", post(control_fail_next))
         .route("/_sandbox/sent", get(control_sent))
+        .route("/_sandbox/limits", get(control_limits))
         .route("/_sandbox/sent/since", get(control_sent_since))
         .fallback(unknown_route)
         .with_state(inner)
@@ -1388,6 +1408,11 @@ impl SandboxControl {
         text: &str,
     ) -> Result<String, SandboxError> {
         self.inner.customer_sends(wa_id, Some(name), text, None).await
+    }
+
+    /// How many sends the rate limits refused so far.
+    pub fn limit_refusals(&self) -> LimitRefusals {
+        lock(&self.inner.state).limits
     }
 
     /// What the business sent, in the order the API accepted it.

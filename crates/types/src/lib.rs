@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod attachment;
+pub mod campaign;
 pub mod contact;
 pub mod contacts_csv;
 pub mod onboarding;
@@ -285,6 +286,11 @@ pub enum InboxEvent {
     ExportProgress {
         done: u64,
         total: u64,
+    },
+    /// A campaign's state or totals changed (at most a few times a second
+    /// while it sends).
+    CampaignChanged {
+        campaign: campaign::CampaignSummary,
     },
 }
 

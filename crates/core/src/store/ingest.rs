@@ -338,6 +338,9 @@ fn ingest_message(
          WHERE id = ?1",
     )?
     .execute(params![conversation, m.preview(), m.timestamp_ms, inbound as i64])?;
+    if inbound {
+        super::campaigns::attribute_reply(tx, conversation, m.timestamp_ms)?;
+    }
     if let (true, MessageContent::Text { body }) = (inbound, &m.content) {
         if let Some(opt_out) = parley_types::contact::opt_keyword(body) {
             super::contacts::keyword_opt_out(tx, conversation, opt_out, m.timestamp_ms)?;

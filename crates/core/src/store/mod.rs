@@ -7,6 +7,7 @@
 //! and migrate. A wrong key or a foreign file therefore fails before anything
 //! is written, and the file is never overwritten.
 
+mod campaigns;
 mod contacts;
 mod contacts_csv;
 mod ingest;
@@ -23,6 +24,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
+pub use campaigns::{
+    Candidate, ClaimedSend, NewRecipient, RecipientOutcome, CAMPAIGN_SEND_LOST, REPLY_WINDOW_MILLIS,
+};
 pub use contacts_csv::BatchOutcome;
 pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};

@@ -249,6 +249,47 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact_id, name)
     ) WITHOUT ROWID;
     "#,
+    // 9: broadcast campaigns. `template` is the template as stored when the
+    // campaign was confirmed (what every recipient is sent); each recipient
+    // keeps the variable values resolved then. A recipient is 'excluded',
+    // 'queued', 'sending' (claimed: its send may have reached Meta, so it is
+    // never claimed again), 'done' (its outcome is its message's status) or
+    // 'not_sent' (cancelled first). A contact's erasure takes its rows.
+    r#"
+    CREATE TABLE campaigns (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        template_name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        template TEXT NOT NULL,
+        draft TEXT NOT NULL,
+        state TEXT NOT NULL,
+        rate_per_sec INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        start_at INTEGER,
+        started_at INTEGER,
+        finished_at INTEGER,
+        -- Why the sender waits or paused itself (Meta's words), if it did.
+        note TEXT
+    );
+    CREATE TABLE campaign_recipients (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        exclusion TEXT,
+        params TEXT,
+        message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        replied_at INTEGER,
+        UNIQUE (campaign_id, contact_id)
+    );
+    CREATE INDEX campaign_recipients_due ON campaign_recipients(campaign_id, state, next_attempt_at);
+    CREATE INDEX campaign_recipients_by_message ON campaign_recipients(message_id)
+        WHERE message_id IS NOT NULL;
+    CREATE INDEX campaign_recipients_by_contact ON campaign_recipients(contact_id);
+    "#,
 ];
 
 /// The version a fully migrated database has.
