@@ -55,6 +55,13 @@ const COMMANDS: &[&str] = &[
     "channels",
     "update_access_token",
     "reconnect",
+    "audience_options",
+    "preview_campaign",
+    "create_campaign",
+    "list_campaigns",
+    "campaign_recipients",
+    "campaign_action",
+    "export_campaign",
 ];
 
 /// What the window shows when the Yew UI was never built.

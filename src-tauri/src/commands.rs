@@ -6,6 +6,10 @@
 //! in src-tauri/capabilities/main.json.
 
 use parley_types::attachment::SendFileMeta;
+use parley_types::campaign::{
+    AudienceOptions, CampaignAction, CampaignDraft, CampaignPreview, CampaignRecipient,
+    CampaignSummary, CreateCampaignRequest, RecipientsRequest,
+};
 use parley_types::contact::{ContactDetails, ContactUpdate};
 use parley_types::onboarding::{ChannelStatus, ConnectOutcome, ConnectRequest, UpdateTokenRequest};
 use parley_types::template::{SendTemplateRequest, TemplateSummary};
@@ -357,4 +361,56 @@ pub async fn update_access_token(
 pub async fn reconnect(shell: State<'_, Shell>) -> Result<(), IpcError> {
     shell.core().await?.reconnect();
     Ok(())
+}
+
+#[tauri::command]
+pub async fn audience_options(shell: State<'_, Shell>) -> Result<AudienceOptions, IpcError> {
+    Ok(shell.core().await?.audience_options()?)
+}
+
+#[tauri::command]
+pub async fn preview_campaign(
+    shell: State<'_, Shell>,
+    draft: CampaignDraft,
+) -> Result<CampaignPreview, IpcError> {
+    Ok(shell.core().await?.preview_campaign(&draft).await?)
+}
+
+#[tauri::command]
+pub async fn create_campaign(
+    shell: State<'_, Shell>,
+    request: CreateCampaignRequest,
+) -> Result<CampaignSummary, IpcError> {
+    Ok(shell.core().await?.create_campaign(&request)?)
+}
+
+#[tauri::command]
+pub async fn list_campaigns(shell: State<'_, Shell>) -> Result<Vec<CampaignSummary>, IpcError> {
+    Ok(shell.core().await?.campaigns()?)
+}
+
+#[tauri::command]
+pub async fn campaign_recipients(
+    shell: State<'_, Shell>,
+    request: RecipientsRequest,
+) -> Result<Vec<CampaignRecipient>, IpcError> {
+    Ok(shell.core().await?.campaign_recipients(&request)?)
+}
+
+#[tauri::command]
+pub async fn campaign_action(
+    shell: State<'_, Shell>,
+    campaign_id: i64,
+    action: CampaignAction,
+) -> Result<CampaignSummary, IpcError> {
+    Ok(shell.core().await?.campaign_action(campaign_id, action)?)
+}
+
+#[tauri::command]
+pub async fn export_campaign(
+    shell: State<'_, Shell>,
+    campaign_id: i64,
+    path: String,
+) -> Result<u64, IpcError> {
+    Ok(shell.core().await?.export_campaign(campaign_id, std::path::Path::new(&path))?)
 }

@@ -232,6 +232,13 @@ pub fn run() {
             commands::channels,
             commands::update_access_token,
             commands::reconnect,
+            commands::audience_options,
+            commands::preview_campaign,
+            commands::create_campaign,
+            commands::list_campaigns,
+            commands::campaign_recipients,
+            commands::campaign_action,
+            commands::export_campaign,
         ])
         .setup(move |app| {
             #[cfg(unix)]

@@ -13,8 +13,8 @@ use yew::prelude::*;
 use parley_types::InboxEvent;
 
 use crate::components::{
-    ChannelsScreen, ConversationList, ErrorBanner, Header, HelpOverlay, LockScreen, PrivacyScreen,
-    ThreadPane, Welcome,
+    CampaignsScreen, ChannelsScreen, ConversationList, ErrorBanner, Header, HelpOverlay,
+    LockScreen, PrivacyScreen, ThreadPane, Welcome,
 };
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
@@ -410,6 +410,9 @@ pub fn App() -> Html {
                 {first_run}
             />
         },
+        _ if state.campaigns_open => html! {
+            <CampaignsScreen dispatcher={dispatcher.clone()} />
+        },
         _ if state.channels_open => html! {
             <ChannelsScreen dispatcher={dispatcher.clone()} {sandbox} />
         },
@@ -444,6 +447,7 @@ pub fn App() -> Html {
         },
     };
     let on_channels = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenChannels));
+    let on_campaigns = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenCampaigns));
     let view = html! {
         <div class="app" data-app-info={app_info_state}>
             <Header
@@ -452,6 +456,7 @@ pub fn App() -> Html {
                 sync_rev={state.sync_rev}
                 on_privacy={dispatcher.send::<MouseEvent>(Action::OpenPrivacy(None))}
                 {on_channels}
+                {on_campaigns}
                 {on_lock}
             />
             if let Some(error) = error {
@@ -481,6 +486,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "k" | "K" if ctrl && !alt => Shortcut::Search,
         "," if ctrl && !alt => Shortcut::Do(Action::OpenPrivacy(None)),
         "." if ctrl && !alt => Shortcut::Do(Action::OpenChannels),
+        "b" | "B" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenCampaigns),
         "l" | "L" if ctrl && !alt && !shift => Shortcut::Lock,
         "Escape" => Shortcut::Escape,
         // Single keys only outside text fields, where they are characters.

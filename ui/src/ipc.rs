@@ -45,6 +45,10 @@ pub use bridge::*;
 #[cfg(target_arch = "wasm32")]
 mod bridge {
     use js_sys::{Function, Object, Promise, Reflect};
+    use parley_types::campaign::{
+        AudienceOptions, CampaignAction, CampaignDraft, CampaignPreview, CampaignRecipient,
+        CampaignSummary, CreateCampaignRequest, RecipientsRequest,
+    };
     use parley_types::contact::{ContactDetails, ContactUpdate};
     use parley_types::{
         AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ErrorCode, ExportSummary,
@@ -327,6 +331,70 @@ mod bridge {
     #[derive(Serialize)]
     struct SendTemplateArgs<'a> {
         request: &'a parley_types::template::SendTemplateRequest,
+    }
+
+    pub async fn audience_options() -> Result<AudienceOptions, IpcError> {
+        invoke("audience_options", no_args(), "reading the labels and attributes").await
+    }
+
+    #[derive(Serialize)]
+    struct CampaignDraftArgs<'a> {
+        draft: &'a CampaignDraft,
+    }
+
+    #[derive(Serialize)]
+    struct CampaignRequestArgs<'a, T> {
+        request: &'a T,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct CampaignActionArgs {
+        campaign_id: i64,
+        action: CampaignAction,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct CampaignExportArgs<'a> {
+        campaign_id: i64,
+        path: &'a str,
+    }
+
+    pub async fn preview_campaign(draft: &CampaignDraft) -> Result<CampaignPreview, IpcError> {
+        invoke("preview_campaign", to_js(&CampaignDraftArgs { draft }), "preparing the summary")
+            .await
+    }
+
+    pub async fn create_campaign(
+        request: &CreateCampaignRequest,
+    ) -> Result<CampaignSummary, IpcError> {
+        let args = to_js(&CampaignRequestArgs { request });
+        invoke("create_campaign", args, "starting the campaign").await
+    }
+
+    pub async fn list_campaigns() -> Result<Vec<CampaignSummary>, IpcError> {
+        invoke("list_campaigns", no_args(), "loading the campaigns").await
+    }
+
+    pub async fn campaign_recipients(
+        request: &RecipientsRequest,
+    ) -> Result<Vec<CampaignRecipient>, IpcError> {
+        let args = to_js(&CampaignRequestArgs { request });
+        invoke("campaign_recipients", args, "loading the recipients").await
+    }
+
+    pub async fn campaign_action(
+        campaign_id: i64,
+        action: CampaignAction,
+    ) -> Result<CampaignSummary, IpcError> {
+        let args = to_js(&CampaignActionArgs { campaign_id, action });
+        invoke("campaign_action", args, "changing the campaign").await
+    }
+
+    pub async fn export_campaign(campaign_id: i64, path: &str) -> Result<u64, IpcError> {
+        let args = to_js(&CampaignExportArgs { campaign_id, path });
+        invoke("export_campaign", args, "exporting the results").await
     }
 
     /// The stored templates (every status).

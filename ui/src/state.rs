@@ -244,6 +244,8 @@ pub struct Inbox {
     pub welcome: Option<crate::onboarding::WelcomeStep>,
     /// The Channels screen shows.
     pub channels_open: bool,
+    /// The Campaigns screen is open.
+    pub campaigns_open: bool,
 }
 
 impl Default for Inbox {
@@ -276,6 +278,7 @@ impl Default for Inbox {
             app_info_known: false,
             welcome: None,
             channels_open: false,
+            campaigns_open: false,
             export_progress: None,
             exporting: false,
         }
@@ -328,6 +331,8 @@ pub enum Action {
     WelcomeDone,
     OpenChannels,
     CloseChannels,
+    OpenCampaigns,
+    CloseCampaigns,
     SyncStateLoaded(SyncState),
     /// `sync_state` failed: the state is unknown, so say sync is stopped
     /// rather than "connecting" forever.
@@ -607,6 +612,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.error = Some(error);
         }
         Action::ShowWelcome(step) => {
+            state.campaigns_open = false;
             state.help_open = false;
             state.channels_open = false;
             state.privacy = None;
@@ -619,12 +625,21 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
         }
         Action::OpenChannels => {
+            state.campaigns_open = false;
             state.help_open = false;
             state.privacy = None;
             state.welcome = None;
             state.channels_open = true;
         }
         Action::CloseChannels => state.channels_open = false,
+        Action::OpenCampaigns => {
+            state.help_open = false;
+            state.privacy = None;
+            state.welcome = None;
+            state.channels_open = false;
+            state.campaigns_open = true;
+        }
+        Action::CloseCampaigns => state.campaigns_open = false,
         Action::SyncStateLoaded(sync) => {
             if !state.sync_from_event {
                 state.sync = sync;
@@ -907,6 +922,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.help_open = false;
             } else if state.privacy.is_some() {
                 state.privacy = None;
+            } else if state.campaigns_open {
+                state.campaigns_open = false;
             } else if state.channels_open {
                 state.channels_open = false;
             } else if state.welcome.is_some()
@@ -1107,6 +1124,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             effects.push(Effect::SetClosed { conversation_id, closed });
         }
         Action::OpenPrivacy(conversation) => {
+            state.campaigns_open = false;
             state.help_open = false;
             state.channels_open = false;
             state.privacy = Some(conversation);
@@ -1138,6 +1156,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.lock.locked = true;
             locked(state);
         }
+        // The Campaigns screen reads the totals itself while it is open.
+        Action::Event(InboxEvent::CampaignChanged { .. }) => {}
         Action::Event(InboxEvent::ExportProgress { done, total }) => {
             // Only for an export this window started; never backwards.
             if let Some((seen, _)) = state.export_progress {
@@ -1190,6 +1210,7 @@ fn locked(state: &mut Inbox) {
     state.help_open = false;
     state.privacy = None;
     state.channels_open = false;
+    state.campaigns_open = false;
     state.error = None;
     state.export_progress = None;
     state.exporting = false;
@@ -2124,8 +2145,14 @@ mod tests {
         reduce(&mut s, Action::AppInfoLoaded(info(false)));
         assert_eq!(s.welcome, None);
         assert!(s.app_info_known);
+        reduce(&mut s, Action::OpenCampaigns);
+        assert!(s.campaigns_open);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.campaigns_open, "Escape closes Campaigns");
+        reduce(&mut s, Action::OpenCampaigns);
         reduce(&mut s, Action::OpenChannels);
         assert!(s.channels_open);
+        assert!(!s.campaigns_open, "one screen at a time");
         reduce(&mut s, Action::ShowWelcome(WelcomeStep::Connect));
         assert!(!s.channels_open);
         reduce(&mut s, Action::Escape);

@@ -308,6 +308,11 @@ impl Core {
         Ok(summary)
     }
 
+    pub fn audience_options(&self) -> Result<campaign::AudienceOptions, CoreError> {
+        self.gate()?;
+        Ok(self.inner.store.audience_options()?)
+    }
+
     pub fn campaigns(&self) -> Result<Vec<CampaignSummary>, CoreError> {
         self.gate()?;
         Ok(self.inner.store.campaigns()?)
@@ -367,6 +372,11 @@ impl Core {
     /// cells neutralised against formula injection). Returns the rows.
     pub fn export_campaign(&self, id: i64, path: &Path) -> Result<u64, CoreError> {
         self.gate()?;
+        if !path.is_absolute() || path.file_name().is_none() {
+            return Err(CoreError::InvalidInput(
+                "type the full path of the file to write, such as /home/you/results.csv".into(),
+            ));
+        }
         let summary = self.inner.store.campaign_summary(id)?;
         let rows = self.inner.store.all_campaign_recipients(id)?;
         let mut out = String::from("name,number,status,reason,sent_at,replied_at\r\n");

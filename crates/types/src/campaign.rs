@@ -405,6 +405,14 @@ pub struct RecipientsRequest {
     pub state: Option<RecipientState>,
 }
 
+/// What an audience can be built from: the labels and custom attributes in
+/// use, with how many contacts carry each label.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudienceOptions {
+    pub labels: Vec<(String, u64)>,
+    pub attributes: Vec<String>,
+}
+
 /// What the agent can do to a campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -15,6 +15,9 @@ pub struct HeaderProps {
     /// Opens the Channels screen.
     #[prop_or_default]
     pub on_channels: Option<Callback<MouseEvent>>,
+    /// Opens the Campaigns screen.
+    #[prop_or_default]
+    pub on_campaigns: Option<Callback<MouseEvent>>,
     /// Locks the app; shown only when the app lock is on.
     pub on_lock: Option<Callback<MouseEvent>>,
 }
@@ -87,6 +90,18 @@ pub fn Header(props: &HeaderProps) -> Html {
                         onclick={on_lock}
                     >
                         {icons::padlock()}
+                    </button>
+                }
+                if let Some(on_campaigns) = props.on_campaigns.clone() {
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="campaigns-button"
+                        aria-label="Campaigns (Ctrl+B)"
+                        title="Campaigns (Ctrl+B)"
+                        onclick={on_campaigns}
+                    >
+                        {icons::megaphone()}
                     </button>
                 }
                 if let Some(on_channels) = props.on_channels.clone() {

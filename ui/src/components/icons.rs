@@ -94,6 +94,16 @@ pub fn channels() -> Html {
     }
 }
 
+/// A megaphone: broadcast campaigns.
+pub fn megaphone() -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" d="M4 10v4h3l8 4.5v-13L7 10H4z" />
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M18.5 9.5a3.5 3.5 0 0 1 0 5M8 14.5l1.2 4.5" />
+        </svg>
+    }
+}
+
 /// A padlock: lock the app now.
 pub fn padlock() -> Html {
     html! {

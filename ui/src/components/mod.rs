@@ -2,6 +2,7 @@
 //! in `format`, and send `Action`s; they hold no business logic.
 
 mod banner;
+mod campaigns;
 mod channels;
 mod composer;
 mod contact;
@@ -16,6 +17,7 @@ mod thread;
 mod welcome;
 
 pub use banner::ErrorBanner;
+pub use campaigns::CampaignsScreen;
 pub use channels::ChannelsScreen;
 pub use conversation_list::ConversationList;
 pub use header::Header;

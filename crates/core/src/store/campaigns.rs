@@ -11,8 +11,8 @@
 use std::collections::{HashMap, HashSet};
 
 use parley_types::campaign::{
-    Audience, CampaignRecipient, CampaignState, CampaignSummary, CampaignTotals, Exclusion,
-    RecipientState,
+    Audience, AudienceOptions, CampaignRecipient, CampaignState, CampaignSummary, CampaignTotals,
+    Exclusion, RecipientState,
 };
 use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
 
@@ -246,6 +246,23 @@ impl Store {
             out.push(Candidate { contact_id, name, wa_id, opted_out, last_inbound_at, attributes });
         }
         Ok(out)
+    }
+
+    /// The labels (with their contact counts) and attribute names in use.
+    pub fn audience_options(&self) -> Result<AudienceOptions, StoreError> {
+        let conn = self.reader();
+        let labels = conn
+            .prepare(
+                "SELECT label, count(*) FROM contact_labels GROUP BY label COLLATE NOCASE
+                 ORDER BY label COLLATE NOCASE",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<_, _>>()?;
+        let attributes = conn
+            .prepare("SELECT DISTINCT name FROM contact_attributes ORDER BY name COLLATE NOCASE")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(AudienceOptions { labels, attributes })
     }
 
     /// Write a confirmed campaign and its recipients in one transaction.
