@@ -636,6 +636,8 @@ impl Inner {
         st.recent_sends.push_back(now);
         let is_template = out.is_template();
         let is_audio = out.kind == "audio";
+        let callback_data =
+            out.body.get("biz_opaque_callback_data").and_then(Value::as_str).map(str::to_owned);
         let reaction = SentReaction::of(&out.kind, &out.body);
         // Meta delivers reactions only to messages the number received.
         let undeliverable_reaction =
@@ -667,6 +669,7 @@ impl Inner {
             is_reaction: sent.reaction.is_some(),
             undeliverable_reaction,
             customer_answers: c.last_inbound_ms.is_some() && sent.reaction.is_none(),
+            callback_data: callback_data.clone(),
         };
         c.conversation = Some(conversation);
         // Simulated customers react to the business's messages, not to its
@@ -729,6 +732,8 @@ struct StatusJob {
     undeliverable_reaction: bool,
     /// Only people who have written before answer back unprompted.
     customer_answers: bool,
+    /// Echoed in every status, as Meta does.
+    callback_data: Option<String>,
 }
 
 /// Walk one message through `sent → delivered → read` (or `sent → failed`),
@@ -764,6 +769,7 @@ async fn run_statuses(inner: Arc<Inner>, job: StatusJob) {
                 conversation_id: &job.conversation_id,
                 conversation_expires_s: job.conversation_expires_s,
                 is_template: job.is_template,
+                callback_data: job.callback_data.as_deref(),
             },
         );
         if job.undeliverable_reaction {

@@ -215,6 +215,9 @@ pub struct StatusInfo<'a> {
     pub conversation_expires_s: i64,
     /// Templates are billed; replies inside the service window are free.
     pub is_template: bool,
+    /// The send's `biz_opaque_callback_data`, which Meta echoes in every
+    /// status of the message.
+    pub callback_data: Option<&'a str>,
 }
 
 /// The `statuses` webhook for one state change. Meta attaches `conversation`
@@ -228,6 +231,9 @@ pub fn status(biz: &Business, s: Status, info: &StatusInfo<'_>) -> Value {
         "recipient_id": info.wa_id,
         "recipient_user_id": info.user_id,
     });
+    if let Some(data) = info.callback_data {
+        st["biz_opaque_callback_data"] = json!(data);
+    }
     if s == Status::Failed {
         // Meta's failed statuses explain themselves and carry no pricing.
         st["errors"] = json!([{
@@ -345,9 +351,11 @@ mod tests {
             conversation_id: "c",
             conversation_expires_s: 10,
             is_template: false,
+            callback_data: Some("txn-1"),
         };
         let st =
             |s| status(&biz(), s, &info)["entry"][0]["changes"][0]["value"]["statuses"][0].clone();
+        assert_eq!(st(Status::Read)["biz_opaque_callback_data"], "txn-1");
         assert_eq!(st(Status::Sent)["conversation"]["expiration_timestamp"], "10");
         assert!(st(Status::Delivered)["conversation"].get("expiration_timestamp").is_none());
         assert_eq!(st(Status::Delivered)["pricing"]["category"], "service");

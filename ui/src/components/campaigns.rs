@@ -352,10 +352,16 @@ fn NewCampaign(props: &NewProps) -> Html {
         let (templates, options, problem) = (templates.clone(), options.clone(), problem.clone());
         use_effect_with((), move |_| {
             spawn_local(async move {
-                match ipc::list_templates().await {
-                    Ok(list) => {
-                        templates.set(list.into_iter().filter(|t| t.is_approved()).collect())
-                    }
+                let approved = |list: Vec<TemplateSummary>| -> Vec<TemplateSummary> {
+                    list.into_iter().filter(|t| t.is_approved()).collect()
+                };
+                // Nothing stored yet (a new account): ask Meta once.
+                let list = match ipc::list_templates().await.map(approved) {
+                    Ok(list) if list.is_empty() => ipc::refresh_templates().await.map(approved),
+                    other => other,
+                };
+                match list {
+                    Ok(list) => templates.set(list),
                     Err(e) => problem.set(Some(e.message)),
                 }
                 if let Ok(o) = ipc::audience_options().await {
