@@ -36,10 +36,10 @@ use crate::{new_client_txn_id, now_ms, worker, Core, CoreError};
 /// The share of the configured rate the schedule aims at: the margin keeps
 /// network jitter from pushing `rate + 1` sends into one rolling second.
 pub const PACE_SHARE: f64 = 0.97;
-/// The sliding window's slack beyond one second, for the same reason: up
-/// to this much scheduling jitter between our dispatch and Meta's clock
-/// (measured under a loaded 2-core machine, 20 ms was not always enough).
-const WINDOW_SLACK: Duration = Duration::from_millis(40);
+/// The sliding window's slack beyond one second, for the same reason: the
+/// jitter between our clock and Meta's on a steady link (a stalled server is
+/// handled by `RollingWindow` itself).
+const WINDOW_SLACK: Duration = Duration::from_millis(25);
 /// After a 130429 the rate drops to this share, then recovers slowly.
 const SLOW_DOWN: f64 = 0.8;
 /// How many samples the summary shows.
@@ -501,36 +501,75 @@ impl Pacer {
     }
 }
 
-/// At most `rate` dispatches in any second (plus slack), counted when each
-/// request is actually written, inside its task: a task can start late on
-/// a busy runtime, and the pacer's own count (at spawn) cannot see that.
+/// At most `rate` requests counted by Meta in any second (plus slack).
+///
+/// When Meta counts a request is not known: no earlier than we sent it, and
+/// no earlier than its answer minus the usual round trip (a server that
+/// stalls counts a queued request late, and then the following ones fall
+/// into the same second). So each finished request is placed at
+/// `max(sent, answered − typical round trip)`, requests still in flight
+/// count as inside the window, and a request is let out only when fewer
+/// than `rate` are inside it. On a steady link this is the send time; after
+/// a stall it is the time the server took the request. Kept inside the send
+/// tasks, so a task that starts late on a busy runtime is counted when it
+/// really sends.
 pub(crate) struct RollingWindow {
     rate: usize,
-    starts: VecDeque<Instant>,
+    /// Estimated counting times of finished requests, oldest first.
+    counted: VecDeque<Instant>,
+    in_flight: usize,
+    /// The typical round trip, in seconds: quick to fall, slow to rise, so
+    /// a stall does not pass for the norm.
+    round_trip: f64,
 }
+
+/// How often a request blocked only by requests in flight looks again.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(2);
 
 impl RollingWindow {
     pub(crate) fn new(rate: u32) -> RollingWindow {
-        RollingWindow { rate: rate.max(1) as usize, starts: VecDeque::new() }
+        RollingWindow {
+            rate: rate.max(1) as usize,
+            counted: VecDeque::new(),
+            in_flight: 0,
+            round_trip: 0.0,
+        }
     }
 
-    /// Record a dispatch at `now` if the window allows it; otherwise say
-    /// when to ask again.
+    /// Let a request out at `now` (it is then in flight), or say when to
+    /// ask again.
     pub(crate) fn admit(&mut self, now: Instant) -> Result<(), Instant> {
-        while self.starts.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2)) {
-            self.starts.pop_front();
+        let span = Duration::from_secs(1) + WINDOW_SLACK;
+        while self.counted.front().is_some_and(|t| *t + span <= now) {
+            self.counted.pop_front();
         }
-        if self.starts.len() >= self.rate {
-            let nth =
-                self.starts[self.starts.len() - self.rate] + Duration::from_secs(1) + WINDOW_SLACK;
-            if nth > now {
-                return Err(nth);
-            }
+        let inside = self.counted.len() + self.in_flight;
+        if inside < self.rate {
+            self.in_flight += 1;
+            return Ok(());
         }
-        // Out-of-order admissions (tasks racing) keep the deque sorted.
-        let at = self.starts.partition_point(|t| *t <= now);
-        self.starts.insert(at, now);
-        Ok(())
+        // The oldest ones that must leave the window first.
+        let leave = inside - self.rate;
+        Err(match self.counted.get(leave) {
+            Some(t) if leave < self.counted.len() => *t + span,
+            _ => now + IN_FLIGHT_POLL,
+        })
+    }
+
+    /// A request let out at `sent` was answered at `answered` (or failed
+    /// then: it may still have been counted).
+    pub(crate) fn answered(&mut self, sent: Instant, answered: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let trip = answered.saturating_duration_since(sent).as_secs_f64();
+        if self.round_trip == 0.0 {
+            self.round_trip = trip;
+        }
+        let weight = if trip < self.round_trip { 0.3 } else { 0.02 };
+        self.round_trip += (trip - self.round_trip) * weight;
+        let counted = sent
+            .max(answered.checked_sub(Duration::from_secs_f64(self.round_trip)).unwrap_or(sent));
+        let at = self.counted.partition_point(|t| *t <= counted);
+        self.counted.insert(at, counted);
     }
 }
 
@@ -701,14 +740,16 @@ async fn send_one(
     let mut message = OutgoingMessage::new(Recipient::from_address(&send.wa_id), body);
     // Echoed in every status webhook: proves a send whose answer was lost.
     message.biz_opaque_callback_data = Some(send.client_txn_id.clone());
-    loop {
-        let admitted = window.lock().unwrap_or_else(|p| p.into_inner()).admit(Instant::now());
+    let sent = loop {
+        let now = Instant::now();
+        let admitted = window.lock().unwrap_or_else(|p| p.into_inner()).admit(now);
         match admitted {
-            Ok(()) => break,
+            Ok(()) => break now,
             Err(at) => tokio::time::sleep_until(at.into()).await,
         }
-    }
+    };
     let result = client.send(&phone, &message).await.map(|a| a.message_id);
+    window.lock().unwrap_or_else(|p| p.into_inner()).answered(sent, Instant::now());
     (send, result)
 }
 
@@ -842,17 +883,34 @@ mod tests {
     }
 
     #[test]
-    fn the_window_admits_the_rate_per_second_and_says_when_next() {
+    fn the_window_counts_a_stalled_request_when_the_server_took_it() {
+        let ms = Duration::from_millis;
         let mut w = RollingWindow::new(3);
         let t0 = Instant::now();
-        for i in 0..3 {
-            w.admit(t0 + Duration::from_millis(i)).unwrap();
-        }
-        let next = w.admit(t0 + Duration::from_millis(10)).unwrap_err();
+        // A steady link: 5 ms round trips, counted when sent.
+        w.admit(t0).unwrap();
+        w.answered(t0, t0 + ms(5));
+        w.admit(t0 + ms(10)).unwrap();
+        w.answered(t0 + ms(10), t0 + ms(15));
+        // In flight: inside the window until answered; the first to leave
+        // is the oldest counted one.
+        w.admit(t0 + ms(20)).unwrap();
+        assert_eq!(w.admit(t0 + ms(30)).unwrap_err(), t0 + Duration::from_secs(1) + WINDOW_SLACK);
+        // Answered after a 300 ms stall: counted then, not when sent.
+        w.answered(t0 + ms(20), t0 + ms(320));
+        let next = w.admit(t0 + ms(330)).unwrap_err();
         assert_eq!(next, t0 + Duration::from_secs(1) + WINDOW_SLACK);
         w.admit(next).unwrap();
-        // A late task's earlier start is slotted in order.
-        assert!(w.admit(next + Duration::from_millis(1)).is_ok());
+        w.answered(next, next + ms(5));
+        // The stalled one leaves the window only a second after the server took it.
+        w.admit(next + ms(10)).unwrap();
+        w.answered(next + ms(10), next + ms(15));
+        let after = w.admit(next + ms(20)).unwrap_err();
+        assert!(after >= t0 + ms(300) + Duration::from_secs(1), "{:?}", after - t0);
+        // Only requests in flight: look again shortly.
+        let mut busy = RollingWindow::new(1);
+        busy.admit(t0).unwrap();
+        assert_eq!(busy.admit(t0 + ms(1)).unwrap_err(), t0 + ms(1) + IN_FLIGHT_POLL);
     }
 
     #[test]
