@@ -7,6 +7,7 @@
 //! also pushed as an [`InboxEvent`] to subscribers, so the UI never polls.
 
 mod channels;
+mod contact_book;
 mod contacts_csv;
 pub mod errors;
 pub mod lock;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod attachment;
 pub mod contact;
+pub mod contact_book;
 pub mod contacts_csv;
 pub mod onboarding;
 pub mod template;
@@ -286,6 +287,13 @@ pub enum InboxEvent {
         done: u64,
         total: u64,
     },
+    /// A running contacts import saved `done` of `total` rows.
+    ContactsImportProgress {
+        done: u64,
+        total: u64,
+    },
+    /// Contacts were created, changed, merged or deleted.
+    ContactsChanged,
 }
 
 /// The name of the single Tauri event that carries [`InboxEvent`]s.

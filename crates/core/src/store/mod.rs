@@ -7,6 +7,7 @@
 //! and migrate. A wrong key or a foreign file therefore fails before anything
 //! is written, and the file is never overwritten.
 
+mod contact_book;
 mod contacts;
 mod contacts_csv;
 mod ingest;
@@ -23,6 +24,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
+pub use contact_book::MergeRefusal;
 pub use contacts_csv::BatchOutcome;
 pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};

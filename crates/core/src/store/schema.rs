@@ -249,6 +249,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact_id, name)
     ) WITHOUT ROWID;
     "#,
+    // 9: the Contacts screen. The list is ordered by name (the number or
+    // user id when there is none), paged by (that key, id); duplicates are
+    // found by name within a channel. Both are expression indexes the
+    // queries in `store/contact_book.rs` spell the same way.
+    r#"
+    CREATE INDEX contacts_by_sort ON contacts(lower(coalesce(name, wa_id, user_id)), id);
+    CREATE INDEX contacts_by_name ON contacts(channel_id, lower(trim(name)));
+    "#,
 ];
 
 /// The version a fully migrated database has.
