@@ -55,6 +55,16 @@ const COMMANDS: &[&str] = &[
     "channels",
     "update_access_token",
     "reconnect",
+    "list_contacts",
+    "contact",
+    "save_contact",
+    "delete_contact",
+    "merge_contacts",
+    "duplicate_contacts",
+    "preview_contacts_csv",
+    "import_contacts_csv",
+    "export_contacts_csv",
+    "contacts_export_suggestion",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -7,6 +7,11 @@
 
 use parley_types::attachment::SendFileMeta;
 use parley_types::contact::{ContactDetails, ContactUpdate};
+use parley_types::contact_book::{
+    Contact, ContactDraft, ContactPage, ContactQuery, ContactSaveOutcome, DuplicatePair,
+    ExportContactsRequest, ImportCsvRequest,
+};
+use parley_types::contacts_csv::{ImportPreview, ImportReport};
 use parley_types::onboarding::{ChannelStatus, ConnectOutcome, ConnectRequest, UpdateTokenRequest};
 use parley_types::template::{SendTemplateRequest, TemplateSummary};
 use parley_types::ErrorCode;
@@ -357,4 +362,73 @@ pub async fn update_access_token(
 pub async fn reconnect(shell: State<'_, Shell>) -> Result<(), IpcError> {
     shell.core().await?.reconnect();
     Ok(())
+}
+
+#[tauri::command]
+pub async fn list_contacts(
+    shell: State<'_, Shell>,
+    query: ContactQuery,
+) -> Result<ContactPage, IpcError> {
+    Ok(shell.core().await?.list_contacts(&query)?)
+}
+
+#[tauri::command]
+pub async fn contact(shell: State<'_, Shell>, id: i64) -> Result<Contact, IpcError> {
+    Ok(shell.core().await?.contact(id)?)
+}
+
+#[tauri::command]
+pub async fn save_contact(
+    shell: State<'_, Shell>,
+    draft: ContactDraft,
+) -> Result<ContactSaveOutcome, IpcError> {
+    Ok(shell.core().await?.save_contact(&draft)?)
+}
+
+#[tauri::command]
+pub async fn delete_contact(shell: State<'_, Shell>, id: i64) -> Result<(), IpcError> {
+    Ok(shell.core().await?.delete_contact(id)?)
+}
+
+#[tauri::command]
+pub async fn merge_contacts(
+    shell: State<'_, Shell>,
+    keep: i64,
+    merge: i64,
+) -> Result<Contact, IpcError> {
+    Ok(shell.core().await?.merge_contacts(keep, merge)?)
+}
+
+#[tauri::command]
+pub async fn duplicate_contacts(shell: State<'_, Shell>) -> Result<Vec<DuplicatePair>, IpcError> {
+    Ok(shell.core().await?.duplicate_contacts()?)
+}
+
+#[tauri::command]
+pub async fn preview_contacts_csv(
+    shell: State<'_, Shell>,
+    request: ImportCsvRequest,
+) -> Result<ImportPreview, IpcError> {
+    Ok(shell.core().await?.preview_contacts_csv(&request)?)
+}
+
+#[tauri::command]
+pub async fn import_contacts_csv(
+    shell: State<'_, Shell>,
+    request: ImportCsvRequest,
+) -> Result<ImportReport, IpcError> {
+    Ok(shell.core().await?.import_contacts_csv(request).await?)
+}
+
+#[tauri::command]
+pub async fn export_contacts_csv(
+    shell: State<'_, Shell>,
+    request: ExportContactsRequest,
+) -> Result<u64, IpcError> {
+    Ok(shell.core().await?.export_contacts_csv(&request)?)
+}
+
+#[tauri::command]
+pub async fn contacts_export_suggestion(shell: State<'_, Shell>) -> Result<String, IpcError> {
+    Ok(shell.core().await?.contacts_export_suggestion())
 }

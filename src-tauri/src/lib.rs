@@ -232,6 +232,16 @@ pub fn run() {
             commands::channels,
             commands::update_access_token,
             commands::reconnect,
+            commands::list_contacts,
+            commands::contact,
+            commands::save_contact,
+            commands::delete_contact,
+            commands::merge_contacts,
+            commands::duplicate_contacts,
+            commands::preview_contacts_csv,
+            commands::import_contacts_csv,
+            commands::export_contacts_csv,
+            commands::contacts_export_suggestion,
         ])
         .setup(move |app| {
             #[cfg(unix)]

@@ -11,6 +11,7 @@
 //! User content is only ever rendered as text nodes.
 
 pub mod attachment;
+pub mod contacts;
 pub mod format;
 pub mod ipc;
 pub mod onboarding;

@@ -5,6 +5,7 @@ mod banner;
 mod channels;
 mod composer;
 mod contact;
+mod contacts;
 mod conversation_list;
 mod header;
 pub mod icons;
@@ -17,6 +18,7 @@ mod welcome;
 
 pub use banner::ErrorBanner;
 pub use channels::ChannelsScreen;
+pub use contacts::ContactsScreen;
 pub use conversation_list::ConversationList;
 pub use header::Header;
 pub use lock::LockScreen;
