@@ -198,15 +198,15 @@ pub fn ContactsScreen(props: &ContactsProps) -> Html {
         })
     };
 
+    // The filter inputs are not given their value back: a render arriving
+    // while the agent types (a page of results) would put an older text in.
     let filters = html! {
         <div class="contacts-filters">
             <input type="search" class="contacts-search" data-testid="contacts-search"
                 placeholder="Search name, number or @handle" aria-label="Search contacts"
-                value={(*search).clone()}
                 oninput={{ let s = search.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e))) }} />
             <input type="text" class="contacts-label-filter" data-testid="contacts-label-filter"
                 placeholder="Label" aria-label="Only contacts with this label"
-                value={(*label).clone()}
                 oninput={{ let s = label.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e))) }} />
             <select data-testid="contacts-optout-filter" aria-label="Opt-out"
                 onchange={{ let o = opted.clone(); Callback::from(move |e: Event| o.set(opt_out_filter_from(&e.target_unchecked_into::<HtmlSelectElement>().value()))) }}>
@@ -385,8 +385,13 @@ fn contact_form(
             pane.set(Pane::Form(form, loaded.clone()));
         })
     };
-    let error = |f: ContactField, testid: &'static str| {
-        form.error(f).map(|message| html! { <p class="note err field-error" role="alert" data-testid={testid}>{message}</p> })
+    // Always one node (empty when there is no refusal): Yew matches
+    // unkeyed children from the end, so a node appearing or going would
+    // replace the inputs before it while the agent types.
+    let error = |f: ContactField, testid: &'static str| -> Html {
+        form.error(f)
+            .map(|message| html! { <p class="note err field-error" role="alert" data-testid={testid}>{message}</p> })
+            .unwrap_or_default()
     };
     let submit = {
         let (pane, form, note, loaded) = (pane.clone(), form.clone(), note.clone(), loaded.clone());

@@ -347,6 +347,7 @@ impl Store {
 
     /// The query plan of the unfiltered first page (for a test that the
     /// sort index is used).
+    #[cfg(test)]
     pub(crate) fn list_contacts_plan(&self) -> Result<String, StoreError> {
         let conn = self.reader();
         let sql = format!(
