@@ -24,6 +24,10 @@ use super::privacy::{erase_contact, scrub, PurgeReport};
 use super::queries::fts_prefix_query;
 use super::{Store, StoreError};
 
+/// After a merge: the kept contact's conversation, and the merged one's
+/// conversation that is gone (both had one).
+pub type MergedConversations = (Option<i64>, Option<i64>);
+
 /// The list's order; `contacts_by_sort` (migration 9) indexes it.
 const SORT_KEY: &str = "lower(coalesce(ct.name, ct.wa_id, ct.user_id))";
 
@@ -498,7 +502,7 @@ impl Store {
         &self,
         keep: i64,
         merge: i64,
-    ) -> Result<Result<(Option<i64>, Option<i64>), MergeRefusal>, StoreError> {
+    ) -> Result<Result<MergedConversations, MergeRefusal>, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let removed = match merge_in(&tx, keep, merge, LongNotes::Refuse)? {
