@@ -65,6 +65,7 @@ const COMMANDS: &[&str] = &[
     "import_contacts_csv",
     "export_contacts_csv",
     "contacts_export_suggestion",
+    "conversation",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -432,3 +432,12 @@ pub async fn export_contacts_csv(
 pub async fn contacts_export_suggestion(shell: State<'_, Shell>) -> Result<String, IpcError> {
     Ok(shell.core().await?.contacts_export_suggestion())
 }
+
+/// One conversation's row, to list it before opening it (from Contacts).
+#[tauri::command]
+pub async fn conversation(
+    shell: State<'_, Shell>,
+    id: i64,
+) -> Result<ConversationSummary, IpcError> {
+    Ok(shell.core().await?.conversation(id)?)
+}

@@ -242,6 +242,7 @@ pub fn run() {
             commands::import_contacts_csv,
             commands::export_contacts_csv,
             commands::contacts_export_suggestion,
+            commands::conversation,
         ])
         .setup(move |app| {
             #[cfg(unix)]

@@ -577,6 +577,10 @@ mod bridge {
         invoke("list_contacts", to_js(&QueryArgs { query }), "loading contacts").await
     }
 
+    pub async fn conversation(id: i64) -> Result<ConversationSummary, IpcError> {
+        invoke("conversation", to_js(&IdArgs { id }), "opening the conversation").await
+    }
+
     pub async fn contact(id: i64) -> Result<Contact, IpcError> {
         invoke("contact", to_js(&IdArgs { id }), "loading the contact").await
     }

@@ -24,6 +24,13 @@ impl Core {
         Ok(self.inner.store.list_contacts(query, CONTACTS_PAGE)?)
     }
 
+    /// One conversation's row (the Contacts screen lists it before opening
+    /// it, however far down the inbox it is).
+    pub fn conversation(&self, id: i64) -> Result<parley_types::ConversationSummary, CoreError> {
+        self.gate()?;
+        Ok(self.inner.store.conversation(id)?)
+    }
+
     pub fn contact(&self, id: i64) -> Result<Contact, CoreError> {
         self.gate()?;
         Ok(self.inner.store.contact(id)?)

@@ -72,16 +72,24 @@ pub fn ContactsScreen(props: &ContactsProps) -> Html {
     let export_filtered = use_state(|| false);
 
     let current_query = query(&search, &label, *opted);
+    // Which query the list shows: an answer to an older one is dropped.
+    let generation = use_mut_ref(|| 0u64);
 
     // The first page, again whenever the query changes or contacts change.
     {
-        let list = list.clone();
+        let (list, generation) = (list.clone(), generation.clone());
         use_effect_with((current_query.clone(), *reload), move |(q, _)| {
             let q = q.clone();
             let list = list.clone();
+            *generation.borrow_mut() += 1;
+            let mine = *generation.borrow();
             list.set(List { loading: true, ..(*list).clone() });
             spawn_local(async move {
-                match ipc::list_contacts(&q).await {
+                let answer = ipc::list_contacts(&q).await;
+                if *generation.borrow() != mine {
+                    return;
+                }
+                match answer {
                     Ok(page) => list.set(List {
                         contacts: page.contacts,
                         next: page.next,
@@ -132,7 +140,7 @@ pub fn ContactsScreen(props: &ContactsProps) -> Html {
     }
 
     let load_more = {
-        let (list, q) = (list.clone(), current_query.clone());
+        let (list, q, generation) = (list.clone(), current_query.clone(), generation.clone());
         Callback::from(move |_: ()| {
             let Some(after) = list.next.clone() else { return };
             if list.loading {
@@ -140,10 +148,15 @@ pub fn ContactsScreen(props: &ContactsProps) -> Html {
             }
             let mut q = q.clone();
             q.after = Some(after);
-            let list = list.clone();
+            let (list, generation) = (list.clone(), generation.clone());
+            let mine = *generation.borrow();
             list.set(List { loading: true, ..(*list).clone() });
             spawn_local(async move {
-                if let Ok(page) = ipc::list_contacts(&q).await {
+                let answer = ipc::list_contacts(&q).await;
+                if *generation.borrow() != mine {
+                    return;
+                }
+                if let Ok(page) = answer {
                     let mut l = (*list).clone();
                     l.contacts.extend(page.contacts);
                     l.next = page.next;
@@ -450,10 +463,20 @@ fn contact_form(
     let opt_text = loaded.as_ref().and_then(opt_out_text);
     let conversation = loaded.as_ref().and_then(|c| c.conversation_id);
     let open_conversation = conversation.map(|id| {
-        let d = dispatcher.clone();
+        let (d, note) = (dispatcher.clone(), note.clone());
         Callback::from(move |_: MouseEvent| {
-            d.dispatch(Action::CloseContacts);
-            d.dispatch(Action::Select(id));
+            let (d, note) = (d.clone(), note.clone());
+            spawn_local(async move {
+                match ipc::conversation(id).await {
+                    Ok(conversation) => {
+                        // Listed first: it may be beyond the inbox's loaded pages.
+                        d.dispatch(Action::Event(InboxEvent::ConversationChanged { conversation }));
+                        d.dispatch(Action::CloseContacts);
+                        d.dispatch(Action::Select(id));
+                    }
+                    Err(e) => note.set(Some((false, e.message))),
+                }
+            });
         })
     });
     let ask_delete = loaded.clone().map(|c| {
