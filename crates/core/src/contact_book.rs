@@ -365,6 +365,8 @@ mod tests {
         let plan = core.store().list_contacts_plan().unwrap();
         assert!(plan.contains("contacts_by_sort"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let plan = core.store().duplicate_contacts_plan().unwrap();
+        assert!(plan.contains("contacts_by_name"), "the pair join is an index lookup: {plan}");
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub type MergedConversations = (Option<i64>, Option<i64>);
 /// The list's order; `contacts_by_sort` (migration 9) indexes it.
 const SORT_KEY: &str = "lower(coalesce(ct.name, ct.wa_id, ct.user_id))";
 
+/// Same-name pairs of one channel; the join walks `contacts_by_name`
+/// (migration 9).
+const DUPLICATES: &str = "SELECT a.id, b.id FROM contacts a
+     JOIN contacts b ON b.channel_id = a.channel_id
+          AND lower(trim(b.name)) = lower(trim(a.name)) AND b.id > a.id
+     WHERE a.name IS NOT NULL AND trim(a.name) <> ''
+     ORDER BY a.id, b.id LIMIT ?1";
+
 /// Why two contacts cannot be merged.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MergeRefusal {
@@ -363,6 +371,16 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
     }
 
+    /// The query plan of the duplicate search (for a test that the name
+    /// index is used for the join).
+    #[cfg(test)]
+    pub(crate) fn duplicate_contacts_plan(&self) -> Result<String, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {DUPLICATES}"))?;
+        let rows = stmt.query_map(params![50], |r| r.get::<_, String>(3))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
+    }
+
     pub fn contact(&self, id: i64) -> Result<Contact, StoreError> {
         read_contact(&self.reader(), id)
     }
@@ -523,13 +541,7 @@ impl Store {
     pub fn duplicate_contacts(&self, limit: u32) -> Result<Vec<DuplicatePair>, StoreError> {
         let conn = self.reader();
         let pairs: Vec<(i64, i64)> = conn
-            .prepare_cached(
-                "SELECT a.id, b.id FROM contacts a
-                 JOIN contacts b ON b.channel_id = a.channel_id
-                      AND lower(trim(b.name)) = lower(trim(a.name)) AND b.id > a.id
-                 WHERE a.name IS NOT NULL AND trim(a.name) <> ''
-                 ORDER BY a.id, b.id LIMIT ?1",
-            )?
+            .prepare_cached(DUPLICATES)?
             .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         pairs
