@@ -62,6 +62,17 @@ const COMMANDS: &[&str] = &[
     "campaign_recipients",
     "campaign_action",
     "export_campaign",
+    "list_contacts",
+    "contact",
+    "save_contact",
+    "delete_contact",
+    "merge_contacts",
+    "duplicate_contacts",
+    "preview_contacts_csv",
+    "import_contacts_csv",
+    "export_contacts_csv",
+    "contacts_export_suggestion",
+    "conversation",
 ];
 
 /// What the window shows when the Yew UI was never built.

@@ -11,6 +11,11 @@ use parley_types::campaign::{
     CampaignSummary, CreateCampaignRequest, RecipientsRequest,
 };
 use parley_types::contact::{ContactDetails, ContactUpdate};
+use parley_types::contact_book::{
+    Contact, ContactDraft, ContactPage, ContactQuery, ContactSaveOutcome, DuplicatePair,
+    ExportContactsRequest, ImportCsvRequest,
+};
+use parley_types::contacts_csv::{ImportPreview, ImportReport};
 use parley_types::onboarding::{ChannelStatus, ConnectOutcome, ConnectRequest, UpdateTokenRequest};
 use parley_types::template::{SendTemplateRequest, TemplateSummary};
 use parley_types::ErrorCode;
@@ -413,4 +418,82 @@ pub async fn export_campaign(
     path: String,
 ) -> Result<u64, IpcError> {
     Ok(shell.core().await?.export_campaign(campaign_id, std::path::Path::new(&path))?)
+}
+
+#[tauri::command]
+pub async fn list_contacts(
+    shell: State<'_, Shell>,
+    query: ContactQuery,
+) -> Result<ContactPage, IpcError> {
+    Ok(shell.core().await?.list_contacts(&query)?)
+}
+
+#[tauri::command]
+pub async fn contact(shell: State<'_, Shell>, id: i64) -> Result<Contact, IpcError> {
+    Ok(shell.core().await?.contact(id)?)
+}
+
+#[tauri::command]
+pub async fn save_contact(
+    shell: State<'_, Shell>,
+    draft: ContactDraft,
+) -> Result<ContactSaveOutcome, IpcError> {
+    Ok(shell.core().await?.save_contact(&draft)?)
+}
+
+#[tauri::command]
+pub async fn delete_contact(shell: State<'_, Shell>, id: i64) -> Result<(), IpcError> {
+    Ok(shell.core().await?.delete_contact(id)?)
+}
+
+#[tauri::command]
+pub async fn merge_contacts(
+    shell: State<'_, Shell>,
+    keep: i64,
+    merge: i64,
+) -> Result<Contact, IpcError> {
+    Ok(shell.core().await?.merge_contacts(keep, merge)?)
+}
+
+#[tauri::command]
+pub async fn duplicate_contacts(shell: State<'_, Shell>) -> Result<Vec<DuplicatePair>, IpcError> {
+    Ok(shell.core().await?.duplicate_contacts()?)
+}
+
+#[tauri::command]
+pub async fn preview_contacts_csv(
+    shell: State<'_, Shell>,
+    request: ImportCsvRequest,
+) -> Result<ImportPreview, IpcError> {
+    Ok(shell.core().await?.preview_contacts_csv(&request)?)
+}
+
+#[tauri::command]
+pub async fn import_contacts_csv(
+    shell: State<'_, Shell>,
+    request: ImportCsvRequest,
+) -> Result<ImportReport, IpcError> {
+    Ok(shell.core().await?.import_contacts_csv(request).await?)
+}
+
+#[tauri::command]
+pub async fn export_contacts_csv(
+    shell: State<'_, Shell>,
+    request: ExportContactsRequest,
+) -> Result<u64, IpcError> {
+    Ok(shell.core().await?.export_contacts_csv(&request)?)
+}
+
+#[tauri::command]
+pub async fn contacts_export_suggestion(shell: State<'_, Shell>) -> Result<String, IpcError> {
+    Ok(shell.core().await?.contacts_export_suggestion())
+}
+
+/// One conversation's row, to list it before opening it (from Contacts).
+#[tauri::command]
+pub async fn conversation(
+    shell: State<'_, Shell>,
+    id: i64,
+) -> Result<ConversationSummary, IpcError> {
+    Ok(shell.core().await?.conversation(id)?)
 }

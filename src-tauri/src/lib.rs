@@ -239,6 +239,17 @@ pub fn run() {
             commands::campaign_recipients,
             commands::campaign_action,
             commands::export_campaign,
+            commands::list_contacts,
+            commands::contact,
+            commands::save_contact,
+            commands::delete_contact,
+            commands::merge_contacts,
+            commands::duplicate_contacts,
+            commands::preview_contacts_csv,
+            commands::import_contacts_csv,
+            commands::export_contacts_csv,
+            commands::contacts_export_suggestion,
+            commands::conversation,
         ])
         .setup(move |app| {
             #[cfg(unix)]

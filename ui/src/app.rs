@@ -13,8 +13,8 @@ use yew::prelude::*;
 use parley_types::InboxEvent;
 
 use crate::components::{
-    CampaignsScreen, ChannelsScreen, ConversationList, ErrorBanner, Header, HelpOverlay,
-    LockScreen, PrivacyScreen, ThreadPane, Welcome,
+    CampaignsScreen, ChannelsScreen, ContactsScreen, ConversationList, ErrorBanner, Header,
+    HelpOverlay, LockScreen, PrivacyScreen, ThreadPane, Welcome,
 };
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
@@ -416,6 +416,9 @@ pub fn App() -> Html {
         _ if state.channels_open => html! {
             <ChannelsScreen dispatcher={dispatcher.clone()} {sandbox} />
         },
+        _ if state.contacts_open => html! {
+            <ContactsScreen dispatcher={dispatcher.clone()} />
+        },
         Some(conversation) => html! {
             <PrivacyScreen
                 dispatcher={dispatcher.clone()}
@@ -448,6 +451,7 @@ pub fn App() -> Html {
     };
     let on_channels = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenChannels));
     let on_campaigns = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenCampaigns));
+    let on_contacts = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenContacts));
     let view = html! {
         <div class="app" data-app-info={app_info_state}>
             <Header
@@ -457,6 +461,7 @@ pub fn App() -> Html {
                 on_privacy={dispatcher.send::<MouseEvent>(Action::OpenPrivacy(None))}
                 {on_channels}
                 {on_campaigns}
+                {on_contacts}
                 {on_lock}
             />
             if let Some(error) = error {
@@ -487,6 +492,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "," if ctrl && !alt => Shortcut::Do(Action::OpenPrivacy(None)),
         "." if ctrl && !alt => Shortcut::Do(Action::OpenChannels),
         "b" | "B" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenCampaigns),
+        "u" | "U" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenContacts),
         "l" | "L" if ctrl && !alt && !shift => Shortcut::Lock,
         "Escape" => Shortcut::Escape,
         // Single keys only outside text fields, where they are characters.
@@ -533,6 +539,8 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
                     || s.privacy.is_some()
                     || s.contact_open
                     || s.channels_open
+                    || s.contacts_open
+                    || s.campaigns_open
                     || s.welcome.is_some()
             };
             d.dispatch(Action::Escape);

@@ -50,6 +50,11 @@ mod bridge {
         CampaignSummary, CreateCampaignRequest, RecipientsRequest,
     };
     use parley_types::contact::{ContactDetails, ContactUpdate};
+    use parley_types::contact_book::{
+        Contact, ContactDraft, ContactPage, ContactQuery, ContactSaveOutcome, DuplicatePair,
+        ExportContactsRequest, ImportCsvRequest,
+    };
+    use parley_types::contacts_csv::{ImportPreview, ImportReport};
     use parley_types::{
         AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ErrorCode, ExportSummary,
         InboxEvent, IpcError, LockState, Message, NotificationContent, PrivacySettings,
@@ -605,6 +610,84 @@ mod bridge {
     }
 
     /// A live subscription to [`INBOX_EVENT`]; dropping it unlistens.
+    #[derive(Serialize)]
+    struct IdArgs {
+        id: i64,
+    }
+
+    #[derive(Serialize)]
+    struct QueryArgs<'a> {
+        query: &'a ContactQuery,
+    }
+
+    #[derive(Serialize)]
+    struct DraftContactArgs<'a> {
+        draft: &'a ContactDraft,
+    }
+
+    #[derive(Serialize)]
+    struct MergeArgs {
+        keep: i64,
+        merge: i64,
+    }
+
+    #[derive(Serialize)]
+    struct CsvArgs<'a> {
+        request: &'a ImportCsvRequest,
+    }
+
+    #[derive(Serialize)]
+    struct ExportContactsArgs<'a> {
+        request: &'a ExportContactsRequest,
+    }
+
+    pub async fn list_contacts(query: &ContactQuery) -> Result<ContactPage, IpcError> {
+        invoke("list_contacts", to_js(&QueryArgs { query }), "loading contacts").await
+    }
+
+    pub async fn conversation(id: i64) -> Result<ConversationSummary, IpcError> {
+        invoke("conversation", to_js(&IdArgs { id }), "opening the conversation").await
+    }
+
+    pub async fn contact(id: i64) -> Result<Contact, IpcError> {
+        invoke("contact", to_js(&IdArgs { id }), "loading the contact").await
+    }
+
+    pub async fn save_contact(draft: &ContactDraft) -> Result<ContactSaveOutcome, IpcError> {
+        invoke("save_contact", to_js(&DraftContactArgs { draft }), "saving the contact").await
+    }
+
+    pub async fn delete_contact(id: i64) -> Result<(), IpcError> {
+        invoke_raw("delete_contact", to_js(&IdArgs { id }), "deleting the contact").await.map(drop)
+    }
+
+    pub async fn merge_contacts(keep: i64, merge: i64) -> Result<Contact, IpcError> {
+        invoke("merge_contacts", to_js(&MergeArgs { keep, merge }), "merging the contacts").await
+    }
+
+    pub async fn duplicate_contacts() -> Result<Vec<DuplicatePair>, IpcError> {
+        invoke("duplicate_contacts", no_args(), "looking for duplicates").await
+    }
+
+    pub async fn preview_contacts_csv(
+        request: &ImportCsvRequest,
+    ) -> Result<ImportPreview, IpcError> {
+        invoke("preview_contacts_csv", to_js(&CsvArgs { request }), "checking the file").await
+    }
+
+    pub async fn import_contacts_csv(request: &ImportCsvRequest) -> Result<ImportReport, IpcError> {
+        invoke("import_contacts_csv", to_js(&CsvArgs { request }), "importing contacts").await
+    }
+
+    pub async fn export_contacts_csv(request: &ExportContactsRequest) -> Result<u64, IpcError> {
+        invoke("export_contacts_csv", to_js(&ExportContactsArgs { request }), "exporting contacts")
+            .await
+    }
+
+    pub async fn contacts_export_suggestion() -> Result<String, IpcError> {
+        invoke("contacts_export_suggestion", no_args(), "suggesting a file name").await
+    }
+
     pub struct Subscription {
         unlisten: Function,
         _handler: Closure<dyn FnMut(JsValue)>,

@@ -12,6 +12,7 @@
 
 pub mod attachment;
 pub mod campaigns;
+pub mod contacts;
 pub mod format;
 pub mod ipc;
 pub mod onboarding;

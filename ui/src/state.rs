@@ -246,6 +246,8 @@ pub struct Inbox {
     pub channels_open: bool,
     /// The Campaigns screen is open.
     pub campaigns_open: bool,
+    /// The Contacts screen is shown.
+    pub contacts_open: bool,
 }
 
 impl Default for Inbox {
@@ -279,6 +281,7 @@ impl Default for Inbox {
             welcome: None,
             channels_open: false,
             campaigns_open: false,
+            contacts_open: false,
             export_progress: None,
             exporting: false,
         }
@@ -333,6 +336,8 @@ pub enum Action {
     CloseChannels,
     OpenCampaigns,
     CloseCampaigns,
+    OpenContacts,
+    CloseContacts,
     SyncStateLoaded(SyncState),
     /// `sync_state` failed: the state is unknown, so say sync is stopped
     /// rather than "connecting" forever.
@@ -615,6 +620,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.campaigns_open = false;
             state.help_open = false;
             state.channels_open = false;
+            state.contacts_open = false;
             state.privacy = None;
             state.welcome = Some(step);
         }
@@ -629,6 +635,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.help_open = false;
             state.privacy = None;
             state.welcome = None;
+            state.contacts_open = false;
             state.channels_open = true;
         }
         Action::CloseChannels => state.channels_open = false,
@@ -637,9 +644,19 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.privacy = None;
             state.welcome = None;
             state.channels_open = false;
+            state.contacts_open = false;
             state.campaigns_open = true;
         }
         Action::CloseCampaigns => state.campaigns_open = false,
+        Action::OpenContacts => {
+            state.help_open = false;
+            state.privacy = None;
+            state.welcome = None;
+            state.channels_open = false;
+            state.campaigns_open = false;
+            state.contacts_open = true;
+        }
+        Action::CloseContacts => state.contacts_open = false,
         Action::SyncStateLoaded(sync) => {
             if !state.sync_from_event {
                 state.sync = sync;
@@ -926,6 +943,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.campaigns_open = false;
             } else if state.channels_open {
                 state.channels_open = false;
+            } else if state.contacts_open {
+                state.contacts_open = false;
             } else if state.welcome.is_some()
                 && !state.app_info.as_ref().is_some_and(|i| i.first_run)
             {
@@ -1127,6 +1146,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.campaigns_open = false;
             state.help_open = false;
             state.channels_open = false;
+            state.contacts_open = false;
             state.privacy = Some(conversation);
         }
         Action::ClosePrivacy => state.privacy = None,
@@ -1171,6 +1191,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.export_progress = Some((0, 0));
         }
         Action::ExportEnded => state.exporting = false,
+        // The Contacts screen listens for these itself.
+        Action::Event(InboxEvent::ContactsImportProgress { .. } | InboxEvent::ContactsChanged) => {}
         Action::Event(InboxEvent::ConversationRemoved { conversation_id }) => {
             let before = state.conversations.len();
             state.conversations.retain(|c| c.id != conversation_id);
@@ -1211,6 +1233,7 @@ fn locked(state: &mut Inbox) {
     state.privacy = None;
     state.channels_open = false;
     state.campaigns_open = false;
+    state.contacts_open = false;
     state.error = None;
     state.export_progress = None;
     state.exporting = false;
@@ -2160,6 +2183,14 @@ mod tests {
         reduce(&mut s, Action::OpenChannels);
         reduce(&mut s, Action::Escape);
         assert!(!s.channels_open);
+        reduce(&mut s, Action::OpenContacts);
+        assert!(s.contacts_open);
+        reduce(&mut s, Action::OpenChannels);
+        assert!(!s.contacts_open && s.channels_open, "one screen at a time");
+        reduce(&mut s, Action::OpenContacts);
+        assert!(!s.channels_open);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.contacts_open, "Escape closes Contacts");
 
         let mut s = Inbox::default();
         reduce(&mut s, Action::AppInfoFailed(IpcError::new(ErrorCode::Storage, "No key.")));

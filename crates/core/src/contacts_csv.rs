@@ -43,12 +43,30 @@ fn checked<'a>(
     csv: &'a str,
     map: &'a ResolvedMapping,
 ) -> impl Iterator<Item = Result<parley_types::contacts_csv::ContactRow, RejectedRow>> + 'a {
+    // The first row of each number is imported; a later one is reported.
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     CsvReader::new(csv)
         .skip(1)
         // `open_file` read the whole file without an error.
         .filter_map(Result::ok)
         .filter(|r: &Record| !is_blank(r))
-        .map(move |r| check_row(map, &r).map_err(|reason| RejectedRow { line: r.row, reason }))
+        .map(move |r| {
+            let row = check_row(map, &r).map_err(|reason| RejectedRow { line: r.row, reason })?;
+            match seen.entry(row.wa_id.clone()) {
+                std::collections::hash_map::Entry::Occupied(first) => Err(RejectedRow {
+                    line: r.row,
+                    reason: format!(
+                        "Row {} has the same WhatsApp number; only that row is imported. Remove \
+                         one of the two.",
+                        first.get()
+                    ),
+                }),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(r.row);
+                    Ok(row)
+                }
+            }
+        })
 }
 
 impl Core {

@@ -5,7 +5,7 @@ use parley_types::{ErrorCode, IpcError};
 use crate::profile::ProfileError;
 use crate::relay_client::RelayError;
 use crate::secrets::SecretError;
-use crate::store::{OpenError, QueueRefusal, StoreError};
+use crate::store::{MergeRefusal, OpenError, QueueRefusal, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -21,6 +21,8 @@ pub enum CoreError {
     Refused(#[from] QueueRefusal),
     #[error("{0}")]
     InvalidInput(String),
+    #[error(transparent)]
+    Merge(#[from] MergeRefusal),
     #[error("this profile is not connected to a relay yet: enroll the device first")]
     NotEnrolled,
     #[error("this profile has no WhatsApp number configured yet")]
@@ -59,6 +61,7 @@ impl From<&CoreError> for IpcError {
                 QueueRefusal::WindowClosed | QueueRefusal::InstagramWindowClosed,
             ) => ErrorCode::WindowClosed,
             CoreError::InvalidInput(_)
+            | CoreError::Merge(_)
             | CoreError::Refused(
                 QueueRefusal::ChannelNotSupported
                 | QueueRefusal::NotRetryable

@@ -8,6 +8,7 @@
 
 pub mod campaigns;
 mod channels;
+mod contact_book;
 mod contacts_csv;
 pub mod errors;
 pub mod lock;

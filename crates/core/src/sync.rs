@@ -125,6 +125,12 @@ impl Core {
         for id in &outcome.conversations {
             self.emit_conversation(*id);
         }
+        for &conversation_id in &outcome.removed_conversations {
+            self.emit(InboxEvent::ConversationRemoved { conversation_id });
+        }
+        if !outcome.removed_conversations.is_empty() {
+            self.emit(InboxEvent::ContactsChanged);
+        }
         for (conversation_id, message_id, error) in &outcome.failed_reactions {
             self.emit(InboxEvent::ReactionFailed {
                 conversation_id: *conversation_id,

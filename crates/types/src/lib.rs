@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub mod attachment;
 pub mod campaign;
 pub mod contact;
+pub mod contact_book;
 pub mod contacts_csv;
 pub mod onboarding;
 pub mod template;
@@ -292,6 +293,13 @@ pub enum InboxEvent {
     CampaignChanged {
         campaign: campaign::CampaignSummary,
     },
+    /// A running contacts import saved `done` of `total` rows.
+    ContactsImportProgress {
+        done: u64,
+        total: u64,
+    },
+    /// Contacts were created, changed, merged or deleted.
+    ContactsChanged,
 }
 
 /// The name of the single Tauri event that carries [`InboxEvent`]s.

@@ -18,6 +18,9 @@ pub struct HeaderProps {
     /// Opens the Campaigns screen.
     #[prop_or_default]
     pub on_campaigns: Option<Callback<MouseEvent>>,
+    /// Opens the Contacts screen.
+    #[prop_or_default]
+    pub on_contacts: Option<Callback<MouseEvent>>,
     /// Locks the app; shown only when the app lock is on.
     pub on_lock: Option<Callback<MouseEvent>>,
 }
@@ -102,6 +105,18 @@ pub fn Header(props: &HeaderProps) -> Html {
                         onclick={on_campaigns}
                     >
                         {icons::megaphone()}
+                    </button>
+                }
+                if let Some(on_contacts) = props.on_contacts.clone() {
+                    <button
+                        type="button"
+                        class="text-button header-text-button"
+                        data-testid="contacts-button"
+                        aria-label="Contacts (Ctrl+U)"
+                        title="Contacts (Ctrl+U)"
+                        onclick={on_contacts}
+                    >
+                        {"Contacts"}
                     </button>
                 }
                 if let Some(on_channels) = props.on_channels.clone() {

@@ -30,6 +30,9 @@ pub struct IngestOutcome {
     /// The agent's reactions Meta reported failed after accepting them:
     /// (conversation, reacted-to message, the reason in words).
     pub failed_reactions: Vec<(i64, i64, String)>,
+    /// Conversations that are gone because two contacts turned out to be
+    /// one person (their messages moved to the kept contact's).
+    pub removed_conversations: Vec<i64>,
 }
 
 impl IngestOutcome {
@@ -193,8 +196,10 @@ fn contact_id(
     user_id: Option<&str>,
     name: Option<&str>,
     now_ms: i64,
+    merged: &mut Vec<Option<i64>>,
 ) -> Result<i64, StoreError> {
-    // Two indexed lookups; wa_id wins when both ids match different rows.
+    // Two indexed lookups; wa_id wins when both ids match different rows,
+    // and the two rows are merged.
     let mut existing: Option<i64> = None;
     if let Some(wa_id) = wa_id {
         existing = tx
@@ -202,11 +207,28 @@ fn contact_id(
             .query_row(params![channel, wa_id], |r| r.get(0))
             .optional()?;
     }
-    if let (None, Some(user_id)) = (existing, user_id) {
-        existing = tx
+    if let Some(user_id) = user_id {
+        let by_user: Option<i64> = tx
             .prepare_cached("SELECT id FROM contacts WHERE channel_id = ?1 AND user_id = ?2")?
             .query_row(params![channel, user_id], |r| r.get(0))
             .optional()?;
+        match (existing, by_user) {
+            (None, found) => existing = found,
+            // One person, two rows (one known by each id, say an imported
+            // number and a user id Meta sent alone): this webhook names
+            // both, so they become one, the wa_id's row kept.
+            (Some(keep), Some(merge)) if keep != merge => {
+                // Same channel by construction; notes too long are cut.
+                let merge_outcome = super::contact_book::merge_in(
+                    tx,
+                    keep,
+                    merge,
+                    super::contact_book::LongNotes::Cut,
+                )?;
+                merged.push(merge_outcome.unwrap_or(None));
+            }
+            _ => {}
+        }
     }
     match existing {
         Some(id) => {
@@ -264,6 +286,7 @@ fn ingest_message(
         Some(&conversation) => conversation,
         None => {
             let channel = channel_id(tx, m.channel.kind, &m.channel.id)?;
+            let mut merged = Vec::new();
             let contact = contact_id(
                 tx,
                 channel,
@@ -271,7 +294,16 @@ fn ingest_message(
                 m.from.user_id.as_deref(),
                 m.from.name.as_deref(),
                 m.timestamp_ms,
+                &mut merged,
             )?;
+            if !merged.is_empty() {
+                // A cached conversation may be the merged, deleted one.
+                ids.clear();
+                for removed in merged.into_iter().flatten() {
+                    out.conversations.retain(|c| *c != removed);
+                    out.removed_conversations.push(removed);
+                }
+            }
             let conversation = conversation_id(tx, contact)?;
             ids.insert(key, conversation);
             conversation
@@ -592,7 +624,7 @@ fn ingest_peer_sent(
         p.channel_kind == ChannelKind::Whatsapp && p.to.chars().all(|c| c.is_ascii_digit());
     let (wa_id, user_id) =
         if is_wa_id { (Some(p.to.as_str()), None) } else { (None, Some(p.to.as_str())) };
-    let contact = contact_id(tx, channel, wa_id, user_id, None, p.sent_at_ms)?;
+    let contact = contact_id(tx, channel, wa_id, user_id, None, p.sent_at_ms, &mut Vec::new())?;
     let conversation = conversation_id(tx, contact)?;
     let inserted = tx
         .prepare_cached(

@@ -8,6 +8,7 @@
 //! is written, and the file is never overwritten.
 
 mod campaigns;
+mod contact_book;
 mod contacts;
 mod contacts_csv;
 mod ingest;
@@ -27,6 +28,7 @@ use zeroize::Zeroizing;
 pub use campaigns::{
     Candidate, ClaimedSend, NewRecipient, RecipientOutcome, CAMPAIGN_SEND_LOST, REPLY_WINDOW_MILLIS,
 };
+pub use contact_book::MergeRefusal;
 pub use contacts_csv::BatchOutcome;
 pub use ingest::{IngestOutcome, PeerSent};
 pub use media::{sha256_matches, MediaJob, MAX_MEDIA_BYTES};

@@ -41,7 +41,7 @@ pub struct Inventory {
 /// Clean up after deleting rows: merge the search index so the deleted
 /// words leave its segments (FTS5 otherwise keeps them until a merge), and
 /// fold the WAL into the main file, whose freed pages secure_delete zeroed.
-fn scrub(conn: &Connection) -> Result<(), StoreError> {
+pub(super) fn scrub(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "INSERT INTO messages_fts (messages_fts) VALUES ('optimize');
          INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize');
@@ -74,6 +74,42 @@ fn delete_messages(
     }
     let messages = tx.execute(&format!("DELETE FROM messages WHERE {filter}"), args)?;
     Ok(PurgeReport { messages: messages as u64, media_files: media_files as u64 })
+}
+
+/// Erase one contact inside `tx`: their conversation (if any) with its
+/// messages and everything hanging off them, their labels, attributes and
+/// the contact row (the search index follows by trigger). The one erasure
+/// behind "Erase this customer" and deleting a contact.
+pub(super) fn erase_contact(
+    tx: &rusqlite::Transaction<'_>,
+    contact: i64,
+) -> Result<PurgeReport, StoreError> {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
+        params![contact],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Err(StoreError::NotFound);
+    }
+    let conversation: Option<i64> = tx
+        .query_row("SELECT id FROM conversations WHERE contact_id = ?1", params![contact], |r| {
+            r.get(0)
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let mut report = PurgeReport::default();
+    if let Some(conversation) = conversation {
+        report = delete_messages(tx, "conversation_id = ?1", &[&conversation])?;
+        tx.execute("DELETE FROM conversations WHERE id = ?1", params![conversation])?;
+    }
+    tx.execute("DELETE FROM contact_labels WHERE contact_id = ?1", params![contact])?;
+    tx.execute("DELETE FROM contact_attributes WHERE contact_id = ?1", params![contact])?;
+    tx.execute("DELETE FROM contacts WHERE id = ?1", params![contact])?;
+    Ok(report)
 }
 
 /// Conversations of one channel kind (`?2`).
@@ -159,9 +195,7 @@ impl Store {
                 rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
                 e => e.into(),
             })?;
-        let report = delete_messages(&tx, "conversation_id = ?1", &[&conversation])?;
-        tx.execute("DELETE FROM conversations WHERE id = ?1", params![conversation])?;
-        tx.execute("DELETE FROM contacts WHERE id = ?1", params![contact])?;
+        let report = erase_contact(&tx, contact)?;
         tx.commit()?;
         scrub(&conn)?;
         Ok(report)

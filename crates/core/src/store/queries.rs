@@ -325,7 +325,7 @@ impl Store {
 }
 
 /// Each term quoted (so input is never FTS5 syntax) and prefix-matched.
-fn fts_prefix_query(query: &str) -> Option<String> {
+pub(super) fn fts_prefix_query(query: &str) -> Option<String> {
     let terms: Vec<String> =
         query.split_whitespace().map(|t| format!("\"{}\"*", t.replace('"', "\"\""))).collect();
     (!terms.is_empty()).then(|| terms.join(" "))

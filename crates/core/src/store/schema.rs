@@ -249,7 +249,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact_id, name)
     ) WITHOUT ROWID;
     "#,
-    // 9: broadcast campaigns. `template` is the template as stored when the
+    // 9: the Contacts screen. The list is ordered by name (the number or
+    // user id when there is none), paged by (that key, id); duplicates are
+    // found by name within a channel. Both are expression indexes the
+    // queries in `store/contact_book.rs` spell the same way.
+    r#"
+    CREATE INDEX contacts_by_sort ON contacts(lower(coalesce(name, wa_id, user_id)), id);
+    CREATE INDEX contacts_by_name ON contacts(channel_id, lower(trim(name)));
+    "#,
+    // 10: broadcast campaigns. `template` is the template as stored when the
     // campaign was confirmed (what every recipient is sent); each recipient
     // keeps the variable values resolved then. A recipient is 'excluded',
     // 'queued', 'sending' (claimed: its send may have reached Meta, so it is
