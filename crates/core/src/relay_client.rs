@@ -39,6 +39,9 @@ pub fn check_relay_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// Events per poll: the page size asked of the relay.
+pub const POLL_LIMIT: u64 = 500;
+
 #[derive(Clone)]
 pub struct RelayClient {
     http: reqwest::Client,
@@ -98,14 +101,15 @@ impl RelayClient {
         resp.json().await.map_err(transport)
     }
 
-    /// Events after `after`, waiting up to `wait` for new ones.
+    /// Events after `after`, at most [`POLL_LIMIT`], waiting up to `wait`
+    /// for new ones.
     pub async fn poll(&self, after: u64, wait: Duration) -> Result<EventsResponse, RelayError> {
         let url = format!("{}{}", self.base, PATH_EVENTS);
         let resp = self
             .http
             .get(url)
             .bearer_auth(self.token.as_str())
-            .query(&[("after", after), ("wait_secs", wait.as_secs()), ("limit", 500)])
+            .query(&[("after", after), ("wait_secs", wait.as_secs()), ("limit", POLL_LIMIT)])
             .timeout(wait + Duration::from_secs(15))
             .send()
             .await

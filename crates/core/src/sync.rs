@@ -24,6 +24,13 @@ use crate::{now_ms, Core, CoreError, Notification};
 const LONG_POLL: Duration = Duration::from_secs(25);
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The shortest time between two rounds that found events but not a full
+/// page. Under a steady stream (a campaign's statuses: hundreds a second)
+/// a round per event would be two requests each and trip the relay's
+/// per-device limit (20 a second); waiting this long lets events gather
+/// into one page instead. A quiet inbox is not slowed: the long-poll
+/// answers the first event at once.
+const MIN_ROUND_GAP: Duration = Duration::from_millis(150);
 
 /// The relay client and the key that opens its events.
 pub(crate) struct RelayLink {
@@ -302,6 +309,7 @@ pub(crate) async fn run(core: Core) {
         if *stop.borrow() {
             break;
         }
+        let started = tokio::time::Instant::now();
         let round = tokio::select! {
             r = core.round(wait) => r,
             _ = stop.changed() => break,
@@ -315,6 +323,13 @@ pub(crate) async fn run(core: Core) {
                 failures = 0;
                 wait = LONG_POLL;
                 core.set_sync_state(SyncState::Running);
+                // A partial page: more are trickling in; gather them.
+                if report.events > 0 && (report.events as u64) < crate::relay_client::POLL_LIMIT {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(started + MIN_ROUND_GAP) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
                 continue;
             }
             // Disconnected on purpose: keep the words `disconnect` chose.
