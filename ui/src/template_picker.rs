@@ -264,6 +264,8 @@ mod tests {
             buttons: vec!["OK".into()],
             header_params: Vec::new(),
             body_params,
+            quality: None,
+            rejected_reason: None,
         }
     }
 

@@ -316,6 +316,8 @@ pub fn summary_of(t: &StoredTemplate) -> TemplateSummary {
         buttons,
         header_params,
         body_params: params_of(body, "body"),
+        quality: t.quality.clone(),
+        rejected_reason: t.rejected_reason.clone().filter(|_| t.status == "REJECTED"),
     }
 }
 
@@ -416,6 +418,7 @@ impl Core {
             status: created.status,
             components: Value::Array(components).to_string(),
             rejected_reason: None,
+            quality: None,
         };
         self.inner.store.upsert_template(&stored, now_ms)?;
         tracing::info!("template submitted for review");
@@ -498,6 +501,7 @@ impl Core {
                 status: t.status,
                 components: Value::Array(t.components).to_string(),
                 rejected_reason: t.rejected_reason,
+                quality: t.quality,
             })
             .collect();
         self.inner.store.replace_templates(&stored, now_ms())?;
@@ -581,6 +585,7 @@ mod tests {
             status: "APPROVED".into(),
             components: components.to_string(),
             rejected_reason: None,
+            quality: None,
         }
     }
 

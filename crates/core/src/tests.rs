@@ -923,6 +923,30 @@ mod templates {
             let approved = stored(&core, "spring_sale").unwrap();
             assert!(approved.is_approved(), "{approved:?}");
             assert_eq!(core.template_rejection("spring_sale", "en_US").unwrap(), None);
+            assert_eq!(approved.rejected_reason, None);
+
+            // Meta's quality score arrives by webhook and in the list.
+            assert!(sandbox.control().set_template_quality("spring_sale", "en_US", "YELLOW").await);
+            let quality = ingest_review(&core, &mut hooks, "spring_sale").await;
+            assert_eq!(quality["new_quality_score"], "YELLOW");
+            assert_eq!(stored(&core, "spring_sale").unwrap().quality.as_deref(), Some("YELLOW"));
+            core.refresh_templates().await.unwrap();
+            assert_eq!(stored(&core, "spring_sale").unwrap().quality.as_deref(), Some("YELLOW"));
+            assert_eq!(stored(&core, "hello_world").unwrap().quality.as_deref(), Some("GREEN"));
+            // A category Meta changed is stored too.
+            let hook = serde_json::json!({
+                "object": "whatsapp_business_account",
+                "entry": [{ "id": DEFAULT_WABA_ID, "changes": [{ "field": "template_category_update",
+                    "value": { "message_template_id": 1, "message_template_name": "spring_sale",
+                               "message_template_language": "en_US",
+                               "previous_category": "MARKETING", "new_category": "UTILITY" }}]}]
+            });
+            let outcome = core
+                .store()
+                .ingest(&parley_meta::webhook::parse_value(&hook).unwrap(), None, now_ms())
+                .unwrap();
+            assert!(outcome.templates_changed);
+            assert_eq!(stored(&core, "spring_sale").unwrap().category, "UTILITY");
 
             // The same name and language again is refused before Meta.
             let again = core.create_template(&draft("spring_sale")).await.unwrap_err();
@@ -957,6 +981,10 @@ mod templates {
             let review = ingest_review(&core, &mut hooks, "reject_me").await;
             assert_eq!(review["event"], "REJECTED");
             assert_eq!(stored(&core, "reject_me").unwrap().status, "REJECTED");
+            assert_eq!(
+                stored(&core, "reject_me").unwrap().rejected_reason.as_deref(),
+                Some("INVALID_FORMAT")
+            );
             assert_eq!(
                 core.template_rejection("reject_me", "en_US").unwrap().as_deref(),
                 Some("INVALID_FORMAT")

@@ -1223,6 +1223,24 @@ async fn control_sent_since(
     Json(lock(&inner.state).sent.iter().filter(|m| m.at_ms >= since).cloned().collect())
 }
 
+#[derive(Deserialize)]
+struct QualityBody {
+    language: String,
+    score: String,
+}
+
+async fn control_template_quality(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Json(q): Json<QualityBody>,
+) -> StatusCode {
+    if manage::set_quality(&inner, &name, &q.language, &q.score).await {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
 fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/{version}/{account_id}/messages", post(graph_messages))
@@ -1252,6 +1270,7 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/_sandbox/fail-next", post(control_fail_next))
         .route("/_sandbox/sent", get(control_sent))
         .route("/_sandbox/sent/since", get(control_sent_since))
+        .route("/_sandbox/templates/{name}/quality", post(control_template_quality))
         .fallback(unknown_route)
         .with_state(inner)
 }
@@ -1457,6 +1476,12 @@ impl SandboxControl {
             .iter()
             .map(|t| (t.name.clone(), t.language.clone(), t.status.clone()))
             .collect()
+    }
+
+    /// Change a template's quality score and send Meta's
+    /// `message_template_quality_update`; `false` if there is no such template.
+    pub async fn set_template_quality(&self, name: &str, language: &str, score: &str) -> bool {
+        manage::set_quality(&self.inner, name, language, score).await
     }
 
     /// The bytes of a stored media file (uploads and customer media).

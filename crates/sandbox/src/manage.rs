@@ -47,6 +47,9 @@ pub struct TemplateRecord {
     pub status: String,
     pub components: Vec<Value>,
     pub rejected_reason: Option<String>,
+    /// `quality_score.score`: `UNKNOWN` once approved until changed
+    /// (`SandboxControl::set_template_quality`).
+    pub quality: Option<String>,
 }
 
 impl TemplateRecord {
@@ -58,6 +61,9 @@ impl TemplateRecord {
         if let Some(r) = &self.rejected_reason {
             v["rejected_reason"] = json!(r);
         }
+        if let Some(q) = &self.quality {
+            v["quality_score"] = json!({ "score": q, "date": now_ms() / 1000 });
+        }
         v
     }
 }
@@ -66,7 +72,7 @@ impl TemplateRecord {
 /// with positional and named variables, a text and a media header, and a
 /// paused one, so template parameters and refusals can be tested.
 pub fn seed_templates() -> Vec<TemplateRecord> {
-    vec![
+    let mut seeds = vec![
         TemplateRecord {
             id: "1000000000000001".into(),
             name: "hello_world".into(),
@@ -79,6 +85,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 json!({"type":"FOOTER","text":"WhatsApp Business Platform sample message"}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000002".into(),
@@ -92,6 +99,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 json!({"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"On my way"}]}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000003".into(),
@@ -108,6 +116,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 json!({"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Confirm"},{"type":"QUICK_REPLY","text":"Change"}]}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000004".into(),
@@ -122,6 +131,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                            {"param_name":"order_id","example":"SKBUP2-4CPIG9"}]}}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000005".into(),
@@ -131,6 +141,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
             status: "PAUSED".into(),
             components: vec![json!({"type":"BODY","text":"Our winter clearance starts today."})],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000006".into(),
@@ -144,8 +155,14 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 "example": { "body_text": [["Ana"]] },
             })],
             rejected_reason: None,
+            quality: None,
         },
-    ]
+    ];
+    // Approved ones have been sent enough for Meta to rate them.
+    for t in seeds.iter_mut().filter(|t| t.status == "APPROVED") {
+        t.quality = Some("GREEN".into());
+    }
+    seeds
 }
 
 pub fn seed_profile() -> Value {
@@ -477,6 +494,7 @@ pub async fn create_template(
             status: "PENDING".into(),
             components,
             rejected_reason: None,
+            quality: None,
         };
         st.templates.push(record.clone());
         record
@@ -499,6 +517,8 @@ async fn review(inner: Arc<Inner>, id: String) {
             t.rejected_reason = Some("INVALID_FORMAT".into());
         } else {
             t.status = "APPROVED".into();
+            // Meta's score for a template with too few sends to judge.
+            t.quality = Some("UNKNOWN".into());
         }
         t.clone()
     };
@@ -514,6 +534,34 @@ async fn review(inner: Arc<Inner>, id: String) {
     if let Err(e) = inner.post_webhook(&body).await {
         tracing::warn!(error = %e, "template status webhook dropped");
     }
+}
+
+/// Change a template's quality score and tell the app, as Meta's
+/// `message_template_quality_update` does. `false` when no template has
+/// that name and language.
+pub async fn set_quality(inner: &Arc<Inner>, name: &str, language: &str, score: &str) -> bool {
+    let (record, previous) = {
+        let mut st = lock(&inner.state);
+        let Some(t) = st.templates.iter_mut().find(|t| t.name == name && t.language == language)
+        else {
+            return false;
+        };
+        let previous = t.quality.replace(score.to_owned());
+        (t.clone(), previous)
+    };
+    let body = webhook::template_quality(
+        &inner.config.waba_id,
+        &record.id,
+        &record.name,
+        &record.language,
+        previous.as_deref().unwrap_or("UNKNOWN"),
+        score,
+        now_ms() / 1000,
+    );
+    if let Err(e) = inner.post_webhook(&body).await {
+        tracing::warn!(error = %e, "template quality webhook dropped");
+    }
+    true
 }
 
 #[derive(Deserialize)]

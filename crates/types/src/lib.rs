@@ -286,6 +286,9 @@ pub enum InboxEvent {
         done: u64,
         total: u64,
     },
+    /// A template's status, quality or category changed (Meta's review
+    /// webhooks): lists of templates should be fetched again.
+    TemplatesChanged,
 }
 
 /// The name of the single Tauri event that carries [`InboxEvent`]s.

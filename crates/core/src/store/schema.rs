@@ -249,6 +249,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact_id, name)
     ) WITHOUT ROWID;
     "#,
+    // 9: a template's quality score (`quality_score` in Meta's list,
+    // `message_template_quality_update` webhooks), for the template manager.
+    r#"
+    ALTER TABLE templates ADD COLUMN quality TEXT;
+    "#,
 ];
 
 /// The version a fully migrated database has.

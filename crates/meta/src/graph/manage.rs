@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 /// Fields asked for when listing templates; without `fields` Meta answers a
 /// default set that has varied between versions.
-const TEMPLATE_FIELDS: &str = "id,name,language,status,category,components,rejected_reason";
+const TEMPLATE_FIELDS: &str =
+    "id,name,language,status,category,components,rejected_reason,quality_score";
 const PROFILE_FIELDS: &str =
     "about,address,description,email,profile_picture_url,websites,vertical";
 const PHONE_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,\
@@ -52,6 +53,8 @@ pub struct Template {
     /// Meta's component objects, as given.
     pub components: Vec<Value>,
     pub rejected_reason: Option<String>,
+    /// `quality_score.score`: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality: Option<String>,
 }
 
 /// One page of templates; pass `after` back to get the next.
@@ -139,6 +142,7 @@ fn template_from(v: &Value) -> Option<Template> {
         category: s(v, "category"),
         components: v.get("components").and_then(Value::as_array).cloned().unwrap_or_default(),
         rejected_reason: s(v, "rejected_reason").filter(|r| r != "NONE"),
+        quality: v.get("quality_score").and_then(|q| s(q, "score")),
     })
 }
 
