@@ -9,6 +9,7 @@ use parley_types::attachment::SendFileMeta;
 use parley_types::contact::{ContactDetails, ContactUpdate};
 use parley_types::onboarding::{ChannelStatus, ConnectOutcome, ConnectRequest, UpdateTokenRequest};
 use parley_types::template::{SendTemplateRequest, TemplateSummary};
+use parley_types::template_builder::TemplateDraft;
 use parley_types::ErrorCode;
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ExportSummary, IpcError,
@@ -99,6 +100,29 @@ pub async fn send_template(
     request: SendTemplateRequest,
 ) -> Result<Message, IpcError> {
     Ok(shell.core().await?.send_template(&request)?)
+}
+
+#[tauri::command]
+pub async fn create_template(
+    shell: State<'_, Shell>,
+    draft: TemplateDraft,
+) -> Result<TemplateSummary, IpcError> {
+    Ok(shell.core().await?.create_template(&draft).await?)
+}
+
+#[tauri::command]
+pub async fn delete_template(shell: State<'_, Shell>, name: String) -> Result<(), IpcError> {
+    Ok(shell.core().await?.delete_template(&name).await?)
+}
+
+#[tauri::command]
+pub async fn duplicate_template(
+    shell: State<'_, Shell>,
+    name: String,
+    language: String,
+    new_language: String,
+) -> Result<TemplateDraft, IpcError> {
+    Ok(shell.core().await?.duplicate_template(&name, &language, &new_language)?)
 }
 
 #[tauri::command]

@@ -348,6 +348,51 @@ mod bridge {
         invoke("send_template", to_js(&SendTemplateArgs { request }), "sending the template").await
     }
 
+    #[derive(Serialize)]
+    struct DraftArgs<'a> {
+        draft: &'a parley_types::template_builder::TemplateDraft,
+    }
+
+    /// Submits a new template for Meta's review; answers it as stored
+    /// (PENDING).
+    pub async fn create_template(
+        draft: &parley_types::template_builder::TemplateDraft,
+    ) -> Result<parley_types::template::TemplateSummary, IpcError> {
+        invoke("create_template", to_js(&DraftArgs { draft }), "submitting the template").await
+    }
+
+    #[derive(Serialize)]
+    struct NameArgs<'a> {
+        name: &'a str,
+    }
+
+    /// Deletes the template (every language) at Meta and here.
+    pub async fn delete_template(name: &str) -> Result<(), IpcError> {
+        invoke("delete_template", to_js(&NameArgs { name }), "deleting the template").await
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DuplicateArgs<'a> {
+        name: &'a str,
+        language: &'a str,
+        new_language: &'a str,
+    }
+
+    /// A draft of the template in another language, to translate and submit.
+    pub async fn duplicate_template(
+        name: &str,
+        language: &str,
+        new_language: &str,
+    ) -> Result<parley_types::template_builder::TemplateDraft, IpcError> {
+        invoke(
+            "duplicate_template",
+            to_js(&DuplicateArgs { name, language, new_language }),
+            "duplicating the template",
+        )
+        .await
+    }
+
     /// Queues the agent's reaction (empty removes it); returns the message
     /// as it shows now.
     pub async fn react(request: &ReactRequest) -> Result<Message, IpcError> {

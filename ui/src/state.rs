@@ -244,6 +244,11 @@ pub struct Inbox {
     pub welcome: Option<crate::onboarding::WelcomeStep>,
     /// The Channels screen shows.
     pub channels_open: bool,
+    /// The Templates screen shows.
+    pub templates_open: bool,
+    /// Bumped when Meta changed a template (status, quality, category): the
+    /// Templates screen loads the list again.
+    pub templates_rev: u64,
 }
 
 impl Default for Inbox {
@@ -276,6 +281,8 @@ impl Default for Inbox {
             app_info_known: false,
             welcome: None,
             channels_open: false,
+            templates_open: false,
+            templates_rev: 0,
             export_progress: None,
             exporting: false,
         }
@@ -328,6 +335,8 @@ pub enum Action {
     WelcomeDone,
     OpenChannels,
     CloseChannels,
+    OpenTemplates,
+    CloseTemplates,
     SyncStateLoaded(SyncState),
     /// `sync_state` failed: the state is unknown, so say sync is stopped
     /// rather than "connecting" forever.
@@ -607,6 +616,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.error = Some(error);
         }
         Action::ShowWelcome(step) => {
+            state.templates_open = false;
             state.help_open = false;
             state.channels_open = false;
             state.privacy = None;
@@ -619,12 +629,22 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
         }
         Action::OpenChannels => {
+            state.templates_open = false;
             state.help_open = false;
             state.privacy = None;
             state.welcome = None;
             state.channels_open = true;
         }
         Action::CloseChannels => state.channels_open = false,
+        Action::OpenTemplates => {
+            state.help_open = false;
+            state.privacy = None;
+            state.welcome = None;
+            state.channels_open = false;
+            state.templates_open = true;
+        }
+        Action::CloseTemplates => state.templates_open = false,
+        Action::Event(InboxEvent::TemplatesChanged) => state.templates_rev += 1,
         Action::SyncStateLoaded(sync) => {
             if !state.sync_from_event {
                 state.sync = sync;
@@ -909,6 +929,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.privacy = None;
             } else if state.channels_open {
                 state.channels_open = false;
+            } else if state.templates_open {
+                state.templates_open = false;
             } else if state.welcome.is_some()
                 && !state.app_info.as_ref().is_some_and(|i| i.first_run)
             {
@@ -1107,6 +1129,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             effects.push(Effect::SetClosed { conversation_id, closed });
         }
         Action::OpenPrivacy(conversation) => {
+            state.templates_open = false;
             state.help_open = false;
             state.channels_open = false;
             state.privacy = Some(conversation);
@@ -1190,6 +1213,7 @@ fn locked(state: &mut Inbox) {
     state.help_open = false;
     state.privacy = None;
     state.channels_open = false;
+    state.templates_open = false;
     state.error = None;
     state.export_progress = None;
     state.exporting = false;
@@ -2105,6 +2129,27 @@ mod tests {
         assert_eq!(s.thread.conversation_id, None);
         assert_eq!(s.privacy, Some(None), "the screen stays, no longer for that customer");
         assert_eq!(s.visible.len(), 1);
+    }
+
+    #[test]
+    fn the_templates_screen_opens_alone_closes_with_escape_and_reloads_on_meta_changes() {
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::OpenChannels);
+        reduce(&mut s, Action::OpenTemplates);
+        assert!(s.templates_open);
+        assert!(!s.channels_open, "one screen at a time");
+        let rev = s.templates_rev;
+        reduce(&mut s, Action::Event(InboxEvent::TemplatesChanged));
+        assert_eq!(s.templates_rev, rev + 1);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.templates_open);
+        reduce(&mut s, Action::OpenTemplates);
+        reduce(&mut s, Action::OpenPrivacy(None));
+        assert!(!s.templates_open);
+        reduce(&mut s, Action::OpenTemplates);
+        assert_eq!(s.privacy, None);
+        reduce(&mut s, Action::CloseTemplates);
+        assert!(!s.templates_open);
     }
 
     #[test]
