@@ -14,7 +14,7 @@ use parley_types::InboxEvent;
 
 use crate::components::{
     ChannelsScreen, ConversationList, ErrorBanner, Header, HelpOverlay, LockScreen, PrivacyScreen,
-    ThreadPane, Welcome,
+    TemplatesScreen, ThreadPane, Welcome,
 };
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
@@ -413,6 +413,9 @@ pub fn App() -> Html {
         _ if state.channels_open => html! {
             <ChannelsScreen dispatcher={dispatcher.clone()} {sandbox} />
         },
+        _ if state.templates_open => html! {
+            <TemplatesScreen dispatcher={dispatcher.clone()} rev={state.templates_rev} />
+        },
         Some(conversation) => html! {
             <PrivacyScreen
                 dispatcher={dispatcher.clone()}
@@ -444,6 +447,7 @@ pub fn App() -> Html {
         },
     };
     let on_channels = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenChannels));
+    let on_templates = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenTemplates));
     let view = html! {
         <div class="app" data-app-info={app_info_state}>
             <Header
@@ -452,6 +456,7 @@ pub fn App() -> Html {
                 sync_rev={state.sync_rev}
                 on_privacy={dispatcher.send::<MouseEvent>(Action::OpenPrivacy(None))}
                 {on_channels}
+                {on_templates}
                 {on_lock}
             />
             if let Some(error) = error {
@@ -481,6 +486,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "k" | "K" if ctrl && !alt => Shortcut::Search,
         "," if ctrl && !alt => Shortcut::Do(Action::OpenPrivacy(None)),
         "." if ctrl && !alt => Shortcut::Do(Action::OpenChannels),
+        "t" | "T" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenTemplates),
         "l" | "L" if ctrl && !alt && !shift => Shortcut::Lock,
         "Escape" => Shortcut::Escape,
         // Single keys only outside text fields, where they are characters.
@@ -527,6 +533,7 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
                     || s.privacy.is_some()
                     || s.contact_open
                     || s.channels_open
+                    || s.templates_open
                     || s.welcome.is_some()
             };
             d.dispatch(Action::Escape);

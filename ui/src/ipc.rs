@@ -349,7 +349,7 @@ mod bridge {
     }
 
     #[derive(Serialize)]
-    struct DraftArgs<'a> {
+    struct TemplateDraftArgs<'a> {
         draft: &'a parley_types::template_builder::TemplateDraft,
     }
 
@@ -358,7 +358,7 @@ mod bridge {
     pub async fn create_template(
         draft: &parley_types::template_builder::TemplateDraft,
     ) -> Result<parley_types::template::TemplateSummary, IpcError> {
-        invoke("create_template", to_js(&DraftArgs { draft }), "submitting the template").await
+        invoke("create_template", to_js(&TemplateDraftArgs { draft }), "submitting the template").await
     }
 
     #[derive(Serialize)]

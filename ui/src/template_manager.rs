@@ -504,7 +504,7 @@ impl Form {
                 let hv = template::variables(&self.header_text);
                 let hp: Vec<TemplateParam> =
                     hv.iter().map(|n| TemplateParam { name: n.clone(), example: None }).collect();
-                Some(template::render(&self.header_text, &hp, &[self.header_example.clone()]))
+                Some(template::render(&self.header_text, &hp, std::slice::from_ref(&self.header_example)))
                     .filter(|h| !h.trim().is_empty())
             }
             other => Some(format!("[{}]", other.words().to_lowercase())),

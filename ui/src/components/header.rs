@@ -15,6 +15,9 @@ pub struct HeaderProps {
     /// Opens the Channels screen.
     #[prop_or_default]
     pub on_channels: Option<Callback<MouseEvent>>,
+    /// Opens the Templates screen.
+    #[prop_or_default]
+    pub on_templates: Option<Callback<MouseEvent>>,
     /// Locks the app; shown only when the app lock is on.
     pub on_lock: Option<Callback<MouseEvent>>,
 }
@@ -87,6 +90,18 @@ pub fn Header(props: &HeaderProps) -> Html {
                         onclick={on_lock}
                     >
                         {icons::padlock()}
+                    </button>
+                }
+                if let Some(on_templates) = props.on_templates.clone() {
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="templates-button"
+                        aria-label="Templates (Ctrl+T)"
+                        title="Templates (Ctrl+T)"
+                        onclick={on_templates}
+                    >
+                        {icons::templates()}
                     </button>
                 }
                 if let Some(on_channels) = props.on_channels.clone() {
