@@ -1,0 +1,274 @@
+//! End to end through the real app window: the Templates screen.
+//!
+//! Same harness as `e2e_templates.rs` (tauri-driver, WebKitWebDriver, the
+//! app in sandbox mode on a temporary data directory, whose in-process
+//! sandbox reviews a submitted template after two seconds and posts the
+//! review webhook through the demo relay).
+//!
+//! (a) A template is written in the builder (a body variable with its
+//! example, a footer, a quick reply): a 26-character button label shows
+//! its refusal on the button while Submit stays disabled, the preview shows
+//! the message with the example filled in, it is submitted, listed PENDING,
+//! turns APPROVED when the sandbox's review webhook arrives, shows the
+//! quality the sandbox reports next, and is then sent from a conversation
+//! whose 24-hour window is closed, with the sandbox (Meta's side) checked
+//! for exactly that template and value.
+//! (b) A template the sandbox rejects (any name holding "reject") is listed
+//! REJECTED with its reason; duplicating another template opens the
+//! builder prefilled in the new language; the rejected one is deleted after
+//! the confirmation and stays gone after a Refresh from the sandbox.
+//!
+//! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/template-builder.png.
+
+use std::path::PathBuf;
+
+use fantoccini::{Client, Locator};
+use serde_json::json;
+
+const APP: &str = env!("CARGO_BIN_EXE_parley");
+
+#[path = "common/sandbox_app.rs"]
+mod sandbox_app;
+use sandbox_app::{exists, nonce, now_s, text_message, Sandbox, START_TIMEOUT};
+
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
+use webdriver::{
+    click, js, open_conversation, save_screenshot, text_content, type_into, wait_for, wait_gone,
+    STEP_TIMEOUT,
+};
+
+async fn with_app<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Client, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let data_dir = tempfile::tempdir().unwrap();
+    sandbox_app::with_app_on(APP, name, &[], data_dir, test).await
+}
+
+async fn disabled(client: &Client, testid: &str) -> bool {
+    let script = format!("return document.querySelector('[data-testid={testid}]').disabled;");
+    js(client, &script).await == json!(true)
+}
+
+fn row(name: &str) -> String {
+    format!("//*[@data-testid='template-row'][@data-name='{name}']")
+}
+
+/// The Templates screen, opened with Ctrl+T, its list loaded.
+async fn open_templates(client: &Client) {
+    js(
+        client,
+        "window.dispatchEvent(new KeyboardEvent('keydown', {key: 't', ctrlKey: true, bubbles: true})); return 1;",
+    )
+    .await;
+    wait_for(client, "//*[@data-testid='templates-screen']", STEP_TIMEOUT).await;
+    wait_for(client, &format!("{}[@data-status='APPROVED']", row("hello_world")), STEP_TIMEOUT)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_built_here_is_approved_live_and_sent_to_a_closed_window() {
+    with_app("template-manager", |client, sandbox_dir| async move {
+        let sandbox = Sandbox::wait(&sandbox_dir).await;
+        wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
+            .await;
+        let name = format!("pickup_ready_{}", nonce());
+        open_templates(&client).await;
+        // Seeded templates show their quality.
+        let quality = client
+            .find(Locator::XPath(&format!("{}//*[@data-testid='template-quality']", row("hello_world"))))
+            .await
+            .unwrap();
+        assert_eq!(text_content(&quality).await, "High quality");
+
+        click(&client, "templates-new").await;
+        wait_for(&client, "//*[@data-testid='template-builder']", STEP_TIMEOUT).await;
+        assert!(disabled(&client, "builder-submit").await, "an empty form is not submitted");
+        type_into(&client, "builder-name", &name).await;
+        type_into(&client, "builder-body", "Hi {{1}}, your order is ready for pickup.").await;
+        // The variable asks for its example on the body field until given.
+        wait_for(
+            &client,
+            "//*[@data-testid='builder-error-body'][contains(., 'each needs an example')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        type_into(&client, "builder-example-0", "Ana").await;
+        wait_gone(&client, "//*[@data-testid='builder-error-body']").await;
+        type_into(&client, "builder-footer", "Sandbox Shop").await;
+        click(&client, "builder-add-quick-reply").await;
+        // Too long a label: refused on that button, Submit disabled.
+        type_into(&client, "builder-button-text-0", &"x".repeat(26)).await;
+        let refusal = wait_for(
+            &client,
+            "//*[@data-testid='builder-error-button-0'][contains(., '26 characters')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        assert!(text_content(&refusal).await.contains("shorten it to 25 or fewer"));
+        assert!(disabled(&client, "builder-submit").await, "refused while a rule is broken");
+        type_into(&client, "builder-button-text-0", "On my way").await;
+        wait_gone(&client, "//*[@data-testid='builder-error-button-0']").await;
+        assert!(!disabled(&client, "builder-submit").await, "every rule is kept");
+
+        // The preview: the example in place of {{1}}, footer and button.
+        let body = wait_for(
+            &client,
+            "//*[@data-testid='template-preview-body'][.='Hi Ana, your order is ready for pickup.']",
+            STEP_TIMEOUT,
+        )
+        .await;
+        assert!(body.is_displayed().await.unwrap());
+        let footer =
+            client.find(Locator::Css("[data-testid=template-preview-footer]")).await.unwrap();
+        assert_eq!(text_content(&footer).await, "Sandbox Shop");
+        let button =
+            client.find(Locator::Css("[data-testid=template-preview-button]")).await.unwrap();
+        assert_eq!(text_content(&button).await, "On my way");
+        save_screenshot(&client, "template-builder.png").await;
+
+        click(&client, "builder-submit").await;
+        wait_for(&client, &format!("{}[@data-status='PENDING']", row(&name)), STEP_TIMEOUT).await;
+        // The sandbox's review webhook, through the relay: approved, live.
+        let approved = format!("{}[@data-status='APPROVED']", row(&name));
+        wait_for(&client, &approved, STEP_TIMEOUT).await;
+        // Meta rates it later (the review carries no score): the quality
+        // webhook updates the row.
+        let quality = format!("{approved}//*[@data-testid='template-quality']");
+        let answer = sandbox
+            .http
+            .post(format!("{}/_sandbox/templates/{name}/quality", sandbox.graph))
+            .json(&json!({ "language": "en_US", "score": "YELLOW" }))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{answer:?}");
+        wait_for(&client, &format!("{quality}[.='Medium quality']"), STEP_TIMEOUT).await;
+
+        // Escape closes the screen.
+        client
+            .find(Locator::Css("[data-testid=templates-refresh]"))
+            .await
+            .unwrap()
+            .send_keys("\u{E00C}")
+            .await
+            .unwrap();
+        wait_gone(&client, "//*[@data-testid='templates-screen']").await;
+
+        // Sent to a customer whose window closed two days ago.
+        let wa_id = "15550100888";
+        let customer = "Ana Souza";
+        let old = text_message(
+            wa_id,
+            &format!("wamid.old.{}", nonce()),
+            now_s() - 2 * 24 * 60 * 60,
+            "See you!",
+        );
+        sandbox.webhook(wa_id, customer, vec![old]).await;
+        open_conversation(&client, customer).await;
+        wait_for(&client, "//*[@data-testid='template-picker']", STEP_TIMEOUT).await;
+        let option = format!("//*[@data-testid='template-option'][@data-name='{name}']");
+        wait_for(&client, &option, STEP_TIMEOUT).await.click().await.unwrap();
+        type_into(&client, "template-body-param-0", "Ana").await;
+        let text = "Hi Ana, your order is ready for pickup.";
+        wait_for(
+            &client,
+            &format!("//*[@data-testid='template-preview-body'][.='{text}']"),
+            STEP_TIMEOUT,
+        )
+        .await;
+        click(&client, "template-send").await;
+        wait_for(
+            &client,
+            &format!(
+                "//*[@data-testid='message'][@data-status='delivered' or @data-status='read']\
+                 [.//*[@data-testid='message-body'][contains(., '{text}')]]"
+            ),
+            STEP_TIMEOUT,
+        )
+        .await;
+        let sent = sandbox
+            .wait_sent("the new template", |m| m["kind"] == "template" && m["to"] == wa_id)
+            .await;
+        assert_eq!(sent["body"]["template"]["name"], name.as_str());
+        assert_eq!(sent["body"]["template"]["language"]["code"], "en_US");
+        assert_eq!(
+            sent["body"]["template"]["components"],
+            json!([{"type":"body","parameters":[{"type":"text","text":"Ana"}]}])
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_deleted() {
+    with_app("template-manager-rejected", |client, sandbox_dir| async move {
+        let _sandbox = Sandbox::wait(&sandbox_dir).await;
+        wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
+            .await;
+        let name = format!("reject_offer_{}", nonce());
+        open_templates(&client).await;
+        click(&client, "templates-new").await;
+        type_into(&client, "builder-name", &name).await;
+        type_into(&client, "builder-body", "Our spring offer is here.").await;
+        click(&client, "builder-submit").await;
+        let rejected = format!("{}[@data-status='REJECTED']", row(&name));
+        wait_for(&client, &rejected, STEP_TIMEOUT).await;
+        let reason = client
+            .find(Locator::XPath(&format!("{rejected}//*[@data-testid='template-rejection']")))
+            .await
+            .unwrap();
+        let reason = text_content(&reason).await;
+        assert!(reason.contains("INVALID_FORMAT"), "{reason}");
+        assert!(reason.starts_with("Rejected because its format is invalid"), "{reason}");
+
+        // Duplicate hello_world into French: the builder, prefilled.
+        let duplicate = format!("{}//*[@data-testid='template-duplicate']", row("hello_world"));
+        client.find(Locator::XPath(&duplicate)).await.unwrap().click().await.unwrap();
+        assert!(disabled(&client, "template-duplicate-go").await, "no language yet");
+        type_into(&client, "template-duplicate-language", "en_US").await;
+        wait_for(&client, "//*[@role='alert'][contains(., 'already exists in en_US')]", STEP_TIMEOUT)
+            .await;
+        type_into(&client, "template-duplicate-language", "fr").await;
+        click(&client, "template-duplicate-go").await;
+        wait_for(&client, "//*[@data-testid='template-builder']", STEP_TIMEOUT).await;
+        let field = |id: &'static str| {
+            let client = client.clone();
+            async move {
+                js(&client, &format!("return document.querySelector('[data-testid={id}]').value;"))
+                    .await
+            }
+        };
+        assert_eq!(field("builder-name").await, json!("hello_world"));
+        assert_eq!(field("builder-language").await, json!("fr"));
+        assert!(
+            !field("builder-body").await.as_str().unwrap().is_empty(),
+            "the body is copied for translating"
+        );
+        click(&client, "builder-cancel").await;
+
+        // Delete asks first; Cancel keeps it, Delete removes it at Meta.
+        let delete = format!("{}//*[@data-testid='template-delete']", row(&name));
+        client.find(Locator::XPath(&delete)).await.unwrap().click().await.unwrap();
+        click(&client, "template-delete-no").await;
+        wait_gone(&client, "//*[@data-testid='template-confirm-delete']").await;
+        assert!(exists(&client, &format!("[data-testid=template-row][data-name={name}]")).await);
+        client.find(Locator::XPath(&delete)).await.unwrap().click().await.unwrap();
+        click(&client, "template-delete-yes").await;
+        wait_gone(&client, &row(&name)).await;
+        // Gone at the sandbox too: a Refresh lists Meta's set again.
+        click(&client, "templates-refresh").await;
+        wait_for(
+            &client,
+            "//*[@data-testid='templates-refresh'][not(@disabled)]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        wait_for(&client, &row("hello_world"), STEP_TIMEOUT).await;
+        assert!(!exists(&client, &format!("[data-testid=template-row][data-name={name}]")).await);
+    })
+    .await;
+}
