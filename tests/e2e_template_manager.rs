@@ -223,15 +223,19 @@ async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_d
             .unwrap();
         let reason = text_content(&reason).await;
         assert!(reason.contains("INVALID_FORMAT"), "{reason}");
-        assert!(reason.starts_with("Rejected because its format is invalid"), "{reason}");
+        assert!(reason.starts_with("Rejected because its format is invalid."), "{reason}");
 
         // Duplicate hello_world into French: the builder, prefilled.
         let duplicate = format!("{}//*[@data-testid='template-duplicate']", row("hello_world"));
         client.find(Locator::XPath(&duplicate)).await.unwrap().click().await.unwrap();
         assert!(disabled(&client, "template-duplicate-go").await, "no language yet");
         type_into(&client, "template-duplicate-language", "en_US").await;
-        wait_for(&client, "//*[@role='alert'][contains(., 'already exists in en_US')]", STEP_TIMEOUT)
-            .await;
+        wait_for(
+            &client,
+            "//*[@role='alert'][contains(., 'already exists in en_US')]",
+            STEP_TIMEOUT,
+        )
+        .await;
         type_into(&client, "template-duplicate-language", "fr").await;
         click(&client, "template-duplicate-go").await;
         wait_for(&client, "//*[@data-testid='template-builder']", STEP_TIMEOUT).await;
@@ -261,12 +265,8 @@ async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_d
         wait_gone(&client, &row(&name)).await;
         // Gone at the sandbox too: a Refresh lists Meta's set again.
         click(&client, "templates-refresh").await;
-        wait_for(
-            &client,
-            "//*[@data-testid='templates-refresh'][not(@disabled)]",
-            STEP_TIMEOUT,
-        )
-        .await;
+        wait_for(&client, "//*[@data-testid='templates-refresh'][not(@disabled)]", STEP_TIMEOUT)
+            .await;
         wait_for(&client, &row("hello_world"), STEP_TIMEOUT).await;
         assert!(!exists(&client, &format!("[data-testid=template-row][data-name={name}]")).await);
     })

@@ -358,7 +358,8 @@ mod bridge {
     pub async fn create_template(
         draft: &parley_types::template_builder::TemplateDraft,
     ) -> Result<parley_types::template::TemplateSummary, IpcError> {
-        invoke("create_template", to_js(&TemplateDraftArgs { draft }), "submitting the template").await
+        invoke("create_template", to_js(&TemplateDraftArgs { draft }), "submitting the template")
+            .await
     }
 
     #[derive(Serialize)]

@@ -45,7 +45,7 @@ pub fn quality_words(quality: Option<&str>) -> Option<&'static str> {
 /// Why Meta rejected a template, as a sentence with what to do.
 pub fn rejection_words(reason: &str) -> String {
     let why = match reason {
-        "INVALID_FORMAT" => "its format is invalid (variables, examples or layout)",
+        "INVALID_FORMAT" => "its format is invalid",
         "ABUSIVE_CONTENT" => "Meta judged its content abusive",
         "INCORRECT_CATEGORY" => "its category does not match its content",
         "TAG_CONTENT_MISMATCH" => "its content does not match its category",
@@ -54,8 +54,8 @@ pub fn rejection_words(reason: &str) -> String {
         _ => "of Meta's review",
     };
     format!(
-        "Rejected because {why} ({reason}). Change it and submit it under a new name, or \
-         appeal in WhatsApp Manager."
+        "Rejected because {why}. Meta's reason: {reason}. Change it and submit it under a new \
+         name, or appeal in WhatsApp Manager."
     )
 }
 
@@ -178,7 +178,9 @@ impl FormButton {
 
     fn from_draft(b: &DraftButton) -> Self {
         match b {
-            DraftButton::QuickReply { text } => FormButton { text: text.clone(), ..Self::default() },
+            DraftButton::QuickReply { text } => {
+                FormButton { text: text.clone(), ..Self::default() }
+            }
             DraftButton::Url { text, url, example } => FormButton {
                 kind: ButtonKind::Url,
                 text: text.clone(),
@@ -458,7 +460,11 @@ impl Form {
         if !self.touched.contains(&field) {
             return Vec::new();
         }
-        self.errors().into_iter().filter(|e| e.field == field).map(|e| sentence(&e.message)).collect()
+        self.errors()
+            .into_iter()
+            .filter(|e| e.field == field)
+            .map(|e| sentence(&e.message))
+            .collect()
     }
 
     /// Submit is enabled only for a draft that breaks no rule.
@@ -504,8 +510,12 @@ impl Form {
                 let hv = template::variables(&self.header_text);
                 let hp: Vec<TemplateParam> =
                     hv.iter().map(|n| TemplateParam { name: n.clone(), example: None }).collect();
-                Some(template::render(&self.header_text, &hp, std::slice::from_ref(&self.header_example)))
-                    .filter(|h| !h.trim().is_empty())
+                Some(template::render(
+                    &self.header_text,
+                    &hp,
+                    std::slice::from_ref(&self.header_example),
+                ))
+                .filter(|h| !h.trim().is_empty())
             }
             other => Some(format!("[{}]", other.words().to_lowercase())),
         };
@@ -762,10 +772,10 @@ mod tests {
         assert!(f.can_submit());
         f.apply(Edit::RemoveButton(0));
         assert_eq!(f.buttons.len(), 1);
-        assert_eq!(f.draft().buttons[0], DraftButton::PhoneNumber {
-            text: "Thanks".into(),
-            phone_number: "+15551234567".into()
-        });
+        assert_eq!(
+            f.draft().buttons[0],
+            DraftButton::PhoneNumber { text: "Thanks".into(), phone_number: "+15551234567".into() }
+        );
     }
 
     #[test]
@@ -855,7 +865,7 @@ mod tests {
         assert_eq!(quality_words(None), None);
         let r = rejection_words("INVALID_FORMAT");
         assert!(r.starts_with("Rejected because its format is invalid"), "{r}");
-        assert!(r.contains("(INVALID_FORMAT)"));
-        assert!(rejection_words("SOMETHING_NEW").contains("(SOMETHING_NEW)"));
+        assert!(r.contains("Meta's reason: INVALID_FORMAT."));
+        assert!(rejection_words("SOMETHING_NEW").contains("Meta's reason: SOMETHING_NEW."));
     }
 }

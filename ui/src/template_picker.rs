@@ -55,7 +55,11 @@ fn loose(name: &str) -> String {
 pub fn contact_sources(details: &ContactDetails) -> Vec<Source> {
     let mut out = Vec::new();
     if let Some(name) = details.name.as_ref().filter(|n| !n.trim().is_empty()) {
-        out.push(Source { key: "name".into(), label: "Contact's name".into(), value: name.clone() });
+        out.push(Source {
+            key: "name".into(),
+            label: "Contact's name".into(),
+            value: name.clone(),
+        });
     }
     if !details.handle.is_empty() {
         out.push(Source {

@@ -356,7 +356,9 @@ fn builder(
     };
     let header_kind = {
         let edit = edit.clone();
-        Callback::from(move |e: Event| edit.emit(Edit::HeaderKind(HeaderKind::parse(&select_value(e)))))
+        Callback::from(move |e: Event| {
+            edit.emit(Edit::HeaderKind(HeaderKind::parse(&select_value(e))))
+        })
     };
     let body_input = {
         let edit = edit.clone();
