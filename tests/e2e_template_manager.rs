@@ -16,7 +16,9 @@
 //! (b) A template the sandbox rejects (any name holding "reject") is listed
 //! REJECTED with its reason; duplicating another template opens the
 //! builder prefilled in the new language; the rejected one is deleted after
-//! the confirmation and stays gone after a Refresh from the sandbox.
+//! the confirmation and stays gone after a Refresh from the sandbox; an
+//! authentication template is built from Meta's options (an expiry over 90
+//! minutes refused on its field), previewed with Meta's text and approved.
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/template-builder.png.
 
@@ -269,6 +271,48 @@ async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_d
             .await;
         wait_for(&client, &row("hello_world"), STEP_TIMEOUT).await;
         assert!(!exists(&client, &format!("[data-testid=template-row][data-name={name}]")).await);
+
+        // An authentication template: Meta's text, the options chosen here.
+        let otp = format!("login_code_{}", nonce());
+        click(&client, "templates-new").await;
+        type_into(&client, "builder-name", &otp).await;
+        js(
+            &client,
+            "const s = document.querySelector('[data-testid=builder-category]'); \
+             s.value = 'AUTHENTICATION'; s.dispatchEvent(new Event('change', {bubbles: true})); \
+             return 1;",
+        )
+        .await;
+        wait_for(&client, "//*[@data-testid='builder-auth-expiry']", STEP_TIMEOUT).await;
+        assert!(!exists(&client, "[data-testid=builder-body]").await, "Meta writes the text");
+        type_into(&client, "builder-auth-expiry", "120").await;
+        wait_for(
+            &client,
+            "//*[@data-testid='builder-error-footer'][contains(., '1 to 90 minutes')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        assert!(disabled(&client, "builder-submit").await);
+        type_into(&client, "builder-auth-expiry", "5").await;
+        wait_for(
+            &client,
+            "//*[@data-testid='template-preview-body'][.='123456 is your verification code. \
+             For your security, do not share this code.']",
+            STEP_TIMEOUT,
+        )
+        .await;
+        wait_for(
+            &client,
+            "//*[@data-testid='template-preview-footer'][.='This code expires in 5 minutes.']",
+            STEP_TIMEOUT,
+        )
+        .await;
+        click(&client, "builder-submit").await;
+        let approved = format!("{}[@data-status='APPROVED']", row(&otp));
+        let listed = wait_for(&client, &approved, STEP_TIMEOUT).await;
+        let details = text_content(&listed).await;
+        assert!(details.contains("Authentication"), "{details}");
+        assert!(details.contains("is your verification code"), "{details}");
     })
     .await;
 }

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use parley_types::template::{self, TemplateParam, TemplateSummary};
 use parley_types::template_builder::{
-    validate, DraftBody, DraftButton, DraftCategory, DraftError, DraftField, DraftHeader,
-    ParameterFormat, TemplateDraft,
+    authentication_body, authentication_footer, validate, AuthenticationOptions, DraftBody,
+    DraftButton, DraftCategory, DraftError, DraftField, DraftHeader, ParameterFormat,
+    TemplateDraft,
 };
 
 use crate::template_picker::{sentence, Preview};
@@ -235,7 +236,16 @@ pub enum Edit {
     ButtonUrlExample(usize, String),
     ButtonPhone(usize, String),
     ButtonCode(usize, String),
+    /// Authentication: add "For your security, do not share this code."
+    AuthSecurity(bool),
+    /// Authentication: the code's expiry in minutes (empty: none).
+    AuthExpiry(String),
+    /// Authentication: the copy-code button's label.
+    AuthButton(String),
 }
+
+/// The example code an authentication template's preview shows.
+pub const EXAMPLE_CODE: &str = "123456";
 
 /// The builder's form.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +268,10 @@ pub struct Form {
     pub touched: Vec<DraftField>,
     /// Opened to duplicate a template: says so in the heading.
     pub duplicate_of: Option<String>,
+    /// Authentication templates: Meta's options instead of texts.
+    pub auth_security: bool,
+    pub auth_expiry: String,
+    pub auth_button: String,
 }
 
 impl Default for Form {
@@ -276,6 +290,9 @@ impl Default for Form {
             buttons: Vec::new(),
             touched: Vec::new(),
             duplicate_of: None,
+            auth_security: true,
+            auth_expiry: "10".into(),
+            auth_button: "Copy code".into(),
         }
     }
 }
@@ -289,7 +306,9 @@ fn field_of_edit(edit: &Edit) -> DraftField {
         // The variables' kind changes how header and body read.
         Edit::Format(_) | Edit::Body(_) | Edit::BodyExample(..) => DraftField::Body,
         Edit::HeaderKind(_) | Edit::HeaderText(_) | Edit::HeaderExample(_) => DraftField::Header,
-        Edit::Footer(_) => DraftField::Footer,
+        Edit::Footer(_) | Edit::AuthExpiry(_) => DraftField::Footer,
+        Edit::AuthSecurity(_) => DraftField::Body,
+        Edit::AuthButton(_) => DraftField::Button(0),
         Edit::AddButton(_) | Edit::RemoveButton(_) | Edit::MoveButton(..) => DraftField::Buttons,
         Edit::ButtonKind(i, _)
         | Edit::ButtonText(i, _)
@@ -331,7 +350,13 @@ impl Form {
             buttons: draft.buttons.iter().map(FormButton::from_draft).collect(),
             touched: Vec::new(),
             duplicate_of,
+            ..Form::default()
         };
+        if let Some(a) = &draft.authentication {
+            form.auth_security = a.add_security_recommendation;
+            form.auth_expiry = a.code_expiration_minutes.map(|m| m.to_string()).unwrap_or_default();
+            form.auth_button = a.button_text.clone();
+        }
         form.touch_all();
         form
     }
@@ -390,6 +415,9 @@ impl Form {
             Edit::ButtonUrlExample(i, v) => self.button(i, |b| b.url_example = v),
             Edit::ButtonPhone(i, v) => self.button(i, |b| b.phone_number = v),
             Edit::ButtonCode(i, v) => self.button(i, |b| b.code_example = v),
+            Edit::AuthSecurity(v) => self.auth_security = v,
+            Edit::AuthExpiry(v) => self.auth_expiry = v,
+            Edit::AuthButton(v) => self.auth_button = v,
         }
         self.touch(field);
         if field == DraftField::Body {
@@ -418,8 +446,39 @@ impl Form {
         template::variables(&self.body)
     }
 
-    /// The draft the form holds (what is checked and submitted).
+    pub fn is_authentication(&self) -> bool {
+        self.category == DraftCategory::Authentication
+    }
+
+    /// The authentication options typed (an expiry that is not a number
+    /// reads as 0, which the rules refuse).
+    fn authentication(&self) -> AuthenticationOptions {
+        let expiry = self.auth_expiry.trim();
+        AuthenticationOptions {
+            add_security_recommendation: self.auth_security,
+            code_expiration_minutes: (!expiry.is_empty())
+                .then(|| expiry.parse::<u32>().unwrap_or(0)),
+            button_text: self.auth_button.trim().to_owned(),
+        }
+    }
+
+    /// The draft the form holds (what is checked and submitted). An
+    /// authentication template keeps only its options: the texts typed
+    /// for another category stay in the form, not in the draft.
     pub fn draft(&self) -> TemplateDraft {
+        if self.is_authentication() {
+            return TemplateDraft {
+                name: self.name.trim().to_owned(),
+                language: self.language.trim().to_owned(),
+                category: self.category,
+                parameter_format: ParameterFormat::Positional,
+                header: None,
+                body: DraftBody::default(),
+                footer: None,
+                buttons: Vec::new(),
+                authentication: Some(self.authentication()),
+            };
+        }
         let header = match self.header_kind {
             HeaderKind::None => None,
             HeaderKind::Text => Some(DraftHeader::Text {
@@ -447,6 +506,7 @@ impl Form {
             },
             footer: Some(self.footer.clone()).filter(|f| !f.is_empty()),
             buttons: self.buttons.iter().map(FormButton::draft).collect(),
+            authentication: None,
         }
     }
 
@@ -499,6 +559,17 @@ impl Form {
     /// The message as the customer would see it, the examples filled in
     /// (a variable without an example shows as written).
     pub fn preview(&self) -> Preview {
+        if self.is_authentication() {
+            let a = self.authentication();
+            let label = Some(a.button_text).filter(|b| !b.is_empty());
+            return Preview {
+                header: None,
+                body: authentication_body(a.add_security_recommendation)
+                    .replace("{{1}}", EXAMPLE_CODE),
+                footer: a.code_expiration_minutes.filter(|m| *m > 0).map(authentication_footer),
+                buttons: vec![label.unwrap_or_else(|| "Copy code".to_owned())],
+            };
+        }
         let vars = self.body_variables();
         let params: Vec<TemplateParam> =
             vars.iter().map(|n| TemplateParam { name: n.clone(), example: None }).collect();
@@ -779,11 +850,41 @@ mod tests {
     }
 
     #[test]
-    fn authentication_is_refused_on_the_category_field() {
+    fn an_authentication_template_sets_meta_s_options_only() {
         let mut f = valid_form();
         f.apply(Edit::Category(DraftCategory::Authentication));
-        assert!(f.field_errors(DraftField::Category)[0].contains("Authentication templates"));
+        // The texts typed for a utility template stay out of the draft.
+        assert!(f.can_submit(), "{:?}", f.errors());
+        let d = f.draft();
+        assert_eq!((d.header, d.footer, d.buttons.len()), (None, None, 0));
+        assert_eq!(d.body.text, "");
+        assert_eq!(d.authentication, Some(AuthenticationOptions::default()));
+        let p = f.preview();
+        assert_eq!(
+            p.body,
+            "123456 is your verification code. For your security, do not share this code."
+        );
+        assert_eq!(p.footer.as_deref(), Some("This code expires in 10 minutes."));
+        assert_eq!(p.buttons, vec!["Copy code".to_owned()]);
+        f.apply(Edit::AuthExpiry("120".into()));
+        assert!(f.field_errors(DraftField::Footer)[0].contains("1 to 90 minutes"));
+        f.apply(Edit::AuthExpiry("soon".into()));
+        assert!(f.field_errors(DraftField::Footer)[0].contains("1 to 90 minutes"));
         assert!(!f.can_submit());
+        f.apply(Edit::AuthExpiry(String::new()));
+        f.apply(Edit::AuthSecurity(false));
+        f.apply(Edit::AuthButton("y".repeat(26)));
+        assert!(f.field_errors(DraftField::Button(0))[0].contains("26 characters"));
+        f.apply(Edit::AuthButton("Copy".into()));
+        assert!(f.can_submit());
+        let p = f.preview();
+        assert_eq!(p.body, "123456 is your verification code.");
+        assert_eq!(p.footer, None);
+        // A duplicate of one opens with its options.
+        let back = Form::from_draft(&f.draft(), None);
+        assert!(back.is_authentication());
+        assert!(!back.auth_security);
+        assert_eq!((back.auth_expiry.as_str(), back.auth_button.as_str()), ("", "Copy"));
     }
 
     #[test]

@@ -671,6 +671,67 @@ mod templates {
     }
 
     #[tokio::test]
+    async fn an_authentication_template_is_created_from_options_and_sends_its_code_twice() {
+        use parley_types::template_builder::{
+            AuthenticationOptions, DraftBody, DraftCategory, ParameterFormat, TemplateDraft,
+        };
+        let (_dir, core, sandbox, conversation) = closed_window().await;
+        let draft = TemplateDraft {
+            name: "login_code".into(),
+            language: "en_US".into(),
+            category: DraftCategory::Authentication,
+            parameter_format: ParameterFormat::Positional,
+            header: None,
+            body: DraftBody::default(),
+            footer: None,
+            buttons: vec![],
+            authentication: Some(AuthenticationOptions::default()),
+        };
+        let made = core.create_template(&draft).await.unwrap();
+        assert_eq!(made.status, "PENDING");
+        assert_eq!(
+            made.body,
+            "{{1}} is your verification code. For your security, do not share this code."
+        );
+        assert_eq!(made.footer.as_deref(), Some("This code expires in 10 minutes."));
+        // The sandbox reviews it (no webhook here): Meta's list has it approved.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !sandbox
+            .control()
+            .templates()
+            .iter()
+            .any(|(n, _, s)| n == "login_code" && s == "APPROVED")
+        {
+            assert!(std::time::Instant::now() < deadline, "the sandbox never approved it");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        core.refresh_templates().await.unwrap();
+        let listed =
+            core.list_templates().unwrap().into_iter().find(|t| t.name == "login_code").unwrap();
+        assert_eq!(listed.body, made.body, "Meta's written text reads the same");
+        assert_eq!(listed.buttons, vec!["Copy code".to_owned()]);
+        let queued =
+            core.send_template(&request(conversation, "login_code", &[], &["482913"])).unwrap();
+        assert!(queued.body.starts_with("482913 is your verification code."), "{}", queued.body);
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        assert_eq!(
+            core.store().message(queued.id).unwrap().status,
+            Some(DeliveryStatus::Accepted),
+            "the sandbox checks the button's parameter like Meta"
+        );
+        let sent = sandbox.control().sent().pop().unwrap();
+        assert_eq!(
+            sent.body["template"]["components"],
+            serde_json::json!([
+                {"type":"body","parameters":[{"type":"text","text":"482913"}]},
+                {"type":"button","sub_type":"url","index":"0",
+                 "parameters":[{"type":"text","text":"482913"}]}
+            ])
+        );
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn marketing_templates_skip_a_customer_who_opted_out_and_utility_ones_still_go() {
         let (_dir, core, sandbox, conversation) = closed_window().await;
         core.refresh_templates().await.unwrap();
@@ -876,6 +937,7 @@ mod templates {
                     },
                     DraftButton::CopyCode { example: "SPRING".into() },
                 ],
+                authentication: None,
             }
         }
 

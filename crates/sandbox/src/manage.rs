@@ -242,6 +242,13 @@ pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), 
             }
         }
     }
+    // An authentication template's copy-code button takes the code too.
+    if t.category == "AUTHENTICATION" {
+        let button = given("BUTTON");
+        if button.len() != 1 || button[0].get("text").and_then(Value::as_str).is_none() {
+            return Err(GraphError::template_params("button", 1, button.len()));
+        }
+    }
     Ok(())
 }
 
@@ -471,7 +478,14 @@ pub async fn create_template(
         )
         .into_response();
     }
-    let components = req.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut components =
+        req.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    if category == "AUTHENTICATION" {
+        match authentication_components(&components) {
+            Ok(written) => components = written,
+            Err(refusal) => return refusal.into_response(),
+        }
+    }
     if language.is_empty() || components.is_empty() {
         return GraphError::invalid_parameter(
             "The parameters language and components are required.",
@@ -503,6 +517,61 @@ pub async fn create_template(
     inner.spawn_bg(review(Arc::clone(&inner), record.id.clone()));
     Json(json!({ "id": record.id, "status": "PENDING", "category": record.category }))
         .into_response()
+}
+
+/// An authentication template as Meta stores it: the text Meta writes from
+/// the options, and the `OTP` button turned into a `URL` one. Refused like
+/// Meta when it carries text of its own or no `OTP` button.
+fn authentication_components(given: &[Value]) -> Result<Vec<Value>, GraphError> {
+    let find = |kind: &str| {
+        given.iter().find(|c| {
+            c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind))
+        })
+    };
+    if given.iter().any(|c| c.get("text").is_some()) || find("HEADER").is_some() {
+        return Err(GraphError::invalid_parameter(
+            "Authentication templates take no header and no text of their own.",
+        ));
+    }
+    let button = find("BUTTONS")
+        .and_then(|b| b.get("buttons"))
+        .and_then(Value::as_array)
+        .and_then(|bs| bs.first())
+        .filter(|b| {
+            b.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("OTP"))
+        })
+        .ok_or_else(|| {
+            GraphError::invalid_parameter(
+                "Authentication templates need a one-time password button.",
+            )
+        })?;
+    let security = find("BODY")
+        .and_then(|b| b.get("add_security_recommendation"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let minutes =
+        find("FOOTER").and_then(|f| f.get("code_expiration_minutes")).and_then(Value::as_u64);
+    let mut out = vec![json!({
+        "type": "BODY",
+        "text": parley_types::template_builder::authentication_body(security),
+        "add_security_recommendation": security,
+        "example": { "body_text": [["123456"]] },
+    })];
+    if let Some(m) = minutes {
+        out.push(json!({
+            "type": "FOOTER",
+            "text": parley_types::template_builder::authentication_footer(m as u32),
+            "code_expiration_minutes": m,
+        }));
+    }
+    let label = button.get("text").and_then(Value::as_str).unwrap_or("Copy code");
+    out.push(json!({ "type": "BUTTONS", "buttons": [{
+        "type": "URL",
+        "text": label,
+        "url": "https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp{{1}}",
+        "example": ["https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp123456"],
+    }]}));
+    Ok(out)
 }
 
 /// The simulated review: approved, unless the name asks for a rejection

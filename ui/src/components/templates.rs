@@ -326,6 +326,45 @@ fn count(text: &str, max: usize) -> Html {
     html! { <span class={classes!("char-count", (n > max).then_some("over"))}>{format!("{n}/{max}")}</span> }
 }
 
+/// An authentication template's options: Meta writes its text.
+fn authentication(form: &Form, edit: &Callback<Edit>) -> Html {
+    let security = {
+        let edit = edit.clone();
+        Callback::from(move |e: Event| {
+            edit.emit(Edit::AuthSecurity(e.target_unchecked_into::<HtmlInputElement>().checked()))
+        })
+    };
+    let expiry = {
+        let edit = edit.clone();
+        Callback::from(move |e: InputEvent| edit.emit(Edit::AuthExpiry(input_value(e))))
+    };
+    let button = {
+        let edit = edit.clone();
+        Callback::from(move |e: InputEvent| edit.emit(Edit::AuthButton(input_value(e))))
+    };
+    html! {
+        <>
+            <p class="muted">{"Meta writes an authentication template's text: \"{{1}} is your verification code.\" You choose what follows it and the copy-code button's label; the code is typed when the template is sent."}</p>
+            <label class="builder-check">
+                <input type="checkbox" data-testid="builder-auth-security" checked={form.auth_security} onchange={security} />
+                <span>{"Add \"For your security, do not share this code.\""}</span>
+            </label>
+            {errors(form, DraftField::Body, "builder-error-body")}
+            <label class="builder-inline">
+                <span>{"Expires after (minutes)"}</span>
+                <input type="text" inputmode="numeric" data-testid="builder-auth-expiry" placeholder="none" value={form.auth_expiry.clone()} oninput={expiry} />
+            </label>
+            {errors(form, DraftField::Footer, "builder-error-footer")}
+            <label class="builder-inline">
+                <span>{"Button label"}</span>
+                <input type="text" data-testid="builder-auth-button" placeholder="Copy code" value={form.auth_button.clone()} oninput={button} />
+                {count(&form.auth_button, MAX_BUTTON_TEXT_CHARS)}
+            </label>
+            {errors(form, DraftField::Button(0), "builder-error-button-0")}
+        </>
+    }
+}
+
 fn builder(
     form: &Form,
     m: &Manager,
@@ -544,6 +583,9 @@ fn builder(
                 {errors(form, DraftField::Category, "builder-error-category")}
                 {errors(form, DraftField::Language, "builder-error-language")}
 
+                if form.is_authentication() {
+                    {authentication(form, edit)}
+                } else {
                 <label class="builder-field">
                     <span>{"Header"}</span>
                     <select data-testid="builder-header-kind" onchange={header_kind}>
@@ -596,6 +638,7 @@ fn builder(
                     </div>
                     {errors(form, DraftField::Buttons, "builder-error-buttons")}
                 </div>
+                }
 
                 <div class="builder-submit">
                     if let Some(todo) = form.untouched_problems() {
