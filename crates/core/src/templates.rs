@@ -137,7 +137,11 @@ pub fn components_of(draft: &TemplateDraft) -> Vec<Value> {
                 DraftHeader::Video => "VIDEO",
                 _ => "DOCUMENT",
             };
-            components.push(json!({ "type": "HEADER", "format": kind }));
+            let mut h = json!({ "type": "HEADER", "format": kind });
+            if let Some(handle) = draft.header_handle.as_ref().filter(|h| !h.is_empty()) {
+                h["example"] = json!({ "header_handle": [handle] });
+            }
+            components.push(h);
         }
     }
     let mut body = json!({ "type": "BODY", "text": draft.body.text });
@@ -253,6 +257,7 @@ pub fn draft_of(t: &StoredTemplate, language: &str) -> TemplateDraft {
             footer: None,
             buttons: Vec::new(),
             authentication: Some(authentication_of(&components)),
+            header_handle: None,
         };
     }
     TemplateDraft {
@@ -272,6 +277,7 @@ pub fn draft_of(t: &StoredTemplate, language: &str) -> TemplateDraft {
         footer: summary.footer,
         buttons,
         authentication: None,
+        header_handle: None,
     }
 }
 
@@ -528,6 +534,43 @@ impl Core {
         Ok(summary_of(&stored))
     }
 
+    /// Upload a media header's sample with Meta's Resumable Upload API
+    /// (the app that owns the token, then the file) and return its handle
+    /// for `TemplateDraft::header_handle`. The type and size are checked
+    /// first with the builder's rule.
+    pub async fn upload_template_sample(
+        &self,
+        file_name: &str,
+        mime_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, CoreError> {
+        self.gate()?;
+        let header = builder::header_of_sample(mime_type).ok_or_else(|| {
+            CoreError::InvalidInput(
+                "a header's sample must be a JPEG or PNG image, an MP4 video or a PDF document; \
+                 choose another file"
+                    .into(),
+            )
+        })?;
+        builder::check_header_sample(&header, mime_type, bytes.len() as u64)
+            .map_err(CoreError::InvalidInput)?;
+        let client = self.graph_client()?;
+        let app_id =
+            client.app_id().await.map_err(|e| manage_error(&e, "find the app to upload to"))?;
+        let name = if file_name.trim().is_empty() { "sample" } else { file_name.trim() };
+        let handle = client
+            .upload_template_sample(
+                &app_id,
+                name,
+                &parley_types::attachment::essence(mime_type),
+                bytes,
+            )
+            .await
+            .map_err(|e| manage_error(&e, "upload the sample"))?;
+        tracing::info!(bytes = bytes.len(), "template sample uploaded");
+        Ok(handle)
+    }
+
     /// Delete the template `name` (every language) at Meta, then here.
     pub async fn delete_template(&self, name: &str) -> Result<(), CoreError> {
         self.gate()?;
@@ -768,9 +811,15 @@ mod tests {
                 },
             ],
             authentication: None,
+            header_handle: None,
         };
         let components = components_of(&draft);
         assert_eq!(components[0], json!({"type":"HEADER","format":"DOCUMENT"}));
+        let with_sample = TemplateDraft { header_handle: Some("4::cGRm".into()), ..draft.clone() };
+        assert_eq!(
+            components_of(&with_sample)[0],
+            json!({"type":"HEADER","format":"DOCUMENT","example":{"header_handle":["4::cGRm"]}})
+        );
         assert_eq!(components[1]["example"], json!({"body_text": [["Monday"]]}));
         assert_eq!(
             components[2]["buttons"],
@@ -798,6 +847,7 @@ mod tests {
                 code_expiration_minutes: Some(5),
                 button_text: "Copy".into(),
             }),
+            header_handle: None,
         };
         let components = components_of(&draft);
         assert_eq!(

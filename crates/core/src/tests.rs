@@ -686,6 +686,7 @@ mod templates {
             footer: None,
             buttons: vec![],
             authentication: Some(AuthenticationOptions::default()),
+            header_handle: None,
         };
         let made = core.create_template(&draft).await.unwrap();
         assert_eq!(made.status, "PENDING");
@@ -938,6 +939,7 @@ mod templates {
                     DraftButton::CopyCode { example: "SPRING".into() },
                 ],
                 authentication: None,
+                header_handle: None,
             }
         }
 
@@ -1086,6 +1088,50 @@ mod templates {
             assert_eq!(sandbox.control().templates().len(), before + 1);
             let err = core.create_template_at(&draft("and_another"), later).await.unwrap_err();
             assert!(err.to_string().contains("Meta allows 100"), "{err}");
+            sandbox.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn a_media_header_is_submitted_with_a_sample_uploaded_to_meta() {
+            let (_dir, core, sandbox, mut hooks) = reviewing().await;
+            let mut with_image = draft("spring_photo");
+            with_image.header = Some(DraftHeader::Image);
+            // Without a sample: refused on the header, nothing leaves.
+            let refused = core.create_template(&with_image).await.unwrap_err();
+            assert!(refused.to_string().contains("choose a sample for the header"), "{refused}");
+            // A wrong type or an oversized file is refused before Meta.
+            let wrong = core.upload_template_sample("a.gif", "image/gif", b"GIF89a").await;
+            assert!(wrong.unwrap_err().to_string().contains("JPEG or PNG"));
+            let big = vec![0u8; 5 * 1024 * 1024 + 1];
+            let big = core.upload_template_sample("a.png", "image/png", &big).await.unwrap_err();
+            assert!(big.to_string().contains("at most 5 MB"), "{big}");
+            // The Resumable Upload API: the app, a session, the bytes.
+            let png = b"\x89PNG\r\n\x1a\n sample bytes";
+            let handle = core.upload_template_sample("spring.png", "image/png", png).await.unwrap();
+            assert!(handle.starts_with("4::"), "{handle}");
+            with_image.header_handle = Some(handle.clone());
+            core.create_template(&with_image).await.unwrap();
+            let at_meta = core
+                .graph_client()
+                .unwrap()
+                .list_all_templates(DEFAULT_WABA_ID)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|t| t.name == "spring_photo")
+                .unwrap();
+            assert_eq!(
+                at_meta.components[0],
+                serde_json::json!({"type":"HEADER","format":"IMAGE",
+                                   "example":{"header_handle":[handle]}})
+            );
+            assert_eq!(ingest_review(&core, &mut hooks, "spring_photo").await["event"], "APPROVED");
+            // A handle Meta never issued is refused by Meta (the sandbox).
+            let mut forged = draft("spring_forged");
+            forged.header = Some(DraftHeader::Video);
+            forged.header_handle = Some("4::bm9wZQ".into());
+            let err = core.create_template(&forged).await.unwrap_err();
+            assert!(err.to_string().contains("header_handle"), "{err}");
             sandbox.shutdown().await;
         }
 

@@ -81,6 +81,9 @@ pub const DEFAULT_ACCESS_TOKEN: &str = "sandbox-access-token";
 pub const DEFAULT_PHONE_NUMBER_ID: &str = "100000000000001";
 pub const DEFAULT_DISPLAY_PHONE_NUMBER: &str = "15550001000";
 pub const DEFAULT_WABA_ID: &str = "200000000000001";
+/// The Meta app the sandbox's token belongs to (`GET /app`), which owns
+/// uploaded template samples.
+pub const DEFAULT_APP_ID: &str = "300000000000001";
 pub const DEFAULT_INSTAGRAM_ACCOUNT_ID: &str = "17841400000000001";
 pub const DEFAULT_SEED: u64 = 42;
 /// Meta's default throughput per business number.
@@ -329,6 +332,10 @@ struct SandboxState {
     pair_buckets: HashMap<String, (f64, i64)>,
     media: HashMap<String, StoredMedia>,
     templates: Vec<manage::TemplateRecord>,
+    /// Open Resumable Upload sessions: id → (declared length, type).
+    upload_sessions: HashMap<String, (u64, String)>,
+    /// Handles of uploaded template samples, which templates may use.
+    sample_handles: HashSet<String>,
     profile: Value,
     ig_customers: HashMap<String, IgCustomer>,
     /// The business's latest message per customer, for simulated reactions.
@@ -1245,7 +1252,8 @@ fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/{version}/{account_id}/messages", post(graph_messages))
         .route("/{version}/{account_id}/media", post(manage::upload_media))
-        .route("/{version}/{object_id}", get(manage::media_info))
+        .route("/{version}/{object_id}", get(manage::media_info).post(manage::upload_data))
+        .route("/{version}/{app_id}/uploads", post(manage::upload_session))
         .route(
             "/{version}/{waba_id}/message_templates",
             get(manage::list_templates)

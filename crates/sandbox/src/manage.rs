@@ -374,6 +374,10 @@ pub async fn media_info(
     if object_id == inner.config.phone_number_id {
         return Json(phone_number_json(&inner)).into_response();
     }
+    if object_id == "app" {
+        return Json(json!({ "id": crate::DEFAULT_APP_ID, "name": "Parley sandbox" }))
+            .into_response();
+    }
     let st = lock(&inner.state);
     match st.media.get(&object_id) {
         Some(m) => Json(json!({
@@ -387,6 +391,69 @@ pub async fn media_info(
         .into_response(),
         None => GraphError::unknown_object(&object_id).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    file_length: Option<u64>,
+    file_type: Option<String>,
+}
+
+/// `POST /{app_id}/uploads`: a Resumable Upload session for one file.
+pub async fn upload_session(
+    State(inner): State<Arc<Inner>>,
+    Path((version, app_id)): Path<(String, String)>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(crate::DEFAULT_APP_ID, &app_id) {
+        return answer;
+    }
+    let (Some(length), Some(kind)) = (q.file_length.filter(|l| *l > 0), q.file_type) else {
+        return GraphError::invalid_parameter(
+            "The parameters file_length and file_type are required.",
+        )
+        .into_response();
+    };
+    if !["image/jpeg", "image/png", "video/mp4", "application/pdf"].contains(&kind.as_str()) {
+        return GraphError::invalid_parameter("The parameter file_type is not supported.")
+            .into_response();
+    }
+    let id = format!("upload:{}", cast::new_media_id());
+    lock(&inner.state).upload_sessions.insert(id.clone(), (length, kind));
+    Json(json!({ "id": format!("{id}?sig=sandbox") })).into_response()
+}
+
+/// `POST /upload:{session}`: the file's bytes from offset 0; answers the
+/// handle a template's `example.header_handle` takes.
+pub async fn upload_data(
+    State(inner): State<Arc<Inner>>,
+    Path((version, object_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if headers.get("file_offset").and_then(|v| v.to_str().ok()) != Some("0") {
+        return GraphError::invalid_parameter("The header file_offset must be 0 for a new upload.")
+            .into_response();
+    }
+    let mut st = lock(&inner.state);
+    let Some((length, _)) = st.upload_sessions.get(&object_id).cloned() else {
+        return GraphError::unknown_object(&object_id).into_response();
+    };
+    if body.len() as u64 != length {
+        return GraphError::invalid_parameter("The file is not the length the session declared.")
+            .into_response();
+    }
+    st.upload_sessions.remove(&object_id);
+    let handle = format!("4::{}", cast::new_media_id());
+    st.sample_handles.insert(handle.clone());
+    Json(json!({ "h": handle })).into_response()
 }
 
 /// The download behind a media URL. Like Meta's, it needs the bearer token.
@@ -480,6 +547,22 @@ pub async fn create_template(
     }
     let mut components =
         req.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    // A media header is reviewed with a sample uploaded first.
+    let media_header = components.iter().find(|c| {
+        c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("HEADER"))
+            && c.get("format").and_then(Value::as_str).is_some_and(|f| {
+                ["IMAGE", "VIDEO", "DOCUMENT"].contains(&f.to_ascii_uppercase().as_str())
+            })
+    });
+    if let Some(header) = media_header {
+        let handle = header.pointer("/example/header_handle/0").and_then(Value::as_str);
+        if !handle.is_some_and(|h| lock(&inner.state).sample_handles.contains(h)) {
+            return GraphError::invalid_parameter(
+                "The header needs example.header_handle: a sample uploaded with the Resumable Upload API.",
+            )
+            .into_response();
+        }
+    }
     if category == "AUTHENTICATION" {
         match authentication_components(&components) {
             Ok(written) => components = written,

@@ -13,7 +13,8 @@
 //! footer, and in a website address only one, at its end. An
 //! authentication template sets only Meta's options (the security
 //! recommendation, an expiry of 1 to 90 minutes, the copy-code button's
-//! label): Meta writes its text.
+//! label): Meta writes its text. An image, video or document header needs
+//! a sample file (uploaded first; its handle goes with the draft).
 
 use serde::{Deserialize, Serialize};
 
@@ -200,6 +201,60 @@ pub struct TemplateDraft {
     /// then has no header, body text, footer or buttons of its own.
     #[serde(default)]
     pub authentication: Option<AuthenticationOptions>,
+    /// For an image, video or document header: the handle of the sample
+    /// file uploaded with Meta's Resumable Upload API, which Meta reviews.
+    #[serde(default)]
+    pub header_handle: Option<String>,
+}
+
+/// The sample a media header needs: its kind's words, the types Meta
+/// takes for it and its size limit.
+pub fn header_sample_rule(
+    header: &DraftHeader,
+) -> Option<(&'static str, &'static [&'static str], u64)> {
+    use crate::attachment::{MAX_AUDIO_VIDEO_BYTES, MAX_DOCUMENT_BYTES, MAX_IMAGE_BYTES};
+    Some(match header {
+        DraftHeader::Text { .. } => return None,
+        DraftHeader::Image => {
+            ("a JPEG or PNG image", &["image/jpeg", "image/png"], MAX_IMAGE_BYTES)
+        }
+        DraftHeader::Video => ("an MP4 video", &["video/mp4"], MAX_AUDIO_VIDEO_BYTES),
+        DraftHeader::Document => ("a PDF document", &["application/pdf"], MAX_DOCUMENT_BYTES),
+    })
+}
+
+/// Whether a file may be the sample of `header` (checked by the UI before
+/// reading it, by the core before uploading it); `Err` says what to pick.
+pub fn check_header_sample(header: &DraftHeader, mime_type: &str, size: u64) -> Result<(), String> {
+    let Some((what, types, max)) = header_sample_rule(header) else {
+        return Err("a text header takes no sample file".into());
+    };
+    let mime = crate::attachment::essence(mime_type);
+    if !types.contains(&mime.as_str()) {
+        return Err(format!("the header's sample must be {what}; choose another file"));
+    }
+    if size == 0 {
+        return Err("the sample file is empty; choose another file".into());
+    }
+    if size > max {
+        return Err(format!(
+            "the sample is {:.1} MB and Meta takes at most {} MB for {what}; choose a smaller \
+             file",
+            size as f64 / 1_048_576.0,
+            max / 1_048_576
+        ));
+    }
+    Ok(())
+}
+
+/// The kind of sample a stored header needs, from the MIME type of a file:
+/// `image`, `video` or `document`, as the header formats read.
+pub fn header_of_sample(mime_type: &str) -> Option<DraftHeader> {
+    [DraftHeader::Image, DraftHeader::Video, DraftHeader::Document].into_iter().find(|h| {
+        header_sample_rule(h).is_some_and(|(_, types, _)| {
+            types.contains(&crate::attachment::essence(mime_type).as_str())
+        })
+    })
 }
 
 /// Where a refusal belongs on the form.
@@ -304,15 +359,15 @@ fn check_header(draft: &TemplateDraft, out: &mut Vec<DraftError>) {
     let (text, example) = match &draft.header {
         None => return,
         Some(DraftHeader::Text { text, example }) => (text, example),
-        // Meta wants a sample file uploaded first (`header_handle`), which
-        // Parley does not do yet: refused here rather than by Meta later.
-        Some(DraftHeader::Image | DraftHeader::Video | DraftHeader::Document) => {
-            out.push(err(
-                field,
-                "Parley cannot submit an image, video or document header yet (Meta needs a \
-                 sample file uploaded with it); use a text header or none, or create this \
-                 template in WhatsApp Manager",
-            ));
+        // Meta reviews a media header with a sample file uploaded first.
+        Some(media @ (DraftHeader::Image | DraftHeader::Video | DraftHeader::Document)) => {
+            if draft.header_handle.as_ref().is_none_or(|h| h.trim().is_empty()) {
+                let what = header_sample_rule(media).map_or("a file", |(what, _, _)| what);
+                out.push(err(
+                    field,
+                    format!("choose a sample for the header: {what} Meta reviews with it"),
+                ));
+            }
             return;
         }
     };
@@ -667,6 +722,7 @@ mod tests {
                 DraftButton::CopyCode { example: "SAVE10".into() },
             ],
             authentication: None,
+            header_handle: None,
         }
     }
 
@@ -700,9 +756,12 @@ mod tests {
         bare.buttons.clear();
         bare.body = DraftBody { text: "Thanks for your order.".into(), examples: vec![] };
         assert_eq!(validate(&bare), vec![]);
-        // Not supported yet, so refused on their field rather than by Meta.
+        // A media header needs its uploaded sample.
         bare.header = Some(DraftHeader::Image);
-        assert_eq!(validate(&bare)[0].field, DraftField::Header);
+        refused(&bare, DraftField::Header, "choose a sample for the header: a JPEG or PNG");
+        bare.header_handle = Some("4::aW1n".into());
+        assert_eq!(validate(&bare), vec![]);
+        bare.header_handle = None;
         bare.header = None;
         for bad in ["Two\nlines", "*Sale*", "Hello 🎉"] {
             bare.header = Some(DraftHeader::Text { text: bad.into(), example: None });
@@ -740,6 +799,22 @@ mod tests {
             "{{1}} is your verification code. For your security, do not share this code."
         );
         assert_eq!(authentication_footer(5), "This code expires in 5 minutes.");
+    }
+
+    #[test]
+    fn a_header_sample_has_meta_s_types_and_sizes() {
+        let image = DraftHeader::Image;
+        assert_eq!(check_header_sample(&image, "image/png", 10), Ok(()));
+        assert_eq!(check_header_sample(&image, "IMAGE/JPEG; x=1", 10), Ok(()));
+        assert!(check_header_sample(&image, "image/webp", 10).unwrap_err().contains("JPEG or PNG"));
+        assert!(check_header_sample(&image, "image/png", 0).unwrap_err().contains("empty"));
+        let big = check_header_sample(&image, "image/png", 6 * 1_048_576).unwrap_err();
+        assert!(big.contains("6.0 MB") && big.contains("at most 5 MB"), "{big}");
+        assert_eq!(check_header_sample(&DraftHeader::Video, "video/mp4", 10), Ok(()));
+        assert_eq!(check_header_sample(&DraftHeader::Document, "application/pdf", 10), Ok(()));
+        assert!(check_header_sample(&DraftHeader::Document, "text/plain", 10).is_err());
+        assert_eq!(header_of_sample("application/pdf"), Some(DraftHeader::Document));
+        assert_eq!(header_of_sample("text/plain"), None);
     }
 
     #[test]
