@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "send_template",
     "create_template",
     "delete_template",
+    "upload_template_sample",
     "duplicate_template",
     "privacy_settings",
     "data_inventory",

@@ -18,7 +18,8 @@
 //! builder prefilled in the new language; the rejected one is deleted after
 //! the confirmation and stays gone after a Refresh from the sandbox; an
 //! authentication template is built from Meta's options (an expiry over 90
-//! minutes refused on its field), previewed with Meta's text and approved.
+//! minutes refused on its field), previewed with Meta's text and approved;
+//! an image header refuses a text file and uploads a PNG sample first.
 //!
 //! `PARLEY_UPDATE_SCREENSHOT=1` also saves docs/template-builder.png.
 
@@ -54,6 +55,15 @@ async fn disabled(client: &Client, testid: &str) -> bool {
     let script = format!("return document.querySelector('[data-testid={testid}]').disabled;");
     js(client, &script).await == json!(true)
 }
+
+/// A 1×1 PNG (test data written to a temporary directory).
+const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
 
 fn row(name: &str) -> String {
     format!("//*[@data-testid='template-row'][@data-name='{name}']")
@@ -271,6 +281,57 @@ async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_d
             .await;
         wait_for(&client, &row("hello_world"), STEP_TIMEOUT).await;
         assert!(!exists(&client, &format!("[data-testid=template-row][data-name={name}]")).await);
+
+        // An image header: a wrong file is refused on the field, a PNG is
+        // uploaded to the sandbox (Meta's Resumable Upload API) first.
+        let photo = format!("spring_photo_{}", nonce());
+        click(&client, "templates-new").await;
+        type_into(&client, "builder-name", &photo).await;
+        type_into(&client, "builder-body", "Our spring collection is in the shop.").await;
+        js(
+            &client,
+            "const s = document.querySelector('[data-testid=builder-header-kind]'); \
+             s.value = 'image'; s.dispatchEvent(new Event('change', {bubbles: true})); return 1;",
+        )
+        .await;
+        wait_for(
+            &client,
+            "//*[@data-testid='builder-error-header'][contains(., 'Choose a sample for the header')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        assert!(disabled(&client, "builder-submit").await, "no sample yet");
+        let fixtures = tempfile::tempdir().unwrap();
+        let text_path = fixtures.path().join("notes.txt");
+        std::fs::write(&text_path, "not an image").unwrap();
+        let sample = client.find(Locator::Css("[data-testid=builder-sample]")).await.unwrap();
+        sample.send_keys(text_path.to_str().unwrap()).await.unwrap();
+        wait_for(
+            &client,
+            "//*[@data-testid='builder-sample-status'][@data-state='failed']\
+             [contains(., 'must be a JPEG or PNG image')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        let png_path = fixtures.path().join("spring.png");
+        std::fs::write(&png_path, TINY_PNG).unwrap();
+        let sample = client.find(Locator::Css("[data-testid=builder-sample]")).await.unwrap();
+        sample.send_keys(png_path.to_str().unwrap()).await.unwrap();
+        wait_for(
+            &client,
+            "//*[@data-testid='builder-sample-status'][@data-state='uploaded'][contains(., 'spring.png')]",
+            STEP_TIMEOUT,
+        )
+        .await;
+        wait_for(
+            &client,
+            "//*[@data-testid='template-preview-header'][.='[image: spring.png]']",
+            STEP_TIMEOUT,
+        )
+        .await;
+        assert!(!disabled(&client, "builder-submit").await, "the sample is uploaded");
+        click(&client, "builder-submit").await;
+        wait_for(&client, &format!("{}[@data-status='APPROVED']", row(&photo)), STEP_TIMEOUT).await;
 
         // An authentication template: Meta's text, the options chosen here.
         let otp = format!("login_code_{}", nonce());

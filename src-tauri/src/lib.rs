@@ -205,6 +205,7 @@ pub fn run() {
             commands::send_template,
             commands::create_template,
             commands::delete_template,
+            commands::upload_template_sample,
             commands::duplicate_template,
             commands::privacy_settings,
             commands::data_inventory,

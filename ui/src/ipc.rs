@@ -324,6 +324,31 @@ mod bridge {
         })
     }
 
+    /// Uploads a media header's sample for Meta's review: the bytes as the
+    /// raw IPC body, name and type as headers. Returns Meta's handle.
+    pub async fn upload_template_sample(
+        meta: &parley_types::attachment::SampleFileMeta,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<String, IpcError> {
+        let doing = "uploading the sample";
+        let headers = Object::new();
+        for (name, value) in meta.to_headers() {
+            let _ = Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(&value));
+        }
+        let options = Object::new();
+        let _ = Reflect::set(&options, &JsValue::from_str("headers"), &headers);
+        let promise = tauri_invoke_with_options("upload_template_sample", bytes, &options)
+            .map_err(|e| unreachable_core(&e))?;
+        let value = JsFuture::from(promise).await.map_err(|rejection| {
+            log("Parley: command upload_template_sample failed", &rejection);
+            normalize(serde_wasm_bindgen::from_value::<IpcError>(rejection).ok(), doing)
+        })?;
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
+            log(&format!("Parley: unexpected answer to upload_template_sample: {e}"), &value);
+            unexpected(doing)
+        })
+    }
+
     #[derive(Serialize)]
     struct SendTemplateArgs<'a> {
         request: &'a parley_types::template::SendTemplateRequest,

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use parley_types::template::{self, TemplateParam, TemplateSummary};
 use parley_types::template_builder::{
-    authentication_body, authentication_footer, validate, AuthenticationOptions, DraftBody,
-    DraftButton, DraftCategory, DraftError, DraftField, DraftHeader, ParameterFormat,
-    TemplateDraft,
+    authentication_body, authentication_footer, check_header_sample, header_sample_rule, validate,
+    AuthenticationOptions, DraftBody, DraftButton, DraftCategory, DraftError, DraftField,
+    DraftHeader, ParameterFormat, TemplateDraft,
 };
 
 use crate::template_picker::{sentence, Preview};
@@ -242,6 +242,20 @@ pub enum Edit {
     AuthExpiry(String),
     /// Authentication: the copy-code button's label.
     AuthButton(String),
+    /// A media header's sample is being uploaded (its file name).
+    SampleUploading(String),
+    /// Meta took the sample: its file name and handle.
+    SampleUploaded(String, String),
+    /// The sample was refused (a sentence).
+    SampleFailed(String),
+}
+
+/// A media header's sample as the form holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sample {
+    Uploading(String),
+    Uploaded { file_name: String, handle: String },
+    Failed(String),
 }
 
 /// The example code an authentication template's preview shows.
@@ -272,6 +286,8 @@ pub struct Form {
     pub auth_security: bool,
     pub auth_expiry: String,
     pub auth_button: String,
+    /// The media header's sample, once one was chosen.
+    pub sample: Option<Sample>,
 }
 
 impl Default for Form {
@@ -293,6 +309,7 @@ impl Default for Form {
             auth_security: true,
             auth_expiry: "10".into(),
             auth_button: "Copy code".into(),
+            sample: None,
         }
     }
 }
@@ -305,7 +322,12 @@ fn field_of_edit(edit: &Edit) -> DraftField {
         Edit::Category(_) => DraftField::Category,
         // The variables' kind changes how header and body read.
         Edit::Format(_) | Edit::Body(_) | Edit::BodyExample(..) => DraftField::Body,
-        Edit::HeaderKind(_) | Edit::HeaderText(_) | Edit::HeaderExample(_) => DraftField::Header,
+        Edit::HeaderKind(_)
+        | Edit::HeaderText(_)
+        | Edit::HeaderExample(_)
+        | Edit::SampleUploading(_)
+        | Edit::SampleUploaded(..)
+        | Edit::SampleFailed(_) => DraftField::Header,
         Edit::Footer(_) | Edit::AuthExpiry(_) => DraftField::Footer,
         Edit::AuthSecurity(_) => DraftField::Body,
         Edit::AuthButton(_) => DraftField::Button(0),
@@ -352,6 +374,7 @@ impl Form {
             duplicate_of,
             ..Form::default()
         };
+        // A copy needs its sample uploaded again: Meta's handles are single-use.
         if let Some(a) = &draft.authentication {
             form.auth_security = a.add_security_recommendation;
             form.auth_expiry = a.code_expiration_minutes.map(|m| m.to_string()).unwrap_or_default();
@@ -387,7 +410,18 @@ impl Form {
             Edit::Language(v) => self.language = v,
             Edit::Category(v) => self.category = v,
             Edit::Format(v) => self.parameter_format = v,
-            Edit::HeaderKind(v) => self.header_kind = v,
+            Edit::HeaderKind(v) => {
+                if v != self.header_kind {
+                    // Another kind needs another sample.
+                    self.sample = None;
+                }
+                self.header_kind = v;
+            }
+            Edit::SampleUploading(name) => self.sample = Some(Sample::Uploading(name)),
+            Edit::SampleUploaded(file_name, handle) => {
+                self.sample = Some(Sample::Uploaded { file_name, handle })
+            }
+            Edit::SampleFailed(why) => self.sample = Some(Sample::Failed(sentence(&why))),
             Edit::HeaderText(v) => self.header_text = v,
             Edit::HeaderExample(v) => self.header_example = v,
             Edit::Body(v) => self.body = v,
@@ -477,6 +511,7 @@ impl Form {
                 footer: None,
                 buttons: Vec::new(),
                 authentication: Some(self.authentication()),
+                header_handle: None,
             };
         }
         let header = match self.header_kind {
@@ -507,7 +542,37 @@ impl Form {
             footer: Some(self.footer.clone()).filter(|f| !f.is_empty()),
             buttons: self.buttons.iter().map(FormButton::draft).collect(),
             authentication: None,
+            header_handle: match (&self.sample, self.header_kind) {
+                (_, HeaderKind::None | HeaderKind::Text) => None,
+                (Some(Sample::Uploaded { handle, .. }), _) => Some(handle.clone()),
+                _ => None,
+            },
         }
+    }
+
+    /// The header the draft has, for checking a chosen sample.
+    pub fn media_header(&self) -> Option<DraftHeader> {
+        match self.header_kind {
+            HeaderKind::Image => Some(DraftHeader::Image),
+            HeaderKind::Video => Some(DraftHeader::Video),
+            HeaderKind::Document => Some(DraftHeader::Document),
+            _ => None,
+        }
+    }
+
+    /// Why a picked file cannot be this header's sample (a sentence), if
+    /// it cannot: checked before the file is read.
+    pub fn sample_refusal(&self, mime_type: &str, size: u64) -> Option<String> {
+        let header = self.media_header()?;
+        check_header_sample(&header, mime_type, size).err().map(|e| sentence(&e))
+    }
+
+    /// The file types the picker offers for this header.
+    pub fn sample_accept(&self) -> String {
+        self.media_header()
+            .and_then(|h| header_sample_rule(&h))
+            .map(|(_, types, _)| types.join(","))
+            .unwrap_or_default()
     }
 
     /// Every rule the draft breaks.
@@ -588,7 +653,12 @@ impl Form {
                 ))
                 .filter(|h| !h.trim().is_empty())
             }
-            other => Some(format!("[{}]", other.words().to_lowercase())),
+            other => Some(match &self.sample {
+                Some(Sample::Uploaded { file_name, .. }) => {
+                    format!("[{}: {file_name}]", other.words().to_lowercase())
+                }
+                _ => format!("[{}]", other.words().to_lowercase()),
+            }),
         };
         Preview {
             header,
@@ -814,8 +884,31 @@ mod tests {
         );
         f.apply(Edit::HeaderKind(HeaderKind::Image));
         assert_eq!(f.preview().header.as_deref(), Some("[image]"));
-        // Parley refuses media headers on the field until it uploads samples.
-        assert!(f.field_errors(DraftField::Header)[0].contains("cannot submit an image"));
+        // A media header needs its sample, checked before it is read.
+        assert!(f.field_errors(DraftField::Header)[0].starts_with("Choose a sample for the header"));
+        assert_eq!(f.sample_accept(), "image/jpeg,image/png");
+        assert!(f
+            .sample_refusal("image/gif", 10)
+            .unwrap()
+            .starts_with("The header's sample must be a JPEG or PNG"));
+        assert!(f.sample_refusal("image/png", 6 * 1024 * 1024).unwrap().contains("at most 5 MB"));
+        assert_eq!(f.sample_refusal("image/png", 10), None);
+        f.apply(Edit::SampleUploading("shop.png".into()));
+        assert!(!f.can_submit(), "not while it uploads");
+        f.apply(Edit::SampleUploaded("shop.png".into(), "4::aGk".into()));
+        assert!(f.can_submit(), "{:?}", f.errors());
+        assert_eq!(f.draft().header_handle.as_deref(), Some("4::aGk"));
+        assert_eq!(f.draft().header, Some(DraftHeader::Image));
+        assert_eq!(f.preview().header.as_deref(), Some("[image: shop.png]"));
+        // Another kind drops the sample; a refusal reads as a sentence.
+        f.apply(Edit::HeaderKind(HeaderKind::Document));
+        assert_eq!(f.sample, None);
+        assert_eq!(f.sample_accept(), "application/pdf");
+        f.apply(Edit::SampleFailed("meta refused to upload the sample".into()));
+        assert_eq!(f.sample, Some(Sample::Failed("Meta refused to upload the sample.".into())));
+        assert!(!f.can_submit());
+        f.apply(Edit::HeaderKind(HeaderKind::Text));
+        assert_eq!(f.draft().header_handle, None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::ipc;
 use crate::state::Action;
 use crate::template_manager::{
     quality_words, rejection_words, status_badge, ButtonKind, Edit, Form, HeaderKind, Manager,
+    Sample,
 };
 
 enum Msg {
@@ -326,6 +327,60 @@ fn count(text: &str, max: usize) -> Html {
     html! { <span class={classes!("char-count", (n > max).then_some("over"))}>{format!("{n}/{max}")}</span> }
 }
 
+/// A media header's sample: picked, checked, read into memory and
+/// uploaded to Meta, whose handle goes with the draft.
+fn sample_picker(form: &Form, edit: &Callback<Edit>) -> Html {
+    let onchange = {
+        let (edit, form) = (edit.clone(), form.clone());
+        Callback::from(move |e: Event| {
+            let input = e.target_unchecked_into::<HtmlInputElement>();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            input.set_value("");
+            if let Some(refusal) = form.sample_refusal(&file.type_(), file.size() as u64) {
+                return edit.emit(Edit::SampleFailed(refusal));
+            }
+            let meta = parley_types::attachment::SampleFileMeta {
+                file_name: file.name(),
+                mime_type: file.type_(),
+            };
+            edit.emit(Edit::SampleUploading(meta.file_name.clone()));
+            let edit = edit.clone();
+            spawn_local(async move {
+                let Ok(buffer) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await
+                else {
+                    return edit.emit(Edit::SampleFailed(
+                        "Parley could not read the file; choose it again".into(),
+                    ));
+                };
+                let bytes = js_sys::Uint8Array::new(&buffer);
+                match ipc::upload_template_sample(&meta, &bytes).await {
+                    Ok(handle) => edit.emit(Edit::SampleUploaded(meta.file_name, handle)),
+                    Err(e) => edit.emit(Edit::SampleFailed(e.message)),
+                }
+            });
+        })
+    };
+    let status = match &form.sample {
+        None => html! {},
+        Some(Sample::Uploading(name)) => html! {
+            <span class="muted" role="status" data-testid="builder-sample-status" data-state="uploading">{format!("Uploading {name} to Meta…")}</span>
+        },
+        Some(Sample::Uploaded { file_name, .. }) => html! {
+            <span class="muted" role="status" data-testid="builder-sample-status" data-state="uploaded">{format!("Sample: {file_name}")}</span>
+        },
+        Some(Sample::Failed(why)) => html! {
+            <p class="note err field-error" role="alert" data-testid="builder-sample-status" data-state="failed">{why.clone()}</p>
+        },
+    };
+    html! {
+        <label class="builder-inline">
+            <span>{"Sample"}</span>
+            <input type="file" data-testid="builder-sample" accept={form.sample_accept()} {onchange} />
+            {status}
+        </label>
+    }
+}
+
 /// An authentication template's options: Meta writes its text.
 fn authentication(form: &Form, edit: &Callback<Edit>) -> Html {
     let security = {
@@ -606,6 +661,9 @@ fn builder(
                             <input type="text" data-testid="builder-header-example" value={form.header_example.clone()} oninput={on(Edit::HeaderExample)} />
                         </label>
                     }
+                }
+                if form.media_header().is_some() {
+                    {sample_picker(form, edit)}
                 }
                 {errors(form, DraftField::Header, "builder-error-header")}
 
