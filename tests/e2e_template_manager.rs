@@ -69,13 +69,18 @@ fn row(name: &str) -> String {
     format!("//*[@data-testid='template-row'][@data-name='{name}']")
 }
 
-/// The Templates screen, opened with Ctrl+T, its list loaded.
-async fn open_templates(client: &Client) {
-    js(
-        client,
-        "window.dispatchEvent(new KeyboardEvent('keydown', {key: 't', ctrlKey: true, bubbles: true})); return 1;",
-    )
-    .await;
+/// The Templates screen, opened with Ctrl+T or the header's button, its
+/// list loaded.
+async fn open_templates(client: &Client, shortcut: bool) {
+    if shortcut {
+        js(
+            client,
+            "window.dispatchEvent(new KeyboardEvent('keydown', {key: 't', ctrlKey: true, bubbles: true})); return 1;",
+        )
+        .await;
+    } else {
+        click(client, "templates-button").await;
+    }
     wait_for(client, "//*[@data-testid='templates-screen']", STEP_TIMEOUT).await;
     wait_for(client, &format!("{}[@data-status='APPROVED']", row("hello_world")), STEP_TIMEOUT)
         .await;
@@ -88,7 +93,7 @@ async fn a_template_built_here_is_approved_live_and_sent_to_a_closed_window() {
         wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
             .await;
         let name = format!("pickup_ready_{}", nonce());
-        open_templates(&client).await;
+        open_templates(&client, true).await;
         // Seeded templates show their quality.
         let quality = client
             .find(Locator::XPath(&format!("{}//*[@data-testid='template-quality']", row("hello_world"))))
@@ -222,7 +227,7 @@ async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_d
         wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
             .await;
         let name = format!("reject_offer_{}", nonce());
-        open_templates(&client).await;
+        open_templates(&client, false).await;
         click(&client, "templates-new").await;
         type_into(&client, "builder-name", &name).await;
         type_into(&client, "builder-body", "Our spring offer is here.").await;

@@ -187,7 +187,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 13] = [
+    const KEYS: [(&str, &str); 14] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
@@ -203,6 +203,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
         ("?", "Show or hide this help"),
         ("Ctrl+,", "Privacy & data"),
         ("Ctrl+.", "Channels: state, quality rating and messaging limit"),
+        ("Ctrl+T", "Templates: status, quality, builder"),
         ("Ctrl+L", "Lock Parley (when the app lock is on)"),
         ("Tab", "Move between controls"),
     ];
