@@ -12,7 +12,8 @@
 //! turns APPROVED when the sandbox's review webhook arrives, shows the
 //! quality the sandbox reports next, and is then sent from a conversation
 //! whose 24-hour window is closed, with the sandbox (Meta's side) checked
-//! for exactly that template and value.
+//! for exactly that template and value; a named `{{customer_name}}` is
+//! then prefilled from the contact.
 //! (b) A template the sandbox rejects (any name holding "reject") is listed
 //! REJECTED with its reason; duplicating another template opens the
 //! builder prefilled in the new language; the rejected one is deleted after
@@ -216,6 +217,23 @@ async fn a_template_built_here_is_approved_live_and_sent_to_a_closed_window() {
             sent["body"]["template"]["components"],
             json!([{"type":"body","parameters":[{"type":"text","text":"Ana"}]}])
         );
+
+        // A named variable matching the contact is filled from it, and
+        // stays editable: order_shipped's {{customer_name}}.
+        let option = "//*[@data-testid='template-option'][@data-name='order_shipped']";
+        wait_for(&client, option, STEP_TIMEOUT).await.click().await.unwrap();
+        let value = |id: &'static str| {
+            let client = client.clone();
+            async move {
+                js(&client, &format!("return document.querySelector('[data-testid={id}]').value;"))
+                    .await
+            }
+        };
+        // "Good news {{customer_name}}! Order {{order_id}} has shipped."
+        wait_for(&client, "//*[@data-testid='template-body-param-0-source']", STEP_TIMEOUT).await;
+        assert_eq!(value("template-body-param-0").await, json!(customer));
+        assert_eq!(value("template-body-param-0-source").await, json!("name"));
+        assert_eq!(value("template-body-param-1").await, json!(""), "no attribute order_id");
     })
     .await;
 }
