@@ -241,7 +241,7 @@ async fn a_template_built_here_is_approved_live_and_sent_to_a_closed_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_deleted() {
     with_app("template-manager-rejected", |client, sandbox_dir| async move {
-        let _sandbox = Sandbox::wait(&sandbox_dir).await;
+        let sandbox = Sandbox::wait(&sandbox_dir).await;
         wait_for(&client, "//*[@data-testid='sync-state'][@data-state='running']", START_TIMEOUT)
             .await;
         let name = format!("reject_offer_{}", nonce());
@@ -298,7 +298,22 @@ async fn a_rejected_template_shows_its_reason_and_templates_are_duplicated_and_d
         client.find(Locator::XPath(&delete)).await.unwrap().click().await.unwrap();
         click(&client, "template-delete-yes").await;
         wait_gone(&client, &row(&name)).await;
-        // Gone at the sandbox too: a Refresh lists Meta's set again.
+        // Gone at the sandbox too (Meta's list, asked with the token).
+        let listed: serde_json::Value = sandbox
+            .http
+            .get(format!("{}/{}/{}/message_templates?limit=100", sandbox.graph, parley_sandbox::DEFAULT_VERSION, sandbox_app::WABA_ID))
+            .bearer_auth(parley_sandbox::DEFAULT_ACCESS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> =
+            listed["data"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+        assert!(names.contains(&"hello_world"), "{names:?}");
+        assert!(!names.contains(&name.as_str()), "{names:?}");
+        // A Refresh lists Meta's set again, without it.
         click(&client, "templates-refresh").await;
         wait_for(&client, "//*[@data-testid='templates-refresh'][not(@disabled)]", STEP_TIMEOUT)
             .await;
