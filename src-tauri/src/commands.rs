@@ -5,7 +5,7 @@
 //! src-tauri/build.rs (which generates its `allow-…` permission) and granted
 //! in src-tauri/capabilities/main.json.
 
-use parley_types::attachment::SendFileMeta;
+use parley_types::attachment::{SampleFileMeta, SendFileMeta};
 use parley_types::campaign::{
     AudienceOptions, CampaignAction, CampaignDraft, CampaignPreview, CampaignRecipient,
     CampaignSummary, CreateCampaignRequest, RecipientsRequest,
@@ -18,6 +18,7 @@ use parley_types::contact_book::{
 use parley_types::contacts_csv::{ImportPreview, ImportReport};
 use parley_types::onboarding::{ChannelStatus, ConnectOutcome, ConnectRequest, UpdateTokenRequest};
 use parley_types::template::{SendTemplateRequest, TemplateSummary};
+use parley_types::template_builder::TemplateDraft;
 use parley_types::ErrorCode;
 use parley_types::{
     AppInfo, ChannelKind, ConversationSummary, DataInventoryView, ExportSummary, IpcError,
@@ -108,6 +109,48 @@ pub async fn send_template(
     request: SendTemplateRequest,
 ) -> Result<Message, IpcError> {
     Ok(shell.core().await?.send_template(&request)?)
+}
+
+#[tauri::command]
+pub async fn create_template(
+    shell: State<'_, Shell>,
+    draft: TemplateDraft,
+) -> Result<TemplateSummary, IpcError> {
+    Ok(shell.core().await?.create_template(&draft).await?)
+}
+
+/// A media header's sample: the bytes as the raw IPC body, the name and
+/// type in the request headers ([`SampleFileMeta`]). Answers Meta's handle.
+#[tauri::command]
+pub async fn upload_template_sample(
+    shell: State<'_, Shell>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<String, IpcError> {
+    let headers = request.headers();
+    let meta =
+        SampleFileMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))?;
+    let InvokeBody::Raw(bytes) = request.body() else {
+        return Err(IpcError::new(
+            ErrorCode::InvalidInput,
+            "The sample did not arrive as a file. Choose it again.",
+        ));
+    };
+    Ok(shell.core().await?.upload_template_sample(&meta.file_name, &meta.mime_type, bytes).await?)
+}
+
+#[tauri::command]
+pub async fn delete_template(shell: State<'_, Shell>, name: String) -> Result<(), IpcError> {
+    Ok(shell.core().await?.delete_template(&name).await?)
+}
+
+#[tauri::command]
+pub async fn duplicate_template(
+    shell: State<'_, Shell>,
+    name: String,
+    language: String,
+    new_language: String,
+) -> Result<TemplateDraft, IpcError> {
+    Ok(shell.core().await?.duplicate_template(&name, &language, &new_language)?)
 }
 
 #[tauri::command]

@@ -14,7 +14,7 @@ use parley_types::InboxEvent;
 
 use crate::components::{
     CampaignsScreen, ChannelsScreen, ContactsScreen, ConversationList, ErrorBanner, Header,
-    HelpOverlay, LockScreen, PrivacyScreen, ThreadPane, Welcome,
+    HelpOverlay, LockScreen, PrivacyScreen, TemplatesScreen, ThreadPane, Welcome,
 };
 use crate::state::{reduce, Action, Effect, Inbox};
 use crate::{dom, ipc};
@@ -419,6 +419,9 @@ pub fn App() -> Html {
         _ if state.contacts_open => html! {
             <ContactsScreen dispatcher={dispatcher.clone()} />
         },
+        _ if state.templates_open => html! {
+            <TemplatesScreen dispatcher={dispatcher.clone()} rev={state.templates_rev} />
+        },
         Some(conversation) => html! {
             <PrivacyScreen
                 dispatcher={dispatcher.clone()}
@@ -452,6 +455,7 @@ pub fn App() -> Html {
     let on_channels = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenChannels));
     let on_campaigns = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenCampaigns));
     let on_contacts = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenContacts));
+    let on_templates = (!first_run).then(|| dispatcher.send::<MouseEvent>(Action::OpenTemplates));
     let view = html! {
         <div class="app" data-app-info={app_info_state}>
             <Header
@@ -462,6 +466,7 @@ pub fn App() -> Html {
                 {on_channels}
                 {on_campaigns}
                 {on_contacts}
+                {on_templates}
                 {on_lock}
             />
             if let Some(error) = error {
@@ -493,6 +498,7 @@ fn shortcut(key: &KeyboardEvent, typing: bool, message: Option<i64>) -> Option<S
         "." if ctrl && !alt => Shortcut::Do(Action::OpenChannels),
         "b" | "B" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenCampaigns),
         "u" | "U" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenContacts),
+        "t" | "T" if ctrl && !alt && !shift => Shortcut::Do(Action::OpenTemplates),
         "l" | "L" if ctrl && !alt && !shift => Shortcut::Lock,
         "Escape" => Shortcut::Escape,
         // Single keys only outside text fields, where they are characters.
@@ -541,6 +547,7 @@ fn run_shortcut(d: &Dispatcher, shortcut: Shortcut) {
                     || s.channels_open
                     || s.contacts_open
                     || s.campaigns_open
+                    || s.templates_open
                     || s.welcome.is_some()
             };
             d.dispatch(Action::Escape);

@@ -299,6 +299,8 @@ mod tests {
                 .iter()
                 .map(|n| TemplateParam { name: (*n).into(), example: Some("x".into()) })
                 .collect(),
+            quality: None,
+            rejected_reason: None,
         }
     }
 

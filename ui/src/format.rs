@@ -1119,6 +1119,7 @@ mod tests {
             messages_to_customer: 12,
             last_inbound_at: None,
             closed: true,
+            attributes: vec![],
         };
         assert_eq!(
             contact_history_text(&d, NOW, 0),

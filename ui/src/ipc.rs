@@ -333,6 +333,31 @@ mod bridge {
         })
     }
 
+    /// Uploads a media header's sample for Meta's review: the bytes as the
+    /// raw IPC body, name and type as headers. Returns Meta's handle.
+    pub async fn upload_template_sample(
+        meta: &parley_types::attachment::SampleFileMeta,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<String, IpcError> {
+        let doing = "uploading the sample";
+        let headers = Object::new();
+        for (name, value) in meta.to_headers() {
+            let _ = Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(&value));
+        }
+        let options = Object::new();
+        let _ = Reflect::set(&options, &JsValue::from_str("headers"), &headers);
+        let promise = tauri_invoke_with_options("upload_template_sample", bytes, &options)
+            .map_err(|e| unreachable_core(&e))?;
+        let value = JsFuture::from(promise).await.map_err(|rejection| {
+            log("Parley: command upload_template_sample failed", &rejection);
+            normalize(serde_wasm_bindgen::from_value::<IpcError>(rejection).ok(), doing)
+        })?;
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
+            log(&format!("Parley: unexpected answer to upload_template_sample: {e}"), &value);
+            unexpected(doing)
+        })
+    }
+
     #[derive(Serialize)]
     struct SendTemplateArgs<'a> {
         request: &'a parley_types::template::SendTemplateRequest,
@@ -419,6 +444,52 @@ mod bridge {
         request: &parley_types::template::SendTemplateRequest,
     ) -> Result<Message, IpcError> {
         invoke("send_template", to_js(&SendTemplateArgs { request }), "sending the template").await
+    }
+
+    #[derive(Serialize)]
+    struct TemplateDraftArgs<'a> {
+        draft: &'a parley_types::template_builder::TemplateDraft,
+    }
+
+    /// Submits a new template for Meta's review; answers it as stored
+    /// (PENDING).
+    pub async fn create_template(
+        draft: &parley_types::template_builder::TemplateDraft,
+    ) -> Result<parley_types::template::TemplateSummary, IpcError> {
+        invoke("create_template", to_js(&TemplateDraftArgs { draft }), "submitting the template")
+            .await
+    }
+
+    #[derive(Serialize)]
+    struct NameArgs<'a> {
+        name: &'a str,
+    }
+
+    /// Deletes the template (every language) at Meta and here.
+    pub async fn delete_template(name: &str) -> Result<(), IpcError> {
+        invoke("delete_template", to_js(&NameArgs { name }), "deleting the template").await
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DuplicateArgs<'a> {
+        name: &'a str,
+        language: &'a str,
+        new_language: &'a str,
+    }
+
+    /// A draft of the template in another language, to translate and submit.
+    pub async fn duplicate_template(
+        name: &str,
+        language: &str,
+        new_language: &str,
+    ) -> Result<parley_types::template_builder::TemplateDraft, IpcError> {
+        invoke(
+            "duplicate_template",
+            to_js(&DuplicateArgs { name, language, new_language }),
+            "duplicating the template",
+        )
+        .await
     }
 
     /// Queues the agent's reaction (empty removes it); returns the message

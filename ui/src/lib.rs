@@ -18,6 +18,7 @@ pub mod ipc;
 pub mod onboarding;
 pub mod privacy;
 pub mod state;
+pub mod template_manager;
 pub mod template_picker;
 pub mod text;
 pub mod thread_window;

@@ -248,6 +248,11 @@ pub struct Inbox {
     pub campaigns_open: bool,
     /// The Contacts screen is shown.
     pub contacts_open: bool,
+    /// The Templates screen shows.
+    pub templates_open: bool,
+    /// Bumped when Meta changed a template (status, quality, category): the
+    /// Templates screen loads the list again.
+    pub templates_rev: u64,
 }
 
 impl Default for Inbox {
@@ -282,6 +287,8 @@ impl Default for Inbox {
             channels_open: false,
             campaigns_open: false,
             contacts_open: false,
+            templates_open: false,
+            templates_rev: 0,
             export_progress: None,
             exporting: false,
         }
@@ -338,6 +345,8 @@ pub enum Action {
     CloseCampaigns,
     OpenContacts,
     CloseContacts,
+    OpenTemplates,
+    CloseTemplates,
     SyncStateLoaded(SyncState),
     /// `sync_state` failed: the state is unknown, so say sync is stopped
     /// rather than "connecting" forever.
@@ -617,11 +626,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             state.error = Some(error);
         }
         Action::ShowWelcome(step) => {
-            state.campaigns_open = false;
-            state.help_open = false;
-            state.channels_open = false;
-            state.contacts_open = false;
-            state.privacy = None;
+            close_screens(state);
             state.welcome = Some(step);
         }
         Action::WelcomeDone => {
@@ -631,32 +636,30 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             }
         }
         Action::OpenChannels => {
-            state.campaigns_open = false;
-            state.help_open = false;
-            state.privacy = None;
+            close_screens(state);
             state.welcome = None;
-            state.contacts_open = false;
             state.channels_open = true;
         }
         Action::CloseChannels => state.channels_open = false,
         Action::OpenCampaigns => {
-            state.help_open = false;
-            state.privacy = None;
+            close_screens(state);
             state.welcome = None;
-            state.channels_open = false;
-            state.contacts_open = false;
             state.campaigns_open = true;
         }
         Action::CloseCampaigns => state.campaigns_open = false,
         Action::OpenContacts => {
-            state.help_open = false;
-            state.privacy = None;
+            close_screens(state);
             state.welcome = None;
-            state.channels_open = false;
-            state.campaigns_open = false;
             state.contacts_open = true;
         }
         Action::CloseContacts => state.contacts_open = false,
+        Action::OpenTemplates => {
+            close_screens(state);
+            state.welcome = None;
+            state.templates_open = true;
+        }
+        Action::CloseTemplates => state.templates_open = false,
+        Action::Event(InboxEvent::TemplatesChanged) => state.templates_rev += 1,
         Action::SyncStateLoaded(sync) => {
             if !state.sync_from_event {
                 state.sync = sync;
@@ -945,6 +948,8 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
                 state.channels_open = false;
             } else if state.contacts_open {
                 state.contacts_open = false;
+            } else if state.templates_open {
+                state.templates_open = false;
             } else if state.welcome.is_some()
                 && !state.app_info.as_ref().is_some_and(|i| i.first_run)
             {
@@ -1143,10 +1148,7 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
             effects.push(Effect::SetClosed { conversation_id, closed });
         }
         Action::OpenPrivacy(conversation) => {
-            state.campaigns_open = false;
-            state.help_open = false;
-            state.channels_open = false;
-            state.contacts_open = false;
+            close_screens(state);
             state.privacy = Some(conversation);
         }
         Action::ClosePrivacy => state.privacy = None,
@@ -1217,6 +1219,17 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
 }
 
 /// The app locked: forget everything it showed, until unlocked.
+/// Close every screen over the inbox (and the help), so one shows at a time.
+/// The welcome is left to the caller: Privacy & data opens over it.
+fn close_screens(state: &mut Inbox) {
+    state.help_open = false;
+    state.privacy = None;
+    state.channels_open = false;
+    state.campaigns_open = false;
+    state.contacts_open = false;
+    state.templates_open = false;
+}
+
 fn locked(state: &mut Inbox) {
     state.lock.locked = true;
     state.lock_known = true;
@@ -1234,6 +1247,7 @@ fn locked(state: &mut Inbox) {
     state.channels_open = false;
     state.campaigns_open = false;
     state.contacts_open = false;
+    state.templates_open = false;
     state.error = None;
     state.export_progress = None;
     state.exporting = false;
@@ -2149,6 +2163,27 @@ mod tests {
         assert_eq!(s.thread.conversation_id, None);
         assert_eq!(s.privacy, Some(None), "the screen stays, no longer for that customer");
         assert_eq!(s.visible.len(), 1);
+    }
+
+    #[test]
+    fn the_templates_screen_opens_alone_closes_with_escape_and_reloads_on_meta_changes() {
+        let mut s = Inbox::default();
+        reduce(&mut s, Action::OpenChannels);
+        reduce(&mut s, Action::OpenTemplates);
+        assert!(s.templates_open);
+        assert!(!s.channels_open, "one screen at a time");
+        let rev = s.templates_rev;
+        reduce(&mut s, Action::Event(InboxEvent::TemplatesChanged));
+        assert_eq!(s.templates_rev, rev + 1);
+        reduce(&mut s, Action::Escape);
+        assert!(!s.templates_open);
+        reduce(&mut s, Action::OpenTemplates);
+        reduce(&mut s, Action::OpenPrivacy(None));
+        assert!(!s.templates_open);
+        reduce(&mut s, Action::OpenTemplates);
+        assert_eq!(s.privacy, None);
+        reduce(&mut s, Action::CloseTemplates);
+        assert!(!s.templates_open);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Counting and filling the variables is `parley_types::template`, the code
 //! the core uses too, so the preview is exactly the text that is sent.
 
+use parley_types::contact::ContactDetails;
 use parley_types::template::{self, SendTemplateRequest, TemplateSummary};
 
 /// The picker's heading, and the button that opens it.
@@ -29,6 +30,73 @@ pub struct Picker {
     pub loading: bool,
     /// The send command is running.
     pub sending: bool,
+    /// What the conversation's contact offers to fill variables with.
+    pub contact: Vec<Source>,
+}
+
+/// A value a variable can be filled from: the contact's name, number or
+/// one of its custom attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// `name`, `number` or `attr:<name>`: the option's value.
+    pub key: String,
+    /// What the option says, e.g. "Contact's city".
+    pub label: String,
+    pub value: String,
+}
+
+/// A name compared loosely: lowercase letters and digits only, so
+/// `first_name`, `First Name` and `first-name` match.
+fn loose(name: &str) -> String {
+    name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The contact's values a template may use, from its details.
+pub fn contact_sources(details: &ContactDetails) -> Vec<Source> {
+    let mut out = Vec::new();
+    if let Some(name) = details.name.as_ref().filter(|n| !n.trim().is_empty()) {
+        out.push(Source {
+            key: "name".into(),
+            label: "Contact's name".into(),
+            value: name.clone(),
+        });
+    }
+    if !details.handle.is_empty() {
+        out.push(Source {
+            key: "number".into(),
+            label: "Contact's number".into(),
+            value: details.handle.clone(),
+        });
+    }
+    for a in details.attributes.iter().filter(|a| !a.value.trim().is_empty()) {
+        out.push(Source {
+            key: format!("attr:{}", a.name),
+            label: format!("Contact's {}", a.name),
+            value: a.value.clone(),
+        });
+    }
+    out
+}
+
+/// The source a named variable is filled from by default: an attribute of
+/// the same name, else the name or number for the usual names of those.
+/// Numbered variables (`{{1}}`) say nothing of their meaning: none.
+pub fn matching_source<'a>(variable: &str, sources: &'a [Source]) -> Option<&'a Source> {
+    if variable.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let v = loose(variable);
+    if let Some(attr) =
+        sources.iter().find(|s| s.key.strip_prefix("attr:").is_some_and(|n| loose(n) == v))
+    {
+        return Some(attr);
+    }
+    let key = match v.as_str() {
+        "name" | "customername" | "contactname" | "fullname" => "name",
+        "phone" | "phonenumber" | "number" | "waid" | "whatsappnumber" => "number",
+        _ => return None,
+    };
+    sources.iter().find(|s| s.key == key)
 }
 
 /// One input of the form.
@@ -119,6 +187,51 @@ impl Picker {
         self.body_values = vec![String::new(); t.body_params.len()];
         self.error = t.unsupported_reason().map(|r| sentence(&r));
         self.chosen = Some((name.to_owned(), language.to_owned()));
+        self.prefill();
+    }
+
+    /// The contact's details arrived: offer them, and fill the empty
+    /// variables they match.
+    pub fn set_contact(&mut self, details: &ContactDetails) {
+        self.contact = contact_sources(details);
+        self.prefill();
+    }
+
+    /// Empty variables whose name matches one of the contact's values get
+    /// it; still editable.
+    fn prefill(&mut self) {
+        let Some(t) = self.chosen_template() else { return };
+        let fill = |params: &[template::TemplateParam], values: &[String]| -> Vec<String> {
+            params
+                .iter()
+                .zip(values)
+                .map(|(p, v)| match matching_source(&p.name, &self.contact) {
+                    Some(s) if v.is_empty() => s.value.clone(),
+                    _ => v.clone(),
+                })
+                .collect()
+        };
+        let header = fill(&t.header_params, &self.header_values);
+        let body = fill(&t.body_params, &self.body_values);
+        self.header_values = header;
+        self.body_values = body;
+    }
+
+    /// Fill one variable with a contact's value (by [`Source::key`]).
+    pub fn fill_from(&mut self, part: Part, index: usize, key: &str) {
+        if let Some(value) = self.contact.iter().find(|s| s.key == key).map(|s| s.value.clone()) {
+            self.set_value(part, index, value);
+        }
+    }
+
+    /// The contact value a field holds now, if it holds one (its key).
+    pub fn filled_from(&self, part: Part, index: usize) -> Option<String> {
+        let values = match part {
+            Part::Header => &self.header_values,
+            Part::Body => &self.body_values,
+        };
+        let value = values.get(index)?;
+        self.contact.iter().find(|s| !value.is_empty() && &s.value == value).map(|s| s.key.clone())
     }
 
     /// Back to the list.
@@ -219,7 +332,7 @@ impl Picker {
 }
 
 /// A core refusal reads as a sentence: capitalised, with a full stop.
-fn sentence(s: &str) -> String {
+pub(crate) fn sentence(s: &str) -> String {
     let mut chars = s.chars();
     let mut out: String =
         chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
@@ -264,6 +377,8 @@ mod tests {
             buttons: vec!["OK".into()],
             header_params: Vec::new(),
             body_params,
+            quality: None,
+            rejected_reason: None,
         }
     }
 
@@ -360,6 +475,61 @@ mod tests {
         p.set_value(Part::Body, 0, "Ana".into());
         assert!(!p.can_send());
         assert_eq!(p.preview().unwrap().header.as_deref(), Some("[image]"));
+    }
+
+    #[test]
+    fn variables_are_filled_from_the_contact_by_name_and_stay_editable() {
+        use parley_types::contact::ContactAttribute;
+        let details = ContactDetails {
+            conversation_id: 1,
+            channel: parley_types::ChannelKind::Whatsapp,
+            name: Some("Ana Lima".into()),
+            handle: "15551230001".into(),
+            notes: String::new(),
+            labels: vec![],
+            opted_out: None,
+            first_seen_at: 0,
+            messages_from_customer: 1,
+            messages_to_customer: 0,
+            last_inbound_at: None,
+            closed: false,
+            attributes: vec![
+                ContactAttribute { name: "Order ID".into(), value: "B-12".into() },
+                ContactAttribute { name: "city".into(), value: "Lisbon".into() },
+                ContactAttribute { name: "empty".into(), value: " ".into() },
+            ],
+        };
+        let sources = contact_sources(&details);
+        let keys: Vec<_> = sources.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["name", "number", "attr:Order ID", "attr:city"]);
+        assert_eq!(matching_source("order_id", &sources).unwrap().value, "B-12");
+        assert_eq!(matching_source("customer_name", &sources).unwrap().value, "Ana Lima");
+        assert_eq!(matching_source("phone_number", &sources).unwrap().value, "15551230001");
+        assert_eq!(matching_source("1", &sources), None, "a number says nothing");
+        assert_eq!(matching_source("coupon", &sources), None);
+
+        let mut p = picker();
+        p.choose("order_shipped", "en_US");
+        p.set_value(Part::Body, 1, "Jo".into());
+        // The details arrive after the choice: only empty fields are filled.
+        p.set_contact(&details);
+        assert_eq!(p.body_values, vec!["B-12".to_owned(), "Jo".to_owned()]);
+        assert_eq!(p.filled_from(Part::Body, 0).as_deref(), Some("attr:Order ID"));
+        assert_eq!(p.filled_from(Part::Body, 1), None);
+        p.fill_from(Part::Body, 1, "name");
+        assert_eq!(p.body_values[1], "Ana Lima");
+        p.set_value(Part::Body, 1, "Ana".into());
+        assert_eq!(p.body_values[1], "Ana", "still editable");
+        // Chosen again with the contact known: prefilled at once.
+        p.back();
+        p.choose("order_shipped", "en_US");
+        assert_eq!(p.body_values, vec!["B-12".to_owned(), "Ana Lima".to_owned()]);
+        // Numbered variables are left to the agent, who may pick a value.
+        p.back();
+        p.choose("appointment_reminder", "en_US");
+        assert_eq!(p.body_values, vec![String::new(), String::new()]);
+        p.fill_from(Part::Body, 0, "attr:city");
+        assert_eq!(p.body_values[0], "Lisbon");
     }
 
     #[test]

@@ -149,6 +149,7 @@ fn template_of(name: &str, language: &str, stored: &str) -> StoredTemplate {
         status: "APPROVED".into(),
         components: v["components"].as_str().unwrap_or("[]").to_owned(),
         rejected_reason: None,
+        quality: None,
     }
 }
 
@@ -199,6 +200,12 @@ impl Core {
         }
         if let Some(reason) = summary.unsupported_reason() {
             return Err(CoreError::InvalidInput(reason));
+        }
+        if summary.category.eq_ignore_ascii_case("AUTHENTICATION") {
+            return Err(CoreError::InvalidInput(format!(
+                "{} is an authentication template: its one-time code is for one customer, so it                  cannot be broadcast; pick a marketing or utility template",
+                summary.name
+            )));
         }
         for (part, want, got) in [
             ("header", summary.header_params.len(), draft.header_params.len()),

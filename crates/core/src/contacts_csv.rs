@@ -360,6 +360,15 @@ mod tests {
         let conversations = core.list_conversations().unwrap();
         assert_eq!(conversations.len(), 1);
         assert_eq!(count(&core, "SELECT count(*) FROM contacts"), 2, "the same contact");
+        // The contact's details carry them, for the template picker.
+        let details = core.contact_details(conversations[0].id).unwrap();
+        assert_eq!(
+            details.attributes,
+            vec![parley_types::contact::ContactAttribute {
+                name: "City".into(),
+                value: "Oslo".into()
+            }]
+        );
         // The data-rights export carries them too.
         let out = dir.path().join("export");
         core.export(&out, Some(conversations[0].id)).unwrap();

@@ -145,6 +145,9 @@ impl Core {
                 error: error.clone(),
             });
         }
+        if outcome.templates_changed {
+            self.emit(InboxEvent::TemplatesChanged);
+        }
         self.announce(&outcome.new_inbound);
 
         // Stored: now the relay may forget them. A failed ack only means a

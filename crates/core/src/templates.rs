@@ -9,8 +9,8 @@
 use parley_meta::graph::{GraphError, NewTemplate, RetryClass, TemplateCategory};
 use parley_types::template::{self, SendTemplateRequest, TemplateParam, TemplateSummary};
 use parley_types::template_builder::{
-    self as builder, DraftBody, DraftButton, DraftCategory, DraftHeader, ParameterFormat,
-    TemplateDraft,
+    self as builder, AuthenticationOptions, DraftBody, DraftButton, DraftCategory, DraftHeader,
+    ParameterFormat, TemplateDraft,
 };
 use parley_types::{ErrorCode, InboxEvent, Message};
 use serde_json::{json, Value};
@@ -95,8 +95,29 @@ fn example_block(
     })
 }
 
+/// Meta's `components` for an authentication template: the options only
+/// (Meta writes the text); the button is sent as `OTP` / `COPY_CODE`.
+fn authentication_components(options: &AuthenticationOptions) -> Vec<Value> {
+    let mut components = vec![json!({
+        "type": "BODY",
+        "add_security_recommendation": options.add_security_recommendation,
+    })];
+    if let Some(minutes) = options.code_expiration_minutes {
+        components.push(json!({ "type": "FOOTER", "code_expiration_minutes": minutes }));
+    }
+    let mut button = json!({ "type": "OTP", "otp_type": "COPY_CODE" });
+    if !options.button_text.trim().is_empty() {
+        button["text"] = json!(options.button_text.trim());
+    }
+    components.push(json!({ "type": "BUTTONS", "buttons": [button] }));
+    components
+}
+
 /// Meta's `components` for a (valid) draft, with the examples Meta asks for.
 pub fn components_of(draft: &TemplateDraft) -> Vec<Value> {
+    if draft.category == DraftCategory::Authentication {
+        return authentication_components(&draft.authentication.clone().unwrap_or_default());
+    }
     let format = draft.parameter_format;
     let mut components = Vec::new();
     match &draft.header {
@@ -116,7 +137,11 @@ pub fn components_of(draft: &TemplateDraft) -> Vec<Value> {
                 DraftHeader::Video => "VIDEO",
                 _ => "DOCUMENT",
             };
-            components.push(json!({ "type": "HEADER", "format": kind }));
+            let mut h = json!({ "type": "HEADER", "format": kind });
+            if let Some(handle) = draft.header_handle.as_ref().filter(|h| !h.is_empty()) {
+                h["example"] = json!({ "header_handle": [handle] });
+            }
+            components.push(h);
         }
     }
     let mut body = json!({ "type": "BODY", "text": draft.body.text });
@@ -220,10 +245,25 @@ pub fn draft_of(t: &StoredTemplate, language: &str) -> TemplateDraft {
                 .collect()
         })
         .unwrap_or_default();
+    let category = DraftCategory::parse(&t.category).unwrap_or(DraftCategory::Utility);
+    if category == DraftCategory::Authentication {
+        return TemplateDraft {
+            name: t.name.clone(),
+            language: language.to_owned(),
+            category,
+            parameter_format: ParameterFormat::Positional,
+            header: None,
+            body: DraftBody::default(),
+            footer: None,
+            buttons: Vec::new(),
+            authentication: Some(authentication_of(&components)),
+            header_handle: None,
+        };
+    }
     TemplateDraft {
         name: t.name.clone(),
         language: language.to_owned(),
-        category: DraftCategory::parse(&t.category).unwrap_or(DraftCategory::Utility),
+        category,
         parameter_format: if named { ParameterFormat::Named } else { ParameterFormat::Positional },
         header,
         body: DraftBody {
@@ -236,6 +276,39 @@ pub fn draft_of(t: &StoredTemplate, language: &str) -> TemplateDraft {
         },
         footer: summary.footer,
         buttons,
+        authentication: None,
+        header_handle: None,
+    }
+}
+
+/// The options of a stored authentication template: from the creation's
+/// keys, or read back from the text Meta wrote.
+fn authentication_of(components: &[Value]) -> AuthenticationOptions {
+    let find = |kind: &str| {
+        components.iter().find(|c| {
+            c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind))
+        })
+    };
+    let body = find("BODY");
+    let footer = find("FOOTER");
+    AuthenticationOptions {
+        add_security_recommendation: body
+            .and_then(|b| b.get("add_security_recommendation").and_then(Value::as_bool))
+            .unwrap_or_else(|| {
+                body.and_then(|b| text(b, "text")).is_some_and(|t| t.contains("do not share"))
+            }),
+        code_expiration_minutes: footer.and_then(|f| {
+            f.get("code_expiration_minutes")
+                .and_then(Value::as_u64)
+                .map(|m| m as u32)
+                .or_else(|| text(f, "text")?.split_whitespace().find_map(|w| w.parse::<u32>().ok()))
+        }),
+        button_text: find("BUTTONS")
+            .and_then(|b| b.get("buttons"))
+            .and_then(Value::as_array)
+            .and_then(|bs| bs.first())
+            .and_then(|b| text(b, "text"))
+            .unwrap_or_default(),
     }
 }
 
@@ -296,11 +369,37 @@ pub fn summary_of(t: &StoredTemplate) -> TemplateSummary {
     let header_format = header.map(|h| text(h, "format").unwrap_or_else(|| "TEXT".into()));
     let header_text =
         header.filter(|_| header_format.as_deref() == Some("TEXT")).and_then(|h| text(h, "text"));
-    let body = find("BODY");
+    // An authentication template stored as submitted has Meta's options,
+    // not its text: written here as Meta writes it.
+    let authentication = t.category.eq_ignore_ascii_case("AUTHENTICATION")
+        && find("BODY").is_some_and(|b| b.get("text").is_none());
+    let written: Vec<Value>;
+    let (body, footer) = if authentication {
+        let options = authentication_of(&components);
+        written = vec![
+            json!({ "type": "BODY",
+                    "text": builder::authentication_body(options.add_security_recommendation),
+                    "example": { "body_text": [["123456"]] } }),
+            json!({ "type": "FOOTER",
+                    "text": options.code_expiration_minutes.map(builder::authentication_footer) }),
+        ];
+        (written.first(), written.get(1).filter(|f| f["text"].is_string()))
+    } else {
+        (find("BODY"), find("FOOTER"))
+    };
     let buttons = find("BUTTONS")
         .and_then(|b| b.get("buttons"))
         .and_then(Value::as_array)
-        .map(|bs| bs.iter().filter_map(|b| text(b, "text")).collect())
+        .map(|bs| {
+            bs.iter()
+                .filter_map(|b| {
+                    text(b, "text").or_else(|| {
+                        // Meta's label for a copy-code button without one.
+                        (text(b, "otp_type").is_some()).then(|| "Copy code".to_owned())
+                    })
+                })
+                .collect()
+        })
         .unwrap_or_default();
     let header_params =
         if header_text.is_some() { params_of(header, "header") } else { Vec::new() };
@@ -312,10 +411,12 @@ pub fn summary_of(t: &StoredTemplate) -> TemplateSummary {
         header_format,
         header_text,
         body: body.and_then(|b| text(b, "text")).unwrap_or_default(),
-        footer: find("FOOTER").and_then(|f| text(f, "text")),
+        footer: footer.and_then(|f| text(f, "text")),
         buttons,
         header_params,
         body_params: params_of(body, "body"),
+        quality: t.quality.clone(),
+        rejected_reason: t.rejected_reason.clone().filter(|_| t.status == "REJECTED"),
     }
 }
 
@@ -343,10 +444,20 @@ pub(crate) fn send_components(
             .collect();
         Some(json!({ "type": kind, "parameters": parameters }))
     };
-    part("header", &summary.header_params, header)
+    let mut components: Vec<Value> = part("header", &summary.header_params, header)
         .into_iter()
         .chain(part("body", &summary.body_params, body))
-        .collect()
+        .collect();
+    // An authentication template's copy-code button carries the code too.
+    if summary.category.eq_ignore_ascii_case("AUTHENTICATION") {
+        if let Some(code) = body.first() {
+            components.push(json!({
+                "type": "button", "sub_type": "url", "index": "0",
+                "parameters": [{ "type": "text", "text": code }],
+            }));
+        }
+    }
+    components
 }
 
 impl Core {
@@ -420,10 +531,48 @@ impl Core {
             status: created.status,
             components: Value::Array(components).to_string(),
             rejected_reason: None,
+            quality: None,
         };
         self.inner.store.upsert_template(&stored, now_ms)?;
         tracing::info!("template submitted for review");
         Ok(summary_of(&stored))
+    }
+
+    /// Upload a media header's sample with Meta's Resumable Upload API
+    /// (the app that owns the token, then the file) and return its handle
+    /// for `TemplateDraft::header_handle`. The type and size are checked
+    /// first with the builder's rule.
+    pub async fn upload_template_sample(
+        &self,
+        file_name: &str,
+        mime_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, CoreError> {
+        self.gate()?;
+        let header = builder::header_of_sample(mime_type).ok_or_else(|| {
+            CoreError::InvalidInput(
+                "a header's sample must be a JPEG or PNG image, an MP4 video or a PDF document; \
+                 choose another file"
+                    .into(),
+            )
+        })?;
+        builder::check_header_sample(&header, mime_type, bytes.len() as u64)
+            .map_err(CoreError::InvalidInput)?;
+        let client = self.graph_client()?;
+        let app_id =
+            client.app_id().await.map_err(|e| manage_error(&e, "find the app to upload to"))?;
+        let name = if file_name.trim().is_empty() { "sample" } else { file_name.trim() };
+        let handle = client
+            .upload_template_sample(
+                &app_id,
+                name,
+                &parley_types::attachment::essence(mime_type),
+                bytes,
+            )
+            .await
+            .map_err(|e| manage_error(&e, "upload the sample"))?;
+        tracing::info!(bytes = bytes.len(), "template sample uploaded");
+        Ok(handle)
     }
 
     /// Delete the template `name` (every language) at Meta, then here.
@@ -502,6 +651,7 @@ impl Core {
                 status: t.status,
                 components: Value::Array(t.components).to_string(),
                 rejected_reason: t.rejected_reason,
+                quality: t.quality,
             })
             .collect();
         self.inner.store.replace_templates(&stored, now_ms())?;
@@ -585,6 +735,7 @@ mod tests {
             status: "APPROVED".into(),
             components: components.to_string(),
             rejected_reason: None,
+            quality: None,
         }
     }
 
@@ -663,9 +814,16 @@ mod tests {
                     example: None,
                 },
             ],
+            authentication: None,
+            header_handle: None,
         };
         let components = components_of(&draft);
         assert_eq!(components[0], json!({"type":"HEADER","format":"DOCUMENT"}));
+        let with_sample = TemplateDraft { header_handle: Some("4::cGRm".into()), ..draft.clone() };
+        assert_eq!(
+            components_of(&with_sample)[0],
+            json!({"type":"HEADER","format":"DOCUMENT","example":{"header_handle":["4::cGRm"]}})
+        );
         assert_eq!(components[1]["example"], json!({"body_text": [["Monday"]]}));
         assert_eq!(
             components[2]["buttons"],
@@ -675,6 +833,63 @@ mod tests {
         let mut t = stored(Value::Array(components));
         t.name = "visit".into();
         assert_eq!(draft_of(&t, "pt_BR"), TemplateDraft { language: "pt_BR".into(), ..draft });
+    }
+
+    #[test]
+    fn an_authentication_template_sends_its_options_and_reads_back_meta_s_text() {
+        let draft = TemplateDraft {
+            name: "login_code".into(),
+            language: "en_US".into(),
+            category: DraftCategory::Authentication,
+            parameter_format: ParameterFormat::Positional,
+            header: None,
+            body: DraftBody::default(),
+            footer: None,
+            buttons: vec![],
+            authentication: Some(AuthenticationOptions {
+                add_security_recommendation: true,
+                code_expiration_minutes: Some(5),
+                button_text: "Copy".into(),
+            }),
+            header_handle: None,
+        };
+        let components = components_of(&draft);
+        assert_eq!(
+            Value::Array(components.clone()),
+            json!([{"type":"BODY","add_security_recommendation":true},
+                   {"type":"FOOTER","code_expiration_minutes":5},
+                   {"type":"BUTTONS","buttons":[{"type":"OTP","otp_type":"COPY_CODE","text":"Copy"}]}])
+        );
+        let mut t = stored(Value::Array(components));
+        t.name = "login_code".into();
+        t.category = "AUTHENTICATION".into();
+        let s = summary_of(&t);
+        assert_eq!(
+            s.body,
+            "{{1}} is your verification code. For your security, do not share this code."
+        );
+        assert_eq!(s.footer.as_deref(), Some("This code expires in 5 minutes."));
+        assert_eq!(s.buttons, vec!["Copy".to_owned()]);
+        assert_eq!(s.body_params.len(), 1);
+        assert_eq!(draft_of(&t, "en_US"), draft);
+        // Sent with the code in the body and on the button.
+        let sent = send_components(&s, &[], &["123456".into()]);
+        assert_eq!(
+            sent[1],
+            json!({"type":"button","sub_type":"url","index":"0",
+                   "parameters":[{"type":"text","text":"123456"}]})
+        );
+        // As Meta lists it once approved: text written, button a URL.
+        let listed = stored(json!([
+            {"type":"BODY","text":"{{1}} is your verification code.","example":{"body_text":[["1"]]}},
+            {"type":"BUTTONS","buttons":[{"type":"URL","text":"Copy code","url":"https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp{{1}}"}]}
+        ]));
+        let listed = StoredTemplate { category: "AUTHENTICATION".into(), ..listed };
+        assert_eq!(summary_of(&listed).body, "{{1}} is your verification code.");
+        let back = draft_of(&listed, "fr").authentication.unwrap();
+        assert!(!back.add_security_recommendation);
+        assert_eq!(back.code_expiration_minutes, None);
+        assert_eq!(back.button_text, "Copy code");
     }
 
     #[test]

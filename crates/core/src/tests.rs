@@ -671,6 +671,68 @@ mod templates {
     }
 
     #[tokio::test]
+    async fn an_authentication_template_is_created_from_options_and_sends_its_code_twice() {
+        use parley_types::template_builder::{
+            AuthenticationOptions, DraftBody, DraftCategory, ParameterFormat, TemplateDraft,
+        };
+        let (_dir, core, sandbox, conversation) = closed_window().await;
+        let draft = TemplateDraft {
+            name: "login_code".into(),
+            language: "en_US".into(),
+            category: DraftCategory::Authentication,
+            parameter_format: ParameterFormat::Positional,
+            header: None,
+            body: DraftBody::default(),
+            footer: None,
+            buttons: vec![],
+            authentication: Some(AuthenticationOptions::default()),
+            header_handle: None,
+        };
+        let made = core.create_template(&draft).await.unwrap();
+        assert_eq!(made.status, "PENDING");
+        assert_eq!(
+            made.body,
+            "{{1}} is your verification code. For your security, do not share this code."
+        );
+        assert_eq!(made.footer.as_deref(), Some("This code expires in 10 minutes."));
+        // The sandbox reviews it (no webhook here): Meta's list has it approved.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !sandbox
+            .control()
+            .templates()
+            .iter()
+            .any(|(n, _, s)| n == "login_code" && s == "APPROVED")
+        {
+            assert!(std::time::Instant::now() < deadline, "the sandbox never approved it");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        core.refresh_templates().await.unwrap();
+        let listed =
+            core.list_templates().unwrap().into_iter().find(|t| t.name == "login_code").unwrap();
+        assert_eq!(listed.body, made.body, "Meta's written text reads the same");
+        assert_eq!(listed.buttons, vec!["Copy code".to_owned()]);
+        let queued =
+            core.send_template(&request(conversation, "login_code", &[], &["482913"])).unwrap();
+        assert!(queued.body.starts_with("482913 is your verification code."), "{}", queued.body);
+        assert_eq!(core.flush_outbox().await.unwrap(), 1);
+        assert_eq!(
+            core.store().message(queued.id).unwrap().status,
+            Some(DeliveryStatus::Accepted),
+            "the sandbox checks the button's parameter like Meta"
+        );
+        let sent = sandbox.control().sent().pop().unwrap();
+        assert_eq!(
+            sent.body["template"]["components"],
+            serde_json::json!([
+                {"type":"body","parameters":[{"type":"text","text":"482913"}]},
+                {"type":"button","sub_type":"url","index":"0",
+                 "parameters":[{"type":"text","text":"482913"}]}
+            ])
+        );
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn marketing_templates_skip_a_customer_who_opted_out_and_utility_ones_still_go() {
         let (_dir, core, sandbox, conversation) = closed_window().await;
         core.refresh_templates().await.unwrap();
@@ -876,6 +938,8 @@ mod templates {
                     },
                     DraftButton::CopyCode { example: "SPRING".into() },
                 ],
+                authentication: None,
+                header_handle: None,
             }
         }
 
@@ -923,6 +987,30 @@ mod templates {
             let approved = stored(&core, "spring_sale").unwrap();
             assert!(approved.is_approved(), "{approved:?}");
             assert_eq!(core.template_rejection("spring_sale", "en_US").unwrap(), None);
+            assert_eq!(approved.rejected_reason, None);
+
+            // Meta's quality score arrives by webhook and in the list.
+            assert!(sandbox.control().set_template_quality("spring_sale", "en_US", "YELLOW").await);
+            let quality = ingest_review(&core, &mut hooks, "spring_sale").await;
+            assert_eq!(quality["new_quality_score"], "YELLOW");
+            assert_eq!(stored(&core, "spring_sale").unwrap().quality.as_deref(), Some("YELLOW"));
+            core.refresh_templates().await.unwrap();
+            assert_eq!(stored(&core, "spring_sale").unwrap().quality.as_deref(), Some("YELLOW"));
+            assert_eq!(stored(&core, "hello_world").unwrap().quality.as_deref(), Some("GREEN"));
+            // A category Meta changed is stored too.
+            let hook = serde_json::json!({
+                "object": "whatsapp_business_account",
+                "entry": [{ "id": DEFAULT_WABA_ID, "changes": [{ "field": "template_category_update",
+                    "value": { "message_template_id": 1, "message_template_name": "spring_sale",
+                               "message_template_language": "en_US",
+                               "previous_category": "MARKETING", "new_category": "UTILITY" }}]}]
+            });
+            let outcome = core
+                .store()
+                .ingest(&parley_meta::webhook::parse_value(&hook).unwrap(), None, now_ms())
+                .unwrap();
+            assert!(outcome.templates_changed);
+            assert_eq!(stored(&core, "spring_sale").unwrap().category, "UTILITY");
 
             // The same name and language again is refused before Meta.
             let again = core.create_template(&draft("spring_sale")).await.unwrap_err();
@@ -957,6 +1045,10 @@ mod templates {
             let review = ingest_review(&core, &mut hooks, "reject_me").await;
             assert_eq!(review["event"], "REJECTED");
             assert_eq!(stored(&core, "reject_me").unwrap().status, "REJECTED");
+            assert_eq!(
+                stored(&core, "reject_me").unwrap().rejected_reason.as_deref(),
+                Some("INVALID_FORMAT")
+            );
             assert_eq!(
                 core.template_rejection("reject_me", "en_US").unwrap().as_deref(),
                 Some("INVALID_FORMAT")
@@ -996,6 +1088,50 @@ mod templates {
             assert_eq!(sandbox.control().templates().len(), before + 1);
             let err = core.create_template_at(&draft("and_another"), later).await.unwrap_err();
             assert!(err.to_string().contains("Meta allows 100"), "{err}");
+            sandbox.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn a_media_header_is_submitted_with_a_sample_uploaded_to_meta() {
+            let (_dir, core, sandbox, mut hooks) = reviewing().await;
+            let mut with_image = draft("spring_photo");
+            with_image.header = Some(DraftHeader::Image);
+            // Without a sample: refused on the header, nothing leaves.
+            let refused = core.create_template(&with_image).await.unwrap_err();
+            assert!(refused.to_string().contains("choose a sample for the header"), "{refused}");
+            // A wrong type or an oversized file is refused before Meta.
+            let wrong = core.upload_template_sample("a.gif", "image/gif", b"GIF89a").await;
+            assert!(wrong.unwrap_err().to_string().contains("JPEG or PNG"));
+            let big = vec![0u8; 5 * 1024 * 1024 + 1];
+            let big = core.upload_template_sample("a.png", "image/png", &big).await.unwrap_err();
+            assert!(big.to_string().contains("at most 5 MB"), "{big}");
+            // The Resumable Upload API: the app, a session, the bytes.
+            let png = b"\x89PNG\r\n\x1a\n sample bytes";
+            let handle = core.upload_template_sample("spring.png", "image/png", png).await.unwrap();
+            assert!(handle.starts_with("4::"), "{handle}");
+            with_image.header_handle = Some(handle.clone());
+            core.create_template(&with_image).await.unwrap();
+            let at_meta = core
+                .graph_client()
+                .unwrap()
+                .list_all_templates(DEFAULT_WABA_ID)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|t| t.name == "spring_photo")
+                .unwrap();
+            assert_eq!(
+                at_meta.components[0],
+                serde_json::json!({"type":"HEADER","format":"IMAGE",
+                                   "example":{"header_handle":[handle]}})
+            );
+            assert_eq!(ingest_review(&core, &mut hooks, "spring_photo").await["event"], "APPROVED");
+            // A handle Meta never issued is refused by Meta (the sandbox).
+            let mut forged = draft("spring_forged");
+            forged.header = Some(DraftHeader::Video);
+            forged.header_handle = Some("4::bm9wZQ".into());
+            let err = core.create_template(&forged).await.unwrap_err();
+            assert!(err.to_string().contains("header_handle"), "{err}");
             sandbox.shutdown().await;
         }
 

@@ -359,7 +359,12 @@ impl GraphClient {
     }
 
     async fn send_request(&self, request: reqwest::RequestBuilder) -> Result<Value, GraphError> {
-        let response = request.bearer_auth(self.token.as_str()).send().await.map_err(transport)?;
+        self.finish(request.bearer_auth(self.token.as_str())).await
+    }
+
+    /// Sends an authorised request and reads Meta's JSON answer.
+    async fn finish(&self, request: reqwest::RequestBuilder) -> Result<Value, GraphError> {
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(transport)?;
         if !status.is_success() {

@@ -270,7 +270,10 @@ pub fn is_version(segment: &str) -> bool {
 pub fn bearer(header: Option<&str>) -> Option<&str> {
     let value = header?.trim();
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    // Meta takes `OAuth <token>` too (the Resumable Upload API asks for it).
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// An Instagram send request, validated.

@@ -82,6 +82,9 @@ pub const DEFAULT_ACCESS_TOKEN: &str = "sandbox-access-token";
 pub const DEFAULT_PHONE_NUMBER_ID: &str = "100000000000001";
 pub const DEFAULT_DISPLAY_PHONE_NUMBER: &str = "15550001000";
 pub const DEFAULT_WABA_ID: &str = "200000000000001";
+/// The Meta app the sandbox's token belongs to (`GET /app`), which owns
+/// uploaded template samples.
+pub const DEFAULT_APP_ID: &str = "300000000000001";
 pub const DEFAULT_INSTAGRAM_ACCOUNT_ID: &str = "17841400000000001";
 pub const DEFAULT_SEED: u64 = 42;
 /// Meta's default throughput per business number.
@@ -342,6 +345,10 @@ struct SandboxState {
     pair_buckets: HashMap<String, (f64, i64)>,
     media: HashMap<String, StoredMedia>,
     templates: Vec<manage::TemplateRecord>,
+    /// Open Resumable Upload sessions: id → (declared length, type).
+    upload_sessions: HashMap<String, (u64, String)>,
+    /// Handles of uploaded template samples, which templates may use.
+    sample_handles: HashSet<String>,
     profile: Value,
     ig_customers: HashMap<String, IgCustomer>,
     /// The business's latest message per customer, for simulated reactions.
@@ -1248,11 +1255,30 @@ async fn control_sent_since(
     Json(lock(&inner.state).sent.iter().filter(|m| m.at_ms >= since).cloned().collect())
 }
 
+#[derive(Deserialize)]
+struct QualityBody {
+    language: String,
+    score: String,
+}
+
+async fn control_template_quality(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Json(q): Json<QualityBody>,
+) -> StatusCode {
+    if manage::set_quality(&inner, &name, &q.language, &q.score).await {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
 fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/{version}/{account_id}/messages", post(graph_messages))
         .route("/{version}/{account_id}/media", post(manage::upload_media))
-        .route("/{version}/{object_id}", get(manage::media_info))
+        .route("/{version}/{object_id}", get(manage::media_info).post(manage::upload_data))
+        .route("/{version}/{app_id}/uploads", post(manage::upload_session))
         .route(
             "/{version}/{waba_id}/message_templates",
             get(manage::list_templates)
@@ -1278,6 +1304,7 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/_sandbox/sent", get(control_sent))
         .route("/_sandbox/limits", get(control_limits))
         .route("/_sandbox/sent/since", get(control_sent_since))
+        .route("/_sandbox/templates/{name}/quality", post(control_template_quality))
         .fallback(unknown_route)
         .with_state(inner)
 }
@@ -1488,6 +1515,12 @@ impl SandboxControl {
             .iter()
             .map(|t| (t.name.clone(), t.language.clone(), t.status.clone()))
             .collect()
+    }
+
+    /// Change a template's quality score and send Meta's
+    /// `message_template_quality_update`; `false` if there is no such template.
+    pub async fn set_template_quality(&self, name: &str, language: &str, score: &str) -> bool {
+        manage::set_quality(&self.inner, name, language, score).await
     }
 
     /// The bytes of a stored media file (uploads and customer media).

@@ -47,6 +47,9 @@ pub struct TemplateRecord {
     pub status: String,
     pub components: Vec<Value>,
     pub rejected_reason: Option<String>,
+    /// `quality_score.score`: `UNKNOWN` once approved until changed
+    /// (`SandboxControl::set_template_quality`).
+    pub quality: Option<String>,
 }
 
 impl TemplateRecord {
@@ -58,6 +61,9 @@ impl TemplateRecord {
         if let Some(r) = &self.rejected_reason {
             v["rejected_reason"] = json!(r);
         }
+        if let Some(q) = &self.quality {
+            v["quality_score"] = json!({ "score": q, "date": now_ms() / 1000 });
+        }
         v
     }
 }
@@ -66,7 +72,7 @@ impl TemplateRecord {
 /// with positional and named variables, a text and a media header, and a
 /// paused one, so template parameters and refusals can be tested.
 pub fn seed_templates() -> Vec<TemplateRecord> {
-    vec![
+    let mut seeds = vec![
         TemplateRecord {
             id: "1000000000000001".into(),
             name: "hello_world".into(),
@@ -79,6 +85,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 json!({"type":"FOOTER","text":"WhatsApp Business Platform sample message"}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000002".into(),
@@ -92,6 +99,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 json!({"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"On my way"}]}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000003".into(),
@@ -108,6 +116,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 json!({"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Confirm"},{"type":"QUICK_REPLY","text":"Change"}]}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000004".into(),
@@ -122,6 +131,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                            {"param_name":"order_id","example":"SKBUP2-4CPIG9"}]}}),
             ],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000005".into(),
@@ -131,6 +141,7 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
             status: "PAUSED".into(),
             components: vec![json!({"type":"BODY","text":"Our winter clearance starts today."})],
             rejected_reason: None,
+            quality: None,
         },
         TemplateRecord {
             id: "1000000000000006".into(),
@@ -144,8 +155,14 @@ pub fn seed_templates() -> Vec<TemplateRecord> {
                 "example": { "body_text": [["Ana"]] },
             })],
             rejected_reason: None,
+            quality: None,
         },
-    ]
+    ];
+    // Approved ones have been sent enough for Meta to rate them.
+    for t in seeds.iter_mut().filter(|t| t.status == "APPROVED") {
+        t.quality = Some("GREEN".into());
+    }
+    seeds
 }
 
 pub fn seed_profile() -> Value {
@@ -223,6 +240,13 @@ pub fn check_template(templates: &[TemplateRecord], body: &Value) -> Result<(), 
                     "The parameter template['components'][{lower}]['parameters'][text] is required."
                 )));
             }
+        }
+    }
+    // An authentication template's copy-code button takes the code too.
+    if t.category == "AUTHENTICATION" {
+        let button = given("BUTTON");
+        if button.len() != 1 || button[0].get("text").and_then(Value::as_str).is_none() {
+            return Err(GraphError::template_params("button", 1, button.len()));
         }
     }
     Ok(())
@@ -350,6 +374,10 @@ pub async fn media_info(
     if object_id == inner.config.phone_number_id {
         return Json(phone_number_json(&inner)).into_response();
     }
+    if object_id == "app" {
+        return Json(json!({ "id": crate::DEFAULT_APP_ID, "name": "Parley sandbox" }))
+            .into_response();
+    }
     let st = lock(&inner.state);
     match st.media.get(&object_id) {
         Some(m) => Json(json!({
@@ -363,6 +391,69 @@ pub async fn media_info(
         .into_response(),
         None => GraphError::unknown_object(&object_id).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    file_length: Option<u64>,
+    file_type: Option<String>,
+}
+
+/// `POST /{app_id}/uploads`: a Resumable Upload session for one file.
+pub async fn upload_session(
+    State(inner): State<Arc<Inner>>,
+    Path((version, app_id)): Path<(String, String)>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if let Err(answer) = check_object(crate::DEFAULT_APP_ID, &app_id) {
+        return answer;
+    }
+    let (Some(length), Some(kind)) = (q.file_length.filter(|l| *l > 0), q.file_type) else {
+        return GraphError::invalid_parameter(
+            "The parameters file_length and file_type are required.",
+        )
+        .into_response();
+    };
+    if !["image/jpeg", "image/png", "video/mp4", "application/pdf"].contains(&kind.as_str()) {
+        return GraphError::invalid_parameter("The parameter file_type is not supported.")
+            .into_response();
+    }
+    let id = format!("upload:{}", cast::new_media_id());
+    lock(&inner.state).upload_sessions.insert(id.clone(), (length, kind));
+    Json(json!({ "id": format!("{id}?sig=sandbox") })).into_response()
+}
+
+/// `POST /upload:{session}`: the file's bytes from offset 0; answers the
+/// handle a template's `example.header_handle` takes.
+pub async fn upload_data(
+    State(inner): State<Arc<Inner>>,
+    Path((version, object_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(answer) = graph_gate(&inner, &headers, &version).await {
+        return answer;
+    }
+    if headers.get("file_offset").and_then(|v| v.to_str().ok()) != Some("0") {
+        return GraphError::invalid_parameter("The header file_offset must be 0 for a new upload.")
+            .into_response();
+    }
+    let mut st = lock(&inner.state);
+    let Some((length, _)) = st.upload_sessions.get(&object_id).cloned() else {
+        return GraphError::unknown_object(&object_id).into_response();
+    };
+    if body.len() as u64 != length {
+        return GraphError::invalid_parameter("The file is not the length the session declared.")
+            .into_response();
+    }
+    st.upload_sessions.remove(&object_id);
+    let handle = format!("4::{}", cast::new_media_id());
+    st.sample_handles.insert(handle.clone());
+    Json(json!({ "h": handle })).into_response()
 }
 
 /// The download behind a media URL. Like Meta's, it needs the bearer token.
@@ -454,7 +545,30 @@ pub async fn create_template(
         )
         .into_response();
     }
-    let components = req.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut components =
+        req.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+    // A media header is reviewed with a sample uploaded first.
+    let media_header = components.iter().find(|c| {
+        c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("HEADER"))
+            && c.get("format").and_then(Value::as_str).is_some_and(|f| {
+                ["IMAGE", "VIDEO", "DOCUMENT"].contains(&f.to_ascii_uppercase().as_str())
+            })
+    });
+    if let Some(header) = media_header {
+        let handle = header.pointer("/example/header_handle/0").and_then(Value::as_str);
+        if !handle.is_some_and(|h| lock(&inner.state).sample_handles.contains(h)) {
+            return GraphError::invalid_parameter(
+                "The header needs example.header_handle: a sample uploaded with the Resumable Upload API.",
+            )
+            .into_response();
+        }
+    }
+    if category == "AUTHENTICATION" {
+        match authentication_components(&components) {
+            Ok(written) => components = written,
+            Err(refusal) => return refusal.into_response(),
+        }
+    }
     if language.is_empty() || components.is_empty() {
         return GraphError::invalid_parameter(
             "The parameters language and components are required.",
@@ -477,6 +591,7 @@ pub async fn create_template(
             status: "PENDING".into(),
             components,
             rejected_reason: None,
+            quality: None,
         };
         st.templates.push(record.clone());
         record
@@ -485,6 +600,61 @@ pub async fn create_template(
     inner.spawn_bg(review(Arc::clone(&inner), record.id.clone()));
     Json(json!({ "id": record.id, "status": "PENDING", "category": record.category }))
         .into_response()
+}
+
+/// An authentication template as Meta stores it: the text Meta writes from
+/// the options, and the `OTP` button turned into a `URL` one. Refused like
+/// Meta when it carries text of its own or no `OTP` button.
+fn authentication_components(given: &[Value]) -> Result<Vec<Value>, GraphError> {
+    let find = |kind: &str| {
+        given.iter().find(|c| {
+            c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind))
+        })
+    };
+    if given.iter().any(|c| c.get("text").is_some()) || find("HEADER").is_some() {
+        return Err(GraphError::invalid_parameter(
+            "Authentication templates take no header and no text of their own.",
+        ));
+    }
+    let button = find("BUTTONS")
+        .and_then(|b| b.get("buttons"))
+        .and_then(Value::as_array)
+        .and_then(|bs| bs.first())
+        .filter(|b| {
+            b.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("OTP"))
+        })
+        .ok_or_else(|| {
+            GraphError::invalid_parameter(
+                "Authentication templates need a one-time password button.",
+            )
+        })?;
+    let security = find("BODY")
+        .and_then(|b| b.get("add_security_recommendation"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let minutes =
+        find("FOOTER").and_then(|f| f.get("code_expiration_minutes")).and_then(Value::as_u64);
+    let mut out = vec![json!({
+        "type": "BODY",
+        "text": parley_types::template_builder::authentication_body(security),
+        "add_security_recommendation": security,
+        "example": { "body_text": [["123456"]] },
+    })];
+    if let Some(m) = minutes {
+        out.push(json!({
+            "type": "FOOTER",
+            "text": parley_types::template_builder::authentication_footer(m as u32),
+            "code_expiration_minutes": m,
+        }));
+    }
+    let label = button.get("text").and_then(Value::as_str).unwrap_or("Copy code");
+    out.push(json!({ "type": "BUTTONS", "buttons": [{
+        "type": "URL",
+        "text": label,
+        "url": "https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp{{1}}",
+        "example": ["https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp123456"],
+    }]}));
+    Ok(out)
 }
 
 /// The simulated review: approved, unless the name asks for a rejection
@@ -499,6 +669,8 @@ async fn review(inner: Arc<Inner>, id: String) {
             t.rejected_reason = Some("INVALID_FORMAT".into());
         } else {
             t.status = "APPROVED".into();
+            // Meta's score for a template with too few sends to judge.
+            t.quality = Some("UNKNOWN".into());
         }
         t.clone()
     };
@@ -514,6 +686,34 @@ async fn review(inner: Arc<Inner>, id: String) {
     if let Err(e) = inner.post_webhook(&body).await {
         tracing::warn!(error = %e, "template status webhook dropped");
     }
+}
+
+/// Change a template's quality score and tell the app, as Meta's
+/// `message_template_quality_update` does. `false` when no template has
+/// that name and language.
+pub async fn set_quality(inner: &Arc<Inner>, name: &str, language: &str, score: &str) -> bool {
+    let (record, previous) = {
+        let mut st = lock(&inner.state);
+        let Some(t) = st.templates.iter_mut().find(|t| t.name == name && t.language == language)
+        else {
+            return false;
+        };
+        let previous = t.quality.replace(score.to_owned());
+        (t.clone(), previous)
+    };
+    let body = webhook::template_quality(
+        &inner.config.waba_id,
+        &record.id,
+        &record.name,
+        &record.language,
+        previous.as_deref().unwrap_or("UNKNOWN"),
+        score,
+        now_ms() / 1000,
+    );
+    if let Err(e) = inner.post_webhook(&body).await {
+        tracing::warn!(error = %e, "template quality webhook dropped");
+    }
+    true
 }
 
 #[derive(Deserialize)]

@@ -159,6 +159,37 @@ pub fn template_status(waba_id: &str, r: &TemplateReview<'_>, time_s: i64) -> Va
     })
 }
 
+/// `message_template_quality_update` for one template (Meta's scores:
+/// `GREEN`, `YELLOW`, `RED`, `UNKNOWN`).
+pub fn template_quality(
+    waba_id: &str,
+    template_id: &str,
+    name: &str,
+    language: &str,
+    previous: &str,
+    new: &str,
+    time_s: i64,
+) -> Value {
+    let id = template_id.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(template_id));
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": waba_id,
+            "time": time_s,
+            "changes": [{
+                "field": "message_template_quality_update",
+                "value": {
+                    "previous_quality_score": previous,
+                    "new_quality_score": new,
+                    "message_template_id": id,
+                    "message_template_name": name,
+                    "message_template_language": language,
+                },
+            }],
+        }],
+    })
+}
+
 /// An Instagram webhook: `object: "instagram"`, one entry for the account
 /// with these `messaging[]` items.
 pub fn instagram(ig_account_id: &str, time_ms: i64, items: Vec<Value>) -> Value {

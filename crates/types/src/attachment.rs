@@ -60,6 +60,37 @@ pub const HEADER_MIME_TYPE: &str = "x-parley-mime-type";
 /// Percent-encoded UTF-8; absent or empty for no caption.
 pub const HEADER_CAPTION: &str = "x-parley-caption";
 
+/// What travels in the headers of `upload_template_sample` (a media
+/// header's sample for Meta's review): the file's name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleFileMeta {
+    pub file_name: String,
+    pub mime_type: String,
+}
+
+impl SampleFileMeta {
+    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (HEADER_FILE_NAME, percent_encode(&self.file_name)),
+            (HEADER_MIME_TYPE, percent_encode(&self.mime_type)),
+        ]
+    }
+
+    pub fn from_headers<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Result<Self, IpcError> {
+        let bad = |what: &str| {
+            IpcError::new(
+                ErrorCode::InvalidInput,
+                format!("The sample arrived without a readable {what}. Choose the file again."),
+            )
+        };
+        let file_name =
+            header(HEADER_FILE_NAME).and_then(percent_decode).ok_or_else(|| bad("file name"))?;
+        let mime_type =
+            header(HEADER_MIME_TYPE).and_then(percent_decode).ok_or_else(|| bad("file type"))?;
+        Ok(SampleFileMeta { file_name, mime_type })
+    }
+}
+
 /// What travels in the headers of `send_file`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendFileMeta {
@@ -184,6 +215,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(back, meta);
+        let sample =
+            SampleFileMeta { file_name: "Offre été.png".into(), mime_type: "image/png".into() };
+        let headers = sample.to_headers();
+        let back = SampleFileMeta::from_headers(|name| {
+            headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        })
+        .unwrap();
+        assert_eq!(back, sample);
+        assert!(SampleFileMeta::from_headers(|_| None).is_err());
     }
 
     #[test]

@@ -46,6 +46,16 @@ pub struct ContactDetails {
     pub messages_to_customer: u64,
     pub last_inbound_at: Option<UnixMillis>,
     pub closed: bool,
+    /// Custom attributes (imported CSV columns), by name (any case).
+    #[serde(default)]
+    pub attributes: Vec<ContactAttribute>,
+}
+
+/// One custom attribute of a contact, e.g. `city` = `Lisbon`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactAttribute {
+    pub name: String,
+    pub value: String,
 }
 
 /// What an agent may change in the panel.

@@ -300,6 +300,9 @@ pub enum InboxEvent {
     },
     /// Contacts were created, changed, merged or deleted.
     ContactsChanged,
+    /// A template's status, quality or category changed (Meta's review
+    /// webhooks): lists of templates should be fetched again.
+    TemplatesChanged,
 }
 
 /// The name of the single Tauri event that carries [`InboxEvent`]s.

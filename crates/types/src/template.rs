@@ -49,6 +49,13 @@ pub struct TemplateSummary {
     /// The body's variables, in the order they are sent.
     #[serde(default)]
     pub body_params: Vec<TemplateParam>,
+    /// Meta's quality score: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`; none
+    /// until Meta reported one.
+    #[serde(default)]
+    pub quality: Option<String>,
+    /// Why Meta rejected it (e.g. `INVALID_FORMAT`), for a rejected one.
+    #[serde(default)]
+    pub rejected_reason: Option<String>,
 }
 
 impl TemplateSummary {
@@ -272,6 +279,8 @@ mod tests {
             buttons: vec!["Confirm".into()],
             header_params: params(&["1"]),
             body_params: params(&["1", "2"]),
+            quality: None,
+            rejected_reason: None,
         }
     }
 

@@ -10,7 +10,11 @@
 //! together; variables numbered `{{1}}`, `{{2}}`… without gaps (or, for a
 //! named template, lowercase names), never first or last in the body, each
 //! with an example; at most one variable in a text header, none in the
-//! footer, and in a website address only one, at its end.
+//! footer, and in a website address only one, at its end. An
+//! authentication template sets only Meta's options (the security
+//! recommendation, an expiry of 1 to 90 minutes, the copy-code button's
+//! label): Meta writes its text. An image, video or document header needs
+//! a sample file (uploaded first; its handle goes with the draft).
 
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +139,48 @@ pub enum DraftButton {
     },
 }
 
+/// Meta's limit on an authentication code's stated expiry, in minutes.
+pub const MAX_CODE_EXPIRATION_MINUTES: u32 = 90;
+
+/// What an authentication template may set; Meta writes its text
+/// ("{{1}} is your verification code.") and it has one copy-code button.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticationOptions {
+    /// Adds "For your security, do not share this code."
+    pub add_security_recommendation: bool,
+    /// Adds "This code expires in N minutes." (1 to 90).
+    #[serde(default)]
+    pub code_expiration_minutes: Option<u32>,
+    /// The copy-code button's label; Meta's "Copy code" when empty.
+    #[serde(default)]
+    pub button_text: String,
+}
+
+impl Default for AuthenticationOptions {
+    fn default() -> Self {
+        AuthenticationOptions {
+            add_security_recommendation: true,
+            code_expiration_minutes: Some(10),
+            button_text: "Copy code".into(),
+        }
+    }
+}
+
+/// The body Meta writes for an authentication template (English; Meta
+/// translates it for other languages).
+pub fn authentication_body(add_security_recommendation: bool) -> String {
+    let mut text = "{{1}} is your verification code.".to_owned();
+    if add_security_recommendation {
+        text.push_str(" For your security, do not share this code.");
+    }
+    text
+}
+
+/// The footer Meta writes for an authentication template's expiry.
+pub fn authentication_footer(minutes: u32) -> String {
+    format!("This code expires in {minutes} minutes.")
+}
+
 /// A template to submit for review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateDraft {
@@ -151,6 +197,64 @@ pub struct TemplateDraft {
     pub footer: Option<String>,
     #[serde(default)]
     pub buttons: Vec<DraftButton>,
+    /// For an authentication template (category `Authentication`), which
+    /// then has no header, body text, footer or buttons of its own.
+    #[serde(default)]
+    pub authentication: Option<AuthenticationOptions>,
+    /// For an image, video or document header: the handle of the sample
+    /// file uploaded with Meta's Resumable Upload API, which Meta reviews.
+    #[serde(default)]
+    pub header_handle: Option<String>,
+}
+
+/// The sample a media header needs: its kind's words, the types Meta
+/// takes for it and its size limit.
+pub fn header_sample_rule(
+    header: &DraftHeader,
+) -> Option<(&'static str, &'static [&'static str], u64)> {
+    use crate::attachment::{MAX_AUDIO_VIDEO_BYTES, MAX_DOCUMENT_BYTES, MAX_IMAGE_BYTES};
+    Some(match header {
+        DraftHeader::Text { .. } => return None,
+        DraftHeader::Image => {
+            ("a JPEG or PNG image", &["image/jpeg", "image/png"], MAX_IMAGE_BYTES)
+        }
+        DraftHeader::Video => ("an MP4 video", &["video/mp4"], MAX_AUDIO_VIDEO_BYTES),
+        DraftHeader::Document => ("a PDF document", &["application/pdf"], MAX_DOCUMENT_BYTES),
+    })
+}
+
+/// Whether a file may be the sample of `header` (checked by the UI before
+/// reading it, by the core before uploading it); `Err` says what to pick.
+pub fn check_header_sample(header: &DraftHeader, mime_type: &str, size: u64) -> Result<(), String> {
+    let Some((what, types, max)) = header_sample_rule(header) else {
+        return Err("a text header takes no sample file".into());
+    };
+    let mime = crate::attachment::essence(mime_type);
+    if !types.contains(&mime.as_str()) {
+        return Err(format!("the header's sample must be {what}; choose another file"));
+    }
+    if size == 0 {
+        return Err("the sample file is empty; choose another file".into());
+    }
+    if size > max {
+        return Err(format!(
+            "the sample is {:.1} MB and Meta takes at most {} MB for {what}; choose a smaller \
+             file",
+            size as f64 / 1_048_576.0,
+            max / 1_048_576
+        ));
+    }
+    Ok(())
+}
+
+/// The kind of sample a stored header needs, from the MIME type of a file:
+/// `image`, `video` or `document`, as the header formats read.
+pub fn header_of_sample(mime_type: &str) -> Option<DraftHeader> {
+    [DraftHeader::Image, DraftHeader::Video, DraftHeader::Document].into_iter().find(|h| {
+        header_sample_rule(h).is_some_and(|(_, types, _)| {
+            types.contains(&crate::attachment::essence(mime_type).as_str())
+        })
+    })
 }
 
 /// Where a refusal belongs on the form.
@@ -255,15 +359,15 @@ fn check_header(draft: &TemplateDraft, out: &mut Vec<DraftError>) {
     let (text, example) = match &draft.header {
         None => return,
         Some(DraftHeader::Text { text, example }) => (text, example),
-        // Meta wants a sample file uploaded first (`header_handle`), which
-        // Parley does not do yet: refused here rather than by Meta later.
-        Some(DraftHeader::Image | DraftHeader::Video | DraftHeader::Document) => {
-            out.push(err(
-                field,
-                "Parley cannot submit an image, video or document header yet (Meta needs a \
-                 sample file uploaded with it); use a text header or none, or create this \
-                 template in WhatsApp Manager",
-            ));
+        // Meta reviews a media header with a sample file uploaded first.
+        Some(media @ (DraftHeader::Image | DraftHeader::Video | DraftHeader::Document)) => {
+            if draft.header_handle.as_ref().is_none_or(|h| h.trim().is_empty()) {
+                let what = header_sample_rule(media).map_or("a file", |(what, _, _)| what);
+                out.push(err(
+                    field,
+                    format!("choose a sample for the header: {what} Meta reviews with it"),
+                ));
+            }
             return;
         }
     };
@@ -501,6 +605,55 @@ fn check_buttons(draft: &TemplateDraft, out: &mut Vec<DraftError>) {
     }
 }
 
+/// An authentication template: Meta writes its text and its one copy-code
+/// button, so the draft only sets the options.
+fn check_authentication(draft: &TemplateDraft, out: &mut Vec<DraftError>) {
+    if draft.header.is_some() {
+        out.push(err(DraftField::Header, "an authentication template has no header; remove it"));
+    }
+    if !draft.body.text.trim().is_empty() {
+        out.push(err(
+            DraftField::Body,
+            "Meta writes an authentication template's text ({{1}} is your verification code.); \
+             leave the body empty",
+        ));
+    }
+    if draft.footer.is_some() {
+        out.push(err(
+            DraftField::Footer,
+            "an authentication template's footer is the code's expiry; remove the footer text",
+        ));
+    }
+    if !draft.buttons.is_empty() {
+        out.push(err(
+            DraftField::Buttons,
+            "an authentication template has only Meta's copy-code button; remove the others",
+        ));
+    }
+    let options = draft.authentication.clone().unwrap_or_default();
+    if let Some(m) = options.code_expiration_minutes {
+        if !(1..=MAX_CODE_EXPIRATION_MINUTES).contains(&m) {
+            out.push(err(
+                DraftField::Footer,
+                format!(
+                    "the code's expiry must be 1 to {MAX_CODE_EXPIRATION_MINUTES} minutes, or \
+                     none"
+                ),
+            ));
+        }
+    }
+    let n = chars(&options.button_text);
+    if n > MAX_BUTTON_TEXT_CHARS {
+        out.push(err(
+            DraftField::Button(0),
+            format!(
+                "the button's label is {n} characters; shorten it to {MAX_BUTTON_TEXT_CHARS} or \
+                 fewer"
+            ),
+        ));
+    }
+}
+
 /// Every rule `draft` breaks, in the order of the form (name, language,
 /// header, body, footer, buttons). Empty when Meta may be asked to review it.
 pub fn validate(draft: &TemplateDraft) -> Vec<DraftError> {
@@ -525,13 +678,8 @@ pub fn validate(draft: &TemplateDraft) -> Vec<DraftError> {
         out.push(err(DraftField::Language, "pick the template's language, like en_US or fr"));
     }
     if draft.category == DraftCategory::Authentication {
-        // Meta fixes their shape (a one-time-code button and preset text),
-        // which this builder does not offer yet.
-        out.push(err(
-            DraftField::Category,
-            "authentication templates have a fixed layout Parley cannot build yet; choose \
-             utility or marketing, or create it in WhatsApp Manager",
-        ));
+        check_authentication(draft, &mut out);
+        return out;
     }
     check_header(draft, &mut out);
     check_body(draft, &mut out);
@@ -573,6 +721,8 @@ mod tests {
                 },
                 DraftButton::CopyCode { example: "SAVE10".into() },
             ],
+            authentication: None,
+            header_handle: None,
         }
     }
 
@@ -606,17 +756,65 @@ mod tests {
         bare.buttons.clear();
         bare.body = DraftBody { text: "Thanks for your order.".into(), examples: vec![] };
         assert_eq!(validate(&bare), vec![]);
-        // Not supported yet, so refused on their field rather than by Meta.
+        // A media header needs its uploaded sample.
         bare.header = Some(DraftHeader::Image);
-        assert_eq!(validate(&bare)[0].field, DraftField::Header);
+        refused(&bare, DraftField::Header, "choose a sample for the header: a JPEG or PNG");
+        bare.header_handle = Some("4::aW1n".into());
+        assert_eq!(validate(&bare), vec![]);
+        bare.header_handle = None;
         bare.header = None;
-        bare.category = DraftCategory::Authentication;
-        assert_eq!(validate(&bare)[0].field, DraftField::Category);
-        bare.category = DraftCategory::Utility;
         for bad in ["Two\nlines", "*Sale*", "Hello 🎉"] {
             bare.header = Some(DraftHeader::Text { text: bad.into(), example: None });
             assert_eq!(validate(&bare)[0].field, DraftField::Header, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_authentication_template_only_sets_meta_s_options() {
+        let mut d = draft();
+        d.category = DraftCategory::Authentication;
+        assert_eq!(
+            fields(&d),
+            vec![DraftField::Header, DraftField::Body, DraftField::Footer, DraftField::Buttons]
+        );
+        d.header = None;
+        d.body = DraftBody::default();
+        d.footer = None;
+        d.buttons.clear();
+        assert_eq!(validate(&d), vec![], "Meta's defaults");
+        d.authentication = Some(AuthenticationOptions {
+            add_security_recommendation: false,
+            code_expiration_minutes: Some(91),
+            button_text: "c".repeat(26),
+        });
+        assert_eq!(fields(&d), vec![DraftField::Footer, DraftField::Button(0)]);
+        d.authentication = Some(AuthenticationOptions {
+            code_expiration_minutes: None,
+            button_text: String::new(),
+            ..AuthenticationOptions::default()
+        });
+        assert_eq!(validate(&d), vec![]);
+        assert_eq!(
+            authentication_body(true),
+            "{{1}} is your verification code. For your security, do not share this code."
+        );
+        assert_eq!(authentication_footer(5), "This code expires in 5 minutes.");
+    }
+
+    #[test]
+    fn a_header_sample_has_meta_s_types_and_sizes() {
+        let image = DraftHeader::Image;
+        assert_eq!(check_header_sample(&image, "image/png", 10), Ok(()));
+        assert_eq!(check_header_sample(&image, "IMAGE/JPEG; x=1", 10), Ok(()));
+        assert!(check_header_sample(&image, "image/webp", 10).unwrap_err().contains("JPEG or PNG"));
+        assert!(check_header_sample(&image, "image/png", 0).unwrap_err().contains("empty"));
+        let big = check_header_sample(&image, "image/png", 6 * 1_048_576).unwrap_err();
+        assert!(big.contains("6.0 MB") && big.contains("at most 5 MB"), "{big}");
+        assert_eq!(check_header_sample(&DraftHeader::Video, "video/mp4", 10), Ok(()));
+        assert_eq!(check_header_sample(&DraftHeader::Document, "application/pdf", 10), Ok(()));
+        assert!(check_header_sample(&DraftHeader::Document, "text/plain", 10).is_err());
+        assert_eq!(header_of_sample("application/pdf"), Some(DraftHeader::Document));
+        assert_eq!(header_of_sample("text/plain"), None);
     }
 
     #[test]

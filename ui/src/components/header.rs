@@ -21,6 +21,9 @@ pub struct HeaderProps {
     /// Opens the Contacts screen.
     #[prop_or_default]
     pub on_contacts: Option<Callback<MouseEvent>>,
+    /// Opens the Templates screen.
+    #[prop_or_default]
+    pub on_templates: Option<Callback<MouseEvent>>,
     /// Locks the app; shown only when the app lock is on.
     pub on_lock: Option<Callback<MouseEvent>>,
 }
@@ -117,6 +120,18 @@ pub fn Header(props: &HeaderProps) -> Html {
                         onclick={on_contacts}
                     >
                         {"Contacts"}
+                    </button>
+                }
+                if let Some(on_templates) = props.on_templates.clone() {
+                    <button
+                        type="button"
+                        class="icon-button"
+                        data-testid="templates-button"
+                        aria-label="Templates (Ctrl+T)"
+                        title="Templates (Ctrl+T)"
+                        onclick={on_templates}
+                    >
+                        {icons::templates()}
                     </button>
                 }
                 if let Some(on_channels) = props.on_channels.clone() {

@@ -84,6 +84,16 @@ pub fn shield() -> Html {
     }
 }
 
+/// A message card with lines: the Templates screen.
+pub fn templates() -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <rect x="4" y="4" width="16" height="16" rx="2.5" fill="none" stroke="currentColor" stroke-width="2" />
+            <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M8 9h8M8 12.5h8M8 16h4.5" />
+        </svg>
+    }
+}
+
 /// Signal waves: the Channels screen.
 pub fn channels() -> Html {
     html! {

@@ -14,6 +14,7 @@ mod lock;
 mod privacy;
 mod search;
 mod template_picker;
+mod templates;
 mod thread;
 mod welcome;
 
@@ -26,5 +27,6 @@ pub use header::Header;
 pub use lock::LockScreen;
 pub use privacy::PrivacyScreen;
 pub use search::HelpOverlay;
+pub use templates::TemplatesScreen;
 pub use thread::ThreadPane;
 pub use welcome::Welcome;

@@ -187,7 +187,7 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
             }
         });
     }
-    const KEYS: [(&str, &str); 14] = [
+    const KEYS: [(&str, &str); 16] = [
         ("Alt+↓ / Alt+↑", "Next / previous conversation"),
         ("Ctrl+K or /", "Search all messages"),
         ("Enter (in search)", "Open the newest hit"),
@@ -204,6 +204,8 @@ pub fn HelpOverlay(props: &HelpOverlayProps) -> Html {
         ("Ctrl+,", "Privacy & data"),
         ("Ctrl+.", "Channels: state, quality rating and messaging limit"),
         ("Ctrl+U", "Contacts: list, edit, merge, import and export"),
+        ("Ctrl+T", "Templates: status, quality, builder"),
+        ("Ctrl+B", "Campaigns: broadcast a template, follow each recipient"),
         ("Ctrl+L", "Lock Parley (when the app lock is on)"),
         ("Tab", "Move between controls"),
     ];

@@ -7,14 +7,45 @@ use std::rc::Rc;
 
 use parley_types::template::TemplateSummary;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::HtmlInputElement;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::icons;
 use crate::app::Dispatcher;
 use crate::ipc;
 use crate::state::Action;
-use crate::template_picker::{self as picker, Part, Picker};
+use crate::template_picker::{self as picker, Part, Picker, Preview};
+
+#[derive(Properties, PartialEq)]
+pub struct TemplatePreviewProps {
+    pub preview: Preview,
+}
+
+/// The message as the customer's phone shows it: header, body, footer and
+/// the buttons under the bubble. Shared by the picker and the builder; text
+/// nodes only.
+#[component]
+pub fn TemplatePreview(props: &TemplatePreviewProps) -> Html {
+    let v = props.preview.clone();
+    html! {
+        <div class="phone-preview">
+            <div class="bubble outbound template-preview" data-testid="template-preview">
+                if let Some(header) = v.header {
+                    <strong class="template-preview-header" data-testid="template-preview-header">{header}</strong>
+                }
+                <span class="message-body" data-testid="template-preview-body">{v.body}</span>
+                if let Some(footer) = v.footer {
+                    <span class="template-preview-footer" data-testid="template-preview-footer">{footer}</span>
+                }
+                if !v.buttons.is_empty() {
+                    <div class="template-preview-buttons">
+                        {for v.buttons.into_iter().map(|b| html! { <span class="template-preview-button" data-testid="template-preview-button">{b}</span> })}
+                    </div>
+                }
+            </div>
+        </div>
+    }
+}
 
 enum Msg {
     Loading,
@@ -26,6 +57,8 @@ enum Msg {
     Value(Part, usize, String),
     Sending,
     Sent,
+    Contact(parley_types::contact::ContactDetails),
+    FillFrom(Part, usize, String),
 }
 
 #[derive(Clone, PartialEq, Default)]
@@ -56,6 +89,8 @@ impl Reducible for State {
                 p.error = None;
             }
             Msg::Sent => p.sent(),
+            Msg::Contact(details) => p.set_contact(&details),
+            Msg::FillFrom(part, i, key) => p.fill_from(part, i, &key),
         }
         Rc::new(State(p))
     }
@@ -96,7 +131,17 @@ pub fn TemplatePicker(props: &TemplatePickerProps) -> Html {
     // Stored templates at once; the first time (none stored), ask Meta.
     {
         let state = state.dispatcher();
+        let conversation_id = props.conversation_id;
         use_effect_with((), move |_| {
+            {
+                // Best effort: without the contact, the agent types values.
+                let state = state.clone();
+                spawn_local(async move {
+                    if let Ok(details) = ipc::contact_details(conversation_id).await {
+                        state.dispatch(Msg::Contact(details));
+                    }
+                });
+            }
             state.dispatch(Msg::Loading);
             spawn_local(async move {
                 match ipc::list_templates().await {
@@ -272,40 +317,52 @@ pub fn TemplatePicker(props: &TemplatePickerProps) -> Html {
                         }
                     })
                 };
+                let filled = p.filled_from(f.part, f.index).unwrap_or_default();
+                let onchange = {
+                    let (state, part, index) = (state.dispatcher(), f.part, f.index);
+                    Callback::from(move |e: Event| {
+                        let key = e.target_unchecked_into::<HtmlSelectElement>().value();
+                        if !key.is_empty() {
+                            state.dispatch(Msg::FillFrom(part, index, key))
+                        }
+                    })
+                };
+                let sources = (!p.contact.is_empty()).then(|| {
+                    html! {
+                        <select
+                            class="template-field-source"
+                            data-testid={format!("{}-source", f.test_id)}
+                            aria-label={format!("Fill {} from the contact", f.label)}
+                            title="Fill from the contact"
+                            {onchange}
+                        >
+                            <option value="" selected={filled.is_empty()}>{"Typed"}</option>
+                            {for p.contact.iter().map(|s| html! {
+                                <option value={s.key.clone()} selected={s.key == filled}>{s.label.clone()}</option>
+                            })}
+                        </select>
+                    }
+                });
                 html! {
                     <label class="template-field" key={f.test_id.clone()}>
                         <span class="template-field-label">{f.label.clone()}</span>
-                        <input
-                            id={field_id(n)}
-                            type="text"
-                            data-testid={f.test_id.clone()}
-                            placeholder={f.placeholder.clone()}
-                            value={f.value.clone()}
-                            {oninput}
-                            {onkeydown}
-                        />
+                        <span class="template-field-row">
+                            <input
+                                id={field_id(n)}
+                                type="text"
+                                data-testid={f.test_id.clone()}
+                                placeholder={f.placeholder.clone()}
+                                value={f.value.clone()}
+                                {oninput}
+                                {onkeydown}
+                            />
+                            {sources.unwrap_or_default()}
+                        </span>
                     </label>
                 }
             })
             .collect();
-        let preview = p.preview().map(|v| {
-            html! {
-                <div class="bubble outbound template-preview" data-testid="template-preview">
-                    if let Some(header) = v.header {
-                        <strong class="template-preview-header" data-testid="template-preview-header">{header}</strong>
-                    }
-                    <span class="message-body" data-testid="template-preview-body">{v.body}</span>
-                    if let Some(footer) = v.footer {
-                        <span class="template-preview-footer">{footer}</span>
-                    }
-                    if !v.buttons.is_empty() {
-                        <div class="template-preview-buttons">
-                            {for v.buttons.into_iter().map(|b| html! { <span class="template-preview-button">{b}</span> })}
-                        </div>
-                    }
-                </div>
-            }
-        });
+        let preview = p.preview().map(|preview| html! { <TemplatePreview {preview} /> });
         let onback = {
             let state = state.dispatcher();
             Callback::from(move |_: MouseEvent| state.dispatch(Msg::Back))

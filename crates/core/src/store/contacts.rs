@@ -108,6 +108,7 @@ impl Store {
                             messages_to_customer: 0,
                             last_inbound_at: r.get(8)?,
                             closed: r.get(9)?,
+                            attributes: Vec::new(),
                         },
                     ))
                 },
@@ -119,6 +120,15 @@ impl Store {
         )?;
         details.labels =
             labels.query_map(params![contact], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut attributes = conn.prepare_cached(
+            "SELECT name, value FROM contact_attributes WHERE contact_id = ?1
+             ORDER BY name COLLATE NOCASE",
+        )?;
+        details.attributes = attributes
+            .query_map(params![contact], |r| {
+                Ok(parley_types::contact::ContactAttribute { name: r.get(0)?, value: r.get(1)? })
+            })?
+            .collect::<Result<_, _>>()?;
         let (from, to): (i64, i64) = conn.query_row(
             "SELECT count(*) FILTER (WHERE direction = 'inbound'),
                     count(*) FILTER (WHERE direction = 'outbound')

@@ -33,6 +33,8 @@ pub struct IngestOutcome {
     /// Conversations that are gone because two contacts turned out to be
     /// one person (their messages moved to the kept contact's).
     pub removed_conversations: Vec<i64>,
+    /// A stored template's status, quality or category changed.
+    pub templates_changed: bool,
 }
 
 impl IngestOutcome {
@@ -98,25 +100,8 @@ impl Store {
                     ingest_deletion(&tx, &d.provider_id, d.timestamp_ms, &mut out)?
                 }
                 other => {
-                    if let Some(parley_meta::webhook::AccountEvent::TemplateStatus {
-                        template_id,
-                        name,
-                        language,
-                        event: Some(status),
-                        reason,
-                        ..
-                    }) = other.account_event()
-                    {
-                        super::templates::apply_template_status(
-                            &tx,
-                            template_id.as_deref(),
-                            name.as_deref(),
-                            language.as_deref(),
-                            &status,
-                            reason.as_deref(),
-                        )?;
-                    }
-                    // Kept whole too, for the template manager to come.
+                    out.templates_changed |= ingest_template_change(&tx, other)?;
+                    // Kept whole too.
                     keep_unhandled(&tx, other, now_ms)?
                 }
             }
@@ -146,6 +131,59 @@ impl Store {
                 .query_row("SELECT seq FROM relay_cursor WHERE id = 1", [], |r| r.get(0))?;
         Ok(seq as u64)
     }
+}
+
+/// A template's review, quality or category webhook applied to the stored
+/// template; whether one changed.
+fn ingest_template_change(tx: &Transaction<'_>, event: &WebhookEvent) -> Result<bool, StoreError> {
+    use super::templates::{apply_template_field, apply_template_status, TemplateColumn};
+    use parley_meta::webhook::AccountEvent;
+    Ok(match event.account_event() {
+        Some(AccountEvent::TemplateStatus {
+            template_id,
+            name,
+            language,
+            event: Some(status),
+            reason,
+            ..
+        }) => apply_template_status(
+            tx,
+            template_id.as_deref(),
+            name.as_deref(),
+            language.as_deref(),
+            &status,
+            reason.as_deref(),
+        )?,
+        Some(AccountEvent::TemplateQuality {
+            template_id,
+            name,
+            language,
+            new_score: Some(score),
+            ..
+        }) => apply_template_field(
+            tx,
+            template_id.as_deref(),
+            name.as_deref(),
+            language.as_deref(),
+            TemplateColumn::Quality,
+            &score,
+        )?,
+        Some(AccountEvent::TemplateCategory {
+            template_id,
+            name,
+            language,
+            new_category: Some(category),
+            ..
+        }) => apply_template_field(
+            tx,
+            template_id.as_deref(),
+            name.as_deref(),
+            language.as_deref(),
+            TemplateColumn::Category,
+            &category,
+        )?,
+        _ => false,
+    })
 }
 
 fn keep_unhandled(

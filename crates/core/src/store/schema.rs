@@ -298,6 +298,11 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE message_id IS NOT NULL;
     CREATE INDEX campaign_recipients_by_contact ON campaign_recipients(contact_id);
     "#,
+    // 11: a template's quality score (`quality_score` in Meta's list,
+    // `message_template_quality_update` webhooks), for the template manager.
+    r#"
+    ALTER TABLE templates ADD COLUMN quality TEXT;
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -23,10 +23,12 @@ pub struct StoredTemplate {
     /// Meta's components array, as JSON text.
     pub components: String,
     pub rejected_reason: Option<String>,
+    /// Meta's quality score (`GREEN`, `YELLOW`, `RED`, `UNKNOWN`).
+    pub quality: Option<String>,
 }
 
 const TEMPLATE_SELECT: &str = "SELECT name, language, template_id, category, status, components,
-    rejected_reason FROM templates";
+    rejected_reason, quality FROM templates";
 
 fn template_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTemplate> {
     Ok(StoredTemplate {
@@ -37,6 +39,7 @@ fn template_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTemplate> 
         status: r.get(4)?,
         components: r.get(5)?,
         rejected_reason: r.get(6)?,
+        quality: r.get(7)?,
     })
 }
 
@@ -53,8 +56,8 @@ impl Store {
         {
             let mut insert = tx.prepare(
                 "INSERT OR REPLACE INTO templates (name, language, template_id, category, status,
-                     components, rejected_reason, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     components, rejected_reason, updated_at, quality)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for t in templates {
                 insert.execute(params![
@@ -65,7 +68,8 @@ impl Store {
                     t.status,
                     t.components,
                     t.rejected_reason,
-                    now_ms
+                    now_ms,
+                    t.quality
                 ])?;
             }
         }
@@ -98,8 +102,8 @@ impl Store {
     pub fn upsert_template(&self, t: &StoredTemplate, now_ms: i64) -> Result<(), StoreError> {
         self.writer().execute(
             "INSERT OR REPLACE INTO templates (name, language, template_id, category, status,
-                 components, rejected_reason, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 components, rejected_reason, updated_at, quality)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 t.name,
                 t.language,
@@ -108,7 +112,8 @@ impl Store {
                 t.status,
                 t.components,
                 t.rejected_reason,
-                now_ms
+                now_ms,
+                t.quality
             ],
         )?;
         Ok(())
@@ -201,6 +206,7 @@ impl Store {
 }
 
 /// A `message_template_status_update`: the stored template's new status.
+/// Whether a stored template changed.
 pub(super) fn apply_template_status(
     tx: &rusqlite::Transaction<'_>,
     template_id: Option<&str>,
@@ -208,11 +214,43 @@ pub(super) fn apply_template_status(
     language: Option<&str>,
     status: &str,
     reason: Option<&str>,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE templates SET status = ?4, rejected_reason = ?5
-         WHERE template_id = ?1 OR (name = ?2 AND language = ?3)",
-    )?
-    .execute(params![template_id, name, language, status, reason])?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE templates SET status = ?4, rejected_reason = ?5
+             WHERE template_id = ?1 OR (name = ?2 AND language = ?3)",
+        )?
+        .execute(params![template_id, name, language, status, reason])?
+        > 0)
+}
+
+/// A `message_template_quality_update` (`column` = `quality`) or a
+/// `template_category_update` (`column` = `category`): the stored
+/// template's new value. Whether a stored template changed.
+pub(super) fn apply_template_field(
+    tx: &rusqlite::Transaction<'_>,
+    template_id: Option<&str>,
+    name: Option<&str>,
+    language: Option<&str>,
+    column: TemplateColumn,
+    value: &str,
+) -> Result<bool, StoreError> {
+    let sql = match column {
+        TemplateColumn::Quality => {
+            "UPDATE templates SET quality = ?4
+             WHERE template_id = ?1 OR (name = ?2 AND language = ?3)"
+        }
+        TemplateColumn::Category => {
+            "UPDATE templates SET category = ?4
+             WHERE template_id = ?1 OR (name = ?2 AND language = ?3)"
+        }
+    };
+    Ok(tx.prepare_cached(sql)?.execute(params![template_id, name, language, value])? > 0)
+}
+
+/// Which stored value of a template a webhook changes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TemplateColumn {
+    Quality,
+    Category,
 }

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 /// Fields asked for when listing templates; without `fields` Meta answers a
 /// default set that has varied between versions.
-const TEMPLATE_FIELDS: &str = "id,name,language,status,category,components,rejected_reason";
+const TEMPLATE_FIELDS: &str =
+    "id,name,language,status,category,components,rejected_reason,quality_score";
 const PROFILE_FIELDS: &str =
     "about,address,description,email,profile_picture_url,websites,vertical";
 const PHONE_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,\
@@ -52,6 +53,8 @@ pub struct Template {
     /// Meta's component objects, as given.
     pub components: Vec<Value>,
     pub rejected_reason: Option<String>,
+    /// `quality_score.score`: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality: Option<String>,
 }
 
 /// One page of templates; pass `after` back to get the next.
@@ -139,6 +142,7 @@ fn template_from(v: &Value) -> Option<Template> {
         category: s(v, "category"),
         components: v.get("components").and_then(Value::as_array).cloned().unwrap_or_default(),
         rejected_reason: s(v, "rejected_reason").filter(|r| r != "NONE"),
+        quality: v.get("quality_score").and_then(|q| s(q, "score")),
     })
 }
 
@@ -226,6 +230,55 @@ impl GraphClient {
             status: s(&answer, "status").unwrap_or_else(|| "PENDING".into()),
             category: s(&answer, "category"),
         })
+    }
+
+    /// The id of the Meta app the token belongs to (`GET /app`), which
+    /// owns the files uploaded with the Resumable Upload API.
+    pub async fn app_id(&self) -> Result<String, GraphError> {
+        let answer = self.send_request(self.http.get(self.url(&["app"]))).await?;
+        s(&answer, "id").ok_or_else(|| GraphError::Decode("the app answer has no id".into()))
+    }
+
+    /// Upload a template header's sample with Meta's Resumable Upload API:
+    /// `POST /{app_id}/uploads` opens a session, `POST /{session}` with
+    /// `Authorization: OAuth` and `file_offset: 0` sends the bytes. Returns
+    /// the file handle (`h`) that `example.header_handle` takes.
+    pub async fn upload_template_sample(
+        &self,
+        app_id: &str,
+        file_name: &str,
+        mime_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, GraphError> {
+        if bytes.is_empty() {
+            return Err(GraphError::InvalidInput("the sample file is empty".into()));
+        }
+        let mime = mime_type.trim();
+        if mime.is_empty() || !mime.contains('/') || mime.contains(['\r', '\n']) {
+            return Err(GraphError::InvalidInput("the sample's type is not a MIME type".into()));
+        }
+        let url = self.url(&[path_segment("app id", app_id)?, "uploads"]);
+        let length = bytes.len().to_string();
+        let query = [("file_name", file_name), ("file_length", &length), ("file_type", mime)];
+        let session = self.send_request(self.http.post(&url).query(&query)).await?;
+        let session = s(&session, "id")
+            .ok_or_else(|| GraphError::Decode("the upload session has no id".into()))?;
+        // Meta's session id is `upload:<opaque>` and may carry `?sig=…`;
+        // nothing in it may leave the Graph host's path.
+        let safe = session.starts_with("upload:")
+            && session.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:=?&%".contains(c));
+        if !safe {
+            return Err(GraphError::Decode("the upload session id is not one".into()));
+        }
+        let auth = zeroize::Zeroizing::new(format!("OAuth {}", self.token.as_str()));
+        let request = self
+            .http
+            .post(format!("{}/{}/{session}", self.base_url, self.version))
+            .header(reqwest::header::AUTHORIZATION, auth.as_str())
+            .header("file_offset", "0")
+            .body(bytes.to_vec());
+        let answer = self.finish(request).await?;
+        s(&answer, "h").ok_or_else(|| GraphError::Decode("the upload answer has no handle".into()))
     }
 
     /// Delete every language of the template `name`.
