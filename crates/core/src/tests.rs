@@ -1427,6 +1427,55 @@ mod campaigns {
     }
 
     #[test]
+    fn merging_contacts_keeps_their_campaign_history_on_the_kept_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        core.configure_graph(
+            GraphSettings {
+                base_url: "http://127.0.0.1:9".into(),
+                version: "v23.0".into(),
+                phone_number_id: "100".into(),
+                waba_id: None,
+            },
+            Zeroizing::new("t".into()),
+        )
+        .unwrap();
+        let csv = contacts_csv(2, 0);
+        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
+        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+        let ids: Vec<i64> = {
+            let conn = core.store().reader();
+            let mut stmt = conn.prepare("SELECT id FROM contacts ORDER BY id LIMIT 2").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let (keep, merge) = (ids[0], ids[1]);
+        let queued = |contact_id| crate::store::NewRecipient {
+            contact_id,
+            exclusion: None,
+            params: Some(r#"{"header":[],"body":["x"]}"#.into()),
+        };
+        let template = r#"{"category":"MARKETING","components":"[]"}"#;
+        let insert = |recipients: &[crate::store::NewRecipient]| {
+            core.store()
+                .insert_campaign("c", "t", "en_US", template, "{}", 10, None, recipients, now_ms())
+                .unwrap()
+        };
+        let both = insert(&[queued(keep), queued(merge)]);
+        let only_merged = insert(&[queued(merge)]);
+        core.merge_contacts(keep, merge).unwrap();
+        let contacts_of = |campaign: i64| -> Vec<i64> {
+            core.store()
+                .all_campaign_recipients(campaign)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.contact_id)
+                .collect()
+        };
+        assert_eq!(contacts_of(both), vec![keep], "one person, one recipient");
+        assert_eq!(contacts_of(only_merged), vec![keep], "the merged one's history moved");
+    }
+
+    #[test]
     fn a_send_claimed_before_a_crash_is_never_sent_again() {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Arc::new(InMemorySecretStore::default());
