@@ -1218,7 +1218,6 @@ fn reduce_inner(state: &mut Inbox, action: Action) -> Vec<Effect> {
     effects
 }
 
-/// The app locked: forget everything it showed, until unlocked.
 /// Close every screen over the inbox (and the help), so one shows at a time.
 /// The welcome is left to the caller: Privacy & data opens over it.
 fn close_screens(state: &mut Inbox) {
@@ -1230,6 +1229,7 @@ fn close_screens(state: &mut Inbox) {
     state.templates_open = false;
 }
 
+/// The app locked: forget everything it showed, until unlocked.
 fn locked(state: &mut Inbox) {
     state.lock.locked = true;
     state.lock_known = true;
@@ -1242,12 +1242,7 @@ fn locked(state: &mut Inbox) {
     state.selected = None;
     state.thread = Thread::default();
     state.search = Search::default();
-    state.help_open = false;
-    state.privacy = None;
-    state.channels_open = false;
-    state.campaigns_open = false;
-    state.contacts_open = false;
-    state.templates_open = false;
+    close_screens(state);
     state.error = None;
     state.export_progress = None;
     state.exporting = false;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parley_meta::graph::{GraphClient, GraphError, OutgoingBody, OutgoingMessage, Recipient};
+use parley_meta::graph::{GraphClient, GraphError, OutgoingMessage, Recipient};
 use parley_types::campaign::{
     self, CampaignAction, CampaignDraft, CampaignPreview, CampaignRecipient, CampaignSample,
     CampaignState, CampaignSummary, CreateCampaignRequest, Exclusion, RecipientsRequest,
@@ -173,7 +173,9 @@ fn render(summary: &TemplateSummary, params: &str) -> Result<(String, String), S
 }
 
 fn unreadable() -> String {
-    "This recipient's template values could not be read from the database.".into()
+    "This recipient's template values could not be read from the database, so nothing was \
+     sent to them. Send them the template from their conversation."
+        .into()
 }
 
 impl Core {
@@ -203,7 +205,8 @@ impl Core {
         }
         if summary.category.eq_ignore_ascii_case("AUTHENTICATION") {
             return Err(CoreError::InvalidInput(format!(
-                "{} is an authentication template: its one-time code is for one customer, so it                  cannot be broadcast; pick a marketing or utility template",
+                "{} is an authentication template: its one-time code is for one customer, so it \
+                 cannot be broadcast; pick a marketing or utility template",
                 summary.name
             )));
         }
@@ -349,9 +352,14 @@ impl Core {
     ) -> Result<CampaignSummary, CoreError> {
         self.gate()?;
         use CampaignState::*;
+        // A campaign paused before its start time waits for it again.
+        let resume_to = match self.inner.store.campaign_row(id)?.start_at {
+            Some(at) if at > now_ms() => Scheduled,
+            _ => Running,
+        };
         let (from, to): (&[CampaignState], _) = match action {
             CampaignAction::Pause => (&[Running, Scheduled], Paused),
-            CampaignAction::Resume => (&[Paused], Running),
+            CampaignAction::Resume => (&[Paused], resume_to),
             CampaignAction::Cancel => (&[Running, Scheduled, Paused], Cancelled),
         };
         let changed = self.inner.store.set_campaign_state(id, from, to, now_ms())?;
@@ -381,11 +389,7 @@ impl Core {
     /// cells neutralised against formula injection). Returns the rows.
     pub fn export_campaign(&self, id: i64, path: &Path) -> Result<u64, CoreError> {
         self.gate()?;
-        if !path.is_absolute() || path.file_name().is_none() {
-            return Err(CoreError::InvalidInput(
-                "type the full path of the file to write, such as /home/you/results.csv".into(),
-            ));
-        }
+        let path = &crate::contact_book::check_export_file(&path.to_string_lossy())?;
         let summary = self.inner.store.campaign_summary(id)?;
         let rows = self.inner.store.all_campaign_recipients(id)?;
         let mut out = String::from("name,number,status,reason,sent_at,replied_at\r\n");
@@ -405,7 +409,8 @@ impl Core {
         }
         write_whole(path, out.as_bytes()).map_err(|e| {
             CoreError::InvalidInput(format!(
-                "the results of {} could not be written to {}: {e}",
+                "the results of {} could not be written to {} ({e}). Choose another file and try \
+                 again",
                 summary.name,
                 path.display()
             ))
@@ -438,13 +443,25 @@ fn iso_utc(ms: i64) -> String {
 
 /// Write `bytes` to `path` whole or not at all: into a sibling file first,
 /// renamed over `path` once complete, so a full disk leaves no half file.
+///
+/// The sibling is created fresh (a stale one or a symlink in its place is
+/// removed, not followed) and readable by this user only: it holds phone
+/// numbers.
 fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut part = path.as_os_str().to_owned();
     part.push(".part");
     let part = std::path::PathBuf::from(part);
+    match std::fs::remove_file(&part) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let result = (|| {
-        let mut file = std::fs::File::create(&part)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&part)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&part, path)
@@ -580,8 +597,9 @@ impl RollingWindow {
     }
 }
 
-/// What one send task brings back.
-type SendResult = (ClaimedSend, Result<String, GraphError>);
+/// What one send task brings back: Meta's answer, or `None` when the
+/// campaign stopped before the request left.
+type SendResult = (ClaimedSend, Option<Result<String, GraphError>>);
 
 /// The campaign sender behind [`Core::start`]: one running campaign at a
 /// time, oldest first; scheduled ones start when their time comes.
@@ -621,6 +639,12 @@ pub(crate) async fn run(core: Core) {
 
 /// Send `id` until it completes, pauses, is cancelled or the app stops.
 async fn send_campaign(core: &Core, id: i64) -> Result<(), CoreError> {
+    // The only sender: whatever is still claimed lost its task (an error
+    // ended the last run, or a task panicked).
+    let lost = core.inner.store.settle_lost_sends(Some(id))?;
+    if lost > 0 {
+        tracing::warn!(campaign = id, count = lost, "orphaned campaign sends settled");
+    }
     let row = core.inner.store.campaign_row(id)?;
     let summary = summary_of(&template_of(&row.template_name, &row.language, &row.template));
     let (client, phone) = match (core.graph_client(), core.config().graph) {
@@ -635,6 +659,9 @@ async fn send_campaign(core: &Core, id: i64) -> Result<(), CoreError> {
     };
     let mut pacer = Pacer::new(row.rate_per_sec);
     let window = Arc::new(std::sync::Mutex::new(RollingWindow::new(row.rate_per_sec)));
+    // Set once the campaign stops running: claimed sends still waiting for
+    // their slot go back to the queue instead of leaving.
+    let halted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let max_in_flight = (row.rate_per_sec as usize / 2).clamp(8, 200);
     let mut in_flight: JoinSet<SendResult> = JoinSet::new();
     let mut stop = core.stop_signal();
@@ -653,6 +680,7 @@ async fn send_campaign(core: &Core, id: i64) -> Result<(), CoreError> {
             seen = generation;
             let state = core.inner.store.campaign_row(id)?.state;
             running = state == CampaignState::Running && !*stop.borrow();
+            halted.store(!running, std::sync::atomic::Ordering::SeqCst);
             continue;
         }
         if !running || in_flight.len() >= max_in_flight {
@@ -683,7 +711,13 @@ async fn send_campaign(core: &Core, id: i64) -> Result<(), CoreError> {
                 Some(send) => {
                     pacer.sent(at, Instant::now());
                     touched.insert(send.conversation_id);
-                    in_flight.spawn(send_one(client.clone(), phone.clone(), send, window.clone()));
+                    in_flight.spawn(send_one(
+                        client.clone(),
+                        phone.clone(),
+                        send,
+                        window.clone(),
+                        halted.clone(),
+                    ));
                 }
                 None if in_flight.is_empty() => {
                     let (queued, sending, next_at) = core.inner.store.campaign_pending(id)?;
@@ -695,6 +729,13 @@ async fn send_campaign(core: &Core, id: i64) -> Result<(), CoreError> {
                             now_ms(),
                         )?;
                         if done {
+                            // A note about the sending is history now.
+                            let slowed = core.inner.store.campaign_summary(id)?.note;
+                            let past = slowed.filter(|n| n.contains("130429")).map(|_| {
+                                "Meta asked Parley to send more slowly during this campaign \
+                                 (error 130429); the rate was lowered for a while."
+                            });
+                            core.inner.store.set_campaign_note(id, past)?;
                             tracing::info!(campaign = id, "campaign completed");
                         }
                         running = false;
@@ -730,24 +771,19 @@ async fn send_one(
     phone: String,
     send: ClaimedSend,
     window: Arc<std::sync::Mutex<RollingWindow>>,
+    halted: Arc<std::sync::atomic::AtomicBool>,
 ) -> SendResult {
-    let body = match serde_json::from_str::<Value>(&send.send) {
-        Ok(v) => OutgoingBody::Template {
-            name: v["name"].as_str().unwrap_or_default().to_owned(),
-            language: v["language"].as_str().unwrap_or_default().to_owned(),
-            components: v["components"].as_array().cloned().unwrap_or_default(),
-        },
-        Err(_) => {
-            return (
-                send,
-                Err(GraphError::NotSent("the campaign message could not be read".into())),
-            )
-        }
+    let Some(body) = worker::template_body_of(&send.send) else {
+        let unreadable = GraphError::NotSent(worker::UNREADABLE_TEMPLATE.into());
+        return (send, Some(Err(unreadable)));
     };
     let mut message = OutgoingMessage::new(Recipient::from_address(&send.wa_id), body);
     // Echoed in every status webhook: proves a send whose answer was lost.
     message.biz_opaque_callback_data = Some(send.client_txn_id.clone());
     let sent = loop {
+        if halted.load(std::sync::atomic::Ordering::SeqCst) {
+            return (send, None);
+        }
         let now = Instant::now();
         let admitted = window.lock().unwrap_or_else(|p| p.into_inner()).admit(now);
         match admitted {
@@ -757,7 +793,7 @@ async fn send_one(
     };
     let result = client.send(&phone, &message).await.map(|a| a.message_id);
     window.lock().unwrap_or_else(|p| p.into_inner()).answered(sent, Instant::now());
-    (send, result)
+    (send, Some(result))
 }
 
 /// Record one finished send, and act on what Meta said for the campaign.
@@ -775,6 +811,10 @@ async fn settle(
         tracing::warn!(campaign = id, "a campaign send task ended abnormally");
         return Ok(());
     };
+    let Some(result) = result else {
+        core.inner.store.unclaim_campaign_send(&send)?;
+        return Ok(());
+    };
     let outcome = match result {
         Ok(provider_id) => RecipientOutcome::Accepted { provider_id },
         Err(e) if e.code() == Some(130429) => {
@@ -789,7 +829,7 @@ async fn settle(
         }
         Err(e) if pauses_campaign(e.code()) && e.certainly_not_accepted() => {
             let note = format!(
-                "Paused: {} (error {}). Fix it, then resume: nobody else was sent anything.",
+                "Paused: {} (error {}). Fix it, then resume; the remaining recipients were not sent.",
                 e.user_message().trim_end_matches('.'),
                 e.code().unwrap_or_default()
             );
@@ -816,20 +856,8 @@ async fn settle(
         },
     };
     touched.insert(send.conversation_id);
-    // Meta has answered: saving must not be skipped (see worker::record).
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match core.inner.store.finish_campaign_send(&send, &outcome) {
-            Ok(()) => break,
-            Err(e) if *core.stop_signal().borrow() => return Err(e.into()),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not save a campaign send; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    Ok(())
+    // Meta has answered: saving must not be skipped.
+    worker::save_until_saved(core, || core.inner.store.finish_campaign_send(&send, &outcome)).await
 }
 
 fn emit_summary(core: &Core, id: i64) {

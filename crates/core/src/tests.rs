@@ -1426,6 +1426,110 @@ mod campaigns {
         assert!(sandbox.control().sent().is_empty());
     }
 
+    /// A core with `n` imported contacts and one campaign of them starting
+    /// at `start_at`, not started (nothing sends): the store is driven by
+    /// hand.
+    fn manual_campaign(n: usize, start_at: Option<i64>) -> (tempfile::TempDir, Core, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
+        core.configure_graph(
+            GraphSettings {
+                base_url: "http://127.0.0.1:9".into(),
+                version: "v23.0".into(),
+                phone_number_id: "100".into(),
+                waba_id: None,
+            },
+            Zeroizing::new("t".into()),
+        )
+        .unwrap();
+        let csv = contacts_csv(n, 0);
+        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
+        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+        let ids: Vec<i64> = {
+            let conn = core.store().reader();
+            let mut stmt =
+                conn.prepare(&format!("SELECT id FROM contacts ORDER BY id LIMIT {n}")).unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let recipients: Vec<crate::store::NewRecipient> = ids
+            .iter()
+            .map(|&contact_id| crate::store::NewRecipient {
+                contact_id,
+                exclusion: None,
+                params: Some(r#"{"header":[],"body":["x"]}"#.into()),
+            })
+            .collect();
+        let template = r#"{"category":"MARKETING","components":"[]"}"#;
+        let id = core
+            .store()
+            .insert_campaign("c", "t", "en_US", template, "{}", 10, start_at, &recipients, now_ms())
+            .unwrap();
+        (dir, core, id)
+    }
+
+    fn claim(core: &Core, id: i64) -> Option<crate::store::ClaimedSend> {
+        let render =
+            |_: &str| Ok(("text".to_owned(), r#"{"name":"t","language":"en_US"}"#.to_owned()));
+        core.store().claim_campaign_send(id, now_ms(), &crate::new_client_txn_id, &render).unwrap()
+    }
+
+    #[test]
+    fn cancel_settles_waiting_retries_and_answers_that_come_after_it() {
+        use crate::store::{RecipientOutcome, CANCELLED_BEFORE_SEND};
+        let (_dir, core, id) = manual_campaign(3, None);
+        // One refused for the rate, waiting to retry; one with Meta.
+        let waiting = claim(&core, id).unwrap();
+        let retry = RecipientOutcome::RetryAt { at_ms: now_ms() + 60_000 };
+        core.store().finish_campaign_send(&waiting, &retry).unwrap();
+        let in_flight = claim(&core, id).unwrap();
+        core.campaign_action(id, CampaignAction::Cancel).unwrap();
+        assert!(claim(&core, id).is_none(), "nothing is claimed once cancelled");
+        // Meta refuses the one in flight for the rate after the cancel.
+        core.store().finish_campaign_send(&in_flight, &retry).unwrap();
+        let s = core.store().campaign_summary(id).unwrap();
+        assert_eq!(
+            (s.totals.not_sent, s.totals.queued, s.totals.sending),
+            (3, 0, 0),
+            "{:?}",
+            s.totals
+        );
+        for send in [&waiting, &in_flight] {
+            let m = core.store().message(send.message_id).unwrap();
+            assert_eq!(m.error.as_deref(), Some(CANCELLED_BEFORE_SEND), "no spinner left behind");
+        }
+    }
+
+    #[test]
+    fn a_pause_stops_claims_and_a_paused_scheduled_campaign_waits_for_its_time() {
+        let (_dir, core, id) = manual_campaign(2, Some(now_ms() + 3_600_000));
+        assert_eq!(core.campaigns().unwrap()[0].state, CampaignState::Scheduled);
+        assert!(claim(&core, id).is_none(), "not before its start");
+        core.campaign_action(id, CampaignAction::Pause).unwrap();
+        let resumed = core.campaign_action(id, CampaignAction::Resume).unwrap();
+        assert_eq!(resumed.state, CampaignState::Scheduled, "its start time still stands");
+
+        let (_dir, core, id) = manual_campaign(2, None);
+        core.campaign_action(id, CampaignAction::Pause).unwrap();
+        assert!(claim(&core, id).is_none(), "a paused campaign claims nothing");
+        core.campaign_action(id, CampaignAction::Resume).unwrap();
+        assert!(claim(&core, id).is_some());
+    }
+
+    #[test]
+    fn a_deleted_campaign_message_keeps_its_outcome_in_the_totals() {
+        use crate::store::RecipientOutcome;
+        let (_dir, core, id) = manual_campaign(1, None);
+        let send = claim(&core, id).unwrap();
+        let failed = RecipientOutcome::Failed { error: "Meta refused it (131026).".into() };
+        core.store().finish_campaign_send(&send, &failed).unwrap();
+        // The agent deletes the failed message from the thread.
+        core.delete_message(send.message_id).unwrap();
+        let s = core.store().campaign_summary(id).unwrap();
+        assert_eq!((s.totals.failed, s.totals.sent), (1, 0), "{:?}", s.totals);
+        let r = core.store().all_campaign_recipients(id).unwrap().remove(0);
+        assert_eq!(r.reason.as_deref(), Some("Meta refused it (131026)."));
+    }
+
     #[test]
     fn merging_contacts_keeps_their_campaign_history_on_the_kept_one() {
         let dir = tempfile::tempdir().unwrap();

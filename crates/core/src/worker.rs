@@ -55,10 +55,19 @@ pub(crate) async fn drain(core: &Core) -> Result<usize, CoreError> {
 /// leave the entry `in_flight` (blocking its conversation) and lose the
 /// `wamid`: keep trying until it is saved or the app stops.
 async fn record(core: &Core, item: &OutboxItem, outcome: &SendOutcome) -> Result<(), CoreError> {
+    save_until_saved(core, || core.inner.store.finish_send(item, outcome)).await
+}
+
+/// Run `save` until it succeeds or the app stops: used where Meta has
+/// already answered, so giving up would lose what it said.
+pub(crate) async fn save_until_saved(
+    core: &Core,
+    mut save: impl FnMut() -> Result<(), crate::store::StoreError>,
+) -> Result<(), CoreError> {
     let mut stop = core.stop_signal();
     let mut pause = Duration::from_millis(200);
     loop {
-        match core.inner.store.finish_send(item, outcome) {
+        match save() {
             Ok(()) => return Ok(()),
             Err(e) if *stop.borrow() => return Err(e.into()),
             Err(e) => {
@@ -207,14 +216,23 @@ async fn send(core: &Core, item: &OutboxItem) -> SendOutcome {
 
 /// The template a queued template message sends, from `messages.raw`.
 fn template_body(core: &Core, item: &OutboxItem) -> Result<OutgoingBody, String> {
-    let unreadable = || "The template to send could not be read from the database.".to_owned();
-    let raw = core.inner.store.template_send(item.message_id).map_err(|_| unreadable())?;
-    let v: serde_json::Value =
-        raw.and_then(|r| serde_json::from_str(&r).ok()).ok_or_else(unreadable)?;
-    let field = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
-    Ok(OutgoingBody::Template {
-        name: field("name").ok_or_else(unreadable)?,
-        language: field("language").ok_or_else(unreadable)?,
+    let raw = core.inner.store.template_send(item.message_id).ok().flatten();
+    raw.as_deref().and_then(template_body_of).ok_or_else(|| UNREADABLE_TEMPLATE.to_owned())
+}
+
+/// Why a stored template send cannot go out.
+pub(crate) const UNREADABLE_TEMPLATE: &str = "The template to send could not be read from the \
+    database, so it was not sent. Send the template again from the conversation.";
+
+/// A template send (`{"name","language","components"}`, as kept in
+/// `messages.raw`) as Meta's message body; `None` if it is not one.
+pub(crate) fn template_body_of(raw: &str) -> Option<OutgoingBody> {
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let field =
+        |k: &str| v.get(k).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
+    Some(OutgoingBody::Template {
+        name: field("name")?,
+        language: field("language")?,
         components: v.get("components").and_then(|c| c.as_array()).cloned().unwrap_or_default(),
     })
 }

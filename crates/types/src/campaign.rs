@@ -107,7 +107,7 @@ pub struct CampaignDraft {
 impl CampaignDraft {
     /// What is wrong with the draft's own fields, as sentences (the
     /// template and the audience are checked by the core).
-    pub fn problems(&self, now: UnixMillis) -> Vec<String> {
+    pub fn problems<'a>(&'a self, now: UnixMillis) -> Vec<String> {
         let mut problems = Vec::new();
         let name = self.name.trim();
         if name.is_empty() {
@@ -124,12 +124,17 @@ impl CampaignDraft {
                  (Meta allows {DEFAULT_RATE_PER_SEC} per number unless yours was raised)."
             ));
         }
-        for (i, p) in self.header_params.iter().chain(&self.body_params).enumerate() {
+        let numbered = |part: &'static str, params: &'a [ParamSource]| {
+            params.iter().enumerate().map(move |(i, p)| (part, i + 1, p))
+        };
+        for (part, n, p) in
+            numbered("Header", &self.header_params).chain(numbered("Body", &self.body_params))
+        {
             match p {
                 ParamSource::Attribute { name, .. } if name.trim().is_empty() => problems
-                    .push(format!("Variable {}: choose which contact attribute fills it.", i + 1)),
+                    .push(format!("{part} variable {n}: choose which contact attribute fills it.")),
                 ParamSource::Fixed { value } if value.trim().is_empty() => {
-                    problems.push(format!("Variable {}: type the text it sends.", i + 1))
+                    problems.push(format!("{part} variable {n}: type the text it sends."))
                 }
                 _ => {}
             }
@@ -460,8 +465,8 @@ mod tests {
         assert_eq!(problems.len(), 5, "{problems:?}");
         assert!(problems[0].contains("name"));
         assert!(problems.iter().any(|p| p.contains("rate")));
-        assert!(problems.iter().any(|p| p.starts_with("Variable 1")));
-        assert!(problems.iter().any(|p| p.starts_with("Variable 2")));
+        assert!(problems.iter().any(|p| p.starts_with("Body variable 1: type")));
+        assert!(problems.iter().any(|p| p.starts_with("Body variable 2: choose")));
         assert!(problems.iter().any(|p| p.contains("start time")));
     }
 

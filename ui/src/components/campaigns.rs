@@ -119,7 +119,8 @@ pub fn CampaignsScreen(props: &CampaignsProps) -> Html {
     } else if let Some(c) =
         campaigns.as_ref().and_then(|l| l.iter().find(|c| Some(c.id) == *selected)).cloned()
     {
-        html! { <CampaignDetail campaign={c} /> }
+        let id = c.id;
+        html! { <CampaignDetail key={id} campaign={c} /> }
     } else {
         html! {}
     };
@@ -159,12 +160,20 @@ fn CampaignDetail(props: &DetailProps) -> Html {
     let note = use_state(|| None::<(bool, String)>);
     let export_path = use_state(String::new);
     let more = use_state(|| false);
+    let confirm_cancel = use_state(|| false);
+    // "Show more" was used: keep those rows rather than going back to the
+    // first page every time the totals move.
+    let paged = use_mut_ref(|| false);
     // Re-read the page when the campaign moves on or the filter changes.
     let key = (c.id, c.totals, *filter);
     {
-        let (recipients, more, filter) = (recipients.clone(), more.clone(), *filter);
+        let (recipients, more, filter, paged) =
+            (recipients.clone(), more.clone(), *filter, paged.clone());
         use_effect_with(key, move |(id, _, _)| {
             let id = *id;
+            if *paged.borrow() {
+                return;
+            }
             spawn_local(async move {
                 let request = RecipientsRequest { campaign_id: id, after: None, state: filter };
                 if let Ok(page) = ipc::campaign_recipients(&request).await {
@@ -192,7 +201,9 @@ fn CampaignDetail(props: &DetailProps) -> Html {
     }
     let load_more = {
         let (recipients, more, filter, id) = (recipients.clone(), more.clone(), *filter, c.id);
+        let paged = paged.clone();
         Callback::from(move |_: MouseEvent| {
+            *paged.borrow_mut() = true;
             let (recipients, more) = (recipients.clone(), more.clone());
             let after = recipients.last().map(|r| r.id);
             spawn_local(async move {
@@ -207,8 +218,9 @@ fn CampaignDetail(props: &DetailProps) -> Html {
         })
     };
     let act = |action: CampaignAction| {
-        let (note, id) = (note.clone(), c.id);
+        let (note, id, confirm_cancel) = (note.clone(), c.id, confirm_cancel.clone());
         Callback::from(move |_: MouseEvent| {
+            confirm_cancel.set(false);
             let note = note.clone();
             spawn_local(async move {
                 match ipc::campaign_action(id, action).await {
@@ -219,8 +231,9 @@ fn CampaignDetail(props: &DetailProps) -> Html {
         })
     };
     let on_filter = {
-        let filter = filter.clone();
+        let (filter, paged) = (filter.clone(), paged.clone());
         Callback::from(move |e: Event| {
+            *paged.borrow_mut() = false;
             let v = select_value(&e);
             filter.set(
                 [
@@ -287,10 +300,26 @@ fn CampaignDetail(props: &DetailProps) -> Html {
                 if c.state == CampaignState::Paused {
                     <button type="button" class="text-button primary" data-testid="campaign-resume" onclick={act(CampaignAction::Resume)}>{"Resume"}</button>
                 }
-                if !c.state.is_final() {
-                    <button type="button" class="text-button danger" data-testid="campaign-cancel" onclick={act(CampaignAction::Cancel)}>{"Cancel campaign"}</button>
+                if !c.state.is_final() && !*confirm_cancel {
+                    <button type="button" class="text-button danger" data-testid="campaign-cancel"
+                        onclick={{ let c = confirm_cancel.clone(); Callback::from(move |_: MouseEvent| c.set(true)) }}>
+                        {"Cancel campaign"}
+                    </button>
                 }
             </div>
+            if !c.state.is_final() && *confirm_cancel {
+                <div class="confirm" role="alertdialog" aria-label="Cancel the campaign" data-testid="campaign-cancel-ask">
+                    <p>{format!("Cancel for good? The {} recipients not sent yet will not be sent; this cannot be undone.", t.queued + t.sending)}</p>
+                    <div class="form-actions">
+                        <button type="button" class="text-button"
+                            onclick={{ let c = confirm_cancel.clone(); Callback::from(move |_: MouseEvent| c.set(false)) }}>
+                            {"Keep it"}
+                        </button>
+                        <button type="button" class="text-button danger" data-testid="campaign-cancel-confirm"
+                            onclick={act(CampaignAction::Cancel)}>{"Cancel campaign"}</button>
+                    </div>
+                </div>
+            }
             if let Some((ok, n)) = (*note).clone() {
                 <p class={classes!("note", if ok { "ok" } else { "err" })} role="status" data-testid="campaign-action-note">{n}</p>
             }

@@ -1,4 +1,4 @@
-//! Broadcast campaigns in the encrypted store (migration 9).
+//! Broadcast campaigns in the encrypted store (migration 10).
 //!
 //! Each recipient is sent through a message row of its own conversation, so
 //! the thread shows what the customer got and the ordinary status webhooks
@@ -22,11 +22,59 @@ use super::{Store, StoreError};
 /// A reply within this long after a campaign message counts as a reply to
 /// the campaign.
 pub const REPLY_WINDOW_MILLIS: i64 = 3 * 24 * 60 * 60 * 1000;
+/// Meta stamps a reply in whole seconds, and our send time is this
+/// machine's clock: a reply stamped up to this much "before" the send is
+/// still after it.
+const REPLY_CLOCK_SLACK_MILLIS: i64 = 5_000;
 
 /// What the sender is told when a send interrupted by a crash is settled.
 pub const CAMPAIGN_SEND_LOST: &str = "Parley stopped while this campaign message was being sent, \
     so it may or may not have reached the customer. It is not sent again; its status updates \
     arrive if it was sent.";
+
+/// The reason of a recipient the campaign was cancelled before.
+pub const CANCELLED_BEFORE_SEND: &str =
+    "The campaign was cancelled before this message was sent, so the customer did not get it.";
+
+/// A sent or failed recipient: its outcome is its message's from now on,
+/// and its variable values (personal data) are no longer needed.
+fn settle_done(tx: &Transaction<'_>, recipient: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE campaign_recipients SET state = 'done', params = NULL WHERE id = ?1",
+    )?
+    .execute(params![recipient])?;
+    Ok(())
+}
+
+/// Back in the queue (at `at_ms`, or as it was) unless the campaign was
+/// cancelled meanwhile: then it is settled as not sent, and its message,
+/// which Meta never took, says so.
+fn requeue(tx: &Transaction<'_>, recipient: i64, at_ms: Option<i64>) -> Result<(), StoreError> {
+    let cancelled: bool = tx
+        .prepare_cached(
+            "SELECT c.state = 'cancelled' FROM campaign_recipients r
+             JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = ?1",
+        )?
+        .query_row(params![recipient], |r| r.get(0))?;
+    if cancelled {
+        tx.prepare_cached(
+            "UPDATE messages SET status = 'failed', error = ?2 WHERE provider_id IS NULL
+             AND id = (SELECT message_id FROM campaign_recipients WHERE id = ?1)",
+        )?
+        .execute(params![recipient, CANCELLED_BEFORE_SEND])?;
+        tx.prepare_cached(
+            "UPDATE campaign_recipients SET state = 'not_sent', params = NULL WHERE id = ?1",
+        )?
+        .execute(params![recipient])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE campaign_recipients SET state = 'queued',
+                 next_attempt_at = coalesce(?2, next_attempt_at) WHERE id = ?1",
+        )?
+        .execute(params![recipient, at_ms])?;
+    }
+    Ok(())
+}
 
 /// A WhatsApp contact the audience may include.
 #[derive(Debug, Clone)]
@@ -108,10 +156,9 @@ const RECIPIENT_STATE_SQL: &str = "CASE r.state
         WHEN 'queued' THEN 'queued'
         WHEN 'not_sent' THEN 'not_sent'
         WHEN 'sending' THEN 'sending'
-        ELSE CASE coalesce(m.status, 'sent')
+        ELSE CASE coalesce(m.status, r.outcome, 'sent')
             WHEN 'accepted' THEN 'sent'
-            WHEN 'sending' THEN 'sending'
-            ELSE coalesce(m.status, 'sent') END
+            ELSE coalesce(m.status, r.outcome, 'sent') END
     END";
 
 fn recipient_state(s: &str) -> RecipientState {
@@ -156,10 +203,11 @@ pub(super) fn attribute_reply(
          WHERE replied_at IS NULL AND id = (
              SELECT r.id FROM messages m JOIN campaign_recipients r ON r.message_id = m.id
              WHERE m.conversation_id = ?1 AND m.direction = 'outbound' AND m.kind = 'template'
-               AND m.sent_at <= ?2 AND m.sent_at > ?2 - ?3
+               AND m.status IS NOT 'failed'
+               AND m.sent_at <= ?2 + ?4 AND m.sent_at > ?2 - ?3
              ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)",
     )?
-    .execute(params![conversation, at, REPLY_WINDOW_MILLIS])?;
+    .execute(params![conversation, at, REPLY_WINDOW_MILLIS, REPLY_CLOCK_SLACK_MILLIS])?;
     Ok(())
 }
 
@@ -401,6 +449,8 @@ impl Store {
                     "SELECT r.id, r.contact_id, r.params, r.message_id, r.attempts, ct.wa_id
                      FROM campaign_recipients r JOIN contacts ct ON ct.id = r.contact_id
                      WHERE r.campaign_id = ?1 AND r.state = 'queued' AND r.next_attempt_at <= ?2
+                       -- A pause or cancel committed since the sender looked wins.
+                       AND (SELECT state FROM campaigns WHERE id = ?1) = 'running'
                      ORDER BY r.next_attempt_at, r.id LIMIT 1",
                 )?
                 .query_row(params![campaign, now_ms], |r| {
@@ -503,15 +553,10 @@ impl Store {
                 )?
                 .execute(params![send.message_id, provider_id])?;
                 super::ingest::apply_pending_statuses(&tx, send.message_id, provider_id)?;
-                tx.prepare_cached("UPDATE campaign_recipients SET state = 'done' WHERE id = ?1")?
-                    .execute(params![send.recipient_id])?;
+                settle_done(&tx, send.recipient_id)?;
             }
             RecipientOutcome::RetryAt { at_ms } => {
-                tx.prepare_cached(
-                    "UPDATE campaign_recipients SET state = 'queued', next_attempt_at = ?2
-                     WHERE id = ?1",
-                )?
-                .execute(params![send.recipient_id, at_ms])?;
+                requeue(&tx, send.recipient_id, Some(*at_ms))?;
             }
             RecipientOutcome::Failed { error } => {
                 // A status webhook may already have proven it went out.
@@ -520,8 +565,7 @@ impl Store {
                      WHERE id = ?1 AND provider_id IS NULL",
                 )?
                 .execute(params![send.message_id, error])?;
-                tx.prepare_cached("UPDATE campaign_recipients SET state = 'done' WHERE id = ?1")?
-                    .execute(params![send.recipient_id])?;
+                settle_done(&tx, send.recipient_id)?;
             }
         }
         tx.commit()?;
@@ -531,11 +575,14 @@ impl Store {
     /// Put a claimed send back in the queue untouched (the campaign paused
     /// before it left).
     pub fn unclaim_campaign_send(&self, send: &ClaimedSend) -> Result<(), StoreError> {
-        self.writer().execute(
-            "UPDATE campaign_recipients SET state = 'queued', attempts = max(attempts - 1, 0)
-             WHERE id = ?1 AND state = 'sending'",
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE campaign_recipients SET attempts = max(attempts - 1, 0) WHERE id = ?1",
             params![send.recipient_id],
         )?;
+        requeue(&tx, send.recipient_id, None)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -543,16 +590,28 @@ impl Store {
     /// settled, never sent again. Their message says it may have gone out;
     /// a status webhook proves it if it did. Returns how many.
     pub fn recover_campaigns(&self) -> Result<usize, StoreError> {
+        self.settle_lost_sends(None)
+    }
+
+    /// Claimed recipients of `campaign` (or of every campaign) whose send
+    /// has no task any more: settled as maybe sent, never sent again. The
+    /// sender calls this as it starts a campaign (it is the only sender, so
+    /// anything still claimed was orphaned by an error or a crash).
+    pub fn settle_lost_sends(&self, campaign: Option<i64>) -> Result<usize, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         tx.execute(
             "UPDATE messages SET status = 'failed', error = ?1
              WHERE provider_id IS NULL AND status = 'sending' AND id IN
-                 (SELECT message_id FROM campaign_recipients WHERE state = 'sending')",
-            params![CAMPAIGN_SEND_LOST],
+                 (SELECT message_id FROM campaign_recipients
+                  WHERE state = 'sending' AND (?2 IS NULL OR campaign_id = ?2))",
+            params![CAMPAIGN_SEND_LOST, campaign],
         )?;
-        let n = tx
-            .execute("UPDATE campaign_recipients SET state = 'done' WHERE state = 'sending'", [])?;
+        let n = tx.execute(
+            "UPDATE campaign_recipients SET state = 'done', params = NULL
+             WHERE state = 'sending' AND (?1 IS NULL OR campaign_id = ?1)",
+            params![campaign],
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -597,8 +656,16 @@ impl Store {
             params![campaign, to.as_str(), now_ms],
         )?;
         if to == CampaignState::Cancelled {
+            // Recipients waiting to retry have a message Meta never took.
             tx.execute(
-                "UPDATE campaign_recipients SET state = 'not_sent'
+                "UPDATE messages SET status = 'failed', error = ?2
+                 WHERE provider_id IS NULL AND status = 'sending' AND id IN
+                     (SELECT message_id FROM campaign_recipients
+                      WHERE campaign_id = ?1 AND state = 'queued')",
+                params![campaign, CANCELLED_BEFORE_SEND],
+            )?;
+            tx.execute(
+                "UPDATE campaign_recipients SET state = 'not_sent', params = NULL
                  WHERE campaign_id = ?1 AND state = 'queued'",
                 params![campaign],
             )?;
@@ -643,8 +710,8 @@ impl Store {
         let sql = format!(
             "SELECT * FROM (
                  SELECT r.id, r.contact_id, ct.name, coalesce(ct.wa_id, ct.user_id),
-                        {RECIPIENT_STATE_SQL} AS st, r.exclusion, m.error, m.sent_at, r.replied_at,
-                        m.conversation_id
+                        {RECIPIENT_STATE_SQL} AS st, r.exclusion, coalesce(m.error, r.reason),
+                        m.sent_at, r.replied_at, m.conversation_id
                  FROM campaign_recipients r JOIN contacts ct ON ct.id = r.contact_id
                  LEFT JOIN messages m ON m.id = r.message_id
                  WHERE r.campaign_id = ?1 AND r.id > ?2)
@@ -661,9 +728,7 @@ impl Store {
                     RecipientState::Excluded => {
                         exclusion.as_deref().and_then(exclusion_of).map(|e| e.sentence().to_owned())
                     }
-                    RecipientState::NotSent => {
-                        Some("The campaign was cancelled before this message was sent.".to_owned())
-                    }
+                    RecipientState::NotSent => Some(CANCELLED_BEFORE_SEND.to_owned()),
                     _ => error,
                 };
                 let sending = matches!(

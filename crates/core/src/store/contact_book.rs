@@ -253,8 +253,17 @@ pub(super) fn merge_in(
     )?;
     tx.execute("DELETE FROM contact_labels WHERE contact_id = ?1", params![merge])?;
     tx.execute("DELETE FROM contact_attributes WHERE contact_id = ?1", params![merge])?;
-    // Campaign history follows the person (their messages moved above);
-    // where both were in one campaign, the kept contact's row stays.
+    // Campaign history follows the person (their messages moved above).
+    // Where both were in one campaign, the row furthest along stays: a
+    // merged contact who was sent it must not be sent it again as the kept
+    // one (still queued), nor lose the record of it.
+    tx.execute(
+        "DELETE FROM campaign_recipients
+         WHERE contact_id = ?1 AND state IN ('queued', 'excluded', 'not_sent')
+           AND campaign_id IN (SELECT campaign_id FROM campaign_recipients
+                               WHERE contact_id = ?2 AND state IN ('done', 'sending'))",
+        params![keep, merge],
+    )?;
     tx.execute(
         "UPDATE OR IGNORE campaign_recipients SET contact_id = ?1 WHERE contact_id = ?2",
         params![keep, merge],

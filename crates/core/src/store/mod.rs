@@ -26,7 +26,8 @@ use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
 pub use campaigns::{
-    Candidate, ClaimedSend, NewRecipient, RecipientOutcome, CAMPAIGN_SEND_LOST, REPLY_WINDOW_MILLIS,
+    Candidate, ClaimedSend, NewRecipient, RecipientOutcome, CAMPAIGN_SEND_LOST,
+    CANCELLED_BEFORE_SEND, REPLY_WINDOW_MILLIS,
 };
 pub use contact_book::MergeRefusal;
 pub use contacts_csv::BatchOutcome;

@@ -291,12 +291,24 @@ pub const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at INTEGER NOT NULL DEFAULT 0,
         replied_at INTEGER,
+        -- The message's last status and error, kept when the message itself
+        -- is deleted (retention, a deleted failed message).
+        outcome TEXT,
+        reason TEXT,
         UNIQUE (campaign_id, contact_id)
     );
     CREATE INDEX campaign_recipients_due ON campaign_recipients(campaign_id, state, next_attempt_at);
+    -- Pages of one campaign's recipients in id order (rowid rides along).
+    CREATE INDEX campaign_recipients_by_campaign ON campaign_recipients(campaign_id);
+    CREATE INDEX campaign_recipients_sending ON campaign_recipients(campaign_id)
+        WHERE state = 'sending';
     CREATE INDEX campaign_recipients_by_message ON campaign_recipients(message_id)
         WHERE message_id IS NOT NULL;
     CREATE INDEX campaign_recipients_by_contact ON campaign_recipients(contact_id);
+    CREATE TRIGGER campaign_message_deleted BEFORE DELETE ON messages BEGIN
+        UPDATE campaign_recipients SET outcome = old.status, reason = old.error
+        WHERE message_id = old.id;
+    END;
     "#,
     // 11: a template's quality score (`quality_score` in Meta's list,
     // `message_template_quality_update` webhooks), for the template manager.
