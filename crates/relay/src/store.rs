@@ -1568,6 +1568,59 @@ mod tests {
     }
 
     #[test]
+    fn seqs_allocated_in_a_group_are_stored_once_and_seen_by_its_acks() {
+        // A group hands out seqs from memory and writes the counter back
+        // once; an ack in the same group must see the seqs handed out
+        // before it, and the next group must continue after them.
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_, device) = enroll(&store, &t);
+        let body = json!({"object":"whatsapp_business_account","entry":[]});
+        let ingest_job = |reply| crate::commit::Job::Ingest {
+            secret: Zeroizing::new("secret-a".to_string()),
+            parts: store
+                .prepare_parts(vec![ChannelPart { key: number("111"), body: body.clone() }])
+                .unwrap(),
+            received_at_ms: now_ms(),
+            reply,
+        };
+        let run = |group| {
+            let mut conn = store.inner.write.lock().unwrap();
+            let (done, commit_error) =
+                crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1);
+            assert_eq!(commit_error, None);
+            for d in done {
+                d.send(None);
+            }
+        };
+        let (tx1, _rx1) = tokio::sync::oneshot::channel();
+        let (tx2, rx2) = tokio::sync::oneshot::channel();
+        let (tx3, _rx3) = tokio::sync::oneshot::channel();
+        run(vec![
+            ingest_job(tx1),
+            // Asks past the end: clamped to the seq handed out just before.
+            crate::commit::Job::Ack { device_id: device.device_id.clone(), up_to: 99, reply: tx2 },
+            ingest_job(tx3),
+        ]);
+        rx2.blocking_recv().unwrap().unwrap();
+        let (tx4, _rx4) = tokio::sync::oneshot::channel();
+        run(vec![ingest_job(tx4)]);
+        let conn = store.conn();
+        let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(one("SELECT acked_seq FROM devices"), 1);
+        assert_eq!(one("SELECT next_seq FROM tenants"), 4);
+        let left: String = conn
+            .query_row(
+                "SELECT group_concat(seq) FROM (SELECT seq FROM deliveries ORDER BY seq)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, "2,3");
+    }
+
+    #[test]
     fn ingest_seals_per_device_and_ack_moves_the_cursor() {
         let (_dir, store) = open_temp();
         let t = store.create_tenant("a", "secret-a", "v").unwrap();
