@@ -945,11 +945,7 @@ impl Store {
         let whole = whole.filter(|_| parts.len() == 1);
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
-            let subjects: Vec<[u8; 32]> = crate::subjects::customer_ids(&part.body)
-                .iter()
-                .map(|id| self.subject_hash(id))
-                .collect();
-            let key = part.key;
+            let ids = crate::subjects::customer_ids(&part.body);
             let plaintext = Zeroizing::new(match whole {
                 Some(raw) => meta_webhook_payload(raw),
                 None => serde_json::to_vec(&EventPayload::MetaWebhook { body: part.body })
@@ -957,16 +953,43 @@ impl Store {
                         StoreError::Seal(parley_protocol::SealError::Payload(e.to_string()))
                     })?,
             });
-            let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
-            drop(plaintext);
-            let devices = routing.devices(&key);
-            let mut headers = Vec::with_capacity(devices.len());
-            for (device_id, public_key) in devices {
-                headers.push((device_id.clone(), self.inner.epochs.wrap(public_key, &body)?));
-            }
-            out.push(PreparedPart { key, body, subjects, headers });
+            out.push(self.prepare_one(routing, part.key, &ids, plaintext)?);
         }
         Ok(out)
+    }
+
+    /// Prepare a verified body that is one channel's part as received,
+    /// already routed without a parse tree (`subjects::route_whole`): `key`
+    /// is its channel, `customer_ids` the ids it names. CPU only.
+    pub fn prepare_whole(
+        &self,
+        routing: &Routing,
+        key: ChannelKey,
+        customer_ids: &[String],
+        raw: &[u8],
+    ) -> Result<PreparedPart, StoreError> {
+        self.prepare_one(routing, key, customer_ids, Zeroizing::new(meta_webhook_payload(raw)))
+    }
+
+    /// Hash the customer ids, seal the event once and box its key for each
+    /// device the routing data knows for the channel.
+    fn prepare_one(
+        &self,
+        routing: &Routing,
+        key: ChannelKey,
+        customer_ids: &[String],
+        plaintext: Zeroizing<Vec<u8>>,
+    ) -> Result<PreparedPart, StoreError> {
+        let subjects: Vec<[u8; 32]> =
+            customer_ids.iter().map(|id| self.subject_hash(id)).collect();
+        let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
+        drop(plaintext);
+        let devices = routing.devices(&key);
+        let mut headers = Vec::with_capacity(devices.len());
+        for (device_id, public_key) in devices {
+            headers.push((device_id.clone(), self.inner.epochs.wrap(public_key, &body)?));
+        }
+        Ok(PreparedPart { key, body, subjects, headers })
     }
 
     /// The routing data cached in memory if it is fresh, without blocking.
