@@ -651,7 +651,13 @@ fn ingest(
                 "INSERT INTO event_bodies (tenant_id, seq, received_at, subjects, body)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![tenant_id, seq, received_at_ms, subjects, part.body.bytes()])?;
+            .execute(params![
+                tenant_id,
+                seq,
+                received_at_ms,
+                subjects,
+                part.body.bytes()
+            ])?;
         }
         let mut headers = Vec::with_capacity(devices.len());
         for (device_id, public_key) in devices {

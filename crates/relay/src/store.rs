@@ -980,8 +980,7 @@ impl Store {
         customer_ids: &[String],
         plaintext: Zeroizing<Vec<u8>>,
     ) -> Result<PreparedPart, StoreError> {
-        let subjects: Vec<[u8; 32]> =
-            customer_ids.iter().map(|id| self.subject_hash(id)).collect();
+        let subjects: Vec<[u8; 32]> = customer_ids.iter().map(|id| self.subject_hash(id)).collect();
         let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
         drop(plaintext);
         let devices = routing.devices(&key);
@@ -1878,7 +1877,11 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let events = store.events_after(&d.device_id, 0, 10).unwrap();
         assert_eq!(events.len(), 2);
-        assert_eq!(events[0].sealed, B64.encode([0x03, 0xAA, 0xBB]), "header then the migrated body");
+        assert_eq!(
+            events[0].sealed,
+            B64.encode([0x03, 0xAA, 0xBB]),
+            "header then the migrated body"
+        );
         let status = store.delete_user_data("secret-a", "15550001").unwrap();
         assert_eq!(status.events_purged, 1);
         let seqs: Vec<u64> =

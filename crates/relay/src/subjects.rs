@@ -378,8 +378,18 @@ mod tests {
             "contacts":[{"profile":{"name":"A \"q\" \u00e9"},"wa_id":"15551234567","user_id":"US.abc"}],
             "messages":[{"from":"15551234567","id":"wamid.1","timestamp":"1","type":"text","text":{"body":"hi"}}]}"#;
         agree(&wa(message), true);
-        agree(&wa(r#"{"metadata":{"phone_number_id":111},"statuses":[{"id":"w","status":"read","recipient_id":" 1555 ","recipient_user_id":""}]}"#), true);
-        agree(&wa(r#"{"metadata":{"phone_number_id":"1\u0031"},"contacts":[{"wa_id":15551234567,"user_id":null},{"wa_id":1.5},{"wa_id":{"x":1}},{"wa_id":[1]}]}"#), true);
+        agree(
+            &wa(
+                r#"{"metadata":{"phone_number_id":111},"statuses":[{"id":"w","status":"read","recipient_id":" 1555 ","recipient_user_id":""}]}"#,
+            ),
+            true,
+        );
+        agree(
+            &wa(
+                r#"{"metadata":{"phone_number_id":"1\u0031"},"contacts":[{"wa_id":15551234567,"user_id":null},{"wa_id":1.5},{"wa_id":{"x":1}},{"wa_id":[1]}]}"#,
+            ),
+            true,
+        );
         agree(&wa(r#"{"metadata":{"phone_number_id":""},"messages":[{"from":"  "}]}"#), true);
         agree(&wa(r#"{"event":"APPROVED","message_template_id":1}"#), true);
         agree(&wa("null"), true);
@@ -404,11 +414,17 @@ mod tests {
         );
         // Extra top-level field, unknown object, no entries, no changes,
         // nothing to route by, not JSON.
-        agree(r#"{"object":"whatsapp_business_account","x":1,"entry":[{"id":"W1","changes":[{"value":null}]}]}"#, false);
+        agree(
+            r#"{"object":"whatsapp_business_account","x":1,"entry":[{"id":"W1","changes":[{"value":null}]}]}"#,
+            false,
+        );
         agree(r#"{"object":"user","entry":[{"id":"1","changes":[]}]}"#, false);
         agree(r#"{"object":"whatsapp_business_account","entry":[]}"#, false);
         agree(r#"{"object":"whatsapp_business_account","entry":[{"id":"W1"}]}"#, false);
-        agree(r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{}}]}]}"#, false);
+        agree(
+            r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{}}]}]}"#,
+            false,
+        );
         agree("not json", false);
         // A repeated key: the general path decides.
         agree(r#"{"object":"instagram","object":"instagram","entry":[{"id":"IG1"}]}"#, false);
@@ -421,7 +437,10 @@ mod tests {
                 {"sender":null},{"read":{"mid":"m"}}]}]}"#,
             true,
         );
-        agree(r#"{"object":"page","entry":[{"id":17841400000000000,"messaging":[{"sender":{"id":"1"}}]}]}"#, true);
+        agree(
+            r#"{"object":"page","entry":[{"id":17841400000000000,"messaging":[{"sender":{"id":"1"}}]}]}"#,
+            true,
+        );
         agree(r#"{"object":"instagram","entry":[{"id":"IG1"},{"id":"IG2"}]}"#, false);
         agree(r#"{"object":"instagram","entry":[{"id":"IG1"},{"nope":1}]}"#, false);
     }
