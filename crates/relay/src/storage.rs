@@ -9,8 +9,10 @@
 //! - Queue writes (`submit_*`) answer through a oneshot, so a backend can
 //!   group requests into one transaction and one flush, as the SQLite
 //!   committer does, without holding a thread per request.
-//! - Seqs are allocated per tenant inside the write transaction (`UPDATE …
-//!   RETURNING` works the same in PostgreSQL), so nodes never hand out the
+//! - Seqs are allocated per tenant inside the write transaction: the SQLite
+//!   committer reads a tenant's counter once per group, hands out seqs from
+//!   memory and writes the counter back before the commit (in PostgreSQL,
+//!   the same read with `SELECT … FOR UPDATE`), so nodes never hand out the
 //!   same seq twice.
 //! - Routing decisions (channel → tenant, app secret, active devices) are
 //!   re-read inside the write transaction, never trusted from a cache. (The
@@ -23,7 +25,7 @@
 
 use std::sync::Arc;
 
-use parley_meta::routing::ChannelPart;
+use parley_meta::routing::{ChannelKey, ChannelPart};
 use parley_protocol::{EnrollResponse, Peer, SealedEvent};
 use tokio::sync::oneshot;
 
@@ -56,6 +58,16 @@ pub trait RelayStorage: Send + Sync + 'static {
         parts: Vec<ChannelPart>,
         whole: Option<&[u8]>,
     ) -> Result<Vec<PreparedPart>, StoreError>;
+    /// Prepare a verified body that is one channel's part as received,
+    /// routed without a parse tree: `key` is its channel, `customer_ids` the
+    /// customer ids it names. CPU only, no I/O; sealed as is.
+    fn prepare_whole(
+        &self,
+        routing: &Routing,
+        key: ChannelKey,
+        customer_ids: &[String],
+        raw: &[u8],
+    ) -> Result<PreparedPart, StoreError>;
     fn submit_ingest(
         &self,
         secret: AppSecret,
@@ -140,6 +152,15 @@ impl RelayStorage for Store {
         whole: Option<&[u8]>,
     ) -> Result<Vec<PreparedPart>, StoreError> {
         Store::prepare_parts_with(self, routing, parts, whole)
+    }
+    fn prepare_whole(
+        &self,
+        routing: &Routing,
+        key: ChannelKey,
+        customer_ids: &[String],
+        raw: &[u8],
+    ) -> Result<PreparedPart, StoreError> {
+        Store::prepare_whole(self, routing, key, customer_ids, raw)
     }
     fn submit_ingest(
         &self,

@@ -57,7 +57,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest device name kept, so a client cannot bloat the admin listing.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Bytes a WAL file is cut back to once restarted after a burst.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
@@ -262,6 +262,31 @@ CREATE TABLE event_bodies (
     body        BLOB NOT NULL,
     PRIMARY KEY (tenant_id, seq)
 ) STRICT;
+CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
+"#;
+
+/// Version 4: a webhook event's keyed customer-id hashes live in its
+/// `event_bodies` row (`subjects`: the 32-byte hashes concatenated, NULL
+/// when it names none) instead of one `event_subjects` row each, so the
+/// group commit writes no extra row (and no two index entries) per subject;
+/// they also go with the body when the last device acknowledges it. The
+/// column comes before `body` so that the data-deletion purge, which scans a
+/// tenant's bodies for a hash, never reads the ciphertext. `event_subjects`
+/// stays for team fan-out events (which have no body row) and for rows
+/// written before this version; the purge looks in both.
+const SCHEMA_V4: &str = r#"
+CREATE TABLE event_bodies_v4 (
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    subjects    BLOB,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) STRICT;
+INSERT INTO event_bodies_v4 (tenant_id, seq, received_at, body)
+    SELECT tenant_id, seq, received_at, body FROM event_bodies;
+DROP TABLE event_bodies;
+ALTER TABLE event_bodies_v4 RENAME TO event_bodies;
 CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
 "#;
 
@@ -607,6 +632,15 @@ impl Store {
             }
             tx.commit()?;
         }
+        if version < 4 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now < 4 {
+                tx.execute_batch(SCHEMA_V4)?;
+                tx.pragma_update(None, "user_version", 4)?;
+            }
+            tx.commit()?;
+        }
         Ok(())
     }
 
@@ -911,11 +945,7 @@ impl Store {
         let whole = whole.filter(|_| parts.len() == 1);
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
-            let subjects: Vec<[u8; 32]> = crate::subjects::customer_ids(&part.body)
-                .iter()
-                .map(|id| self.subject_hash(id))
-                .collect();
-            let key = part.key;
+            let ids = crate::subjects::customer_ids(&part.body);
             let plaintext = Zeroizing::new(match whole {
                 Some(raw) => meta_webhook_payload(raw),
                 None => serde_json::to_vec(&EventPayload::MetaWebhook { body: part.body })
@@ -923,16 +953,42 @@ impl Store {
                         StoreError::Seal(parley_protocol::SealError::Payload(e.to_string()))
                     })?,
             });
-            let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
-            drop(plaintext);
-            let devices = routing.devices(&key);
-            let mut headers = Vec::with_capacity(devices.len());
-            for (device_id, public_key) in devices {
-                headers.push((device_id.clone(), self.inner.epochs.wrap(public_key, &body)?));
-            }
-            out.push(PreparedPart { key, body, subjects, headers });
+            out.push(self.prepare_one(routing, part.key, &ids, plaintext)?);
         }
         Ok(out)
+    }
+
+    /// Prepare a verified body that is one channel's part as received,
+    /// already routed without a parse tree (`subjects::route_whole`): `key`
+    /// is its channel, `customer_ids` the ids it names. CPU only.
+    pub fn prepare_whole(
+        &self,
+        routing: &Routing,
+        key: ChannelKey,
+        customer_ids: &[String],
+        raw: &[u8],
+    ) -> Result<PreparedPart, StoreError> {
+        self.prepare_one(routing, key, customer_ids, Zeroizing::new(meta_webhook_payload(raw)))
+    }
+
+    /// Hash the customer ids, seal the event once and box its key for each
+    /// device the routing data knows for the channel.
+    fn prepare_one(
+        &self,
+        routing: &Routing,
+        key: ChannelKey,
+        customer_ids: &[String],
+        plaintext: Zeroizing<Vec<u8>>,
+    ) -> Result<PreparedPart, StoreError> {
+        let subjects: Vec<[u8; 32]> = customer_ids.iter().map(|id| self.subject_hash(id)).collect();
+        let body = SharedBody::seal(&plaintext).map_err(StoreError::Seal)?;
+        drop(plaintext);
+        let devices = routing.devices(&key);
+        let mut headers = Vec::with_capacity(devices.len());
+        for (device_id, public_key) in devices {
+            headers.push((device_id.clone(), self.inner.epochs.wrap(public_key, &body)?));
+        }
+        Ok(PreparedPart { key, body, subjects, headers })
     }
 
     /// The routing data cached in memory if it is fresh, without blocking.
@@ -1253,18 +1309,17 @@ impl Store {
         };
         let mut purged = 0usize;
         for tenant in &tenants {
-            purged += tx.execute(
+            let seqs = events_naming(&tx, tenant, &subject)?;
+            let mut deliveries = tx.prepare(
                 "DELETE FROM deliveries
-                 WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1)
-                   AND seq IN (SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2)",
-                params![tenant, subject.as_slice()],
+                 WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1) AND seq = ?2",
             )?;
-            tx.execute(
-                "DELETE FROM event_bodies
-                 WHERE tenant_id = ?1
-                   AND seq IN (SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2)",
-                params![tenant, subject.as_slice()],
-            )?;
+            let mut bodies =
+                tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq = ?2")?;
+            for seq in seqs {
+                purged += deliveries.execute(params![tenant, seq])?;
+                bodies.execute(params![tenant, seq])?;
+            }
             tx.execute(
                 "DELETE FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2",
                 params![tenant, subject.as_slice()],
@@ -1358,6 +1413,34 @@ impl Store {
         tx.commit()?;
         Ok(purged)
     }
+}
+
+/// The seqs of a tenant's queued events that name the customer whose keyed
+/// hash is `subject`: webhook events carry their hashes in their body row
+/// (schema 4), fan-out events and events queued before schema 4 in
+/// `event_subjects`.
+fn events_naming(
+    conn: &Connection,
+    tenant_id: &str,
+    subject: &[u8; 32],
+) -> Result<Vec<i64>, StoreError> {
+    let mut seqs: Vec<i64> = conn
+        .prepare("SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2")?
+        .query_map(params![tenant_id, subject.as_slice()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut bodies = conn.prepare(
+        "SELECT seq, subjects FROM event_bodies WHERE tenant_id = ?1 AND subjects IS NOT NULL",
+    )?;
+    let mut rows = bodies.query([tenant_id])?;
+    while let Some(row) = rows.next()? {
+        let packed: Vec<u8> = row.get(1)?;
+        if packed.chunks_exact(32).any(|hash| hash == subject.as_slice()) {
+            seqs.push(row.get(0)?);
+        }
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    Ok(seqs)
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -1568,6 +1651,59 @@ mod tests {
     }
 
     #[test]
+    fn seqs_allocated_in_a_group_are_stored_once_and_seen_by_its_acks() {
+        // A group hands out seqs from memory and writes the counter back
+        // once; an ack in the same group must see the seqs handed out
+        // before it, and the next group must continue after them.
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_, device) = enroll(&store, &t);
+        let body = json!({"object":"whatsapp_business_account","entry":[]});
+        let ingest_job = |reply| crate::commit::Job::Ingest {
+            secret: Zeroizing::new("secret-a".to_string()),
+            parts: store
+                .prepare_parts(vec![ChannelPart { key: number("111"), body: body.clone() }])
+                .unwrap(),
+            received_at_ms: now_ms(),
+            reply,
+        };
+        let run = |group| {
+            let mut conn = store.inner.write.lock().unwrap();
+            let (done, commit_error) =
+                crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1);
+            assert_eq!(commit_error, None);
+            for d in done {
+                d.send(None);
+            }
+        };
+        let (tx1, _rx1) = tokio::sync::oneshot::channel();
+        let (tx2, rx2) = tokio::sync::oneshot::channel();
+        let (tx3, _rx3) = tokio::sync::oneshot::channel();
+        run(vec![
+            ingest_job(tx1),
+            // Asks past the end: clamped to the seq handed out just before.
+            crate::commit::Job::Ack { device_id: device.device_id.clone(), up_to: 99, reply: tx2 },
+            ingest_job(tx3),
+        ]);
+        rx2.blocking_recv().unwrap().unwrap();
+        let (tx4, _rx4) = tokio::sync::oneshot::channel();
+        run(vec![ingest_job(tx4)]);
+        let conn = store.conn();
+        let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(one("SELECT acked_seq FROM devices"), 1);
+        assert_eq!(one("SELECT next_seq FROM tenants"), 4);
+        let left: String = conn
+            .query_row(
+                "SELECT group_concat(seq) FROM (SELECT seq FROM deliveries ORDER BY seq)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, "2,3");
+    }
+
+    #[test]
     fn ingest_seals_per_device_and_ack_moves_the_cursor() {
         let (_dir, store) = open_temp();
         let t = store.create_tenant("a", "secret-a", "v").unwrap();
@@ -1691,6 +1827,98 @@ mod tests {
         let seqs: Vec<u64> =
             store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 99]);
+    }
+
+    #[test]
+    fn a_version_3_store_keeps_its_queue_and_its_subject_rows_still_purge() {
+        let (dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let key = store.inner.subject_key.clone();
+        drop(store);
+        // What a version 3 relay queued: the body without subjects, the
+        // customer's hash in its own row.
+        let path = dir.path().join("relay.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TABLE event_bodies;
+                 CREATE TABLE event_bodies (
+                     tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                     seq         INTEGER NOT NULL,
+                     received_at INTEGER NOT NULL,
+                     body        BLOB NOT NULL,
+                     PRIMARY KEY (tenant_id, seq)
+                 ) STRICT;
+                 CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+            for seq in [1, 2] {
+                conn.execute(
+                    "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, ?2, 1, X'03')",
+                    params![d.device_id, seq],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO event_bodies (tenant_id, seq, received_at, body) VALUES (?1, ?2, 1, X'AABB')",
+                    params![t, seq],
+                )
+                .unwrap();
+            }
+            let hash = crate::subjects::hash(&key, "15550001");
+            conn.execute(
+                "INSERT INTO event_subjects (tenant_id, seq, subject, received_at) VALUES (?1, 1, ?2, 1)",
+                params![t, hash.as_slice()],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let events = store.events_after(&d.device_id, 0, 10).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[0].sealed,
+            B64.encode([0x03, 0xAA, 0xBB]),
+            "header then the migrated body"
+        );
+        let status = store.delete_user_data("secret-a", "15550001").unwrap();
+        assert_eq!(status.events_purged, 1);
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![2]);
+    }
+
+    #[test]
+    fn a_webhook_events_subject_hashes_ride_in_its_body_row_and_purge_it() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let message = |from: &str| ChannelPart {
+            key: number("111"),
+            body: json!({"object": "whatsapp_business_account", "entry": [{"id": "w", "changes": [{
+                "field": "messages",
+                "value": {"metadata": {"phone_number_id": "111"},
+                          "contacts": [{"wa_id": from, "user_id": format!("US.{from}")}],
+                          "messages": [{"from": from, "id": "m", "type": "text"}]}}]}]}),
+        };
+        store.ingest("secret-a", vec![message("15550001")], now_ms()).unwrap();
+        store.ingest("secret-a", vec![message("15550002")], now_ms()).unwrap();
+        {
+            let conn = store.conn();
+            let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+            assert_eq!(one("SELECT COUNT(*) FROM event_subjects"), 0);
+            assert_eq!(one("SELECT SUM(length(subjects)) FROM event_bodies"), 4 * 32);
+        }
+        // The BSUID alone finds the event as well as the phone number.
+        let status = store.delete_user_data("secret-a", "US.15550002").unwrap();
+        assert_eq!(status.events_purged, 1);
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1]);
+        assert_eq!(store.delete_user_data("other-app", "15550001").unwrap().events_purged, 0);
+        assert_eq!(store.delete_user_data("secret-a", "15550001").unwrap().events_purged, 1);
     }
 
     #[test]
