@@ -84,12 +84,25 @@ fn file_upload<'a>(
 ) -> Result<(SendFileMeta, &'a [u8]), IpcError> {
     let headers = request.headers();
     let meta = SendFileMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))?;
+    Ok((meta, raw_body(request, "The file did not arrive as a file. Choose it again.")?))
+}
+
+/// Unpacks `upload_template_sample`'s request: headers into
+/// [`SampleFileMeta`], the body as bytes.
+fn sample_upload<'a>(
+    request: &'a tauri::ipc::Request<'_>,
+) -> Result<(SampleFileMeta, &'a [u8]), IpcError> {
+    let headers = request.headers();
+    let meta =
+        SampleFileMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))?;
+    Ok((meta, raw_body(request, "The sample did not arrive as a file. Choose it again.")?))
+}
+
+/// The raw IPC body, or `refusal` when the webview sent JSON instead.
+fn raw_body<'a>(request: &'a tauri::ipc::Request<'_>, refusal: &str) -> Result<&'a [u8], IpcError> {
     match request.body() {
-        InvokeBody::Raw(bytes) => Ok((meta, bytes.as_slice())),
-        InvokeBody::Json(_) => Err(IpcError::new(
-            ErrorCode::InvalidInput,
-            "The file did not arrive as a file. Choose it again.",
-        )),
+        InvokeBody::Raw(bytes) => Ok(bytes.as_slice()),
+        InvokeBody::Json(_) => Err(IpcError::new(ErrorCode::InvalidInput, refusal)),
     }
 }
 
@@ -126,15 +139,7 @@ pub async fn upload_template_sample(
     shell: State<'_, Shell>,
     request: tauri::ipc::Request<'_>,
 ) -> Result<String, IpcError> {
-    let headers = request.headers();
-    let meta =
-        SampleFileMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))?;
-    let InvokeBody::Raw(bytes) = request.body() else {
-        return Err(IpcError::new(
-            ErrorCode::InvalidInput,
-            "The sample did not arrive as a file. Choose it again.",
-        ));
-    };
+    let (meta, bytes) = sample_upload(&request)?;
     Ok(shell.core().await?.upload_template_sample(&meta.file_name, &meta.mime_type, bytes).await?)
 }
 

@@ -433,6 +433,13 @@ mod tests {
             ["one", "two", "three"]
         );
         assert!(core.duplicate_contacts().unwrap().is_empty());
+        // A third Ann with yet another number: her number is kept too, under
+        // the next free name, not dropped.
+        import(&core, "Name,Phone\nAnn,15550000009\n");
+        let third = count(&core, "SELECT id FROM contacts WHERE wa_id = '15550000009'");
+        let kept = core.merge_contacts(kept.id, third).unwrap();
+        assert!(kept.attributes.contains(&("Other WhatsApp".into(), "+15550000002".into())));
+        assert!(kept.attributes.contains(&("Other WhatsApp 2".into(), "+15550000009".into())));
         // Refusals: itself, and another channel.
         assert!(matches!(core.merge_contacts(kept.id, kept.id), Err(CoreError::Merge(_))));
         let ig = json!({ "object": "instagram", "entry": [{ "id": "ig1", "time": 1, "messaging": [{

@@ -136,6 +136,38 @@ pub(super) enum LongNotes {
 
 /// Move everything of `merge` onto `keep` (same channel) and delete
 /// `merge`. Returns the conversation removed, when both had one.
+/// Store `value` under `name`, or `name 2`, `name 3`… if taken, unless the
+/// contact already holds that value under one of those names.
+fn keep_attribute(
+    tx: &Transaction<'_>,
+    contact: i64,
+    name: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    for n in 1..=50 {
+        let candidate = if n == 1 { name.to_owned() } else { format!("{name} {n}") };
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT value FROM contact_attributes WHERE contact_id = ?1 AND name = ?2",
+                params![contact, candidate],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match existing {
+            Some(v) if v == value => return Ok(()),
+            Some(_) => continue,
+            None => {
+                tx.execute(
+                    "INSERT INTO contact_attributes (contact_id, name, value) VALUES (?1, ?2, ?3)",
+                    params![contact, candidate, value],
+                )?;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn merge_in(
     tx: &Transaction<'_>,
     keep: i64,
@@ -160,6 +192,7 @@ pub(super) fn merge_in(
     if k_channel != m_channel {
         return Ok(Err(MergeRefusal::DifferentChannels));
     }
+    let (k_notes_whole, m_notes_whole) = (k_notes.clone(), m_notes.clone());
     let notes = if k_notes.trim().is_empty() {
         m_notes
     } else if m_notes.trim().is_empty() || m_notes.trim() == k_notes.trim() {
@@ -167,10 +200,17 @@ pub(super) fn merge_in(
     } else {
         format!("{k_notes}\n\n{m_notes}")
     };
+    // Cut (an automatic merge at ingest, nobody to ask): the kept contact's
+    // notes stay whole and the merged one's are kept as an attribute, so no
+    // agent's text is lost.
+    let mut merged_notes: Option<String> = None;
     let notes = if notes.chars().count() > MAX_NOTES_CHARS {
         match long_notes {
             LongNotes::Refuse => return Ok(Err(MergeRefusal::NotesTooLong)),
-            LongNotes::Cut => notes.chars().take(MAX_NOTES_CHARS).collect(),
+            LongNotes::Cut => {
+                merged_notes = Some(m_notes_whole);
+                k_notes_whole
+            }
         }
     } else {
         notes
@@ -228,15 +268,15 @@ pub(super) fn merge_in(
         params![keep, merge],
     )?;
     // The merged contact's own number stays known when the kept one has
-    // another: their messages came from it.
+    // another: their messages came from it. A second one gets the next
+    // free name rather than being dropped.
     if let (Some(k), Some(m)) = (&k_wa, &m_wa) {
         if k != m {
-            tx.execute(
-                "INSERT OR IGNORE INTO contact_attributes (contact_id, name, value)
-                 VALUES (?1, 'Other WhatsApp', ?2)",
-                params![keep, format!("+{m}")],
-            )?;
+            keep_attribute(tx, keep, "Other WhatsApp", &format!("+{m}"))?;
         }
+    }
+    if let Some(text) = merged_notes {
+        keep_attribute(tx, keep, "Notes from merged contact", &text)?;
     }
     tx.execute(
         "UPDATE contacts SET
@@ -258,10 +298,14 @@ pub(super) fn merge_in(
     // merged contact who was sent it must not be sent it again as the kept
     // one (still queued), nor lose the record of it.
     tx.execute(
-        "DELETE FROM campaign_recipients
-         WHERE contact_id = ?1 AND state IN ('queued', 'excluded', 'not_sent')
-           AND campaign_id IN (SELECT campaign_id FROM campaign_recipients
-                               WHERE contact_id = ?2 AND state IN ('done', 'sending'))",
+        "DELETE FROM campaign_recipients AS k
+         WHERE k.contact_id = ?1 AND EXISTS (
+             SELECT 1 FROM campaign_recipients m
+             WHERE m.contact_id = ?2 AND m.campaign_id = k.campaign_id
+               AND (CASE m.state WHEN 'done' THEN 3 WHEN 'sending' THEN 2 WHEN 'queued' THEN 1
+                    ELSE 0 END)
+                 > (CASE k.state WHEN 'done' THEN 3 WHEN 'sending' THEN 2 WHEN 'queued' THEN 1
+                    ELSE 0 END))",
         params![keep, merge],
     )?;
     tx.execute(

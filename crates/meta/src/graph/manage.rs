@@ -270,11 +270,16 @@ impl GraphClient {
         if !safe {
             return Err(GraphError::Decode("the upload session id is not one".into()));
         }
+        // Marked sensitive, as `bearer_auth` does, so it never shows in a
+        // `Debug` of the request or in the HTTP stack's header logging.
         let auth = zeroize::Zeroizing::new(format!("OAuth {}", self.token.as_str()));
+        let mut auth = reqwest::header::HeaderValue::from_str(&auth)
+            .map_err(|_| GraphError::NotSent("the access token is not a valid header".into()))?;
+        auth.set_sensitive(true);
         let request = self
             .http
             .post(format!("{}/{}/{session}", self.base_url, self.version))
-            .header(reqwest::header::AUTHORIZATION, auth.as_str())
+            .header(reqwest::header::AUTHORIZATION, auth)
             .header("file_offset", "0")
             .body(bytes.to_vec());
         let answer = self.finish(request).await?;
