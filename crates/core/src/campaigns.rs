@@ -184,25 +184,7 @@ impl Core {
         &self,
         draft: &CampaignDraft,
     ) -> Result<(StoredTemplate, TemplateSummary), CoreError> {
-        let stored =
-            self.inner.store.template(&draft.template_name, &draft.language)?.ok_or_else(|| {
-                CoreError::InvalidInput(format!(
-                "there is no template {} in {}; refresh the templates and pick one from the list",
-                draft.template_name, draft.language
-            ))
-            })?;
-        let summary = summary_of(&stored);
-        if !summary.is_approved() {
-            return Err(CoreError::InvalidInput(format!(
-                "the template {} is {}, not approved, so WhatsApp will not send it; pick an \
-                 approved template",
-                summary.name,
-                summary.status.to_lowercase()
-            )));
-        }
-        if let Some(reason) = summary.unsupported_reason() {
-            return Err(CoreError::InvalidInput(reason));
-        }
+        let (stored, summary) = self.sendable_template(&draft.template_name, &draft.language)?;
         if summary.category.eq_ignore_ascii_case("AUTHENTICATION") {
             return Err(CoreError::InvalidInput(format!(
                 "{} is an authentication template: its one-time code is for one customer, so it \

@@ -147,35 +147,14 @@ mod tests {
     use std::sync::Arc;
 
     use parley_types::contacts_csv::ContactRow;
-    use zeroize::Zeroizing;
 
     use super::*;
-    use crate::{GraphSettings, InMemorySecretStore, NoNotifier, Profile};
+    use crate::{InMemorySecretStore, NoNotifier, Profile};
+
+    use crate::tests::{count, import_csv as import};
 
     fn core(dir: &Path) -> Core {
-        let core = Core::open(
-            Profile::open(dir).unwrap(),
-            Arc::new(InMemorySecretStore::default()),
-            Arc::new(NoNotifier),
-        )
-        .unwrap();
-        let settings = GraphSettings {
-            base_url: "http://127.0.0.1:9".into(),
-            version: "v23.0".into(),
-            phone_number_id: "100".into(),
-            waba_id: None,
-        };
-        core.configure_graph(settings, Zeroizing::new("t".into())).unwrap();
-        core
-    }
-
-    fn import(core: &Core, csv: &str) -> ImportReport {
-        let mapping = ColumnMapping::guess(&CsvReader::new(csv).next().unwrap().unwrap().cells);
-        core.import_contacts(csv, &mapping, &mut |_, _| {}).unwrap()
-    }
-
-    fn count(core: &Core, sql: &str) -> i64 {
-        core.store().reader().query_row(sql, [], |r| r.get(0)).unwrap()
+        crate::tests::offline_core(dir, Arc::new(InMemorySecretStore::default()))
     }
 
     const FILE: &str = "\u{feff}Name,Phone,Labels,Notes,Opted out,City\r\n\

@@ -659,19 +659,21 @@ impl Core {
         self.list_templates()
     }
 
-    /// Queue an approved template for a WhatsApp conversation, whether or
-    /// not the customer wrote in the last 24 hours. Checked before anything
-    /// is stored: the template exists here and is approved, every variable
-    /// has a non-empty value. The thread shows the rendered text.
-    pub fn send_template(&self, request: &SendTemplateRequest) -> Result<Message, CoreError> {
-        self.gate()?;
-        let stored =
-            self.inner.store.template(&request.name, &request.language)?.ok_or_else(|| {
-                CoreError::InvalidInput(format!(
-                "there is no template {} in {}; refresh the templates and pick one from the list",
-                request.name, request.language
+    /// The stored template `name` in `language`, if Parley can send it: it
+    /// exists here, is approved, and needs nothing Parley does not pick
+    /// yet. Otherwise a sentence saying what to do. Every send checks this:
+    /// one message from the composer, or a campaign's.
+    pub(crate) fn sendable_template(
+        &self,
+        name: &str,
+        language: &str,
+    ) -> Result<(StoredTemplate, TemplateSummary), CoreError> {
+        let stored = self.inner.store.template(name, language)?.ok_or_else(|| {
+            CoreError::InvalidInput(format!(
+                "there is no template {name} in {language}; refresh the templates and pick one \
+                 from the list"
             ))
-            })?;
+        })?;
         let summary = summary_of(&stored);
         if !summary.is_approved() {
             return Err(CoreError::InvalidInput(format!(
@@ -684,6 +686,16 @@ impl Core {
         if let Some(reason) = summary.unsupported_reason() {
             return Err(CoreError::InvalidInput(reason));
         }
+        Ok((stored, summary))
+    }
+
+    /// Queue an approved template for a WhatsApp conversation, whether or
+    /// not the customer wrote in the last 24 hours. Checked before anything
+    /// is stored: the template exists here and is approved, every variable
+    /// has a non-empty value. The thread shows the rendered text.
+    pub fn send_template(&self, request: &SendTemplateRequest) -> Result<Message, CoreError> {
+        self.gate()?;
+        let (_, summary) = self.sendable_template(&request.name, &request.language)?;
         // The opt-out (an agent's, or the customer's STOP) is honoured here,
         // where every template leaves: marketing is refused, utility and
         // authentication messages (an order update, a code) still go.

@@ -11,6 +11,32 @@ fn open(dir: &Path, secrets: Arc<InMemorySecretStore>) -> Result<Core, CoreError
     Core::open(Profile::open(dir).unwrap(), secrets, Arc::new(NoNotifier))
 }
 
+/// A core whose Graph account goes nowhere (nothing is started, so nothing
+/// is sent): for tests of what the store keeps.
+pub(crate) fn offline_core(dir: &Path, secrets: Arc<InMemorySecretStore>) -> Core {
+    let core = open(dir, secrets).unwrap();
+    let settings = GraphSettings {
+        base_url: "http://127.0.0.1:9".into(),
+        version: "v23.0".into(),
+        phone_number_id: "100".into(),
+        waba_id: None,
+    };
+    core.configure_graph(settings, Zeroizing::new("t".into())).unwrap();
+    core
+}
+
+/// Import a contacts CSV with the columns guessed from its header.
+pub(crate) fn import_csv(core: &Core, csv: &str) -> parley_types::contacts_csv::ImportReport {
+    use parley_types::contacts_csv::{ColumnMapping, CsvReader};
+    let mapping = ColumnMapping::guess(&CsvReader::new(csv).next().unwrap().unwrap().cells);
+    core.import_contacts(csv, &mapping, &mut |_, _| {}).unwrap()
+}
+
+/// The one number `sql` selects.
+pub(crate) fn count(core: &Core, sql: &str) -> i64 {
+    core.store().reader().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
 #[test]
 fn the_database_key_is_created_once_and_reused() {
     let dir = tempfile::tempdir().unwrap();
@@ -1426,32 +1452,27 @@ mod campaigns {
         assert!(sandbox.control().sent().is_empty());
     }
 
-    /// A core with `n` imported contacts and one campaign of them starting
-    /// at `start_at`, not started (nothing sends): the store is driven by
-    /// hand.
-    fn manual_campaign(n: usize, start_at: Option<i64>) -> (tempfile::TempDir, Core, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
-        core.configure_graph(
-            GraphSettings {
-                base_url: "http://127.0.0.1:9".into(),
-                version: "v23.0".into(),
-                phone_number_id: "100".into(),
-                waba_id: None,
-            },
-            Zeroizing::new("t".into()),
-        )
-        .unwrap();
-        let csv = contacts_csv(n, 0);
-        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
-        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
+    /// A core whose Graph account goes nowhere, with `n` imported contacts
+    /// (their ids returned). Nothing is started, so nothing sends.
+    fn offline_core_with_contacts(
+        dir: &Path,
+        secrets: Arc<InMemorySecretStore>,
+        n: usize,
+    ) -> (Core, Vec<i64>) {
+        let core = super::offline_core(dir, secrets);
+        super::import_csv(&core, &contacts_csv(n, 0));
         let ids: Vec<i64> = {
             let conn = core.store().reader();
             let mut stmt =
                 conn.prepare(&format!("SELECT id FROM contacts ORDER BY id LIMIT {n}")).unwrap();
             stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
         };
-        let recipients: Vec<crate::store::NewRecipient> = ids
+        (core, ids)
+    }
+
+    /// A campaign of `contacts`, all queued, written straight to the store.
+    fn insert_campaign(core: &Core, contacts: &[i64], start_at: Option<i64>) -> i64 {
+        let recipients: Vec<crate::store::NewRecipient> = contacts
             .iter()
             .map(|&contact_id| crate::store::NewRecipient {
                 contact_id,
@@ -1460,10 +1481,18 @@ mod campaigns {
             })
             .collect();
         let template = r#"{"category":"MARKETING","components":"[]"}"#;
-        let id = core
-            .store()
+        core.store()
             .insert_campaign("c", "t", "en_US", template, "{}", 10, start_at, &recipients, now_ms())
-            .unwrap();
+            .unwrap()
+    }
+
+    /// [`offline_core_with_contacts`] and one campaign of them starting at
+    /// `start_at`: the store is driven by hand.
+    fn manual_campaign(n: usize, start_at: Option<i64>) -> (tempfile::TempDir, Core, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, ids) =
+            offline_core_with_contacts(dir.path(), Arc::new(InMemorySecretStore::default()), n);
+        let id = insert_campaign(&core, &ids, start_at);
         (dir, core, id)
     }
 
@@ -1533,39 +1562,11 @@ mod campaigns {
     #[test]
     fn merging_contacts_keeps_their_campaign_history_on_the_kept_one() {
         let dir = tempfile::tempdir().unwrap();
-        let core = open(dir.path(), Arc::new(InMemorySecretStore::default())).unwrap();
-        core.configure_graph(
-            GraphSettings {
-                base_url: "http://127.0.0.1:9".into(),
-                version: "v23.0".into(),
-                phone_number_id: "100".into(),
-                waba_id: None,
-            },
-            Zeroizing::new("t".into()),
-        )
-        .unwrap();
-        let csv = contacts_csv(2, 0);
-        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
-        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
-        let ids: Vec<i64> = {
-            let conn = core.store().reader();
-            let mut stmt = conn.prepare("SELECT id FROM contacts ORDER BY id LIMIT 2").unwrap();
-            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-        };
+        let (core, ids) =
+            offline_core_with_contacts(dir.path(), Arc::new(InMemorySecretStore::default()), 2);
         let (keep, merge) = (ids[0], ids[1]);
-        let queued = |contact_id| crate::store::NewRecipient {
-            contact_id,
-            exclusion: None,
-            params: Some(r#"{"header":[],"body":["x"]}"#.into()),
-        };
-        let template = r#"{"category":"MARKETING","components":"[]"}"#;
-        let insert = |recipients: &[crate::store::NewRecipient]| {
-            core.store()
-                .insert_campaign("c", "t", "en_US", template, "{}", 10, None, recipients, now_ms())
-                .unwrap()
-        };
-        let both = insert(&[queued(keep), queued(merge)]);
-        let only_merged = insert(&[queued(merge)]);
+        let both = insert_campaign(&core, &[keep, merge], None);
+        let only_merged = insert_campaign(&core, &[merge], None);
         core.merge_contacts(keep, merge).unwrap();
         let contacts_of = |campaign: i64| -> Vec<i64> {
             core.store()
@@ -1583,38 +1584,8 @@ mod campaigns {
     fn a_send_claimed_before_a_crash_is_never_sent_again() {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Arc::new(InMemorySecretStore::default());
-        let core = open(dir.path(), secrets.clone()).unwrap();
-        core.configure_graph(
-            GraphSettings {
-                base_url: "http://127.0.0.1:9".into(),
-                version: "v23.0".into(),
-                phone_number_id: "100".into(),
-                waba_id: None,
-            },
-            Zeroizing::new("t".into()),
-        )
-        .unwrap();
-        let csv = contacts_csv(2, 0);
-        let mapping = ColumnMapping::guess(&CsvReader::new(&csv).next().unwrap().unwrap().cells);
-        core.import_contacts(&csv, &mapping, &mut |_, _| {}).unwrap();
-        let ids: Vec<i64> = {
-            let conn = core.store().reader();
-            let mut stmt = conn.prepare("SELECT id FROM contacts ORDER BY id LIMIT 2").unwrap();
-            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-        };
-        let recipients: Vec<crate::store::NewRecipient> = ids
-            .iter()
-            .map(|&contact_id| crate::store::NewRecipient {
-                contact_id,
-                exclusion: None,
-                params: Some(r#"{"header":[],"body":["x"]}"#.into()),
-            })
-            .collect();
-        let template = r#"{"category":"MARKETING","components":"[]"}"#;
-        let id = core
-            .store()
-            .insert_campaign("c", "t", "en_US", template, "{}", 10, None, &recipients, now_ms())
-            .unwrap();
+        let (core, ids) = offline_core_with_contacts(dir.path(), secrets.clone(), 2);
+        let id = insert_campaign(&core, &ids, None);
         let render = |_: &str| Ok(("text".to_owned(), "{}".to_owned()));
         let claimed = core
             .store()
