@@ -10,7 +10,7 @@
 //! person on WhatsApp and Instagram is linked by the WhatsApp contact's
 //! `Instagram` attribute (their handle).
 
-use parley_types::contact::{OptOut, OptOutSource, MAX_NOTES_CHARS};
+use parley_types::contact::MAX_NOTES_CHARS;
 use parley_types::contact_book::{
     CleanDraft, Contact, ContactCursor, ContactField, ContactPage, ContactQuery, DuplicatePair,
     FieldError,
@@ -19,6 +19,7 @@ use parley_types::contacts_csv::INSTAGRAM_ATTRIBUTE;
 use parley_types::ChannelKind;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::contacts::opt_out_of;
 use super::ingest::channel_id;
 use super::privacy::{erase_contact, scrub, PurgeReport};
 use super::queries::fts_prefix_query;
@@ -96,14 +97,7 @@ fn contact_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Contact, String)
             labels,
             notes: r.get(5)?,
             attributes,
-            opted_out: opted_at.map(|at| OptOut {
-                at,
-                by: if opted_by.as_deref() == Some("keyword") {
-                    OptOutSource::Keyword
-                } else {
-                    OptOutSource::Agent
-                },
-            }),
+            opted_out: opt_out_of(opted_at, opted_by.as_deref()),
             conversation_id: r.get(9)?,
             created_at: r.get(8)?,
         },

@@ -44,6 +44,14 @@ pub(super) fn keyword_opt_out(
     Ok(())
 }
 
+/// The opt-out as stored (`opted_out_at`, `opted_out_by`).
+pub(super) fn opt_out_of(at: Option<i64>, by: Option<&str>) -> Option<OptOut> {
+    at.map(|at| OptOut {
+        at,
+        by: if by == Some("keyword") { OptOutSource::Keyword } else { OptOutSource::Agent },
+    })
+}
+
 /// Whether the customer of `conversation` opted out of marketing.
 pub(super) fn opted_out(
     conn: &rusqlite::Connection,
@@ -95,14 +103,7 @@ impl Store {
                             handle: r.get(3)?,
                             notes: r.get(4)?,
                             labels: Vec::new(),
-                            opted_out: opted_at.map(|at| OptOut {
-                                at,
-                                by: if opted_by.as_deref() == Some("keyword") {
-                                    OptOutSource::Keyword
-                                } else {
-                                    OptOutSource::Agent
-                                },
-                            }),
+                            opted_out: opt_out_of(opted_at, opted_by.as_deref()),
                             first_seen_at: r.get(7)?,
                             messages_from_customer: 0,
                             messages_to_customer: 0,
