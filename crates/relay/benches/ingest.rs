@@ -29,6 +29,11 @@ use parley_relay::{Config, Limits};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+/// The relay binary's allocator (see `src/main.rs`), so that the relay is
+/// measured as deployed. The bare handler and the client run on it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "bench-app-secret";
 const DEVICES: usize = 3;
 

@@ -11,13 +11,13 @@
 //! of truth, inside the transaction): a device revoked meanwhile gets no
 //! copy, and a device enrolled meanwhile gets the body key boxed here.
 //!
-//! "Durable" means fsynced: the commit itself skips the fsync and a sync
-//! thread answers each group after an fsync that began once the group was
-//! written (see [`run`] for why that is exactly as safe).
+//! "Durable" means fsynced: the commit runs with `synchronous=FULL`, so
+//! SQLite fsyncs the group's WAL frames inside the commit, before it makes
+//! the group visible to readers, and the group is answered after that (see
+//! [`run`] for why one thread does both).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -100,7 +100,10 @@ impl Done {
 }
 
 /// What is known durable: every commit group up to `group` has had its WAL
-/// frames fsynced. Readers hand devices only rows of durable groups.
+/// frames fsynced. Readers hand devices only rows of durable groups. With
+/// the commit itself syncing (see [`run`]) a reader cannot see a group
+/// before it is durable anyway; the check stays as a cheap guard that does
+/// not depend on the synchronous setting of the connection that wrote.
 pub(crate) struct Durable {
     group: AtomicI64,
     /// An fsync failed: what the kernel kept is unknown, so nothing more is
@@ -126,24 +129,17 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// `wal` is the database's WAL file, opened for syncing; `durable` holds
-    /// the highest group already on disk (see [`Durable`]).
+    /// `durable` holds the highest group already on disk (see [`Durable`]).
     pub(crate) fn start(
         write: Arc<Mutex<Connection>>,
         epochs: Arc<Epochs>,
-        wal: File,
         durable: Arc<Durable>,
         catch_up: Arc<AtomicBool>,
     ) -> std::io::Result<Committer> {
         let (jobs, rx) = mpsc::channel();
-        let (synced, sync_rx) = mpsc::channel();
-        let sync_durable = durable.clone();
-        std::thread::Builder::new()
-            .name("relay-sync".into())
-            .spawn(move || sync_loop(&sync_rx, &wal, &sync_durable))?;
         std::thread::Builder::new()
             .name("relay-commit".into())
-            .spawn(move || run(&rx, &write, &epochs, &synced, &durable, &catch_up))?;
+            .spawn(move || run(&rx, &write, &epochs, &durable, &catch_up))?;
         Ok(Committer { jobs })
     }
 
@@ -154,33 +150,28 @@ impl Committer {
     }
 }
 
-/// A committed group waiting for the fsync that makes it durable.
-struct Committed {
-    group: i64,
-    done: Vec<Done>,
-}
-
-/// Pipelined group commit. The committer commits a group with
-/// `synchronous=NORMAL` (SQLite writes the WAL frames but does not fsync)
-/// and hands the group's answers to the sync thread, which fsyncs the WAL
-/// file and only then answers everyone in every group it covered. While one
-/// fsync runs, the committer already commits the next groups, so the
-/// throughput is no longer "clients in flight / fsync latency".
+/// Group commit, one group at a time: take every job queued, run them in
+/// one transaction, commit with `synchronous=FULL` (SQLite writes the WAL
+/// frames, fsyncs the WAL, and only then publishes the commit to readers),
+/// answer everyone in the group, repeat. The jobs that arrive while a group
+/// is committing and syncing make the next group.
 ///
-/// Why this is exactly as durable as `synchronous=FULL`: an fsync makes
-/// durable every byte written to the file before it started, and each
-/// group's frames were written before its answers were handed over. WAL
-/// recovery replays frames up to the last valid commit frame, so a crash
-/// loses at most groups nobody was answered for. Readers could see such a
-/// group before its fsync; so every delivery row carries its `commit_group`,
-/// and devices are handed only rows of groups known durable
-/// ([`Durable::group`]), so a device never acknowledges (and moves its
-/// cursor past) an event that a crash could still take back.
+/// Why not pipelined. An earlier version committed with `NORMAL` and
+/// handed each group to a sync thread, so that the next commit overlapped
+/// the fsync. On a 2-core host that made groups small (about 6 webhooks at
+/// 32 in flight, against about 12 this way), and a group's fixed cost (the
+/// transaction, and every B-tree page it touches rewritten whole into the
+/// WAL) was paid twice as often; two extra thread hand-offs per group came
+/// on top. See BENCHMARKS.md "Relay" for the measurements.
+///
+/// An fsync that fails fails the commit: SQLite does not publish the
+/// group, and nobody in it is answered 200. What the kernel then kept of
+/// earlier writes is unknown, so the relay stops acknowledging anything
+/// until it is restarted (and re-syncs the files at open).
 fn run(
     rx: &mpsc::Receiver<Job>,
     write: &Mutex<Connection>,
     epochs: &Epochs,
-    synced: &mpsc::Sender<Committed>,
     durable: &Durable,
     catch_up: &AtomicBool,
 ) {
@@ -201,23 +192,21 @@ fn run(
         }
         group_id += 1;
         let mut conn = lock(write);
-        // Only this connection's commits skip the fsync, and only here:
-        // admin operations on the same connection keep FULL.
-        set_synchronous(&conn, "NORMAL");
-        let (done, commit_error) = commit_group(&mut conn, group, epochs, group_id);
-        set_synchronous(&conn, "FULL");
-        match commit_error {
-            Some(e) => {
+        let (done, failure) = commit_group(&mut conn, group, epochs, group_id);
+        match failure {
+            Some(failure) => {
+                if failure.sync_failed {
+                    durable.poisoned.store(true, Ordering::Release);
+                    tracing::error!(error = %failure.message, "fsync of the relay queue failed; refusing writes until restart");
+                }
                 for d in done {
-                    d.send(Some(&e));
+                    d.send(Some(&failure.message));
                 }
             }
             None => {
-                if let Err(mpsc::SendError(lost)) = synced.send(Committed { group: group_id, done })
-                {
-                    for d in lost.done {
-                        d.send(Some("the sync thread stopped"));
-                    }
+                durable.group.fetch_max(group_id, Ordering::AcqRel);
+                for d in done {
+                    d.send(None);
                 }
             }
         }
@@ -235,44 +224,6 @@ fn run(
 }
 
 const POISONED: &str = "an fsync of the relay's queue failed earlier; restart the relay";
-
-fn set_synchronous(conn: &Connection, level: &str) {
-    if let Err(e) = conn.pragma_update(None, "synchronous", level) {
-        // FULL staying on is only slower; NORMAL staying on is caught
-        // because every answer still waits for the sync thread.
-        tracing::error!(error = %e, level, "could not set the synchronous level");
-    }
-}
-
-/// fsync the WAL for every committed group waiting, then answer them all.
-fn sync_loop(rx: &mpsc::Receiver<Committed>, wal: &File, durable: &Durable) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let highest = batch.iter().map(|c| c.group).max().unwrap_or(0);
-        match wal.sync_data() {
-            Ok(()) => {
-                durable.group.fetch_max(highest, Ordering::AcqRel);
-                for committed in batch {
-                    for d in committed.done {
-                        d.send(None);
-                    }
-                }
-            }
-            Err(e) => {
-                durable.poisoned.store(true, Ordering::Release);
-                tracing::error!(error = %e, "fsync of the relay queue failed; refusing writes until restart");
-                for committed in batch {
-                    for d in committed.done {
-                        d.send(Some(POISONED));
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// WAL frames (pages) beyond which the committer tops up the background
 /// checkpoints: 4096 pages of 4 KiB, 16 MiB.
@@ -342,6 +293,24 @@ impl Outcome {
     }
 }
 
+/// Why a group's commit failed.
+#[derive(Debug)]
+pub(crate) struct CommitFailure {
+    pub(crate) message: String,
+    /// SQLite could not fsync the WAL (or its directory).
+    pub(crate) sync_failed: bool,
+}
+
+impl CommitFailure {
+    fn from_sql(e: rusqlite::Error) -> CommitFailure {
+        let sync_failed = matches!(
+            e.sqlite_error().map(|f| f.extended_code),
+            Some(rusqlite::ffi::SQLITE_IOERR_FSYNC | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC)
+        );
+        CommitFailure { message: e.to_string(), sync_failed }
+    }
+}
+
 /// Run a group in one transaction. Returns each request's outcome and the
 /// commit's error, if any; nobody is answered here.
 ///
@@ -355,7 +324,7 @@ pub(crate) fn commit_group(
     group: Vec<Job>,
     epochs: &Epochs,
     group_id: i64,
-) -> (Vec<Done>, Option<String>) {
+) -> (Vec<Done>, Option<CommitFailure>) {
     let mut outcomes = None;
     for isolated in [false, true] {
         let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -374,8 +343,8 @@ pub(crate) fn commit_group(
             // The group's seq counters are written back once, just before
             // the commit; if that fails, nothing of the group is kept.
             let commit_error = match seqs_stored {
-                Ok(()) => tx.commit().err().map(|e| e.to_string()),
-                Err(e) => Some(e.to_string()),
+                Ok(()) => tx.commit().err().map(CommitFailure::from_sql),
+                Err(e) => Some(CommitFailure { message: e.to_string(), sync_failed: false }),
             };
             outcomes = Some((ran, commit_error));
             break;
@@ -399,7 +368,7 @@ pub(crate) fn commit_group(
         });
     }
     if let Some(e) = &commit_error {
-        tracing::error!(error = %e, requests = done.len(), "group commit failed");
+        tracing::error!(error = %e.message, requests = done.len(), "group commit failed");
     }
     (done, commit_error)
 }

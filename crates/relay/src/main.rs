@@ -21,6 +21,10 @@ use parley_relay::{Config, Limits, Store, TlsFiles};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+/// Why not the system allocator: see the `mimalloc` entry in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "parley-relay", version, about = "Parley relay server and admin tool")]
 struct Cli {

@@ -57,7 +57,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest device name kept, so a client cannot bloat the admin listing.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Bytes a WAL file is cut back to once restarted after a burst.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
@@ -288,6 +288,32 @@ INSERT INTO event_bodies_v4 (tenant_id, seq, received_at, body)
 DROP TABLE event_bodies;
 ALTER TABLE event_bodies_v4 RENAME TO event_bodies;
 CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
+"#;
+
+/// Version 5: fewer B-trees written per event, which is most of the group
+/// committer's work (each transaction rewrites the rightmost page of every
+/// B-tree it appends to, as whole WAL frames). `deliveries` becomes a
+/// `WITHOUT ROWID` table clustered on its key `(device_id, seq)`: a header is
+/// one B-tree entry instead of a rowid row plus an entry in the key's index.
+/// The two age indexes go (`deliveries_by_age`, `event_bodies_by_age`): the
+/// retention purge walks each device's queue and each tenant's bodies in
+/// seq order instead, where age follows seq (see
+/// [`Store::purge_received_before`]). A fan-out copy (rare, larger than a
+/// header) may spill to an overflow page; that only costs space.
+const SCHEMA_V5: &str = r#"
+CREATE TABLE deliveries_v5 (
+    device_id    TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    sealed       BLOB NOT NULL,
+    commit_group INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device_id, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO deliveries_v5 (device_id, seq, received_at, sealed, commit_group)
+    SELECT device_id, seq, received_at, sealed, commit_group FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v5 RENAME TO deliveries;
+DROP INDEX event_bodies_by_age;
 "#;
 
 /// What a fan-out did.
@@ -533,7 +559,6 @@ impl Store {
         let committer = crate::commit::Committer::start(
             write.clone(),
             epochs.clone(),
-            wal,
             durable.clone(),
             checkpointer.catch_up.clone(),
         )
@@ -638,6 +663,15 @@ impl Store {
             if now < 4 {
                 tx.execute_batch(SCHEMA_V4)?;
                 tx.pragma_update(None, "user_version", 4)?;
+            }
+            tx.commit()?;
+        }
+        if version < 5 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now < 5 {
+                tx.execute_batch(SCHEMA_V5)?;
+                tx.pragma_update(None, "user_version", 5)?;
             }
             tx.commit()?;
         }
@@ -1387,15 +1421,55 @@ impl Store {
         })
     }
 
-    /// Delete queued events received before `cutoff_ms`. Returns how many.
-    /// Their subject hashes go too, and so do the hashes of events every
-    /// device has acknowledged, which nothing needs any more.
+    /// Delete queued events received before `cutoff_ms`. Returns how many
+    /// sealed copies went. Their subject hashes go too, and so do the hashes
+    /// of events every device has acknowledged, which nothing needs any more.
+    ///
+    /// There is no age index (schema 5): a device's queue is walked in seq
+    /// order from its oldest copy up to the first one young enough to stay,
+    /// and everything before that goes, so the walk costs about what it
+    /// deletes. Seqs are handed out in commit order and `received_at` is the
+    /// arrival time, which may run a few milliseconds out of that order; a
+    /// copy older than the cutoff but after a younger one waits for the next
+    /// purge. Nothing younger than the cutoff is ever deleted. Tenants'
+    /// bodies are walked the same way.
     pub fn purge_received_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let purged = tx.execute("DELETE FROM deliveries WHERE received_at < ?1", [cutoff_ms])?;
+        let mut purged = 0;
+        {
+            let devices: Vec<String> = tx
+                .prepare("SELECT DISTINCT device_id FROM deliveries")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut first_young = tx.prepare(
+                "SELECT seq FROM deliveries WHERE device_id = ?1 AND received_at >= ?2
+                 ORDER BY seq LIMIT 1",
+            )?;
+            let mut delete =
+                tx.prepare("DELETE FROM deliveries WHERE device_id = ?1 AND seq < ?2")?;
+            for device in &devices {
+                let keep_from: Option<i64> =
+                    first_young.query_row(params![device, cutoff_ms], |r| r.get(0)).optional()?;
+                purged += delete.execute(params![device, keep_from.unwrap_or(i64::MAX)])?;
+            }
+            let tenants: Vec<String> = tx
+                .prepare("SELECT id FROM tenants")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut first_young = tx.prepare(
+                "SELECT seq FROM event_bodies WHERE tenant_id = ?1 AND received_at >= ?2
+                 ORDER BY seq LIMIT 1",
+            )?;
+            let mut delete =
+                tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq < ?2")?;
+            for tenant in &tenants {
+                let keep_from: Option<i64> =
+                    first_young.query_row(params![tenant, cutoff_ms], |r| r.get(0)).optional()?;
+                delete.execute(params![tenant, keep_from.unwrap_or(i64::MAX)])?;
+            }
+        }
         tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
-        tx.execute("DELETE FROM event_bodies WHERE received_at < ?1", [cutoff_ms])?;
         // Bodies no device still has a header for (for example after a
         // revocation): nobody can be handed them any more.
         tx.execute(
@@ -1632,7 +1706,7 @@ mod tests {
             let mut conn = store.inner.write.lock().unwrap();
             crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1_000)
         };
-        assert_eq!(commit_error, None);
+        assert!(commit_error.is_none());
         assert_eq!(done.len(), 3);
         for d in done {
             d.send(None);
@@ -1672,7 +1746,7 @@ mod tests {
             let mut conn = store.inner.write.lock().unwrap();
             let (done, commit_error) =
                 crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1);
-            assert_eq!(commit_error, None);
+            assert!(commit_error.is_none());
             for d in done {
                 d.send(None);
             }
@@ -2000,11 +2074,52 @@ mod tests {
         store.add_channel(&t, &number("1")).unwrap();
         let (_sk, d) = enroll(&store, &t);
         let part = ChannelPart { key: number("1"), body: json!({}) };
-        store.ingest("s", vec![part.clone()], 1_000).unwrap();
-        store.ingest("s", vec![part], 5_000).unwrap();
-        assert_eq!(store.purge_received_before(2_000).unwrap(), 1);
+        let (_sk2, d2) = enroll(&store, &t);
+        // Arrival times as a group commit may see them: seq 4 arrived a
+        // little before seq 3, both older than the cutoff but after a
+        // young event.
+        for at in [1_000, 1_500, 5_000, 1_900, 6_000] {
+            store.ingest("s", vec![part.clone()], at).unwrap();
+        }
+        let bodies = |store: &Store| -> i64 {
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(bodies(&store), 5);
+        // Two old events before the first young one, for each of 2 devices.
+        assert_eq!(store.purge_received_before(2_000).unwrap(), 4);
+        for device in [&d.device_id, &d2.device_id] {
+            let left = store.events_after(device, 0, 10).unwrap();
+            assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        }
+        assert_eq!(bodies(&store), 3);
+        // The straggler goes once the young event before it is old too.
+        assert_eq!(store.purge_received_before(5_500).unwrap(), 4);
         let left = store.events_after(&d.device_id, 0, 10).unwrap();
-        assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(bodies(&store), 1);
+        assert_eq!(store.purge_received_before(i64::MAX).unwrap(), 2);
+        assert_eq!(bodies(&store), 0);
+    }
+
+    #[test]
+    fn the_queue_is_one_b_tree_and_nothing_indexes_age() {
+        let (_dir, store) = open_temp();
+        let conn = store.conn();
+        let ddl: String = conn
+            .query_row("SELECT sql FROM sqlite_schema WHERE name = 'deliveries'", [], |r| r.get(0))
+            .unwrap();
+        assert!(ddl.contains("WITHOUT ROWID"), "{ddl}");
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !indexes.iter().any(|i| i.ends_with("_by_age") && i != "event_subjects_by_age"),
+            "{indexes:?}"
+        );
     }
 
     #[test]
