@@ -394,7 +394,7 @@ fn run_jobs(
         out.push(match job {
             Job::Ingest { secret, parts, received_at_ms, .. } => {
                 Outcome::Ingest(step(tx, isolated, |c| {
-                    ingest(c, &mut lookups, epochs, secret, parts, *received_at_ms, group_id)
+                    ingest(c, &mut lookups, epochs, secret, parts, *received_at_ms)
                 }))
             }
             Job::Fanout { sender, copies, subjects, received_at_ms, .. } => {
@@ -536,40 +536,6 @@ fn insert_delivery(
     Ok(())
 }
 
-/// Queue one event's headers for all its devices in one statement (one
-/// prepared multi-row INSERT per device count, kept in the statement cache).
-fn insert_deliveries(
-    conn: &Connection,
-    headers: &[(&str, Cow<'_, [u8]>)],
-    seq: i64,
-    received_at_ms: i64,
-    group_id: i64,
-) -> Result<(), StoreError> {
-    if headers.is_empty() {
-        return Ok(());
-    }
-    let mut sql = String::from(
-        "INSERT INTO deliveries (device_id, seq, received_at, sealed, commit_group) VALUES ",
-    );
-    for i in 0..headers.len() {
-        if i > 0 {
-            sql.push(',');
-        }
-        let n = i * 2;
-        sql.push_str(&format!("(?{}, ?1, ?2, ?{}, ?3)", n + 4, n + 5));
-    }
-    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + 2 * headers.len());
-    values.push(&seq);
-    values.push(&received_at_ms);
-    values.push(&group_id);
-    for (device_id, header) in headers {
-        values.push(device_id);
-        values.push(header);
-    }
-    conn.prepare_cached(&sql)?.execute(values.as_slice())?;
-    Ok(())
-}
-
 /// Record the keyed customer-id hashes of one queued event, for data deletion.
 fn insert_subjects(
     conn: &Connection,
@@ -594,7 +560,6 @@ fn ingest(
     verified_secret: &str,
     parts: &[PreparedPart],
     received_at_ms: i64,
-    group_id: i64,
 ) -> Result<IngestReport, StoreError> {
     let mut report = IngestReport::default();
     for part in parts {
@@ -611,23 +576,6 @@ fn ingest(
         }
         let seq = lookups.next_seq(conn, &tenant_id)?;
         let devices = lookups.devices(conn, &tenant_id)?;
-        // With no device nothing is queued, so there is nothing a
-        // data-deletion request could purge either.
-        if !devices.is_empty() {
-            // The customer-id hashes ride in the body row (schema 4).
-            let subjects = (!part.subjects.is_empty()).then(|| part.subjects.concat());
-            conn.prepare_cached(
-                "INSERT INTO event_bodies (tenant_id, seq, received_at, subjects, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                tenant_id,
-                seq,
-                received_at_ms,
-                subjects,
-                part.body.bytes()
-            ])?;
-        }
         let mut headers = Vec::with_capacity(devices.len());
         for (device_id, public_key) in devices {
             let header = match part.headers.iter().find(|(id, _)| id == device_id) {
@@ -636,7 +584,26 @@ fn ingest(
             };
             headers.push((device_id.as_str(), header));
         }
-        insert_deliveries(conn, &headers, seq, received_at_ms, group_id)?;
+        // With no device nothing is queued, so there is nothing a
+        // data-deletion request could purge either.
+        if !headers.is_empty() {
+            // The customer-id hashes (schema 4) and every device's header
+            // (schema 5) ride in the body row: one row per event.
+            let subjects = (!part.subjects.is_empty()).then(|| part.subjects.concat());
+            let packed = crate::packed::pack(headers.iter().map(|(id, h)| (*id, h.as_ref())))?;
+            conn.prepare_cached(
+                "INSERT INTO event_bodies (tenant_id, seq, received_at, subjects, headers, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                tenant_id,
+                seq,
+                received_at_ms,
+                subjects,
+                packed,
+                part.body.bytes()
+            ])?;
+        }
         report.deliveries += headers.len();
         report.accepted += 1;
         if !report.tenants.contains(&tenant_id) {
@@ -726,17 +693,8 @@ fn ack(
     let up_to = to_sql_seq(up_to).min(last_seq);
     conn.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
         .execute(params![device_id, up_to])?;
-    // A shared body goes with the last header pointing at it. The last
-    // device to ack an event does so in an ack whose range (its previous
-    // cursor, up_to] holds that seq, so only that range is looked at.
-    conn.prepare_cached(
-        "DELETE FROM event_bodies
-         WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 AND NOT EXISTS (
-             SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
-             WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
-    )?
-    .execute(params![tenant_id, acked, up_to])?;
     conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
         .execute(params![device_id, up_to])?;
+    crate::store::drop_acknowledged_bodies(conn, &tenant_id, acked, up_to)?;
     Ok(())
 }

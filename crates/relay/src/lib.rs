@@ -32,6 +32,7 @@ mod api;
 mod commit;
 mod epoch;
 mod metrics;
+mod packed;
 pub mod ratelimit;
 pub mod storage;
 pub mod store;

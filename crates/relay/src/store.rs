@@ -160,6 +160,8 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("relay database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("relay database value of an unexpected type: {0}")]
+    Value(#[from] rusqlite::types::FromSqlError),
     #[error("{0} must not be empty")]
     Empty(&'static str),
     #[error("a tenant named {0:?} already exists")]
@@ -194,6 +196,9 @@ pub enum StoreError {
     InvalidFanout(String),
     #[error("the relay is shutting down")]
     Closed,
+    /// Stored data the relay wrote does not parse back (see `packed`).
+    #[error("a stored header list is corrupt: {0}")]
+    Corrupt(&'static str),
     /// A group commit failed; every request in the group gets this.
     #[error("committing to the relay database failed: {0}")]
     Commit(String),
@@ -291,15 +296,25 @@ CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
 "#;
 
 /// Version 5: fewer B-trees written per event, which is most of the group
-/// committer's work (each transaction rewrites the rightmost page of every
-/// B-tree it appends to, as whole WAL frames). `deliveries` becomes a
-/// `WITHOUT ROWID` table clustered on its key `(device_id, seq)`: a header is
-/// one B-tree entry instead of a rowid row plus an entry in the key's index.
-/// The two age indexes go (`deliveries_by_age`, `event_bodies_by_age`): the
-/// retention purge walks each device's queue and each tenant's bodies in
-/// seq order instead, where age follows seq (see
-/// [`Store::purge_received_before`]). A fan-out copy (rare, larger than a
-/// header) may spill to an overflow page; that only costs space.
+/// committer's work (each transaction rewrites every B-tree page it touches,
+/// whole, into the WAL; with 3 devices the per-device header rows alone
+/// dirtied about 14 pages per group of 12 webhooks, in three places of their
+/// tree).
+///
+/// - A webhook event's per-device headers ride in its `event_bodies` row
+///   (`headers`, see `crate::packed`), before the ciphertext, and it gets no
+///   `deliveries` rows. A device's queue is then "the tenant's events after
+///   its cursor (`devices.acked_seq`) that have a header for it"; an ack
+///   moves the cursor and an event goes once every active device's cursor
+///   has passed it. A device enrolled later starts at the tenant's last seq.
+/// - `deliveries` keeps fan-out copies and the headers queued before this
+///   version; it becomes a `WITHOUT ROWID` table clustered on its key
+///   `(device_id, seq)`. Its old rows keep working as they did (header there,
+///   body joined from `event_bodies`, whose `headers` is NULL for them).
+/// - The two age indexes go (`deliveries_by_age`, `event_bodies_by_age`):
+///   the retention purge walks each device's copies and each tenant's bodies
+///   in seq order instead, where age follows seq (see
+///   [`Store::purge_received_before`]).
 const SCHEMA_V5: &str = r#"
 CREATE TABLE deliveries_v5 (
     device_id    TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
@@ -313,8 +328,31 @@ INSERT INTO deliveries_v5 (device_id, seq, received_at, sealed, commit_group)
     SELECT device_id, seq, received_at, sealed, commit_group FROM deliveries;
 DROP TABLE deliveries;
 ALTER TABLE deliveries_v5 RENAME TO deliveries;
-DROP INDEX event_bodies_by_age;
+CREATE TABLE event_bodies_v5 (
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    subjects    BLOB,
+    headers     BLOB,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) STRICT;
+INSERT INTO event_bodies_v5 (tenant_id, seq, received_at, subjects, body)
+    SELECT tenant_id, seq, received_at, subjects, body FROM event_bodies;
+DROP TABLE event_bodies;
+ALTER TABLE event_bodies_v5 RENAME TO event_bodies;
 "#;
+
+/// A device `d`'s queue depth, as an SQL expression: its own copies (fan-out,
+/// and header rows from before schema 5) plus, while it is active, its
+/// tenant's events after its cursor that carry headers. Every such event has
+/// a header for it: the committer packs one for each device active at the
+/// commit, and a device enrolled later starts its cursor at the tenant's
+/// last seq.
+const DEVICE_QUEUE_DEPTH: &str = "((SELECT COUNT(*) FROM deliveries q WHERE q.device_id = d.id)
+    + CASE WHEN d.revoked_at IS NULL THEN (SELECT COUNT(*) FROM event_bodies b
+          WHERE b.tenant_id = d.tenant_id AND b.seq > d.acked_seq AND b.headers IS NOT NULL)
+      ELSE 0 END)";
 
 /// What a fan-out did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -844,11 +882,11 @@ impl Store {
     pub fn list_devices(&self, tenant_id: &str) -> Result<Vec<DeviceInfo>, StoreError> {
         let conn = self.conn();
         ensure_tenant(&conn, tenant_id)?;
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare(&format!(
             "SELECT d.id, d.name, d.created_at, d.revoked_at IS NOT NULL, d.acked_seq,
-                    (SELECT COUNT(*) FROM deliveries q WHERE q.device_id = d.id)
-             FROM devices d WHERE d.tenant_id = ?1 ORDER BY d.created_at, d.id",
-        )?;
+                        {DEVICE_QUEUE_DEPTH}
+                 FROM devices d WHERE d.tenant_id = ?1 ORDER BY d.created_at, d.id"
+        ))?;
         let rows = stmt.query_map([tenant_id], |r| {
             Ok(DeviceInfo {
                 id: r.get(0)?,
@@ -879,13 +917,8 @@ impl Store {
             params![device_id, now],
         )?;
         tx.execute("DELETE FROM deliveries WHERE device_id = ?1", [device_id])?;
-        // Bodies only this device still had a header for go with it.
-        tx.execute(
-            "DELETE FROM event_bodies WHERE tenant_id = ?1 AND NOT EXISTS (
-                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
-                 WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
-            [&tenant],
-        )?;
+        // Bodies only this device still needed go with it.
+        drop_acknowledged_bodies(&tx, &tenant, i64::MIN, i64::MAX)?;
         audit(&tx, now, "device.revoke", Some(&tenant), Some(device_id))?;
         tx.commit()?;
         tracing::info!(tenant = %tenant, device = %device_id, "device revoked");
@@ -904,7 +937,7 @@ impl Store {
             return Err(StoreError::UnknownDevice(device_id.to_owned()));
         }
         let n: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM deliveries WHERE device_id = ?1",
+            &format!("SELECT {DEVICE_QUEUE_DEPTH} FROM devices d WHERE d.id = ?1"),
             [device_id],
             |r| r.get(0),
         )?;
@@ -1116,8 +1149,10 @@ impl Store {
         let device_id = random_hex(16);
         let token = random_hex(32);
         tx.execute(
-            "INSERT INTO devices (id, tenant_id, name, public_key, token_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            // The cursor starts at the tenant's last seq: nothing queued
+            // before has a header for this device (schema 5).
+            "INSERT INTO devices (id, tenant_id, name, public_key, token_hash, created_at, acked_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT next_seq - 1 FROM tenants WHERE id = ?2))",
             params![device_id, tenant_id, name, key.to_base64(), hash_secret(&token), now],
         )?;
         audit(&tx, now, "device.enroll", Some(&tenant_id), Some(&device_id))?;
@@ -1142,7 +1177,10 @@ impl Store {
         }
     }
 
-    /// This device's queued events with `seq > after`, ascending.
+    /// This device's queued events with `seq > after`, ascending: its
+    /// tenant's events after its cursor that carry a header for it (schema
+    /// 5), merged with its own rows in `deliveries` (fan-out copies, and
+    /// headers queued before schema 5, whose body is joined).
     pub fn events_after(
         &self,
         device_id: &str,
@@ -1153,24 +1191,81 @@ impl Store {
         // picked up by the next poll (its committer's wake follows).
         let durable = self.inner.durable.group();
         let conn = self.reader();
+        // A revoked device is handed nothing, not even the events queued
+        // before its revocation that other devices still need.
+        let Some((tenant_id, acked)) = conn
+            .prepare_cached(
+                "SELECT tenant_id, acked_seq FROM devices WHERE id = ?1 AND revoked_at IS NULL",
+            )?
+            .query_row([device_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .optional()?
+        else {
+            return Ok(Vec::new());
+        };
+        // What the device acknowledged is gone for it, whatever it asks.
+        let from = to_sql_seq(after).max(acked);
+        let sql_limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut events = Vec::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT q.seq, q.received_at, q.sealed, b.body FROM deliveries q
+                 LEFT JOIN event_bodies b ON b.tenant_id = ?4 AND b.seq = q.seq
+                 WHERE q.device_id = ?1 AND q.seq > ?2 AND q.commit_group <= ?5
+                 ORDER BY q.seq LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![device_id, from, sql_limit, tenant_id, durable])?;
+            while let Some(r) = rows.next()? {
+                // A shared-body envelope is the device's header, then the body.
+                let header = r.get_ref(2)?.as_blob()?;
+                let sealed = match r.get_ref(3)?.as_blob_or_null()? {
+                    Some(body) => B64.encode([header, body].concat()),
+                    None => B64.encode(header),
+                };
+                events.push(SealedEvent {
+                    seq: from_sql_seq(r.get(0)?),
+                    received_at_ms: r.get(1)?,
+                    sealed,
+                });
+            }
+        }
+        // Bodies are published only once their commit is fsynced (the
+        // committer commits with synchronous=FULL), so no durability check
+        // is needed here. An event without a header for this device (its
+        // tenant's, from while it was revoked) is skipped, so keep reading
+        // until `limit` are found or the queue ends.
         let mut stmt = conn.prepare_cached(
-            "SELECT q.seq, q.received_at, q.sealed, b.body FROM deliveries q
-             JOIN devices d ON d.id = q.device_id
-             LEFT JOIN event_bodies b ON b.tenant_id = d.tenant_id AND b.seq = q.seq
-             WHERE q.device_id = ?1 AND q.seq > ?2 AND q.commit_group <= ?4
-             ORDER BY q.seq LIMIT ?3",
+            "SELECT seq, received_at, headers, body FROM event_bodies
+             WHERE tenant_id = ?1 AND seq > ?2 AND headers IS NOT NULL
+             ORDER BY seq LIMIT ?3",
         )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![device_id, to_sql_seq(after), limit, durable], |r| {
-            // A shared-body envelope is the device's header, then the body.
-            let header = r.get_ref(2)?.as_blob()?;
-            let sealed = match r.get_ref(3)?.as_blob_or_null()? {
-                Some(body) => B64.encode([header, body].concat()),
-                None => B64.encode(header),
-            };
-            Ok(SealedEvent { seq: from_sql_seq(r.get(0)?), received_at_ms: r.get(1)?, sealed })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut cursor = from;
+        let mut found = 0;
+        while found < limit {
+            let mut rows = stmt.query(params![tenant_id, cursor, sql_limit])?;
+            let mut read = 0;
+            while let Some(r) = rows.next()? {
+                read += 1;
+                cursor = r.get(0)?;
+                let packed = r.get_ref(2)?.as_blob()?;
+                let Some(header) = crate::packed::find(packed, device_id)? else { continue };
+                let body = r.get_ref(3)?.as_blob()?;
+                events.push(SealedEvent {
+                    seq: from_sql_seq(cursor),
+                    received_at_ms: r.get(1)?,
+                    sealed: B64.encode([header, body].concat()),
+                });
+                found += 1;
+                if found == limit {
+                    break;
+                }
+            }
+            if read < limit {
+                break;
+            }
+        }
+        events.sort_by_key(|e| e.seq);
+        events.truncate(limit);
+        Ok(events)
     }
 
     /// Drop this device's events up to and including `up_to`; its cursor
@@ -1348,10 +1443,20 @@ impl Store {
                 "DELETE FROM deliveries
                  WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1) AND seq = ?2",
             )?;
+            let mut headers = tx.prepare(
+                "SELECT headers FROM event_bodies
+                 WHERE tenant_id = ?1 AND seq = ?2 AND headers IS NOT NULL",
+            )?;
             let mut bodies =
                 tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq = ?2")?;
             for seq in seqs {
                 purged += deliveries.execute(params![tenant, seq])?;
+                // Each device's header in a body row is one sealed copy.
+                let packed: Option<Vec<u8>> =
+                    headers.query_row(params![tenant, seq], |r| r.get(0)).optional()?;
+                if let Some(packed) = packed {
+                    purged += crate::packed::count(&packed)?;
+                }
                 bodies.execute(params![tenant, seq])?;
             }
             tx.execute(
@@ -1406,10 +1511,23 @@ impl Store {
     /// Queue figures for the metrics endpoint.
     pub fn queue_stats(&self) -> Result<QueueStats, StoreError> {
         let conn = self.reader();
-        let (depth, oldest): (i64, Option<i64>) =
-            conn.query_row("SELECT COUNT(*), MIN(received_at) FROM deliveries", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        let depth: i64 = conn.query_row(
+            &format!("SELECT COALESCE(SUM({DEVICE_QUEUE_DEPTH}), 0) FROM devices d"),
+            [],
+            |r| r.get(0),
+        )?;
+        // No age index (schema 5): the first event of each queue in seq
+        // order stands for its oldest, which it is to within milliseconds.
+        let oldest: Option<i64> = conn.query_row(
+            "SELECT MIN(at) FROM (
+                 SELECT (SELECT received_at FROM event_bodies b WHERE b.tenant_id = t.id
+                         ORDER BY b.seq LIMIT 1) AS at FROM tenants t
+                 UNION ALL
+                 SELECT (SELECT received_at FROM deliveries q WHERE q.device_id = d.id
+                         ORDER BY q.seq LIMIT 1) FROM devices d)",
+            [],
+            |r| r.get(0),
+        )?;
         let devices: i64 =
             conn.query_row("SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL", [], |r| {
                 r.get(0)
@@ -1461,19 +1579,30 @@ impl Store {
                 "SELECT seq FROM event_bodies WHERE tenant_id = ?1 AND received_at >= ?2
                  ORDER BY seq LIMIT 1",
             )?;
+            let mut copies = tx.prepare(
+                "SELECT headers FROM event_bodies
+                 WHERE tenant_id = ?1 AND seq < ?2 AND headers IS NOT NULL",
+            )?;
             let mut delete =
                 tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq < ?2")?;
             for tenant in &tenants {
                 let keep_from: Option<i64> =
                     first_young.query_row(params![tenant, cutoff_ms], |r| r.get(0)).optional()?;
-                delete.execute(params![tenant, keep_from.unwrap_or(i64::MAX)])?;
+                let keep_from = keep_from.unwrap_or(i64::MAX);
+                // Each device's header in a body row is one sealed copy.
+                let mut rows = copies.query(params![tenant, keep_from])?;
+                while let Some(row) = rows.next()? {
+                    purged += crate::packed::count(row.get_ref(0)?.as_blob()?)?;
+                }
+                delete.execute(params![tenant, keep_from])?;
             }
         }
         tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
-        // Bodies no device still has a header for (for example after a
-        // revocation): nobody can be handed them any more.
+        // Bodies queued before schema 5 that no device still has a header
+        // row for (for example after a revocation): nobody can be handed
+        // them any more. (Later bodies carry their headers.)
         tx.execute(
-            "DELETE FROM event_bodies WHERE NOT EXISTS (
+            "DELETE FROM event_bodies WHERE headers IS NULL AND NOT EXISTS (
                  SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
                  WHERE d.tenant_id = event_bodies.tenant_id AND q.seq = event_bodies.seq)",
             [],
@@ -1487,6 +1616,36 @@ impl Store {
         tx.commit()?;
         Ok(purged)
     }
+}
+
+/// Delete the tenant's event bodies no active device can still be handed:
+/// every one at or below the lowest cursor of its active devices (all of
+/// them when none is left), and, in `(from, up_to]`, a body queued before
+/// schema 5 whose last header row is gone. Called after an ack moved a
+/// cursor from `from` to `up_to`, and after a revocation (whole range).
+pub(crate) fn drop_acknowledged_bodies(
+    conn: &Connection,
+    tenant_id: &str,
+    from: i64,
+    up_to: i64,
+) -> Result<(), StoreError> {
+    // A header row of a pre-5 event for device D has a seq above D's
+    // cursor (acks delete up to the cursor), so above the lowest cursor:
+    // the first statement never takes a body such a row still needs.
+    conn.prepare_cached(
+        "DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq <= COALESCE(
+             (SELECT MIN(acked_seq) FROM devices WHERE tenant_id = ?1 AND revoked_at IS NULL),
+             9223372036854775807)",
+    )?
+    .execute([tenant_id])?;
+    conn.prepare_cached(
+        "DELETE FROM event_bodies
+         WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 AND headers IS NULL AND NOT EXISTS (
+             SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+             WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
+    )?
+    .execute(params![tenant_id, from, up_to])?;
+    Ok(())
 }
 
 /// The seqs of a tenant's queued events that name the customer whose keyed
@@ -1717,11 +1876,16 @@ mod tests {
         assert_eq!((r1.accepted, r1.deliveries, r3.accepted, r3.deliveries), (1, 2, 1, 2));
         let conn = store.conn();
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-        assert_eq!(count("SELECT COUNT(*) FROM deliveries WHERE commit_group = 1000"), 4);
+        // One row per event, carrying both devices' headers (schema 5).
+        assert_eq!(count("SELECT COUNT(*) FROM deliveries"), 0);
         assert_eq!(count("SELECT COUNT(*) FROM event_bodies"), 2);
+        let mut headers = conn.prepare("SELECT headers FROM event_bodies").unwrap();
+        let packed: Vec<Vec<u8>> =
+            headers.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert!(packed.iter().all(|p| crate::packed::count(p).unwrap() == 2));
         // Two distinct seqs, no gap and no duplicate from the first attempt.
-        assert_eq!(count("SELECT COUNT(DISTINCT seq) FROM deliveries"), 2);
-        assert_eq!(count("SELECT MAX(seq) - MIN(seq) FROM deliveries"), 1);
+        assert_eq!(count("SELECT COUNT(DISTINCT seq) FROM event_bodies"), 2);
+        assert_eq!(count("SELECT MAX(seq) - MIN(seq) FROM event_bodies"), 1);
     }
 
     #[test]
@@ -1769,7 +1933,7 @@ mod tests {
         assert_eq!(one("SELECT next_seq FROM tenants"), 4);
         let left: String = conn
             .query_row(
-                "SELECT group_concat(seq) FROM (SELECT seq FROM deliveries ORDER BY seq)",
+                "SELECT group_concat(seq) FROM (SELECT seq FROM event_bodies ORDER BY seq)",
                 [],
                 |r| r.get(0),
             )
@@ -1871,6 +2035,55 @@ mod tests {
         assert_eq!(bodies(&store), 0);
         assert!(store.events_after(&d1.device_id, 0, 10).unwrap().is_empty());
         let _ = sk1;
+    }
+
+    #[test]
+    fn a_device_enrolled_later_starts_after_the_queue_and_holds_nothing_back() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_sk1, d1) = enroll(&store, &t);
+        let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
+        for _ in 0..3 {
+            store.ingest("secret-a", vec![part.clone()], now_ms()).unwrap();
+        }
+        let (_sk2, d2) = enroll(&store, &t);
+        assert_eq!(store.queue_depth(&d2.device_id).unwrap(), 0);
+        assert!(store.events_after(&d2.device_id, 0, 10).unwrap().is_empty());
+        // d1 acking is enough for the three: d2's cursor is already past them.
+        store.ack(&d1.device_id, 3).unwrap();
+        let bodies: i64 =
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        assert_eq!(bodies, 0);
+
+        // A cursor behind events that have no header for the device (as for
+        // a device enrolled before schema 5): they are skipped, and a page
+        // is still filled from the events after them.
+        for _ in 0..3 {
+            store.ingest("secret-a", vec![part.clone()], now_ms()).unwrap();
+        }
+        store
+            .conn()
+            .execute("UPDATE devices SET acked_seq = 0 WHERE id = ?1", [&d2.device_id])
+            .unwrap();
+        let (_sk3, d3) = enroll(&store, &t);
+        for _ in 0..3 {
+            store.ingest("secret-a", vec![part.clone()], now_ms()).unwrap();
+        }
+        let page = store.events_after(&d3.device_id, 0, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
+        store
+            .conn()
+            .execute("UPDATE devices SET acked_seq = 0 WHERE id = ?1", [&d3.device_id])
+            .unwrap();
+        let page = store.events_after(&d3.device_id, 0, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
+        let page = store.events_after(&d3.device_id, 8, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![9]);
+        // A revoked device is handed nothing, even what others still need.
+        store.revoke_device(&d2.device_id).unwrap();
+        assert!(store.events_after(&d2.device_id, 0, 10).unwrap().is_empty());
+        assert_eq!(store.events_after(&d1.device_id, 0, 10).unwrap().len(), 6);
     }
 
     #[test]
