@@ -99,11 +99,8 @@ impl Done {
     }
 }
 
-/// What is known durable: every commit group up to `group` has had its WAL
-/// frames fsynced. Readers hand devices only rows of durable groups. With
-/// the commit itself syncing (see [`run`]) a reader cannot see a group
-/// before it is durable anyway; the check stays as a cheap guard that does
-/// not depend on the synchronous setting of the connection that wrote.
+/// The committer's state shared with the store. Readers need no durability
+/// check: a commit is published to them only after its fsync (see [`run`]).
 pub(crate) struct Durable {
     group: AtomicI64,
     /// An fsync failed: what the kernel kept is unknown, so nothing more is
@@ -116,7 +113,7 @@ impl Durable {
         Durable { group: AtomicI64::new(group), poisoned: AtomicBool::new(false) }
     }
 
-    /// The highest commit group whose rows may be handed out.
+    /// The last group committed (it numbers `deliveries.commit_group`).
     pub(crate) fn group(&self) -> i64 {
         self.group.load(Ordering::Acquire)
     }
@@ -165,9 +162,12 @@ impl Committer {
 /// on top. See BENCHMARKS.md "Relay" for the measurements.
 ///
 /// An fsync that fails fails the commit: SQLite does not publish the
-/// group, and nobody in it is answered 200. What the kernel then kept of
-/// earlier writes is unknown, so the relay stops acknowledging anything
-/// until it is restarted (and re-syncs the files at open).
+/// group, and nobody in it is answered 200 (its frames are in the WAL,
+/// though, so a crash before the next commit may bring the group back at the
+/// next open: duplicates of what Meta will resend, never a loss). What the
+/// kernel then kept of earlier writes is unknown, so the relay stops
+/// acknowledging anything until it is restarted (and re-syncs the files at
+/// open).
 fn run(
     rx: &mpsc::Receiver<Job>,
     write: &Mutex<Connection>,
@@ -403,7 +403,7 @@ fn run_jobs(
                 }))
             }
             Job::Ack { device_id, up_to, .. } => {
-                Outcome::Ack(step(tx, isolated, |c| ack(c, &lookups, device_id, *up_to)))
+                Outcome::Ack(step(tx, isolated, |c| ack(c, device_id, *up_to)))
             }
         });
     }
@@ -494,11 +494,6 @@ impl Lookups {
         let seq = *next;
         *next += 1;
         Ok(seq)
-    }
-
-    /// The last seq handed out for the tenant in this group, if any.
-    fn last_seq(&self, tenant_id: &str) -> Option<i64> {
-        self.seqs.get(tenant_id).map(|next| next - 1)
     }
 
     /// Write the advanced counters back.
@@ -673,12 +668,7 @@ fn fanout(
     Ok(FanoutReport { seq: Some(from_sql_seq(seq)), queued, missing })
 }
 
-fn ack(
-    conn: &Connection,
-    lookups: &Lookups,
-    device_id: &str,
-    up_to: u64,
-) -> Result<(), StoreError> {
+fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError> {
     let (tenant_id, acked, stored_last): (String, i64, i64) = conn
         .prepare_cached(
             "SELECT d.tenant_id, d.acked_seq, t.next_seq - 1
@@ -688,9 +678,11 @@ fn ack(
         .query_row([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
         .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
-    // Seqs handed out earlier in this group are not in `tenants` yet.
-    let last_seq = lookups.last_seq(&tenant_id).unwrap_or(stored_last);
-    let up_to = to_sql_seq(up_to).min(last_seq);
+    // A device can only have been handed committed seqs, so an ack is
+    // clamped to the tenant's last committed seq: seqs handed out earlier in
+    // this group (not in `tenants` yet) are not acknowledged, whatever the
+    // device claims.
+    let up_to = to_sql_seq(up_to).min(stored_last);
     conn.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
         .execute(params![device_id, up_to])?;
     conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?

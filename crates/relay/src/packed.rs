@@ -78,6 +78,7 @@ pub(crate) fn find<'a>(packed: &'a [u8], device_id: &str) -> Result<Option<&'a [
 }
 
 /// How many devices the event has a header for.
+#[cfg(test)]
 pub(crate) fn count(packed: &[u8]) -> Result<usize, StoreError> {
     entries(packed).try_fold(0, |n, entry| entry.map(|_| n + 1))
 }
