@@ -59,6 +59,11 @@ const MAX_DEVICE_NAME_CHARS: usize = 200;
 
 const SCHEMA_VERSION: i64 = 5;
 
+/// The schema's migrations: the one at index `i` brings version `i` to
+/// `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
+    [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+
 /// Bytes a WAL file is cut back to once restarted after a burst.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
@@ -668,48 +673,18 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
         }
-        if version < 1 {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(SCHEMA_V1)?;
-            tx.pragma_update(None, "user_version", 1)?;
-            tx.commit()?;
-        }
-        if version < 2 {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Another process may have migrated while this one waited.
-            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if now < 2 {
-                tx.execute_batch(SCHEMA_V2)?;
-                tx.pragma_update(None, "user_version", 2)?;
+        // Each step in its own transaction, re-reading the version inside
+        // it: another process may have migrated while this one waited.
+        for (sql, step) in MIGRATIONS.into_iter().zip(1i64..) {
+            if version < step {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                if now < step {
+                    tx.execute_batch(sql)?;
+                    tx.pragma_update(None, "user_version", step)?;
+                }
+                tx.commit()?;
             }
-            tx.commit()?;
-        }
-        if version < 3 {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if now < 3 {
-                tx.execute_batch(SCHEMA_V3)?;
-                tx.pragma_update(None, "user_version", 3)?;
-            }
-            tx.commit()?;
-        }
-        if version < 4 {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if now < 4 {
-                tx.execute_batch(SCHEMA_V4)?;
-                tx.pragma_update(None, "user_version", 4)?;
-            }
-            tx.commit()?;
-        }
-        if version < 5 {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if now < 5 {
-                tx.execute_batch(SCHEMA_V5)?;
-                tx.pragma_update(None, "user_version", 5)?;
-            }
-            tx.commit()?;
         }
         Ok(())
     }
