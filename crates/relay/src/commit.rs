@@ -117,6 +117,11 @@ impl Durable {
     pub(crate) fn group(&self) -> i64 {
         self.group.load(Ordering::Acquire)
     }
+
+    /// Whether an fsync has failed since the relay opened the store.
+    pub(crate) fn poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
 }
 
 /// The sending side of the committer thread. Dropping it (with the last
@@ -223,7 +228,7 @@ fn run(
     }
 }
 
-const POISONED: &str = "an fsync of the relay's queue failed earlier; restart the relay";
+pub(crate) const POISONED: &str = "an fsync of the relay's queue failed earlier; restart the relay";
 
 /// WAL frames (pages) beyond which the committer tops up the background
 /// checkpoints: 4096 pages of 4 KiB, 16 MiB.

@@ -465,6 +465,8 @@ pub(crate) struct StoreInner {
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     pub(crate) committer: crate::commit::Committer,
+    /// The committer's state: [`Store::writer`] refuses once it is poisoned.
+    durable: Arc<crate::commit::Durable>,
     /// Stops its thread when the store is dropped.
     _checkpointer: crate::commit::Checkpointer,
     pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
@@ -601,7 +603,7 @@ impl Store {
         let committer = crate::commit::Committer::start(
             write.clone(),
             epochs.clone(),
-            durable,
+            durable.clone(),
             checkpointer.catch_up.clone(),
         )
         .map_err(file_err)?;
@@ -611,6 +613,7 @@ impl Store {
                 readers,
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 committer,
+                durable,
                 _checkpointer: checkpointer,
                 subject_key,
                 epochs,
@@ -696,6 +699,22 @@ impl Store {
         lock(&self.inner.write)
     }
 
+    /// The writer connection for a write outside the group committer
+    /// (admin, enrollment, revocation, access audit, data deletion, purge).
+    /// Refused once an fsync of the queue has failed, like the committer's
+    /// own jobs: the fsync-failure test on the real binary found these
+    /// writes still committing (an enrollment answered 200) after the relay
+    /// was poisoned, although nothing is to be acknowledged until a restart;
+    /// a device-access audit row even overwrote the failed group's WAL
+    /// frames. (A failed fsync inside one of these writes does not poison
+    /// the relay yet: only the committer recognises SQLITE_IOERR_FSYNC.)
+    pub(crate) fn writer(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        if self.inner.durable.poisoned() {
+            return Err(StoreError::Commit(crate::commit::POISONED.into()));
+        }
+        Ok(self.conn())
+    }
+
     /// A read connection: WAL readers see the last commit and never wait for
     /// the writer, so polls and authentication do not queue behind fsyncs.
     pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -727,7 +746,7 @@ impl Store {
                 return Err(StoreError::Empty(what));
             }
         }
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool =
             tx.query_row("SELECT EXISTS(SELECT 1 FROM tenants WHERE name = ?1)", [name], |r| {
@@ -760,7 +779,7 @@ impl Store {
     /// Delete a tenant with its channels, codes, devices and every queued
     /// event (the right to erasure at the relay).
     pub fn delete_tenant(&self, tenant_id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])?;
         if n == 0 {
@@ -781,7 +800,7 @@ impl Store {
         if id.is_empty() {
             return Err(StoreError::Empty("channel id"));
         }
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ensure_tenant(&tx, tenant_id)?;
         let owner: Option<String> = tx
@@ -812,7 +831,7 @@ impl Store {
     pub fn remove_channel(&self, tenant_id: &str, channel: &ChannelKey) -> Result<(), StoreError> {
         let kind = kind_str(channel);
         let id = channel.id();
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ensure_tenant(&tx, tenant_id)?;
         let n = tx.execute(
@@ -836,7 +855,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         let code = random_hex(32);
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ensure_tenant(&tx, tenant_id)?;
         let now = now_ms();
@@ -876,7 +895,7 @@ impl Store {
     /// Revoke a device: its token stops working at once, it gets no new
     /// events, and its queue is dropped since nobody can fetch it any more.
     pub fn revoke_device(&self, device_id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tenant: Option<String> = tx
             .query_row("SELECT tenant_id FROM devices WHERE id = ?1", [device_id], |r| r.get(0))
@@ -1096,7 +1115,7 @@ impl Store {
         }
         let key = DevicePublicKey::from_base64(public_key).map_err(StoreError::InvalidPublicKey)?;
         let code_hash = hash_secret(code.trim());
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row: Option<(String, i64, Option<i64>)> = tx
             .query_row(
@@ -1351,7 +1370,7 @@ impl Store {
         device: &AuthedDevice,
         action: &str,
     ) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.writer()?;
         let now = now_ms();
         conn.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
             .execute(params![device.device_id, now])?;
@@ -1367,7 +1386,7 @@ impl Store {
         tenant_id: Option<&str>,
         subject: Option<&str>,
     ) -> Result<(), StoreError> {
-        audit(&self.conn(), now_ms(), action, tenant_id, subject)?;
+        audit(&*self.writer()?, now_ms(), action, tenant_id, subject)?;
         Ok(())
     }
 
@@ -1404,7 +1423,7 @@ impl Store {
         user_id: &str,
     ) -> Result<DeletionStatus, StoreError> {
         let subject = self.subject_hash(user_id);
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tenants: Vec<String> = {
             let mut stmt = tx.prepare("SELECT id, app_secret FROM tenants")?;
@@ -1537,7 +1556,7 @@ impl Store {
     /// purge. Nothing younger than the cutoff is ever deleted. Tenants'
     /// bodies are walked the same way.
     pub fn purge_received_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut purged = 0;
         {

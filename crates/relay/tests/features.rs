@@ -3,9 +3,7 @@
 
 mod util;
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,27 +14,6 @@ use parley_protocol::{
 };
 use serde_json::json;
 use util::*;
-
-fn relay_bin(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley-relay"));
-    cmd.arg("--db").arg(db).env_remove("PARLEY_RELAY_DB").env_remove("PARLEY_RELAY_CONFIG");
-    cmd
-}
-
-/// Start `serve` and return the child with its base URL.
-fn start_server(db: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = relay_bin(db)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("parley-relay listening on ").unwrap().to_owned();
-    (child, url)
-}
 
 #[tokio::test]
 async fn sigkill_after_acknowledgement_loses_nothing() {
@@ -52,16 +29,7 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
     let _ = tenant;
     let (mut server, url) = start_server(&db, &[]);
     let http = reqwest::Client::new();
-    let sk = parley_protocol::DeviceSecretKey::generate();
-    let device: parley_protocol::EnrollResponse = http
-        .post(format!("{url}/v1/devices/enroll"))
-        .json(&json!({"code": code, "device_name": "d", "public_key": sk.public_key().to_base64()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (sk, device) = enroll_with_code(&http, &url, code).await;
 
     // Many webhooks in flight at once, so they land in shared group commits.
     const N: usize = 60;

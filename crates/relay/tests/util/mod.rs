@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,8 +269,18 @@ pub async fn enroll_http(
     store: &Store,
     tenant: &str,
 ) -> (DeviceSecretKey, EnrollResponse) {
-    let sk = DeviceSecretKey::generate();
     let code = store.issue_enrollment_code(tenant, Duration::from_secs(60)).unwrap();
+    enroll_with_code(http, base, code).await
+}
+
+/// Enroll a fresh device with an enrollment code issued beforehand (when the
+/// relay is a separate process, the code is issued before it starts).
+pub async fn enroll_with_code(
+    http: &reqwest::Client,
+    base: &str,
+    code: String,
+) -> (DeviceSecretKey, EnrollResponse) {
+    let sk = DeviceSecretKey::generate();
     let req = EnrollRequest {
         code,
         device_name: "socket device".into(),
@@ -277,4 +289,38 @@ pub async fn enroll_http(
     let resp = http.post(format!("{base}/v1/devices/enroll")).json(&req).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     (sk, resp.json().await.unwrap())
+}
+
+/// The `parley-relay` binary on `db`, deaf to the caller's relay settings.
+pub fn relay_bin(db: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley-relay"));
+    cmd.arg("--db").arg(db).env_remove("PARLEY_RELAY_DB").env_remove("PARLEY_RELAY_CONFIG");
+    cmd
+}
+
+/// Start `serve` and return the child with its base URL (its log discarded).
+pub fn start_server(db: &Path, extra: &[&str]) -> (Child, String) {
+    let mut cmd = relay_bin(db);
+    cmd.stderr(Stdio::null());
+    serve(cmd, extra)
+}
+
+/// Run `cmd` (a [`relay_bin`] with its environment and stderr as the caller
+/// wants them) as `serve` on a free loopback port; returns the child and
+/// its base URL, read from the "listening on" line.
+pub fn serve(mut cmd: Command, extra: &[&str]) -> (Child, String) {
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let Some(url) = line.trim().strip_prefix("parley-relay listening on ") else {
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        panic!("the relay did not start ({status}); its first line: {line:?}");
+    };
+    (child, url.to_owned())
 }
