@@ -68,7 +68,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(PATH_ENROLL, post(enroll).layer(small))
         .route(PATH_EVENTS, get(events))
         .route(PATH_ACK, post(ack).layer(small))
-        .route(PATH_HEALTH, get(|| async { "ok" }))
+        .route(PATH_HEALTH, get(health))
         .route(PATH_STREAM, get(stream))
         .route(PATH_PEERS, get(peers))
         .route(PATH_DEREGISTER, post(deregister))
@@ -217,6 +217,16 @@ impl From<StoreError> for AppError {
             StoreError::UnknownDevice(_) => AppError::Unauthorized,
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+/// "ok", or 503 with the reason once the relay can no longer acknowledge
+/// anything (a failed fsync): a supervisor's health check then restarts it,
+/// which is the way out.
+async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.storage().unhealthy() {
+        None => (StatusCode::OK, "ok"),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
     }
 }
 

@@ -38,6 +38,9 @@ type Reply<T> = oneshot::Receiver<Result<T, StoreError>>;
 
 /// A relay storage backend. See the module docs for the contract.
 pub trait RelayStorage: Send + Sync + 'static {
+    /// Why the backend can no longer acknowledge anything, if so (for the
+    /// health endpoint, so that a supervisor restarts the relay).
+    fn unhealthy(&self) -> Option<&'static str>;
     // webhook side
     fn app_secrets(&self) -> Result<Vec<AppSecret>, StoreError>;
     fn verify_token_matches(&self, token: &str) -> Result<bool, StoreError>;
@@ -130,6 +133,9 @@ pub trait RelayStorage: Send + Sync + 'static {
 }
 
 impl RelayStorage for Store {
+    fn unhealthy(&self) -> Option<&'static str> {
+        Store::unhealthy(self)
+    }
     fn app_secrets(&self) -> Result<Vec<AppSecret>, StoreError> {
         Store::app_secrets(self)
     }

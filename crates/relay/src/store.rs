@@ -715,6 +715,12 @@ impl Store {
         Ok(self.conn())
     }
 
+    /// Why the store can no longer acknowledge anything, if so: an fsync of
+    /// the queue failed, and only a restart brings it back.
+    pub fn unhealthy(&self) -> Option<&'static str> {
+        self.inner.durable.poisoned().then_some(crate::commit::POISONED)
+    }
+
     /// A read connection: WAL readers see the last commit and never wait for
     /// the writer, so polls and authentication do not queue behind fsyncs.
     pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -1272,7 +1278,7 @@ impl Store {
     }
 
     /// Drop this device's events up to and including `up_to`; its cursor
-    /// only moves forward, and never past the tenant's last assigned seq, so
+    /// only moves forward, and never past the tenant's last committed seq, so
     /// a bogus ack cannot make it skip events that do not exist yet. Goes
     /// through the group committer. Blocks; see [`Store::submit_ack`].
     pub fn ack(&self, device_id: &str, up_to: u64) -> Result<(), StoreError> {
@@ -1458,7 +1464,7 @@ impl Store {
                 let packed: Option<Vec<u8>> =
                     headers.query_row(params![tenant, seq], |r| r.get(0)).optional()?;
                 if let Some(packed) = packed {
-                    purged += waiting_copies(seq, &packed, &cursors)?;
+                    purged += waiting_copies(seq, &packed, &cursors);
                 }
                 bodies.execute(params![tenant, seq])?;
             }
@@ -1604,7 +1610,7 @@ impl Store {
                 let cursors = active_cursors(&tx, tenant)?;
                 let mut rows = copies.query(params![tenant, keep_from])?;
                 while let Some(row) = rows.next()? {
-                    purged += waiting_copies(row.get(0)?, row.get_ref(1)?.as_blob()?, &cursors)?;
+                    purged += waiting_copies(row.get(0)?, row.get_ref(1)?.as_blob()?, &cursors);
                 }
                 purged += legacy_headers.execute(params![tenant, keep_from])?;
                 delete.execute(params![tenant, keep_from])?;
@@ -1644,21 +1650,25 @@ fn active_cursors(conn: &Connection, tenant_id: &str) -> Result<HashMap<String, 
 /// for active devices whose cursor has not passed it. (A header for a
 /// device that already acknowledged the event, or was revoked, is no copy
 /// anyone can be handed.)
-fn waiting_copies(
-    seq: i64,
-    packed: &[u8],
-    cursors: &HashMap<String, i64>,
-) -> Result<usize, StoreError> {
+fn waiting_copies(seq: i64, packed: &[u8], cursors: &HashMap<String, i64>) -> usize {
     let mut n = 0;
     for entry in crate::packed::entries(packed) {
-        let (device_id, _) = entry?;
+        // A damaged list must not stop the purge that removes it: count
+        // what could be read.
+        let (device_id, _) = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::error!(seq, error = %e, "a queued event's header list is damaged");
+                break;
+            }
+        };
         let waiting = std::str::from_utf8(device_id)
             .ok()
             .and_then(|id| cursors.get(id))
             .is_some_and(|&acked| acked < seq);
         n += usize::from(waiting);
     }
-    Ok(n)
+    n
 }
 
 /// Delete the tenant's event bodies no active device can still be handed:
@@ -2142,6 +2152,28 @@ mod tests {
         store.revoke_device(&d2.device_id).unwrap();
         assert!(store.events_after(&d2.device_id, 0, 10).unwrap().is_empty());
         assert_eq!(store.events_after(&d1.device_id, 0, 10).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_damaged_header_list_is_skipped_and_still_purged() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
+        for at in [1_000, 2_000] {
+            store.ingest("secret-a", vec![part.clone()], at).unwrap();
+        }
+        // A length byte that runs past the end of the list.
+        store.conn().execute("UPDATE event_bodies SET headers = X'05' WHERE seq = 1", []).unwrap();
+        let seqs: Vec<u64> =
+            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![2], "the damaged event is skipped, the queue goes on");
+        // Retention still removes it (counting no copy it cannot read).
+        assert_eq!(store.purge_received_before(1_500).unwrap(), 0);
+        let bodies: i64 =
+            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        assert_eq!(bodies, 1);
     }
 
     #[test]

@@ -27,7 +27,7 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
         (t, code)
     };
     let _ = tenant;
-    let (mut server, url) = start_server(&db, &[]);
+    let (server, url) = start_server(&db, &[]);
     let http = reqwest::Client::new();
     let (sk, device) = enroll_with_code(&http, &url, code).await;
 
@@ -53,10 +53,9 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
         assert_eq!(s.await.unwrap(), 200);
     }
     // SIGKILL: no shutdown hook, no flush, nothing but what fsync made durable.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 
-    let (mut server, url) = start_server(&db, &[]);
+    let (server, url) = start_server(&db, &[]);
     let events: parley_protocol::EventsResponse = http
         .get(format!("{url}/v1/events?after=0&limit=500"))
         .bearer_auth(&device.token)
@@ -74,8 +73,7 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
     let mut seqs = seqs(&events);
     seqs.dedup();
     assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "seqs are dense and unique");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
 
 fn ig_from(ig_id: &str, sender: &str, text: &str) -> Vec<u8> {

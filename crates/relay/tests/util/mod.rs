@@ -298,29 +298,64 @@ pub fn relay_bin(db: &Path) -> Command {
     cmd
 }
 
-/// Start `serve` and return the child with its base URL (its log discarded).
-pub fn start_server(db: &Path, extra: &[&str]) -> (Child, String) {
+/// A running `parley-relay serve`: SIGKILLed and reaped when dropped, so a
+/// failing test does not leave a relay running on its deleted tempdir.
+pub struct Server(Option<Child>);
+
+impl Server {
+    /// SIGKILL the relay now and reap it.
+    pub fn kill(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How long a relay may take to print its "listening on" line.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Start `serve` and return it with its base URL (its log discarded).
+pub fn start_server(db: &Path, extra: &[&str]) -> (Server, String) {
     let mut cmd = relay_bin(db);
     cmd.stderr(Stdio::null());
     serve(cmd, extra)
 }
 
 /// Run `cmd` (a [`relay_bin`] with its environment and stderr as the caller
-/// wants them) as `serve` on a free loopback port; returns the child and
-/// its base URL, read from the "listening on" line.
-pub fn serve(mut cmd: Command, extra: &[&str]) -> (Child, String) {
+/// wants them) as `serve` on a free loopback port; returns it and its base
+/// URL, read from the "listening on" line.
+pub fn serve(mut cmd: Command, extra: &[&str]) -> (Server, String) {
     let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(Some(child));
+    // Read on a thread, so that a relay that hangs before listening fails
+    // the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
     let Some(url) = line.trim().strip_prefix("parley-relay listening on ") else {
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        panic!("the relay did not start ({status}); its first line: {line:?}");
+        drop(server);
+        panic!("the relay did not start; its first line: {line:?}");
     };
-    (child, url.to_owned())
+    (server, url.to_owned())
 }
