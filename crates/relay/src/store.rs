@@ -1787,6 +1787,16 @@ mod tests {
         ChannelKey::WhatsappNumber(id.into())
     }
 
+    /// The seqs `events_after` hands the device.
+    fn seqs_after(store: &Store, device_id: &str, after: u64, limit: usize) -> Vec<u64> {
+        store.events_after(device_id, after, limit).unwrap().iter().map(|e| e.seq).collect()
+    }
+
+    /// A single-number `SELECT` on the writer connection.
+    fn one(store: &Store, sql: &str) -> i64 {
+        store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     fn enroll(store: &Store, tenant: &str) -> (DeviceSecretKey, EnrollResponse) {
         let sk = DeviceSecretKey::generate();
         let code = store.issue_enrollment_code(tenant, Duration::from_secs(60)).unwrap();
@@ -2035,8 +2045,7 @@ mod tests {
         assert_eq!(raw[0], parley_protocol::ENVELOPE_EPOCH_SHARED);
         assert_eq!(raw[1..33], store.inner.epochs.public_bytes());
         // One body row for the event, however many devices.
-        let bodies: i64 =
-            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        let bodies: i64 = one(&store, "SELECT COUNT(*) FROM event_bodies");
         assert_eq!(bodies, 2);
 
         store.ack(&d1.device_id, 1).unwrap();
@@ -2085,9 +2094,7 @@ mod tests {
         let (sk1, d1) = enroll(&store, &t);
         let (_sk2, d2) = enroll(&store, &t);
         let (_sk3, d3) = enroll(&store, &t);
-        let bodies = |store: &Store| -> i64 {
-            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap()
-        };
+        let bodies = |store: &Store| -> i64 { one(store, "SELECT COUNT(*) FROM event_bodies") };
         let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
         store.ingest("secret-a", vec![part.clone(), part], now_ms()).unwrap();
         assert_eq!(bodies(&store), 2);
@@ -2120,8 +2127,7 @@ mod tests {
         assert!(store.events_after(&d2.device_id, 0, 10).unwrap().is_empty());
         // d1 acking is enough for the three: d2's cursor is already past them.
         store.ack(&d1.device_id, 3).unwrap();
-        let bodies: i64 =
-            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        let bodies: i64 = one(&store, "SELECT COUNT(*) FROM event_bodies");
         assert_eq!(bodies, 0);
 
         // A cursor behind events that have no header for the device (as for
@@ -2138,16 +2144,13 @@ mod tests {
         for _ in 0..3 {
             store.ingest("secret-a", vec![part.clone()], now_ms()).unwrap();
         }
-        let page = store.events_after(&d3.device_id, 0, 2).unwrap();
-        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
+        assert_eq!(seqs_after(&store, &d3.device_id, 0, 2), vec![7, 8]);
         store
             .conn()
             .execute("UPDATE devices SET acked_seq = 0 WHERE id = ?1", [&d3.device_id])
             .unwrap();
-        let page = store.events_after(&d3.device_id, 0, 2).unwrap();
-        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
-        let page = store.events_after(&d3.device_id, 8, 2).unwrap();
-        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![9]);
+        assert_eq!(seqs_after(&store, &d3.device_id, 0, 2), vec![7, 8]);
+        assert_eq!(seqs_after(&store, &d3.device_id, 8, 2), vec![9]);
         // A revoked device is handed nothing, even what others still need.
         store.revoke_device(&d2.device_id).unwrap();
         assert!(store.events_after(&d2.device_id, 0, 10).unwrap().is_empty());
@@ -2166,13 +2169,11 @@ mod tests {
         }
         // A length byte that runs past the end of the list.
         store.conn().execute("UPDATE event_bodies SET headers = X'05' WHERE seq = 1", []).unwrap();
-        let seqs: Vec<u64> =
-            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        let seqs = seqs_after(&store, &d.device_id, 0, 10);
         assert_eq!(seqs, vec![2], "the damaged event is skipped, the queue goes on");
         // Retention still removes it (counting no copy it cannot read).
         assert_eq!(store.purge_received_before(1_500).unwrap(), 0);
-        let bodies: i64 =
-            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap();
+        let bodies: i64 = one(&store, "SELECT COUNT(*) FROM event_bodies");
         assert_eq!(bodies, 1);
     }
 
@@ -2199,16 +2200,13 @@ mod tests {
                 assert_eq!(report.queued, vec![d2.device_id.clone()]);
             }
         }
-        let seqs = |after, limit| -> Vec<u64> {
-            store.events_after(&d2.device_id, after, limit).unwrap().iter().map(|e| e.seq).collect()
-        };
+        let seqs = |after, limit| seqs_after(&store, &d2.device_id, after, limit);
         assert_eq!(seqs(0, 10), vec![1, 2, 3, 4, 5]);
         assert_eq!(seqs(0, 2), vec![1, 2]);
         assert_eq!(seqs(2, 2), vec![3, 4]);
         assert_eq!(seqs(4, 2), vec![5]);
         // The sender gets only the webhook events.
-        let own: Vec<u64> =
-            store.events_after(&d1.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        let own = seqs_after(&store, &d1.device_id, 0, 10);
         assert_eq!(own, vec![1, 3, 5]);
         // Acks move the cursor over both kinds.
         store.ack(&d2.device_id, 4).unwrap();
@@ -2284,15 +2282,13 @@ mod tests {
         );
         let status = store.delete_user_data("secret-a", "15550001").unwrap();
         assert_eq!(status.events_purged, 1);
-        let seqs: Vec<u64> =
-            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        let seqs = seqs_after(&store, &d.device_id, 0, 10);
         assert_eq!(seqs, vec![2]);
         // A new event after the migration rides in its body row, after the
         // old ones.
         let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
         store.ingest("secret-a", vec![part], now_ms()).unwrap();
-        let seqs: Vec<u64> =
-            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        let seqs = seqs_after(&store, &d.device_id, 0, 10);
         assert_eq!(seqs, vec![2, 3]);
         // Retention takes an old body with its header row: nothing is ever
         // handed out as a header without its body.
@@ -2300,8 +2296,7 @@ mod tests {
         let count = |sql: &str| -> i64 { store.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(count("SELECT COUNT(*) FROM deliveries"), 0);
         assert_eq!(count("SELECT COUNT(*) FROM event_bodies"), 1);
-        let seqs: Vec<u64> =
-            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        let seqs = seqs_after(&store, &d.device_id, 0, 10);
         assert_eq!(seqs, vec![3]);
     }
 
@@ -2330,8 +2325,7 @@ mod tests {
         // The BSUID alone finds the event as well as the phone number.
         let status = store.delete_user_data("secret-a", "US.15550002").unwrap();
         assert_eq!(status.events_purged, 1);
-        let seqs: Vec<u64> =
-            store.events_after(&d.device_id, 0, 10).unwrap().iter().map(|e| e.seq).collect();
+        let seqs = seqs_after(&store, &d.device_id, 0, 10);
         assert_eq!(seqs, vec![1]);
         assert_eq!(store.delete_user_data("other-app", "15550001").unwrap().events_purged, 0);
         assert_eq!(store.delete_user_data("secret-a", "15550001").unwrap().events_purged, 1);
@@ -2423,23 +2417,19 @@ mod tests {
         for at in [1_000, 1_500, 5_000, 1_900, 6_000] {
             store.ingest("s", vec![part.clone()], at).unwrap();
         }
-        let bodies = |store: &Store| -> i64 {
-            store.conn().query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap()
-        };
+        let bodies = |store: &Store| -> i64 { one(store, "SELECT COUNT(*) FROM event_bodies") };
         assert_eq!(bodies(&store), 5);
         // d2 has already taken seq 1: that header is no copy waiting.
         store.ack(&d2.device_id, 1).unwrap();
         // Two old events before the first young one, 2 devices, 1 acked.
         assert_eq!(store.purge_received_before(2_000).unwrap(), 3);
         for device in [&d.device_id, &d2.device_id] {
-            let left = store.events_after(device, 0, 10).unwrap();
-            assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+            assert_eq!(seqs_after(&store, device, 0, 10), vec![3, 4, 5]);
         }
         assert_eq!(bodies(&store), 3);
         // The straggler goes once the young event before it is old too.
         assert_eq!(store.purge_received_before(5_500).unwrap(), 4);
-        let left = store.events_after(&d.device_id, 0, 10).unwrap();
-        assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(seqs_after(&store, &d.device_id, 0, 10), vec![5]);
         assert_eq!(bodies(&store), 1);
         assert_eq!(store.purge_received_before(i64::MAX).unwrap(), 2);
         assert_eq!(bodies(&store), 0);
