@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -102,20 +102,14 @@ impl Done {
 /// The committer's state shared with the store. Readers need no durability
 /// check: a commit is published to them only after its fsync (see [`run`]).
 pub(crate) struct Durable {
-    group: AtomicI64,
     /// An fsync failed: what the kernel kept is unknown, so nothing more is
     /// acknowledged until the relay restarts (and re-syncs at open).
     poisoned: AtomicBool,
 }
 
 impl Durable {
-    pub(crate) fn new(group: i64) -> Durable {
-        Durable { group: AtomicI64::new(group), poisoned: AtomicBool::new(false) }
-    }
-
-    /// The last group committed (it numbers `deliveries.commit_group`).
-    pub(crate) fn group(&self) -> i64 {
-        self.group.load(Ordering::Acquire)
+    pub(crate) fn new() -> Durable {
+        Durable { poisoned: AtomicBool::new(false) }
     }
 
     /// Whether an fsync has failed since the relay opened the store.
@@ -180,7 +174,6 @@ fn run(
     durable: &Durable,
     catch_up: &AtomicBool,
 ) {
-    let mut group_id = durable.group();
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -195,9 +188,8 @@ fn run(
             }
             continue;
         }
-        group_id += 1;
         let mut conn = lock(write);
-        let (done, failure) = commit_group(&mut conn, group, epochs, group_id);
+        let (done, failure) = commit_group(&mut conn, group, epochs);
         match failure {
             Some(failure) => {
                 if failure.sync_failed {
@@ -209,7 +201,6 @@ fn run(
                 }
             }
             None => {
-                durable.group.fetch_max(group_id, Ordering::AcqRel);
                 for d in done {
                     d.send(None);
                 }
@@ -328,7 +319,6 @@ pub(crate) fn commit_group(
     conn: &mut Connection,
     group: Vec<Job>,
     epochs: &Epochs,
-    group_id: i64,
 ) -> (Vec<Done>, Option<CommitFailure>) {
     let mut outcomes = None;
     for isolated in [false, true] {
@@ -343,7 +333,7 @@ pub(crate) fn commit_group(
                 return (Vec::new(), None);
             }
         };
-        let (ran, seqs_stored) = run_jobs(&mut tx, &group, epochs, group_id, isolated);
+        let (ran, seqs_stored) = run_jobs(&mut tx, &group, epochs, isolated);
         if isolated || !ran.iter().any(Outcome::is_err) {
             // The group's seq counters are written back once, just before
             // the commit; if that fails, nothing of the group is kept.
@@ -387,7 +377,6 @@ fn run_jobs(
     tx: &mut Transaction<'_>,
     group: &[Job],
     epochs: &Epochs,
-    group_id: i64,
     isolated: bool,
 ) -> (Vec<Outcome>, Result<(), StoreError>) {
     // Channel owners and device lists read once per group: nothing in a
@@ -404,7 +393,7 @@ fn run_jobs(
             }
             Job::Fanout { sender, copies, subjects, received_at_ms, .. } => {
                 Outcome::Fanout(step(tx, isolated, |c| {
-                    fanout(c, &mut lookups, sender, copies, subjects, *received_at_ms, group_id)
+                    fanout(c, &mut lookups, sender, copies, subjects, *received_at_ms)
                 }))
             }
             Job::Ack { device_id, up_to, .. } => {
@@ -526,13 +515,11 @@ fn insert_delivery(
     seq: i64,
     received_at_ms: i64,
     sealed: &[u8],
-    group_id: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO deliveries (device_id, seq, received_at, sealed, commit_group)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![device_id, seq, received_at_ms, sealed, group_id])?;
+    .execute(params![device_id, seq, received_at_ms, sealed])?;
     Ok(())
 }
 
@@ -625,7 +612,6 @@ fn fanout(
     copies: &[(String, Vec<u8>)],
     subjects: &[[u8; 32]],
     received_at_ms: i64,
-    group_id: i64,
 ) -> Result<FanoutReport, StoreError> {
     let sender_active: Option<bool> = conn
         .prepare_cached("SELECT revoked_at IS NULL FROM devices WHERE id = ?1 AND tenant_id = ?2")?
@@ -666,7 +652,7 @@ fn fanout(
     let seq = lookups.next_seq(conn, &sender.tenant_id)?;
     let mut queued = Vec::with_capacity(active.len());
     for (device_id, sealed) in active {
-        insert_delivery(conn, device_id, seq, received_at_ms, sealed, group_id)?;
+        insert_delivery(conn, device_id, seq, received_at_ms, sealed)?;
         queued.push(device_id.clone());
     }
     insert_subjects(conn, &sender.tenant_id, seq, subjects, received_at_ms)?;

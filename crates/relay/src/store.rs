@@ -255,9 +255,9 @@ pub struct IngestReport {
 /// the file (`SchemaTooNew`) rather than hand devices blobs it misreads.
 ///
 /// It also adds `deliveries.commit_group`: the group commit that wrote the
-/// row. (Devices were handed only rows of groups known fsynced while the
-/// commit was pipelined; since commits sync themselves, schema 5's time, it
-/// is only a record.) Rows from before are group 0.
+/// row, so that devices were handed only rows of groups known fsynced while
+/// the commit was pipelined. Schema 5, whose commits sync themselves, drops
+/// it again.
 ///
 /// And `event_bodies`: a webhook event's ciphertext, stored once per event
 /// for all the tenant's devices; each device's `deliveries.sealed` then holds
@@ -314,7 +314,8 @@ CREATE INDEX event_bodies_by_age ON event_bodies (received_at);
 ///   moves the cursor and an event goes once every active device's cursor
 ///   has passed it. A device enrolled later starts at the tenant's last seq.
 /// - `deliveries` keeps fan-out copies and the headers queued before this
-///   version; it becomes a `WITHOUT ROWID` table clustered on its key
+///   version, without `commit_group` (commits now sync themselves, so
+///   readers need no durability check); it becomes a `WITHOUT ROWID` table clustered on its key
 ///   `(device_id, seq)`. Its old rows keep working as they did (header there,
 ///   body joined from `event_bodies`, whose `headers` is NULL for them).
 /// - The two age indexes go (`deliveries_by_age`, `event_bodies_by_age`):
@@ -327,11 +328,10 @@ CREATE TABLE deliveries_v5 (
     seq          INTEGER NOT NULL,
     received_at  INTEGER NOT NULL,
     sealed       BLOB NOT NULL,
-    commit_group INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device_id, seq)
 ) STRICT, WITHOUT ROWID;
-INSERT INTO deliveries_v5 (device_id, seq, received_at, sealed, commit_group)
-    SELECT device_id, seq, received_at, sealed, commit_group FROM deliveries;
+INSERT INTO deliveries_v5 (device_id, seq, received_at, sealed)
+    SELECT device_id, seq, received_at, sealed FROM deliveries;
 DROP TABLE deliveries;
 ALTER TABLE deliveries_v5 RENAME TO deliveries;
 CREATE TABLE event_bodies_v5 (
@@ -593,11 +593,7 @@ impl Store {
         let wal = open_wal(path).map_err(file_err)?;
         wal.sync_all().map_err(file_err)?;
         std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(file_err)?;
-        let last_group: i64 =
-            conn.query_row("SELECT COALESCE(MAX(commit_group), 0) FROM deliveries", [], |r| {
-                r.get(0)
-            })?;
-        let durable = Arc::new(crate::commit::Durable::new(last_group));
+        let durable = Arc::new(crate::commit::Durable::new());
         let write = Arc::new(Mutex::new(conn));
         let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
         let committer = crate::commit::Committer::start(
@@ -1926,7 +1922,7 @@ mod tests {
         ];
         let (done, commit_error) = {
             let mut conn = store.inner.write.lock().unwrap();
-            crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1_000)
+            crate::commit::commit_group(&mut conn, group, &store.inner.epochs)
         };
         assert!(commit_error.is_none());
         assert_eq!(done.len(), 3);
@@ -1973,7 +1969,7 @@ mod tests {
         let run = |group| {
             let mut conn = store.inner.write.lock().unwrap();
             let (done, commit_error) =
-                crate::commit::commit_group(&mut conn, group, &store.inner.epochs, 1);
+                crate::commit::commit_group(&mut conn, group, &store.inner.epochs);
             assert!(commit_error.is_none());
             for d in done {
                 d.send(None);
@@ -2342,7 +2338,17 @@ mod tests {
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(
-                "ALTER TABLE deliveries DROP COLUMN commit_group; DROP TABLE event_bodies;",
+                // The queue tables as version 2 had them.
+                "DROP TABLE event_bodies;
+                 DROP TABLE deliveries;
+                 CREATE TABLE deliveries (
+                     device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                     seq         INTEGER NOT NULL,
+                     received_at INTEGER NOT NULL,
+                     sealed      BLOB NOT NULL,
+                     PRIMARY KEY (device_id, seq)
+                 ) STRICT;
+                 CREATE INDEX deliveries_by_age ON deliveries (received_at);",
             )
             .unwrap();
             let enveloped =

@@ -96,6 +96,14 @@ struct Answer {
 
 impl Answer {
     /// The JSON error a refused webhook carries.
+    /// A 500 with the generic internal error, which names no file or SQL.
+    fn assert_internal_error(&self) {
+        assert_eq!(self.status, 500, "{}", self.body);
+        let error = self.api_error();
+        assert_eq!(error.code, "internal");
+        assert_eq!(error.message, "the relay could not complete the request");
+    }
+
     fn api_error(&self) -> ApiError {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not an API error ({e}): {}", self.body))
@@ -168,10 +176,7 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
     let during = post_webhook(&http, &url, "sent while fsync fails").await;
     // `StoreError::Commit` maps to `AppError::Internal`: a 500 whose body
     // names no file or SQL.
-    assert_eq!(during.status, 500, "{}", during.body);
-    let error = during.api_error();
-    assert_eq!(error.code, "internal");
-    assert_eq!(error.message, "the relay could not complete the request");
+    during.assert_internal_error();
     // The committer recognised SQLITE_IOERR_FSYNC (not just any I/O error)
     // and poisoned the queue; this also shows the shim fired.
     assert!(log().contains(SYNC_FAILED), "the failed fsync was not seen as one:\n{}", log());
@@ -181,10 +186,7 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
     // unknown: the relay still acknowledges nothing.
     std::fs::remove_file(&flag).unwrap();
     let after = post_webhook(&http, &url, "sent after the failed fsync").await;
-    assert_eq!(after.status, 500, "{}", after.body);
-    let error = after.api_error();
-    assert_eq!(error.code, "internal");
-    assert_eq!(error.message, "the relay could not complete the request");
+    after.assert_internal_error();
     // The answer does not say why (internal details are only logged); the
     // log does.
     assert!(log().contains(POISONED), "webhook 7 was not refused as poisoned:\n{}", log());
