@@ -267,11 +267,7 @@ fn open_event(
             "whatsapp" | "instagram" => peers.push(PeerSent {
                 client_txn_id,
                 provider_id,
-                channel_kind: if channel_kind == "instagram" {
-                    ChannelKind::Instagram
-                } else {
-                    ChannelKind::Whatsapp
-                },
+                channel_kind: crate::store::channel_kind(&channel_kind),
                 channel_id,
                 to,
                 body,

@@ -85,11 +85,7 @@ fn contact_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Contact, String)
     Ok((
         Contact {
             id: r.get(0)?,
-            channel: if kind == "instagram" {
-                ChannelKind::Instagram
-            } else {
-                ChannelKind::Whatsapp
-            },
+            channel: super::channel_kind(&kind),
             name: r.get(2)?,
             wa_id: r.get(3)?,
             user_id: r.get(4)?,

@@ -4,7 +4,6 @@
 use parley_types::contact::{
     check_notes, clean_labels, ContactDetails, ContactUpdate, OptOut, OptOutSource,
 };
-use parley_types::ChannelKind;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{Store, StoreError};
@@ -94,11 +93,7 @@ impl Store {
                         r.get::<_, i64>(0)?,
                         ContactDetails {
                             conversation_id: conversation,
-                            channel: if kind == "instagram" {
-                                ChannelKind::Instagram
-                            } else {
-                                ChannelKind::Whatsapp
-                            },
+                            channel: super::channel_kind(&kind),
                             name: r.get(2)?,
                             handle: r.get(3)?,
                             notes: r.get(4)?,

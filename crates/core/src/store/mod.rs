@@ -238,5 +238,15 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// A channel kind as the `channels.kind` column stores it ("whatsapp" or
+/// "instagram"; the schema allows nothing else).
+pub(crate) fn channel_kind(stored: &str) -> parley_types::ChannelKind {
+    if stored == "instagram" {
+        parley_types::ChannelKind::Instagram
+    } else {
+        parley_types::ChannelKind::Whatsapp
+    }
+}
+
 #[cfg(test)]
 mod tests;

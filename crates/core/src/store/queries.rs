@@ -2,8 +2,8 @@
 //! long sync transaction never blocks the conversation list.
 
 use parley_types::{
-    ChannelKind, ConversationSummary, DeliveryStatus, Direction, Forwarded, GeoPoint, Message,
-    Reaction, WINDOW_MILLIS,
+    ConversationSummary, DeliveryStatus, Direction, Forwarded, GeoPoint, Message, Reaction,
+    WINDOW_MILLIS,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -29,7 +29,7 @@ fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
     let last_inbound: Option<i64> = r.get(7)?;
     Ok(ConversationSummary {
         id: r.get(0)?,
-        channel: if kind == "instagram" { ChannelKind::Instagram } else { ChannelKind::Whatsapp },
+        channel: super::channel_kind(&kind),
         title: r.get(2)?,
         handle: r.get(3)?,
         last_preview: r.get(4)?,
