@@ -67,6 +67,12 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
 /// Bytes a WAL file is cut back to once restarted after a burst.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+/// Bytes of WAL written ahead (zeros) at open; see [`preallocate_wal`].
+/// The background checkpoints let the WAL restart after about 4,096 frames
+/// (16 MiB; `commit::CATCH_UP_FRAMES`), and a second of peak ingest adds
+/// some more before the restart, so it rarely outgrows this.
+const WAL_PREALLOCATE: u64 = 32 * 1024 * 1024;
+
 /// Read connections kept open beside the writer.
 const READERS: usize = 2;
 
@@ -537,6 +543,50 @@ fn open_wal(db: &Path) -> std::io::Result<std::fs::File> {
     options.open(PathBuf::from(name))
 }
 
+/// Make the WAL file at least [`WAL_PREALLOCATE`] bytes long by writing
+/// zeros after its end, then sync it.
+///
+/// Why: a commit's fsync (`fdatasync`) of a file it made longer must also
+/// write the file's new size through the filesystem's journal; one that
+/// overwrote blocks already in the file flushes only the data. On the
+/// benchmark VM that was 185 µs against 115 µs per commit, and the relay's
+/// WAL used to grow from empty after every start, until its first restart
+/// (SQLite restarts a WAL in place, at its beginning, and
+/// `journal_size_limit` only cuts it back to 64 MiB). Written zeros, not
+/// `fallocate`: ext4 records the first write into an allocated but unwritten
+/// block in its journal too. PostgreSQL zero-fills its WAL segments for the
+/// same reason.
+///
+/// Safe for SQLite: frames are found through the WAL index, and recovery
+/// after a crash reads frames from the start until the first invalid one; a
+/// frame of zeros names page 0, which is never valid. The write lock (`BEGIN
+/// IMMEDIATE`) is held meanwhile, so that no other process (the admin CLI
+/// beside a running relay, or the reverse) appends frames where the zeros
+/// go.
+fn preallocate_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let file_err = |source| StoreError::File { path: path.to_owned(), source };
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let written = (|| {
+        let wal = open_wal(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            const CHUNK: usize = 1024 * 1024;
+            let zeros = vec![0u8; CHUNK];
+            let mut at = wal.metadata()?.len();
+            while at < WAL_PREALLOCATE {
+                let n = (WAL_PREALLOCATE - at).min(CHUNK as u64) as usize;
+                wal.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+        }
+        wal.sync_all()
+    })();
+    // Nothing was written through SQLite: the rollback only drops the lock.
+    conn.execute_batch("ROLLBACK")?;
+    written.map_err(file_err)
+}
+
 #[cfg(unix)]
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -589,9 +639,8 @@ impl Store {
         let file_err = |source| StoreError::File { path: path.to_owned(), source };
         // Whatever a previous run committed is on disk now, fsynced or not:
         // sync it before handing any of it out, so that everything present
-        // is durable.
-        let wal = open_wal(path).map_err(file_err)?;
-        wal.sync_all().map_err(file_err)?;
+        // is durable (the WAL is synced by its preallocation).
+        preallocate_wal(&conn, path)?;
         std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(file_err)?;
         let durable = Arc::new(crate::commit::Durable::new());
         let write = Arc::new(Mutex::new(conn));
@@ -2439,6 +2488,35 @@ mod tests {
         assert_eq!(bodies(&store), 1);
         assert_eq!(store.purge_received_before(i64::MAX).unwrap(), 2);
         assert_eq!(bodies(&store), 0);
+    }
+
+    #[test]
+    fn the_wal_is_written_ahead_and_a_crash_image_of_it_recovers_every_commit() {
+        let (dir, store) = open_temp();
+        let wal_len = |dir: &Path| std::fs::metadata(dir.join("relay.db-wal")).unwrap().len();
+        assert!(wal_len(dir.path()) >= WAL_PREALLOCATE, "{}", wal_len(dir.path()));
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        store.add_channel(&t, &number("1")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        let part = ChannelPart { key: number("1"), body: json!({"n": 1}) };
+        store.ingest("s", vec![part.clone(), part.clone()], now_ms()).unwrap();
+        // A second process opening the same file (the admin CLI) writes its
+        // zeros only past the end, under the write lock: the first one's
+        // frames stay, and its later commits land.
+        let beside = Store::open(dir.path().join("relay.db")).unwrap();
+        store.ingest("s", vec![part], now_ms()).unwrap();
+        assert_eq!(seqs_after(&beside, &d.device_id, 0, 10), vec![1, 2, 3]);
+        // What is on disk now, as a crash would leave it (no -shm): SQLite
+        // recovers the WAL's frames up to the zeros and stops there.
+        let image = tempfile::tempdir().unwrap();
+        for suffix in ["", "-wal"] {
+            let name = format!("relay.db{suffix}");
+            std::fs::copy(dir.path().join(&name), image.path().join(&name)).unwrap();
+        }
+        drop((store, beside));
+        let recovered = Store::open(image.path().join("relay.db")).unwrap();
+        assert_eq!(seqs_after(&recovered, &d.device_id, 0, 10), vec![1, 2, 3]);
+        assert!(wal_len(image.path()) >= WAL_PREALLOCATE);
     }
 
     #[test]
