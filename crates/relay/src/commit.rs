@@ -116,6 +116,24 @@ impl Durable {
     pub(crate) fn poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
     }
+
+    /// Poison the store if `e` is a failed fsync; says whether it was. The
+    /// committer checks its commits, and `Store::write` every other write.
+    pub(crate) fn check(&self, e: &rusqlite::Error) -> bool {
+        let sync_failed = is_sync_failure(e);
+        if sync_failed && !self.poisoned.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %e, "fsync of the relay queue failed; refusing writes until restart");
+        }
+        sync_failed
+    }
+}
+
+/// SQLite could not fsync the WAL, the database or their directory.
+fn is_sync_failure(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error().map(|f| f.extended_code),
+        Some(rusqlite::ffi::SQLITE_IOERR_FSYNC | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC)
+    )
 }
 
 /// The sending side of the committer thread. Dropping it (with the last
@@ -125,7 +143,7 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// `durable` holds the highest group already on disk (see [`Durable`]).
+    /// `durable` is poisoned by a commit whose fsync fails (see [`Durable`]).
     pub(crate) fn start(
         write: Arc<Mutex<Connection>>,
         epochs: Arc<Epochs>,
@@ -192,9 +210,8 @@ fn run(
         let (done, failure) = commit_group(&mut conn, group, epochs);
         match failure {
             Some(failure) => {
-                if failure.sync_failed {
-                    durable.poisoned.store(true, Ordering::Release);
-                    tracing::error!(error = %failure.message, "fsync of the relay queue failed; refusing writes until restart");
+                if let Some(e) = &failure.sql {
+                    durable.check(e);
                 }
                 for d in done {
                     d.send(Some(&failure.message));
@@ -293,17 +310,14 @@ impl Outcome {
 #[derive(Debug)]
 pub(crate) struct CommitFailure {
     pub(crate) message: String,
-    /// SQLite could not fsync the WAL (or its directory).
-    pub(crate) sync_failed: bool,
+    /// SQLite's error from the commit itself, which may be a failed fsync
+    /// (see [`Durable::check`]).
+    pub(crate) sql: Option<rusqlite::Error>,
 }
 
 impl CommitFailure {
     fn from_sql(e: rusqlite::Error) -> CommitFailure {
-        let sync_failed = matches!(
-            e.sqlite_error().map(|f| f.extended_code),
-            Some(rusqlite::ffi::SQLITE_IOERR_FSYNC | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC)
-        );
-        CommitFailure { message: e.to_string(), sync_failed }
+        CommitFailure { message: e.to_string(), sql: Some(e) }
     }
 }
 
@@ -339,7 +353,7 @@ pub(crate) fn commit_group(
             // the commit; if that fails, nothing of the group is kept.
             let commit_error = match seqs_stored {
                 Ok(()) => tx.commit().err().map(CommitFailure::from_sql),
-                Err(e) => Some(CommitFailure { message: e.to_string(), sync_failed: false }),
+                Err(e) => Some(CommitFailure { message: e.to_string(), sql: None }),
             };
             outcomes = Some((ran, commit_error));
             break;

@@ -744,20 +744,29 @@ impl Store {
         lock(&self.inner.write)
     }
 
-    /// The writer connection for a write outside the group committer
-    /// (admin, enrollment, revocation, access audit, data deletion, purge).
+    /// Run `f` on the writer connection: a write outside the group
+    /// committer (admin, enrollment, revocation, access audit, data
+    /// deletion, purge).
+    ///
     /// Refused once an fsync of the queue has failed, like the committer's
     /// own jobs: the fsync-failure test on the real binary found these
     /// writes still committing (an enrollment answered 200) after the relay
     /// was poisoned, although nothing is to be acknowledged until a restart;
     /// a device-access audit row even overwrote the failed group's WAL
-    /// frames. (A failed fsync inside one of these writes does not poison
-    /// the relay yet: only the committer recognises SQLITE_IOERR_FSYNC.)
-    pub(crate) fn writer(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    /// frames. And a failed fsync in `f`'s own commit poisons the store, as
+    /// one in the committer's does.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if self.inner.durable.poisoned() {
             return Err(StoreError::Commit(crate::commit::POISONED.into()));
         }
-        Ok(self.conn())
+        let result = f(&mut self.conn());
+        if let Err(StoreError::Sql(e)) = &result {
+            self.inner.durable.check(e);
+        }
+        result
     }
 
     /// Why the store can no longer acknowledge anything, if so: an fsync of
@@ -797,26 +806,28 @@ impl Store {
                 return Err(StoreError::Empty(what));
             }
         }
-        let mut conn = self.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: bool =
-            tx.query_row("SELECT EXISTS(SELECT 1 FROM tenants WHERE name = ?1)", [name], |r| {
-                r.get(0)
-            })?;
-        if exists {
-            return Err(StoreError::TenantExists(name.to_owned()));
-        }
-        let id = random_hex(16);
-        let now = now_ms();
-        tx.execute(
-            "INSERT INTO tenants (id, name, app_secret, verify_token, created_at)
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM tenants WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(StoreError::TenantExists(name.to_owned()));
+            }
+            let id = random_hex(16);
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO tenants (id, name, app_secret, verify_token, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, name, app_secret, verify_token, now],
-        )?;
-        audit(&tx, now, "tenant.create", Some(&id), None)?;
-        tx.commit()?;
-        tracing::info!(tenant = %id, "tenant created");
-        Ok(id)
+                params![id, name, app_secret, verify_token, now],
+            )?;
+            audit(&tx, now, "tenant.create", Some(&id), None)?;
+            tx.commit()?;
+            tracing::info!(tenant = %id, "tenant created");
+            Ok(id)
+        })
     }
 
     /// The id of the tenant called `name`, if any.
@@ -830,16 +841,17 @@ impl Store {
     /// Delete a tenant with its channels, codes, devices and every queued
     /// event (the right to erasure at the relay).
     pub fn delete_tenant(&self, tenant_id: &str) -> Result<(), StoreError> {
-        let mut conn = self.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])?;
-        if n == 0 {
-            return Err(StoreError::UnknownTenant(tenant_id.to_owned()));
-        }
-        audit(&tx, now_ms(), "tenant.delete", Some(tenant_id), None)?;
-        tx.commit()?;
-        tracing::info!(tenant = %tenant_id, "tenant deleted");
-        Ok(())
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])?;
+            if n == 0 {
+                return Err(StoreError::UnknownTenant(tenant_id.to_owned()));
+            }
+            audit(&tx, now_ms(), "tenant.delete", Some(tenant_id), None)?;
+            tx.commit()?;
+            tracing::info!(tenant = %tenant_id, "tenant deleted");
+            Ok(())
+        })
     }
 
     /// Give `channel` to `tenant_id`. Adding it again to the same tenant is a
@@ -851,7 +863,7 @@ impl Store {
         if id.is_empty() {
             return Err(StoreError::Empty("channel id"));
         }
-        let mut conn = self.writer()?;
+        self.write(|conn| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ensure_tenant(&tx, tenant_id)?;
         let owner: Option<String> = tx
@@ -875,6 +887,7 @@ impl Store {
         tx.commit()?;
         tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel added");
         Ok(())
+        })
     }
 
     /// Stop routing `channel` to `tenant_id`. Events already queued stay
@@ -882,20 +895,21 @@ impl Store {
     pub fn remove_channel(&self, tenant_id: &str, channel: &ChannelKey) -> Result<(), StoreError> {
         let kind = kind_str(channel);
         let id = channel.id();
-        let mut conn = self.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        ensure_tenant(&tx, tenant_id)?;
-        let n = tx.execute(
-            "DELETE FROM channels WHERE channel_id = ?1 AND kind = ?2 AND tenant_id = ?3",
-            params![id, kind, tenant_id],
-        )?;
-        if n == 0 {
-            return Err(StoreError::UnknownChannel { kind, id: id.to_owned() });
-        }
-        audit(&tx, now_ms(), "channel.remove", Some(tenant_id), Some(&format!("{kind}:{id}")))?;
-        tx.commit()?;
-        tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel removed");
-        Ok(())
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            ensure_tenant(&tx, tenant_id)?;
+            let n = tx.execute(
+                "DELETE FROM channels WHERE channel_id = ?1 AND kind = ?2 AND tenant_id = ?3",
+                params![id, kind, tenant_id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::UnknownChannel { kind, id: id.to_owned() });
+            }
+            audit(&tx, now_ms(), "channel.remove", Some(tenant_id), Some(&format!("{kind}:{id}")))?;
+            tx.commit()?;
+            tracing::info!(tenant = %tenant_id, kind, channel = %id, "channel removed");
+            Ok(())
+        })
     }
 
     /// A fresh single-use enrollment code for `tenant_id`, valid for `ttl`.
@@ -906,19 +920,20 @@ impl Store {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         let code = random_hex(32);
-        let mut conn = self.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        ensure_tenant(&tx, tenant_id)?;
-        let now = now_ms();
-        tx.execute(
-            "INSERT INTO enrollment_codes (code_hash, tenant_id, created_at, expires_at)
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            ensure_tenant(&tx, tenant_id)?;
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO enrollment_codes (code_hash, tenant_id, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![hash_secret(&code), tenant_id, now, now.saturating_add(duration_ms(ttl))],
-        )?;
-        audit(&tx, now, "enrollment_code.issue", Some(tenant_id), None)?;
-        tx.commit()?;
-        tracing::info!(tenant = %tenant_id, "enrollment code issued");
-        Ok(code)
+                params![hash_secret(&code), tenant_id, now, now.saturating_add(duration_ms(ttl))],
+            )?;
+            audit(&tx, now, "enrollment_code.issue", Some(tenant_id), None)?;
+            tx.commit()?;
+            tracing::info!(tenant = %tenant_id, "enrollment code issued");
+            Ok(code)
+        })
     }
 
     /// Every device of `tenant_id`, oldest first, revoked ones included.
@@ -946,26 +961,27 @@ impl Store {
     /// Revoke a device: its token stops working at once, it gets no new
     /// events, and its queue is dropped since nobody can fetch it any more.
     pub fn revoke_device(&self, device_id: &str) -> Result<(), StoreError> {
-        let mut conn = self.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let tenant: Option<String> = tx
-            .query_row("SELECT tenant_id FROM devices WHERE id = ?1", [device_id], |r| r.get(0))
-            .optional()?;
-        let Some(tenant) = tenant else {
-            return Err(StoreError::UnknownDevice(device_id.to_owned()));
-        };
-        let now = now_ms();
-        tx.execute(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
-            params![device_id, now],
-        )?;
-        tx.execute("DELETE FROM deliveries WHERE device_id = ?1", [device_id])?;
-        // Bodies only this device still needed go with it.
-        drop_acknowledged_bodies(&tx, &tenant, i64::MIN, i64::MAX)?;
-        audit(&tx, now, "device.revoke", Some(&tenant), Some(device_id))?;
-        tx.commit()?;
-        tracing::info!(tenant = %tenant, device = %device_id, "device revoked");
-        Ok(())
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tenant: Option<String> = tx
+                .query_row("SELECT tenant_id FROM devices WHERE id = ?1", [device_id], |r| r.get(0))
+                .optional()?;
+            let Some(tenant) = tenant else {
+                return Err(StoreError::UnknownDevice(device_id.to_owned()));
+            };
+            let now = now_ms();
+            tx.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![device_id, now],
+            )?;
+            tx.execute("DELETE FROM deliveries WHERE device_id = ?1", [device_id])?;
+            // Bodies only this device still needed go with it.
+            drop_acknowledged_bodies(&tx, &tenant, i64::MIN, i64::MAX)?;
+            audit(&tx, now, "device.revoke", Some(&tenant), Some(device_id))?;
+            tx.commit()?;
+            tracing::info!(tenant = %tenant, device = %device_id, "device revoked");
+            Ok(())
+        })
     }
 
     /// Number of sealed events waiting for `device_id`.
@@ -1166,7 +1182,7 @@ impl Store {
         }
         let key = DevicePublicKey::from_base64(public_key).map_err(StoreError::InvalidPublicKey)?;
         let code_hash = hash_secret(code.trim());
-        let mut conn = self.writer()?;
+        self.write(|conn| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row: Option<(String, i64, Option<i64>)> = tx
             .query_row(
@@ -1202,6 +1218,7 @@ impl Store {
         tx.commit()?;
         tracing::info!(tenant = %tenant_id, device = %device_id, "device enrolled");
         Ok(EnrollResponse { device_id, token, tenant_id })
+        })
     }
 
     /// The device a bearer token belongs to.
@@ -1421,12 +1438,13 @@ impl Store {
         device: &AuthedDevice,
         action: &str,
     ) -> Result<(), StoreError> {
-        let conn = self.writer()?;
-        let now = now_ms();
-        conn.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
-            .execute(params![device.device_id, now])?;
-        audit(&conn, now, action, Some(&device.tenant_id), Some(&device.device_id))?;
-        Ok(())
+        self.write(|conn| {
+            let now = now_ms();
+            conn.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
+                .execute(params![device.device_id, now])?;
+            audit(conn, now, action, Some(&device.tenant_id), Some(&device.device_id))?;
+            Ok(())
+        })
     }
 
     /// Record an audit event that concerns no stored row, for example a
@@ -1437,8 +1455,7 @@ impl Store {
         tenant_id: Option<&str>,
         subject: Option<&str>,
     ) -> Result<(), StoreError> {
-        audit(&*self.writer()?, now_ms(), action, tenant_id, subject)?;
-        Ok(())
+        self.write(|conn| Ok(audit(conn, now_ms(), action, tenant_id, subject)?))
     }
 
     /// The newest `limit` audit rows, newest first.
@@ -1474,7 +1491,7 @@ impl Store {
         user_id: &str,
     ) -> Result<DeletionStatus, StoreError> {
         let subject = self.subject_hash(user_id);
-        let mut conn = self.writer()?;
+        self.write(|conn| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tenants: Vec<String> = {
             let mut stmt = tx.prepare("SELECT id, app_secret FROM tenants")?;
@@ -1536,6 +1553,7 @@ impl Store {
             completed_at_ms: Some(now),
             tenants: tenants.len(),
             events_purged: purged,
+        })
         })
     }
 
@@ -1607,78 +1625,81 @@ impl Store {
     /// purge. Nothing younger than the cutoff is ever deleted. Tenants'
     /// bodies are walked the same way.
     pub fn purge_received_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let mut conn = self.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut purged = 0;
-        {
-            let devices: Vec<String> = tx
-                .prepare("SELECT DISTINCT device_id FROM deliveries")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut first_young = tx.prepare(
-                "SELECT seq FROM deliveries WHERE device_id = ?1 AND received_at >= ?2
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut purged = 0;
+            {
+                let devices: Vec<String> = tx
+                    .prepare("SELECT DISTINCT device_id FROM deliveries")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut first_young = tx.prepare(
+                    "SELECT seq FROM deliveries WHERE device_id = ?1 AND received_at >= ?2
                  ORDER BY seq LIMIT 1",
-            )?;
-            let mut delete =
-                tx.prepare("DELETE FROM deliveries WHERE device_id = ?1 AND seq < ?2")?;
-            for device in &devices {
-                let keep_from: Option<i64> =
-                    first_young.query_row(params![device, cutoff_ms], |r| r.get(0)).optional()?;
-                purged += delete.execute(params![device, keep_from.unwrap_or(i64::MAX)])?;
-            }
-            let tenants: Vec<String> = tx
-                .prepare("SELECT id FROM tenants")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut first_young = tx.prepare(
-                "SELECT seq FROM event_bodies WHERE tenant_id = ?1 AND received_at >= ?2
+                )?;
+                let mut delete =
+                    tx.prepare("DELETE FROM deliveries WHERE device_id = ?1 AND seq < ?2")?;
+                for device in &devices {
+                    let keep_from: Option<i64> = first_young
+                        .query_row(params![device, cutoff_ms], |r| r.get(0))
+                        .optional()?;
+                    purged += delete.execute(params![device, keep_from.unwrap_or(i64::MAX)])?;
+                }
+                let tenants: Vec<String> = tx
+                    .prepare("SELECT id FROM tenants")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut first_young = tx.prepare(
+                    "SELECT seq FROM event_bodies WHERE tenant_id = ?1 AND received_at >= ?2
                  ORDER BY seq LIMIT 1",
-            )?;
-            let mut copies = tx.prepare(
-                "SELECT seq, headers FROM event_bodies
+                )?;
+                let mut copies = tx.prepare(
+                    "SELECT seq, headers FROM event_bodies
                  WHERE tenant_id = ?1 AND seq < ?2 AND headers IS NOT NULL",
-            )?;
-            // A body from before schema 5 takes its header rows with it, so
-            // that no device is handed a header without its body.
-            let mut legacy_headers = tx.prepare(
-                "DELETE FROM deliveries
+                )?;
+                // A body from before schema 5 takes its header rows with it, so
+                // that no device is handed a header without its body.
+                let mut legacy_headers = tx.prepare(
+                    "DELETE FROM deliveries
                  WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1)
                    AND seq IN (SELECT seq FROM event_bodies
                                WHERE tenant_id = ?1 AND seq < ?2 AND headers IS NULL)",
-            )?;
-            let mut delete =
-                tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq < ?2")?;
-            for tenant in &tenants {
-                let keep_from: Option<i64> =
-                    first_young.query_row(params![tenant, cutoff_ms], |r| r.get(0)).optional()?;
-                let keep_from = keep_from.unwrap_or(i64::MAX);
-                let cursors = active_cursors(&tx, tenant)?;
-                let mut rows = copies.query(params![tenant, keep_from])?;
-                while let Some(row) = rows.next()? {
-                    purged += waiting_copies(row.get(0)?, row.get_ref(1)?.as_blob()?, &cursors);
+                )?;
+                let mut delete =
+                    tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq < ?2")?;
+                for tenant in &tenants {
+                    let keep_from: Option<i64> = first_young
+                        .query_row(params![tenant, cutoff_ms], |r| r.get(0))
+                        .optional()?;
+                    let keep_from = keep_from.unwrap_or(i64::MAX);
+                    let cursors = active_cursors(&tx, tenant)?;
+                    let mut rows = copies.query(params![tenant, keep_from])?;
+                    while let Some(row) = rows.next()? {
+                        purged += waiting_copies(row.get(0)?, row.get_ref(1)?.as_blob()?, &cursors);
+                    }
+                    purged += legacy_headers.execute(params![tenant, keep_from])?;
+                    delete.execute(params![tenant, keep_from])?;
                 }
-                purged += legacy_headers.execute(params![tenant, keep_from])?;
-                delete.execute(params![tenant, keep_from])?;
             }
-        }
-        tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
-        // Bodies queued before schema 5 that no device still has a header
-        // row for (for example after a revocation): nobody can be handed
-        // them any more. (Later bodies carry their headers.)
-        tx.execute(
-            "DELETE FROM event_bodies WHERE headers IS NULL AND NOT EXISTS (
+            tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
+            // Bodies queued before schema 5 that no device still has a header
+            // row for (for example after a revocation): nobody can be handed
+            // them any more. (Later bodies carry their headers.)
+            tx.execute(
+                "DELETE FROM event_bodies WHERE headers IS NULL AND NOT EXISTS (
                  SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
                  WHERE d.tenant_id = event_bodies.tenant_id AND q.seq = event_bodies.seq)",
-            [],
-        )?;
-        tx.execute(
-            "DELETE FROM event_subjects WHERE NOT EXISTS (
+                [],
+            )?;
+            tx.execute(
+                "DELETE FROM event_subjects WHERE NOT EXISTS (
                  SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
                  WHERE d.tenant_id = event_subjects.tenant_id AND q.seq = event_subjects.seq)",
-            [],
-        )?;
-        tx.commit()?;
-        Ok(purged)
+                [],
+            )?;
+            tx.commit()?;
+            Ok(purged)
+        })
     }
 }
 

@@ -19,8 +19,8 @@ use util::*;
 /// Fails `fsync` and `fdatasync` with EIO on any descriptor whose path ends
 /// in `-wal` while the file named by `PARLEY_TEST_FAILSYNC_FLAG` exists;
 /// otherwise calls the real function. SQLite's unix VFS syncs with
-/// `fdatasync`, which its amalgamation turns into `fsync` unless built with
-/// `HAVE_FDATASYNC` (the bundled build is not); both are wrapped so the test
+/// `fdatasync` when built with `HAVE_FDATASYNC` (`.cargo/config.toml` sets
+/// it on Linux) and with `fsync` otherwise; both are wrapped so the test
 /// does not depend on that.
 const SHIM: &str = r#"
 #define _GNU_SOURCE
@@ -134,6 +134,21 @@ async fn events(http: &reqwest::Client, url: &str, token: &str, after: u64) -> E
     resp.json().await.unwrap()
 }
 
+/// Redeem `code` for a new device; the answer's status.
+async fn post_enroll(http: &reqwest::Client, url: &str, code: &str) -> u16 {
+    http.post(format!("{url}/v1/devices/enroll"))
+        .json(&parley_protocol::EnrollRequest {
+            code: code.to_owned(),
+            device_name: "late".into(),
+            public_key: DeviceSecretKey::generate().public_key().to_base64(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn count(texts: &[String], text: &str) -> usize {
     texts.iter().filter(|t| *t == text).count()
 }
@@ -201,17 +216,8 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
     assert_eq!(ack.status(), 500);
     // So are the writes that do not go through the committer (here an
     // enrollment with a valid, unused code).
-    let enroll = http
-        .post(format!("{url}/v1/devices/enroll"))
-        .json(&parley_protocol::EnrollRequest {
-            code: second_code.clone(),
-            device_name: "late".into(),
-            public_key: DeviceSecretKey::generate().public_key().to_base64(),
-        })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(enroll.status(), 500, "an enrollment was stored after a failed fsync");
+    let enroll = post_enroll(&http, &url, &second_code).await;
+    assert_eq!(enroll, 500, "an enrollment was stored after a failed fsync");
 
     // Devices still read what is durable, and the failed group was never
     // published to them.
@@ -256,5 +262,52 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
     enroll_with_code(&http, &url, second_code).await;
     let health = http.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    server.kill();
+}
+
+/// A write outside the group committer (an enrollment) whose commit cannot
+/// be synced poisons the relay just as a webhook group's does.
+#[tokio::test]
+async fn a_failed_fsync_in_a_write_outside_the_committer_stops_writes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let shim = build_shim(dir.path());
+    let db = dir.path().join("relay.db");
+    let flag = dir.path().join("fail-wal-fsync");
+    let log_path = dir.path().join("relay.log");
+    let (code, second_code) = {
+        let store = parley_relay::Store::open(&db).unwrap();
+        let t = store.create_tenant("acme", SECRET, "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        let code = || store.issue_enrollment_code(&t, Duration::from_secs(600)).unwrap();
+        (code(), code())
+    };
+    let mut cmd = relay_bin(&db);
+    cmd.env("LD_PRELOAD", &shim)
+        .env("PARLEY_TEST_FAILSYNC_FLAG", &flag)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(File::create(&log_path).unwrap());
+    let (server, url) = serve(cmd, &[]);
+    let log = || std::fs::read_to_string(&log_path).unwrap();
+    let http = reqwest::Client::new();
+    let answer = post_webhook(&http, &url, "before").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    File::create(&flag).unwrap();
+    assert_eq!(post_enroll(&http, &url, &code).await, 500);
+    assert!(log().contains(SYNC_FAILED), "the enrollment's failed fsync was not seen:\n{}", log());
+    std::fs::remove_file(&flag).unwrap();
+
+    // fsync works again; nothing is acknowledged until a restart.
+    post_webhook(&http, &url, "after").await.assert_internal_error();
+    assert!(log().contains(POISONED), "the webhook was not refused as poisoned:\n{}", log());
+    assert_eq!(post_enroll(&http, &url, &second_code).await, 500);
+    let health = http.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    server.kill();
+
+    let (server, url) = start_server(&db, &[]);
+    assert_eq!(post_webhook(&http, &url, "after the restart").await.status, 200);
+    assert_eq!(post_enroll(&http, &url, &second_code).await, 200);
     server.kill();
 }
