@@ -446,10 +446,11 @@ struct Lookups {
     owners: HashMap<(&'static str, String), Option<Owner>>,
     /// tenant → its active devices (id, public key).
     devices: HashMap<String, Vec<(String, String)>>,
-    /// tenant → the next seq to hand out: read once per group, advanced in
-    /// memory, written back once before the commit (one UPDATE per tenant
-    /// and group instead of one per event).
-    seqs: HashMap<String, i64>,
+    /// tenant → its number (which places its event bodies, see
+    /// `store::event_key`) and the next seq to hand out: read once per
+    /// group, advanced in memory, written back once before the commit (one
+    /// UPDATE per tenant and group instead of one per event).
+    seqs: HashMap<String, (i64, i64)>,
 }
 
 impl Lookups {
@@ -488,26 +489,30 @@ impl Lookups {
 }
 
 impl Lookups {
-    /// Allocate the tenant's next seq.
-    fn next_seq(&mut self, conn: &Connection, tenant_id: &str) -> Result<i64, StoreError> {
-        let next = match self.seqs.get_mut(tenant_id) {
-            Some(next) => next,
+    /// Allocate the tenant's next seq. Returns it with the key of its
+    /// event body.
+    fn next_seq(&mut self, conn: &Connection, tenant_id: &str) -> Result<(i64, i64), StoreError> {
+        let (num, next) = match self.seqs.get_mut(tenant_id) {
+            Some(entry) => entry,
             None => {
-                let stored: i64 = conn
-                    .prepare_cached("SELECT next_seq FROM tenants WHERE id = ?1")?
-                    .query_row([tenant_id], |r| r.get(0))?;
+                let stored: (i64, i64) = conn
+                    .prepare_cached("SELECT num, next_seq FROM tenants WHERE id = ?1")?
+                    .query_row([tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 self.seqs.entry(tenant_id.to_owned()).or_insert(stored)
             }
         };
         let seq = *next;
+        if seq >= crate::store::SEQ_LIMIT {
+            return Err(StoreError::Commit("the tenant's sequence numbers are used up".into()));
+        }
         *next += 1;
-        Ok(seq)
+        Ok((seq, crate::store::event_key(*num, seq)))
     }
 
     /// Write the advanced counters back.
     fn store_seqs(&self, conn: &Connection) -> Result<(), StoreError> {
         let mut update = conn.prepare_cached("UPDATE tenants SET next_seq = ?2 WHERE id = ?1")?;
-        for (tenant_id, next) in &self.seqs {
+        for (tenant_id, (_, next)) in &self.seqs {
             update.execute(params![tenant_id, next])?;
         }
         Ok(())
@@ -575,7 +580,7 @@ fn ingest(
             tracing::warn!(tenant = %tenant_id, kind, "webhook part signed by another tenant's app dropped");
             continue;
         }
-        let seq = lookups.next_seq(conn, &tenant_id)?;
+        let (seq, key) = lookups.next_seq(conn, &tenant_id)?;
         let devices = lookups.devices(conn, &tenant_id)?;
         let mut headers = Vec::with_capacity(devices.len());
         for (device_id, public_key) in devices {
@@ -593,10 +598,12 @@ fn ingest(
             let subjects = (!part.subjects.is_empty()).then(|| part.subjects.concat());
             let packed = crate::packed::pack(headers.iter().map(|(id, h)| (*id, h.as_ref())))?;
             conn.prepare_cached(
-                "INSERT INTO event_bodies (tenant_id, seq, received_at, subjects, headers, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO event_bodies
+                     (event_key, tenant_id, seq, received_at, subjects, headers, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
+                key,
                 tenant_id,
                 seq,
                 received_at_ms,
@@ -663,7 +670,7 @@ fn fanout(
     if active.is_empty() {
         return Ok(FanoutReport { seq: None, queued: Vec::new(), missing });
     }
-    let seq = lookups.next_seq(conn, &sender.tenant_id)?;
+    let (seq, _) = lookups.next_seq(conn, &sender.tenant_id)?;
     let mut queued = Vec::with_capacity(active.len());
     for (device_id, sealed) in active {
         insert_delivery(conn, device_id, seq, received_at_ms, sealed)?;

@@ -57,12 +57,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest device name kept, so a client cannot bloat the admin listing.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The schema's migrations: the one at index `i` brings version `i` to
 /// `i + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
-    [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+    [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
 
 /// Bytes a WAL file is cut back to once restarted after a burst.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
@@ -355,6 +355,59 @@ DROP TABLE event_bodies;
 ALTER TABLE event_bodies_v5 RENAME TO event_bodies;
 "#;
 
+/// Version 6: an event body's row is found by its rowid, `event_key` =
+/// the tenant's number (`tenants.num`, new here) × 2^[`SEQ_BITS`] + seq
+/// ([`event_key`]), instead of through the automatic index of a
+/// `PRIMARY KEY (tenant_id, seq)`. A tenant's events are then one range of
+/// the table's own B-tree, in seq order, and a group commit no longer
+/// rewrites that index's pages: measured with groups of 12 webhooks, about
+/// 2.6 of the 11.7 pages each group wrote into the WAL. `tenant_id` and
+/// `seq` stay as columns (`tenant_id` carries the cascade from `tenants`).
+const SCHEMA_V6: &str = r#"
+ALTER TABLE tenants ADD COLUMN num INTEGER;
+UPDATE tenants SET num = rowid;
+CREATE UNIQUE INDEX tenants_by_num ON tenants (num);
+CREATE TABLE event_bodies_v6 (
+    event_key   INTEGER PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    subjects    BLOB,
+    headers     BLOB,
+    body        BLOB NOT NULL
+) STRICT;
+INSERT INTO event_bodies_v6 (event_key, tenant_id, seq, received_at, subjects, headers, body)
+    SELECT (t.num << 44) + b.seq, b.tenant_id, b.seq, b.received_at, b.subjects, b.headers, b.body
+    FROM event_bodies b JOIN tenants t ON t.id = b.tenant_id;
+DROP TABLE event_bodies;
+ALTER TABLE event_bodies_v6 RENAME TO event_bodies;
+"#;
+
+/// Bits of an `event_key` that hold the seq: 2^44 seqs per tenant (over
+/// 18 years at 30,000 events a second) and 2^19 tenant numbers.
+pub(crate) const SEQ_BITS: u32 = 44;
+/// The first seq a tenant cannot have.
+pub(crate) const SEQ_LIMIT: i64 = 1 << SEQ_BITS;
+// `SCHEMA_V6` and `DEVICE_QUEUE_DEPTH` spell the shift out in SQL.
+const _: () = assert!(SEQ_BITS == 44);
+/// The most tenant numbers there can be.
+const TENANT_NUM_LIMIT: i64 = 1 << (63 - SEQ_BITS);
+
+/// The rowid of a tenant's event body (schema 6). `seq` is clamped into
+/// the tenant's range, so that "after seq" bounds cannot spill into the
+/// next tenant's.
+pub(crate) fn event_key(tenant_num: i64, seq: i64) -> i64 {
+    (tenant_num << SEQ_BITS) + seq.clamp(0, SEQ_LIMIT)
+}
+
+/// A tenant's number, which places its event bodies in the table.
+pub(crate) fn tenant_num(conn: &Connection, tenant_id: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT num FROM tenants WHERE id = ?1")?
+        .query_row([tenant_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownTenant(tenant_id.to_owned()))
+}
+
 /// A device `d`'s queue depth, as an SQL expression: its own copies (fan-out,
 /// and header rows from before schema 5) plus, while it is active, its
 /// tenant's events after its cursor that carry headers. Every such event has
@@ -362,8 +415,9 @@ ALTER TABLE event_bodies_v5 RENAME TO event_bodies;
 /// commit, and a device enrolled later starts its cursor at the tenant's
 /// last seq.
 const DEVICE_QUEUE_DEPTH: &str = "((SELECT COUNT(*) FROM deliveries q WHERE q.device_id = d.id)
-    + CASE WHEN d.revoked_at IS NULL THEN (SELECT COUNT(*) FROM event_bodies b
-          WHERE b.tenant_id = d.tenant_id AND b.seq > d.acked_seq AND b.headers IS NOT NULL)
+    + CASE WHEN d.revoked_at IS NULL THEN (SELECT COUNT(*) FROM event_bodies b, tenants t
+          WHERE t.id = d.tenant_id AND b.event_key > (t.num << 44) + d.acked_seq
+            AND b.event_key < (t.num + 1) << 44 AND b.headers IS NOT NULL)
       ELSE 0 END)";
 
 /// What a fan-out did.
@@ -819,10 +873,13 @@ impl Store {
             let id = random_hex(16);
             let now = now_ms();
             tx.execute(
-                "INSERT INTO tenants (id, name, app_secret, verify_token, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO tenants (id, name, app_secret, verify_token, created_at, num)
+             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(num), 0) + 1 FROM tenants))",
                 params![id, name, app_secret, verify_token, now],
             )?;
+            if tenant_num(&tx, &id)? >= TENANT_NUM_LIMIT {
+                return Err(StoreError::Commit("no tenant number left".into()));
+            }
             audit(&tx, now, "tenant.create", Some(&id), None)?;
             tx.commit()?;
             tracing::info!(tenant = %id, "tenant created");
@@ -1257,11 +1314,15 @@ impl Store {
         let conn = conn.unchecked_transaction()?;
         // A revoked device is handed nothing, not even the events queued
         // before its revocation that other devices still need.
-        let Some((tenant_id, acked)) = conn
+        let Some((tenant_id, acked, num)) = conn
             .prepare_cached(
-                "SELECT tenant_id, acked_seq FROM devices WHERE id = ?1 AND revoked_at IS NULL",
+                "SELECT d.tenant_id, d.acked_seq, t.num FROM devices d
+                 JOIN tenants t ON t.id = d.tenant_id
+                 WHERE d.id = ?1 AND d.revoked_at IS NULL",
             )?
-            .query_row([device_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_row([device_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
             .optional()?
         else {
             return Ok(Vec::new());
@@ -1273,11 +1334,11 @@ impl Store {
         {
             let mut stmt = conn.prepare_cached(
                 "SELECT q.seq, q.received_at, q.sealed, b.body FROM deliveries q
-                 LEFT JOIN event_bodies b ON b.tenant_id = ?4 AND b.seq = q.seq
+                 LEFT JOIN event_bodies b ON b.event_key = ?4 + q.seq
                  WHERE q.device_id = ?1 AND q.seq > ?2
                  ORDER BY q.seq LIMIT ?3",
             )?;
-            let mut rows = stmt.query(params![device_id, from, sql_limit, tenant_id])?;
+            let mut rows = stmt.query(params![device_id, from, sql_limit, event_key(num, 0)])?;
             while let Some(r) = rows.next()? {
                 // A shared-body envelope is the device's header, then the body.
                 let header = r.get_ref(2)?.as_blob()?;
@@ -1297,13 +1358,14 @@ impl Store {
         // reading until `limit` are found or the queue ends.
         let mut stmt = conn.prepare_cached(
             "SELECT seq, received_at, headers, body FROM event_bodies
-             WHERE tenant_id = ?1 AND seq > ?2 AND headers IS NOT NULL
-             ORDER BY seq LIMIT ?3",
+             WHERE event_key > ?1 AND event_key < ?2 AND headers IS NOT NULL
+             ORDER BY event_key LIMIT ?3",
         )?;
         let mut cursor = from;
         let mut found = 0;
+        let end = event_key(num, SEQ_LIMIT);
         while found < limit {
-            let mut rows = stmt.query(params![tenant_id, cursor, sql_limit])?;
+            let mut rows = stmt.query(params![event_key(num, cursor), end, sql_limit])?;
             let mut read = 0;
             while let Some(r) = rows.next()? {
                 read += 1;
@@ -1515,20 +1577,19 @@ impl Store {
                  WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1) AND seq = ?2",
             )?;
             let mut headers = tx.prepare(
-                "SELECT headers FROM event_bodies
-                 WHERE tenant_id = ?1 AND seq = ?2 AND headers IS NOT NULL",
+                "SELECT headers FROM event_bodies WHERE event_key = ?1 AND headers IS NOT NULL",
             )?;
-            let mut bodies =
-                tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq = ?2")?;
+            let mut bodies = tx.prepare("DELETE FROM event_bodies WHERE event_key = ?1")?;
             let cursors = active_cursors(&tx, tenant)?;
+            let num = tenant_num(&tx, tenant)?;
             for seq in seqs {
                 purged += deliveries.execute(params![tenant, seq])?;
                 let packed: Option<Vec<u8>> =
-                    headers.query_row(params![tenant, seq], |r| r.get(0)).optional()?;
+                    headers.query_row([event_key(num, seq)], |r| r.get(0)).optional()?;
                 if let Some(packed) = packed {
                     purged += waiting_copies(seq, &packed, &cursors);
                 }
-                bodies.execute(params![tenant, seq])?;
+                bodies.execute([event_key(num, seq)])?;
             }
             tx.execute(
                 "DELETE FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2",
@@ -1592,8 +1653,9 @@ impl Store {
         // order stands for its oldest, which it is to within milliseconds.
         let oldest: Option<i64> = conn.query_row(
             "SELECT MIN(at) FROM (
-                 SELECT (SELECT received_at FROM event_bodies b WHERE b.tenant_id = t.id
-                         ORDER BY b.seq LIMIT 1) AS at FROM tenants t
+                 SELECT (SELECT received_at FROM event_bodies b
+                         WHERE b.event_key >= t.num << 44 AND b.event_key < (t.num + 1) << 44
+                         ORDER BY b.event_key LIMIT 1) AS at FROM tenants t
                  UNION ALL
                  SELECT (SELECT received_at FROM deliveries q WHERE q.device_id = d.id
                          ORDER BY q.seq LIMIT 1) FROM devices d)",
@@ -1645,40 +1707,44 @@ impl Store {
                         .optional()?;
                     purged += delete.execute(params![device, keep_from.unwrap_or(i64::MAX)])?;
                 }
-                let tenants: Vec<String> = tx
-                    .prepare("SELECT id FROM tenants")?
-                    .query_map([], |r| r.get(0))?
+                let tenants: Vec<(String, i64)> = tx
+                    .prepare("SELECT id, num FROM tenants")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<Result<_, _>>()?;
+                // Each statement takes the tenant's range of event keys,
+                // [?1, ?2).
                 let mut first_young = tx.prepare(
-                    "SELECT seq FROM event_bodies WHERE tenant_id = ?1 AND received_at >= ?2
-                 ORDER BY seq LIMIT 1",
+                    "SELECT seq FROM event_bodies
+                 WHERE event_key >= ?1 AND event_key < ?2 AND received_at >= ?3
+                 ORDER BY event_key LIMIT 1",
                 )?;
                 let mut copies = tx.prepare(
                     "SELECT seq, headers FROM event_bodies
-                 WHERE tenant_id = ?1 AND seq < ?2 AND headers IS NOT NULL",
+                 WHERE event_key >= ?1 AND event_key < ?2 AND headers IS NOT NULL",
                 )?;
                 // A body from before schema 5 takes its header rows with it, so
                 // that no device is handed a header without its body.
                 let mut legacy_headers = tx.prepare(
                     "DELETE FROM deliveries
-                 WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?1)
+                 WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = ?3)
                    AND seq IN (SELECT seq FROM event_bodies
-                               WHERE tenant_id = ?1 AND seq < ?2 AND headers IS NULL)",
+                               WHERE event_key >= ?1 AND event_key < ?2 AND headers IS NULL)",
                 )?;
-                let mut delete =
-                    tx.prepare("DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq < ?2")?;
-                for tenant in &tenants {
+                let mut delete = tx
+                    .prepare("DELETE FROM event_bodies WHERE event_key >= ?1 AND event_key < ?2")?;
+                for (tenant, num) in &tenants {
+                    let (start, end) = (event_key(*num, 0), event_key(*num, SEQ_LIMIT));
                     let keep_from: Option<i64> = first_young
-                        .query_row(params![tenant, cutoff_ms], |r| r.get(0))
+                        .query_row(params![start, end, cutoff_ms], |r| r.get(0))
                         .optional()?;
-                    let keep_from = keep_from.unwrap_or(i64::MAX);
+                    let old = event_key(*num, keep_from.unwrap_or(SEQ_LIMIT));
                     let cursors = active_cursors(&tx, tenant)?;
-                    let mut rows = copies.query(params![tenant, keep_from])?;
+                    let mut rows = copies.query(params![start, old])?;
                     while let Some(row) = rows.next()? {
                         purged += waiting_copies(row.get(0)?, row.get_ref(1)?.as_blob()?, &cursors);
                     }
-                    purged += legacy_headers.execute(params![tenant, keep_from])?;
-                    delete.execute(params![tenant, keep_from])?;
+                    purged += legacy_headers.execute(params![start, old, tenant])?;
+                    delete.execute(params![start, old])?;
                 }
             }
             tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
@@ -1751,19 +1817,22 @@ pub(crate) fn drop_acknowledged_bodies(
     // A header row of a pre-5 event for device D has a seq above D's
     // cursor (acks delete up to the cursor), so above the lowest cursor:
     // the first statement never takes a body such a row still needs.
+    let num = tenant_num(conn, tenant_id)?;
+    // Event keys from ?2 up to ?2 + the lowest cursor (the whole range,
+    // up to ?2 + ?3, when no device is active).
     conn.prepare_cached(
-        "DELETE FROM event_bodies WHERE tenant_id = ?1 AND seq <= COALESCE(
+        "DELETE FROM event_bodies WHERE event_key >= ?2 AND event_key <= ?2 + COALESCE(
              (SELECT MIN(acked_seq) FROM devices WHERE tenant_id = ?1 AND revoked_at IS NULL),
-             9223372036854775807)",
+             ?3)",
     )?
-    .execute([tenant_id])?;
+    .execute(params![tenant_id, event_key(num, 0), SEQ_LIMIT - 1])?;
     conn.prepare_cached(
         "DELETE FROM event_bodies
-         WHERE tenant_id = ?1 AND seq > ?2 AND seq <= ?3 AND headers IS NULL AND NOT EXISTS (
+         WHERE event_key > ?2 AND event_key <= ?3 AND headers IS NULL AND NOT EXISTS (
              SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
              WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
     )?
-    .execute(params![tenant_id, from, up_to])?;
+    .execute(params![tenant_id, event_key(num, from), event_key(num, up_to)])?;
     Ok(())
 }
 
@@ -1780,10 +1849,12 @@ fn events_naming(
         .prepare("SELECT seq FROM event_subjects WHERE tenant_id = ?1 AND subject = ?2")?
         .query_map(params![tenant_id, subject.as_slice()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let num = tenant_num(conn, tenant_id)?;
     let mut bodies = conn.prepare(
-        "SELECT seq, subjects FROM event_bodies WHERE tenant_id = ?1 AND subjects IS NOT NULL",
+        "SELECT seq, subjects FROM event_bodies
+         WHERE event_key >= ?1 AND event_key < ?2 AND subjects IS NOT NULL",
     )?;
-    let mut rows = bodies.query([tenant_id])?;
+    let mut rows = bodies.query([event_key(num, 0), event_key(num, SEQ_LIMIT)])?;
     while let Some(row) = rows.next()? {
         let packed: Vec<u8> = row.get(1)?;
         if packed.chunks_exact(32).any(|hash| hash == subject.as_slice()) {
@@ -2316,6 +2387,8 @@ mod tests {
                  ) STRICT;
                  CREATE INDEX deliveries_by_age ON deliveries (received_at);
                  UPDATE tenants SET next_seq = 3;
+                 DROP INDEX tenants_by_num;
+                 ALTER TABLE tenants DROP COLUMN num;
                  PRAGMA user_version = 3;",
             )
             .unwrap();
@@ -2408,8 +2481,10 @@ mod tests {
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(
-                // The queue tables as version 2 had them.
+                // The queue tables (and tenants) as version 2 had them.
                 "DROP TABLE event_bodies;
+                 DROP INDEX tenants_by_num;
+                 ALTER TABLE tenants DROP COLUMN num;
                  DROP TABLE deliveries;
                  CREATE TABLE deliveries (
                      device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
@@ -2538,6 +2613,75 @@ mod tests {
         let recovered = Store::open(image.path().join("relay.db")).unwrap();
         assert_eq!(seqs_after(&recovered, &d.device_id, 0, 10), vec![1, 2, 3]);
         assert!(wal_len(image.path()) >= WAL_PREALLOCATE);
+    }
+
+    #[test]
+    fn each_tenants_events_are_one_range_of_the_body_table_and_stay_apart() {
+        let (_dir, store) = open_temp();
+        let a = store.create_tenant("a", "s", "v").unwrap();
+        let b = store.create_tenant("b", "s", "v").unwrap();
+        store.add_channel(&a, &number("1")).unwrap();
+        store.add_channel(&b, &number("2")).unwrap();
+        let (_ka, da) = enroll(&store, &a);
+        let (_kb, db) = enroll(&store, &b);
+        let part = |n: &str| ChannelPart { key: number(n), body: json!({"n": n}) };
+        for _ in 0..3 {
+            store.ingest("s", vec![part("1"), part("2")], now_ms()).unwrap();
+        }
+        assert_eq!(seqs_after(&store, &da.device_id, 0, 10), vec![1, 2, 3]);
+        assert_eq!(seqs_after(&store, &db.device_id, 1, 10), vec![2, 3]);
+        // Every body sits at its tenant's key for its seq, and nothing
+        // else indexes the table.
+        assert_eq!(
+            one(
+                &store,
+                "SELECT COUNT(*) FROM event_bodies e JOIN tenants t ON t.id = e.tenant_id
+                 WHERE e.event_key = (t.num << 44) + e.seq"
+            ),
+            6
+        );
+        assert_eq!(
+            one(&store, "SELECT COUNT(*) FROM sqlite_schema WHERE tbl_name = 'event_bodies' AND type = 'index'"),
+            0
+        );
+        // The device's queue and the depth read a key range, not a scan.
+        let plan = |sql: &str| -> String {
+            let conn = store.conn();
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+        };
+        let queue = plan(
+            "SELECT seq FROM event_bodies WHERE event_key > 5 AND event_key < 9
+             AND headers IS NOT NULL ORDER BY event_key LIMIT 3",
+        );
+        assert!(queue.contains("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), "{queue}");
+        let depth = plan(&format!("SELECT {DEVICE_QUEUE_DEPTH} FROM devices d"));
+        assert!(
+            depth.contains("SEARCH b USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+            "{depth}"
+        );
+        assert_eq!(store.queue_depth(&da.device_id).unwrap(), 3);
+
+        // Acknowledging all of a's leaves b's bodies alone.
+        store.ack(&da.device_id, 3).unwrap();
+        assert_eq!(store.queue_depth(&da.device_id).unwrap(), 0);
+        assert_eq!(store.queue_depth(&db.device_id).unwrap(), 3);
+        let left = |t: &str| {
+            one(&store, &format!("SELECT COUNT(*) FROM event_bodies WHERE tenant_id = '{t}'"))
+        };
+        assert_eq!((left(&a), left(&b)), (0, 3));
+        // A tenant made after the last one was deleted may take its number;
+        // the deleted tenant's bodies went with it.
+        store.delete_tenant(&b).unwrap();
+        assert_eq!(one(&store, "SELECT COUNT(*) FROM event_bodies"), 0);
+        let c = store.create_tenant("c", "s", "v").unwrap();
+        store.add_channel(&c, &number("3")).unwrap();
+        let (_kc, dc) = enroll(&store, &c);
+        assert_eq!(seqs_after(&store, &dc.device_id, 0, 10), Vec::<u64>::new());
+        store.ingest("s", vec![part("3")], now_ms()).unwrap();
+        assert_eq!(seqs_after(&store, &dc.device_id, 0, 10), vec![1]);
+        assert_eq!(seqs_after(&store, &da.device_id, 0, 10), Vec::<u64>::new());
     }
 
     #[test]
