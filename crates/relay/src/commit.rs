@@ -128,6 +128,47 @@ impl Durable {
     }
 }
 
+/// Seqs a group reserves in `tenants.next_seq` at a time.
+const SEQ_RESERVE: i64 = 1024;
+
+/// Each tenant's next seq as of the last commit, for the tenants that were
+/// handed one since the store opened; shared by the committer, the ack
+/// clamp and enrollment (all on the writer connection, so never in the
+/// middle of a group).
+///
+/// Why in memory: `tenants.next_seq` is a reservation, not the counter.
+/// Every seq handed out is below it, and a group raises it by
+/// [`SEQ_RESERVE`] only when it runs out, so that one `UPDATE` of the
+/// tenant's row (a WAL frame of its own) is written once per 1,024 events
+/// instead of once per group. After a restart the counter resumes at the
+/// reservation, so a seq is never handed out twice; the seqs skipped are a
+/// gap, which devices never notice (they ask for everything after their
+/// cursor).
+#[derive(Default)]
+pub(crate) struct SeqCounters(Mutex<HashMap<String, i64>>);
+
+impl SeqCounters {
+    /// The tenant's next seq, given its stored reservation: the counter if
+    /// it was handed a seq since the store opened, else the reservation
+    /// itself.
+    pub(crate) fn next(&self, tenant_id: &str, reserved: i64) -> i64 {
+        lock(&self.0).get(tenant_id).copied().unwrap_or(reserved)
+    }
+
+    /// A deleted tenant's counter goes with it.
+    pub(crate) fn forget(&self, tenant_id: &str) {
+        lock(&self.0).remove(tenant_id);
+    }
+
+    /// After a group's commit: its tenants' counters as it left them.
+    fn advance(&self, lookups: &Lookups<'_>) {
+        let mut counters = lock(&self.0);
+        for (tenant_id, seqs) in &lookups.seqs {
+            counters.insert(tenant_id.clone(), seqs.next);
+        }
+    }
+}
+
 /// SQLite could not fsync the WAL, the database or their directory.
 fn is_sync_failure(e: &rusqlite::Error) -> bool {
     matches!(
@@ -147,13 +188,14 @@ impl Committer {
     pub(crate) fn start(
         write: Arc<Mutex<Connection>>,
         epochs: Arc<Epochs>,
+        counters: Arc<SeqCounters>,
         durable: Arc<Durable>,
         catch_up: Arc<AtomicBool>,
     ) -> std::io::Result<Committer> {
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("relay-commit".into())
-            .spawn(move || run(&rx, &write, &epochs, &durable, &catch_up))?;
+            .spawn(move || run(&rx, &write, &epochs, &counters, &durable, &catch_up))?;
         Ok(Committer { jobs })
     }
 
@@ -189,6 +231,7 @@ fn run(
     rx: &mpsc::Receiver<Job>,
     write: &Mutex<Connection>,
     epochs: &Epochs,
+    counters: &SeqCounters,
     durable: &Durable,
     catch_up: &AtomicBool,
 ) {
@@ -207,7 +250,7 @@ fn run(
             continue;
         }
         let mut conn = lock(write);
-        let (done, failure) = commit_group(&mut conn, group, epochs);
+        let (done, failure) = commit_group(&mut conn, group, epochs, counters);
         match failure {
             Some(failure) => {
                 if let Some(e) = &failure.sql {
@@ -333,6 +376,7 @@ pub(crate) fn commit_group(
     conn: &mut Connection,
     group: Vec<Job>,
     epochs: &Epochs,
+    counters: &SeqCounters,
 ) -> (Vec<Done>, Option<CommitFailure>) {
     let mut outcomes = None;
     for isolated in [false, true] {
@@ -347,12 +391,20 @@ pub(crate) fn commit_group(
                 return (Vec::new(), None);
             }
         };
-        let (ran, seqs_stored) = run_jobs(&mut tx, &group, epochs, isolated);
+        let mut lookups = Lookups::new(counters);
+        let (ran, seqs_stored) = run_jobs(&mut tx, &group, epochs, &mut lookups, isolated);
         if isolated || !ran.iter().any(Outcome::is_err) {
-            // The group's seq counters are written back once, just before
-            // the commit; if that fails, nothing of the group is kept.
+            // The reservations the group raised are stored just before the
+            // commit; if that fails, nothing of the group is kept. The
+            // counters move on only once the group is committed.
             let commit_error = match seqs_stored {
-                Ok(()) => tx.commit().err().map(CommitFailure::from_sql),
+                Ok(()) => match tx.commit() {
+                    Ok(()) => {
+                        counters.advance(&lookups);
+                        None
+                    }
+                    Err(e) => Some(CommitFailure::from_sql(e)),
+                },
                 Err(e) => Some(CommitFailure { message: e.to_string(), sql: None }),
             };
             outcomes = Some((ran, commit_error));
@@ -383,35 +435,36 @@ pub(crate) fn commit_group(
 }
 
 /// Run every job of a group inside `tx`, each in its own savepoint when
-/// `isolated`, then store the tenants' seq counters the group advanced
-/// (outside any savepoint: a request rolled back in its savepoint leaves a
-/// gap in its tenant's seqs, which devices never notice since they ask for
+/// `isolated`, then store the seq reservations the group raised (outside
+/// any savepoint: a request rolled back in its savepoint leaves a gap in
+/// its tenant's seqs, which devices never notice since they ask for
 /// everything after their cursor).
+///
+/// Channel owners and device lists in `lookups` are read once per group:
+/// nothing in a group changes them (revocation and enrollment take the same
+/// write connection, so they cannot run inside this transaction).
 fn run_jobs(
     tx: &mut Transaction<'_>,
     group: &[Job],
     epochs: &Epochs,
+    lookups: &mut Lookups<'_>,
     isolated: bool,
 ) -> (Vec<Outcome>, Result<(), StoreError>) {
-    // Channel owners and device lists read once per group: nothing in a
-    // group changes them (revocation and enrollment take the same write
-    // connection, so they cannot run inside this transaction).
-    let mut lookups = Lookups::default();
     let mut out = Vec::with_capacity(group.len());
     for job in group {
         out.push(match job {
             Job::Ingest { secret, parts, received_at_ms, .. } => {
                 Outcome::Ingest(step(tx, isolated, |c| {
-                    ingest(c, &mut lookups, epochs, secret, parts, *received_at_ms)
+                    ingest(c, lookups, epochs, secret, parts, *received_at_ms)
                 }))
             }
             Job::Fanout { sender, copies, subjects, received_at_ms, .. } => {
                 Outcome::Fanout(step(tx, isolated, |c| {
-                    fanout(c, &mut lookups, sender, copies, subjects, *received_at_ms)
+                    fanout(c, lookups, sender, copies, subjects, *received_at_ms)
                 }))
             }
             Job::Ack { device_id, up_to, .. } => {
-                Outcome::Ack(step(tx, isolated, |c| ack(c, device_id, *up_to)))
+                Outcome::Ack(step(tx, isolated, |c| ack(c, lookups.counters, device_id, *up_to)))
             }
         });
     }
@@ -440,20 +493,22 @@ fn step<T>(
 type Owner = (String, Zeroizing<String>);
 
 /// Reads that stay valid for a whole group.
-#[derive(Default)]
-struct Lookups {
+struct Lookups<'a> {
+    /// The tenants' seq counters as of the last commit.
+    counters: &'a SeqCounters,
     /// (kind, channel id) → owning tenant and its app secret.
     owners: HashMap<(&'static str, String), Option<Owner>>,
     /// tenant → its active devices (id, public key).
     devices: HashMap<String, Vec<(String, String)>>,
-    /// tenant → its number (which places its event bodies, see
-    /// `store::event_key`) and the next seq to hand out: read once per
-    /// group, advanced in memory, written back once before the commit (one
-    /// UPDATE per tenant and group instead of one per event).
-    seqs: HashMap<String, (i64, i64)>,
+    /// tenant → its seq counter in this group (see [`SeqCounters`]).
+    seqs: HashMap<String, GroupSeqs>,
 }
 
-impl Lookups {
+impl<'a> Lookups<'a> {
+    fn new(counters: &'a SeqCounters) -> Self {
+        Lookups { counters, owners: HashMap::new(), devices: HashMap::new(), seqs: HashMap::new() }
+    }
+
     fn owner(
         &mut self,
         conn: &Connection,
@@ -488,32 +543,50 @@ impl Lookups {
     }
 }
 
-impl Lookups {
+/// A tenant's seqs within one group.
+struct GroupSeqs {
+    /// Places its event bodies (`store::event_key`).
+    num: i64,
+    /// The next seq to hand out.
+    next: i64,
+    /// `tenants.next_seq`: seqs from here on are not reserved yet.
+    reserved: i64,
+    /// `reserved` was raised in this group and must be stored.
+    raised: bool,
+}
+
+impl Lookups<'_> {
     /// Allocate the tenant's next seq. Returns it with the key of its
     /// event body.
     fn next_seq(&mut self, conn: &Connection, tenant_id: &str) -> Result<(i64, i64), StoreError> {
-        let (num, next) = match self.seqs.get_mut(tenant_id) {
-            Some(entry) => entry,
+        let seqs = match self.seqs.get_mut(tenant_id) {
+            Some(seqs) => seqs,
             None => {
-                let stored: (i64, i64) = conn
+                let (num, reserved): (i64, i64) = conn
                     .prepare_cached("SELECT num, next_seq FROM tenants WHERE id = ?1")?
                     .query_row([tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                self.seqs.entry(tenant_id.to_owned()).or_insert(stored)
+                let next = self.counters.next(tenant_id, reserved);
+                let seqs = GroupSeqs { num, next, reserved, raised: false };
+                self.seqs.entry(tenant_id.to_owned()).or_insert(seqs)
             }
         };
-        let seq = *next;
+        let seq = seqs.next;
         if seq >= crate::store::SEQ_LIMIT {
             return Err(StoreError::Commit("the tenant's sequence numbers are used up".into()));
         }
-        *next += 1;
-        Ok((seq, crate::store::event_key(*num, seq)))
+        if seq >= seqs.reserved {
+            seqs.reserved = (seq + SEQ_RESERVE).min(crate::store::SEQ_LIMIT);
+            seqs.raised = true;
+        }
+        seqs.next += 1;
+        Ok((seq, crate::store::event_key(seqs.num, seq)))
     }
 
-    /// Write the advanced counters back.
+    /// Store the reservations the group raised.
     fn store_seqs(&self, conn: &Connection) -> Result<(), StoreError> {
         let mut update = conn.prepare_cached("UPDATE tenants SET next_seq = ?2 WHERE id = ?1")?;
-        for (tenant_id, (_, next)) in &self.seqs {
-            update.execute(params![tenant_id, next])?;
+        for (tenant_id, seqs) in self.seqs.iter().filter(|(_, s)| s.raised) {
+            update.execute(params![tenant_id, seqs.reserved])?;
         }
         Ok(())
     }
@@ -561,7 +634,7 @@ fn insert_subjects(
 
 fn ingest(
     conn: &Connection,
-    lookups: &mut Lookups,
+    lookups: &mut Lookups<'_>,
     epochs: &Epochs,
     verified_secret: &str,
     parts: &[PreparedPart],
@@ -628,7 +701,7 @@ fn ingest(
 /// tenants. Revoked peers are skipped.
 fn fanout(
     conn: &Connection,
-    lookups: &mut Lookups,
+    lookups: &mut Lookups<'_>,
     sender: &AuthedDevice,
     copies: &[(String, Vec<u8>)],
     subjects: &[[u8; 32]],
@@ -680,10 +753,15 @@ fn fanout(
     Ok(FanoutReport { seq: Some(from_sql_seq(seq)), queued, missing })
 }
 
-fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError> {
-    let (tenant_id, acked, stored_last): (String, i64, i64) = conn
+fn ack(
+    conn: &Connection,
+    counters: &SeqCounters,
+    device_id: &str,
+    up_to: u64,
+) -> Result<(), StoreError> {
+    let (tenant_id, acked, reserved): (String, i64, i64) = conn
         .prepare_cached(
-            "SELECT d.tenant_id, d.acked_seq, t.next_seq - 1
+            "SELECT d.tenant_id, d.acked_seq, t.next_seq
              FROM devices d JOIN tenants t ON t.id = d.tenant_id
              WHERE d.id = ?1",
         )?
@@ -692,9 +770,10 @@ fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError>
         .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
     // A device can only have been handed committed seqs, so an ack is
     // clamped to the tenant's last committed seq: seqs handed out earlier in
-    // this group (not in `tenants` yet) are not acknowledged, whatever the
-    // device claims.
-    let up_to = to_sql_seq(up_to).min(stored_last);
+    // this group (the counters move on after the commit) are not
+    // acknowledged, whatever the device claims.
+    let last = counters.next(&tenant_id, reserved) - 1;
+    let up_to = to_sql_seq(up_to).min(last);
     conn.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND seq <= ?2")?
         .execute(params![device_id, up_to])?;
     conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?

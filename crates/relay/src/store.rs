@@ -527,6 +527,8 @@ pub(crate) struct StoreInner {
     pub(crate) committer: crate::commit::Committer,
     /// The committer's state: [`Store::writer`] refuses once it is poisoned.
     durable: Arc<crate::commit::Durable>,
+    /// The tenants' seq counters (see [`crate::commit::SeqCounters`]).
+    seqs: Arc<crate::commit::SeqCounters>,
     /// Stops its thread when the store is dropped.
     _checkpointer: crate::commit::Checkpointer,
     pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
@@ -699,9 +701,11 @@ impl Store {
         let durable = Arc::new(crate::commit::Durable::new());
         let write = Arc::new(Mutex::new(conn));
         let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
+        let seqs = Arc::new(crate::commit::SeqCounters::default());
         let committer = crate::commit::Committer::start(
             write.clone(),
             epochs.clone(),
+            seqs.clone(),
             durable.clone(),
             checkpointer.catch_up.clone(),
         )
@@ -716,6 +720,7 @@ impl Store {
                 _checkpointer: checkpointer,
                 subject_key,
                 epochs,
+                seqs,
                 routing: Mutex::new(None),
             }),
         })
@@ -906,6 +911,7 @@ impl Store {
             }
             audit(&tx, now_ms(), "tenant.delete", Some(tenant_id), None)?;
             tx.commit()?;
+            self.inner.seqs.forget(tenant_id);
             tracing::info!(tenant = %tenant_id, "tenant deleted");
             Ok(())
         })
@@ -1264,12 +1270,19 @@ impl Store {
         )?;
         let device_id = random_hex(16);
         let token = random_hex(32);
+        // The cursor starts at the tenant's last seq: nothing queued before
+        // has a header for this device (schema 5). The committer is between
+        // groups (this holds the writer connection), so its counter is
+        // exact.
+        let reserved: i64 =
+            tx.query_row("SELECT next_seq FROM tenants WHERE id = ?1", [&tenant_id], |r| {
+                r.get(0)
+            })?;
+        let last = self.inner.seqs.next(&tenant_id, reserved) - 1;
         tx.execute(
-            // The cursor starts at the tenant's last seq: nothing queued
-            // before has a header for this device (schema 5).
             "INSERT INTO devices (id, tenant_id, name, public_key, token_hash, created_at, acked_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT next_seq - 1 FROM tenants WHERE id = ?2))",
-            params![device_id, tenant_id, name, key.to_base64(), hash_secret(&token), now],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![device_id, tenant_id, name, key.to_base64(), hash_secret(&token), now, last],
         )?;
         audit(&tx, now, "device.enroll", Some(&tenant_id), Some(&device_id))?;
         tx.commit()?;
@@ -2063,7 +2076,7 @@ mod tests {
         ];
         let (done, commit_error) = {
             let mut conn = store.inner.write.lock().unwrap();
-            crate::commit::commit_group(&mut conn, group, &store.inner.epochs)
+            crate::commit::commit_group(&mut conn, group, &store.inner.epochs, &store.inner.seqs)
         };
         assert!(commit_error.is_none());
         assert_eq!(done.len(), 3);
@@ -2109,8 +2122,12 @@ mod tests {
         };
         let run = |group| {
             let mut conn = store.inner.write.lock().unwrap();
-            let (done, commit_error) =
-                crate::commit::commit_group(&mut conn, group, &store.inner.epochs);
+            let (done, commit_error) = crate::commit::commit_group(
+                &mut conn,
+                group,
+                &store.inner.epochs,
+                &store.inner.seqs,
+            );
             assert!(commit_error.is_none());
             for d in done {
                 d.send(None);
@@ -2151,9 +2168,50 @@ mod tests {
         // Clamped to 2, the last seq committed before this group.
         assert_eq!(acked(&store), 2);
         assert_eq!(left(&store), "3");
-        let next: i64 =
+        // The stored counter is a reservation ahead of the seqs handed out.
+        let reserved: i64 =
             store.conn().query_row("SELECT next_seq FROM tenants", [], |r| r.get(0)).unwrap();
-        assert_eq!(next, 4);
+        assert_eq!(reserved, 1 + 1024);
+        assert_eq!(store.inner.seqs.next(&t, reserved), 4);
+    }
+
+    #[test]
+    fn seqs_resume_above_every_seq_handed_out_after_a_restart() {
+        let (dir, store) = open_temp();
+        let path = dir.path().join("relay.db");
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        store.add_channel(&t, &number("1")).unwrap();
+        let (_k1, d1) = enroll(&store, &t);
+        let part = ChannelPart { key: number("1"), body: json!({}) };
+        store.ingest("s", vec![part.clone(); 3], now_ms()).unwrap();
+        assert_eq!(seqs_after(&store, &d1.device_id, 0, 10), vec![1, 2, 3]);
+        drop(store);
+
+        // Restarted: the counter resumes at the reservation, past the
+        // three; the gap is invisible to devices.
+        let store = Store::open(&path).unwrap();
+        // Enrolled before anything new: its cursor is the last seq that
+        // can exist, so it is handed exactly what comes next.
+        let (_k2, d2) = enroll(&store, &t);
+        store.ingest("s", vec![part.clone()], now_ms()).unwrap();
+        assert_eq!(seqs_after(&store, &d1.device_id, 0, 10), vec![1, 2, 3, 1025]);
+        assert_eq!(seqs_after(&store, &d2.device_id, 0, 10), vec![1025]);
+        // An ack past the end is clamped to the last seq committed.
+        store.ack(&d2.device_id, u64::MAX).unwrap();
+        assert_eq!(
+            one(&store, &format!("SELECT acked_seq FROM devices WHERE id = '{}'", d2.device_id)),
+            1025
+        );
+
+        // One request that runs through its reservation (1026..=2100
+        // crosses 2049) raises it in the same commit.
+        store.ingest("s", vec![part.clone(); 1075], now_ms()).unwrap();
+        assert_eq!(one(&store, "SELECT next_seq FROM tenants"), 2049 + 1024);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        store.ingest("s", vec![part], now_ms()).unwrap();
+        assert_eq!(seqs_after(&store, &d2.device_id, 2100, 10), vec![3073]);
+        assert_eq!(one(&store, "SELECT COUNT(DISTINCT seq) FROM event_bodies"), 3 + 1 + 1075 + 1);
     }
 
     #[test]
