@@ -73,6 +73,40 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
     let mut seqs = seqs(&events);
     seqs.dedup();
     assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "seqs are dense and unique");
+
+    // The restarted relay's seqs resume above every seq handed out before
+    // (past the last reservation: a gap, never a reuse).
+    let body = wa_batch(&[("111", "after the restart")]);
+    let resp = http
+        .post(format!("{url}/webhooks/meta"))
+        .header("x-hub-signature-256", sign("kill-secret", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let newer: parley_protocol::EventsResponse = http
+        .get(format!("{url}/v1/events?after={N}&limit=500"))
+        .bearer_auth(&device.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(message_texts(&sk, &newer), vec!["after the restart"]);
+    assert!(newer.events[0].seq > N as u64);
+
+    // A second relay on the same file is refused, in words.
+    let second = relay_bin(&db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another relay is already serving"), "{stderr}");
     server.kill();
 }
 
