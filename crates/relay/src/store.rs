@@ -1693,8 +1693,7 @@ impl Store {
     /// There is no age index (schema 5): a device's queue is walked in seq
     /// order from its oldest copy up to the first one young enough to stay,
     /// and everything before that goes, so the walk costs about what it
-    /// deletes (listing the devices that have rows, and the cleanup of
-    /// pre-schema-5 orphans below, still scan their tables). Seqs are handed out in commit order and `received_at` is the
+    /// deletes. Seqs are handed out in commit order and `received_at` is the
     /// arrival time, which may run a few milliseconds out of that order; a
     /// copy older than the cutoff but after a younger one waits for the next
     /// purge. Nothing younger than the cutoff is ever deleted. Tenants'
@@ -1704,8 +1703,10 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut purged = 0;
             {
+                // Every device, not the distinct ids in `deliveries`, which
+                // would read that whole table.
                 let devices: Vec<String> = tx
-                    .prepare("SELECT DISTINCT device_id FROM deliveries")?
+                    .prepare("SELECT id FROM devices")?
                     .query_map([], |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
                 let mut first_young = tx.prepare(
@@ -1758,18 +1759,10 @@ impl Store {
                     }
                     purged += legacy_headers.execute(params![start, old, tenant])?;
                     delete.execute(params![start, old])?;
+                    drop_orphaned_legacy_bodies(&tx, tenant, start, end)?;
                 }
             }
             tx.execute("DELETE FROM event_subjects WHERE received_at < ?1", [cutoff_ms])?;
-            // Bodies queued before schema 5 that no device still has a header
-            // row for (for example after a revocation): nobody can be handed
-            // them any more. (Later bodies carry their headers.)
-            tx.execute(
-                "DELETE FROM event_bodies WHERE headers IS NULL AND NOT EXISTS (
-                 SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
-                 WHERE d.tenant_id = event_bodies.tenant_id AND q.seq = event_bodies.seq)",
-                [],
-            )?;
             tx.execute(
                 "DELETE FROM event_subjects WHERE NOT EXISTS (
                  SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
@@ -1780,6 +1773,47 @@ impl Store {
             Ok(purged)
         })
     }
+}
+
+/// Delete the bodies queued before schema 5 (`headers` NULL) in the
+/// tenant's key range [`start`, `end`) that no device still has a header row
+/// for (for example after a revocation): nobody can be handed them any
+/// more. Every body queued since carries its headers and has a higher seq,
+/// so these are a prefix of the range and the walk stops at the first body
+/// with headers: it reads no more than the old bodies left, instead of the
+/// whole table every hour.
+fn drop_orphaned_legacy_bodies(
+    conn: &Connection,
+    tenant_id: &str,
+    start: i64,
+    end: i64,
+) -> Result<(), StoreError> {
+    let mut orphans = Vec::new();
+    {
+        let mut bodies = conn.prepare_cached(
+            "SELECT event_key, seq, headers IS NULL FROM event_bodies
+             WHERE event_key >= ?1 AND event_key < ?2 ORDER BY event_key",
+        )?;
+        let mut has_header_row = conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
+                            WHERE d.tenant_id = ?1 AND q.seq = ?2)",
+        )?;
+        let mut rows = bodies.query(params![start, end])?;
+        while let Some(row) = rows.next()? {
+            if !row.get::<_, bool>(2)? {
+                break;
+            }
+            let seq: i64 = row.get(1)?;
+            if !has_header_row.query_row(params![tenant_id, seq], |r| r.get::<_, bool>(0))? {
+                orphans.push(row.get::<_, i64>(0)?);
+            }
+        }
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM event_bodies WHERE event_key = ?1")?;
+    for key in orphans {
+        delete.execute([key])?;
+    }
+    Ok(())
 }
 
 /// The tenant's active devices and their cursors.
@@ -2833,6 +2867,47 @@ mod tests {
         println!("WAL frames per group of 12 webhooks: {mean:.2} ({groups:?})");
         assert!(mean < 9.0, "{mean:.2} frames per group: {groups:?}");
         assert_eq!(seqs_after(&store, &store.list_devices(&t).unwrap()[0].id, 0, 1000).len(), 480);
+    }
+
+    #[test]
+    fn the_purge_drops_pre_5_bodies_nobody_holds_a_header_for_and_keeps_the_rest() {
+        let (_dir, store) = open_temp();
+        let t = store.create_tenant("a", "s", "v").unwrap();
+        store.add_channel(&t, &number("1")).unwrap();
+        let (_sk, d) = enroll(&store, &t);
+        // Bodies as a version 4 relay left them (no headers in the row): seq
+        // 1 still has the device's header row, seq 2 has lost its own.
+        {
+            let conn = store.conn();
+            let num = tenant_num(&conn, &t).unwrap();
+            for seq in [1i64, 2] {
+                conn.execute(
+                    "INSERT INTO event_bodies (event_key, tenant_id, seq, received_at, body)
+                     VALUES (?1, ?2, ?3, ?4, X'AA')",
+                    params![event_key(num, seq), t, seq, now_ms()],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO deliveries (device_id, seq, received_at, sealed) VALUES (?1, 1, ?2, X'03')",
+                params![d.device_id, now_ms()],
+            )
+            .unwrap();
+            conn.execute("UPDATE tenants SET next_seq = 3", []).unwrap();
+        }
+        store
+            .ingest("s", vec![ChannelPart { key: number("1"), body: json!({}) }], now_ms())
+            .unwrap();
+        // Nothing is old enough to expire; only the orphan goes.
+        assert_eq!(store.purge_received_before(0).unwrap(), 0);
+        let left = || -> Vec<i64> {
+            let conn = store.conn();
+            let mut stmt = conn.prepare("SELECT seq FROM event_bodies ORDER BY seq").unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(left(), vec![1, 3]);
+        assert_eq!(seqs_after(&store, &d.device_id, 0, 10), vec![1, 3]);
     }
 
     #[test]
