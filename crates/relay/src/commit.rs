@@ -132,9 +132,11 @@ impl Durable {
 const SEQ_RESERVE: i64 = 1024;
 
 /// Each tenant's next seq as of the last commit, for the tenants that were
-/// handed one since the store opened; shared by the committer, the ack
-/// clamp and enrollment (all on the writer connection, so never in the
-/// middle of a group).
+/// handed one since the store opened. The committer moves it on after each
+/// commit, holding the writer connection; enrollment reads it holding the
+/// writer too, so between groups; an ack reads it inside a group, where it
+/// still says what was committed before that group, which is what the ack
+/// clamp wants.
 ///
 /// Why in memory: `tenants.next_seq` is a reservation, not the counter.
 /// Every seq handed out is below it, and a group raises it by
@@ -191,11 +193,15 @@ impl Committer {
         counters: Arc<SeqCounters>,
         durable: Arc<Durable>,
         catch_up: Arc<AtomicBool>,
+        serving: Option<std::fs::File>,
     ) -> std::io::Result<Committer> {
         let (jobs, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("relay-commit".into())
-            .spawn(move || run(&rx, &write, &epochs, &counters, &durable, &catch_up))?;
+        std::thread::Builder::new().name("relay-commit".into()).spawn(move || {
+            run(&rx, &write, &epochs, &counters, &durable, &catch_up);
+            // The serving lock (`store::serve_lock`) goes only now, once
+            // the last group this store will commit is done.
+            drop(serving);
+        })?;
         Ok(Committer { jobs })
     }
 
@@ -243,13 +249,15 @@ fn run(
                 Err(_) => break,
             }
         }
+        // Checked holding the writer: a write outside the committer that
+        // held it before may just have poisoned the store.
+        let mut conn = lock(write);
         if durable.poisoned.load(Ordering::Acquire) {
             for job in group {
                 job.fail(StoreError::Commit(POISONED.into()));
             }
             continue;
         }
-        let mut conn = lock(write);
         let (done, failure) = commit_group(&mut conn, group, epochs, counters);
         match failure {
             Some(failure) => {

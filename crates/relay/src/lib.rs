@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -137,14 +137,7 @@ pub enum RelayError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the relay's startup task failed: {0}")]
     Startup(String),
-    #[error(
-        "another relay is already serving {}: stop it first (it holds {})",
-        db.display(),
-        lock.display()
-    )]
-    AlreadyServing { db: PathBuf, lock: PathBuf },
-    #[error("could not take the serving lock {}: {source}", lock.display())]
-    ServeLock { lock: PathBuf, source: std::io::Error },
+
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
 }
@@ -290,8 +283,6 @@ pub struct RelayHandle {
     server: Option<JoinHandle<()>>,
     purger: Option<JoinHandle<()>>,
     rotator: Option<JoinHandle<()>>,
-    /// Held while serving; see [`serve_lock`].
-    _serving: std::fs::File,
 }
 
 impl RelayHandle {
@@ -346,9 +337,8 @@ impl Drop for RelayHandle {
 
 /// Open the store, bind `config.listen` and serve in a background task.
 pub async fn spawn(config: Config) -> Result<RelayHandle, RelayError> {
-    let serving = serve_lock(&config.db_path)?;
     let db_path = config.db_path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(db_path))
+    let store = tokio::task::spawn_blocking(move || Store::open_serving(db_path))
         .await
         .map_err(|e| RelayError::Startup(e.to_string()))??;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -392,37 +382,7 @@ pub async fn spawn(config: Config) -> Result<RelayHandle, RelayError> {
         server: Some(server),
         purger: Some(purger),
         rotator: Some(rotator),
-        _serving: serving,
     })
-}
-
-/// One serving relay per database file: an exclusive lock on `<db>.lock`,
-/// held until the relay stops (the kernel drops it when the process ends,
-/// even by SIGKILL). Two relays on one file would each count the tenants'
-/// seqs in memory from the same reservation (`commit::SeqCounters`) and
-/// hand out the same seqs; their commits would then fail on the duplicate
-/// keys. The admin CLI does not take the lock: it hands out no seqs.
-fn serve_lock(db: &Path) -> Result<std::fs::File, RelayError> {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".lock");
-    let lock = PathBuf::from(name);
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options
-        .open(&lock)
-        .map_err(|source| RelayError::ServeLock { lock: lock.clone(), source })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err(RelayError::AlreadyServing { db: db.to_owned(), lock })
-        }
-        Err(std::fs::TryLockError::Error(source)) => Err(RelayError::ServeLock { lock, source }),
-    }
 }
 
 /// End epoch keys on time even when no webhook arrives to notice, so an idle

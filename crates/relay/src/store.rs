@@ -169,6 +169,18 @@ pub enum StoreError {
     File { path: PathBuf, source: std::io::Error },
     #[error("the relay database has schema version {found}, newer than this relay understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error(
+        "another relay is already serving {}: stop it first (it holds {})",
+        db.display(),
+        lock.display()
+    )]
+    AlreadyServing { db: PathBuf, lock: PathBuf },
+    #[error(
+        "{} has schema version {found} and this version of the relay migrates it to {to}, \
+         but a relay is serving it: stop that relay, then start this one",
+        db.display()
+    )]
+    MigrationWhileServing { db: PathBuf, found: i64, to: i64 },
     #[error("relay database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("relay database value of an unexpected type: {0}")]
@@ -390,8 +402,10 @@ pub(crate) const SEQ_BITS: u32 = 44;
 pub(crate) const SEQ_LIMIT: i64 = 1 << SEQ_BITS;
 // `SCHEMA_V6` and `DEVICE_QUEUE_DEPTH` spell the shift out in SQL.
 const _: () = assert!(SEQ_BITS == 44);
-/// The most tenant numbers there can be.
-const TENANT_NUM_LIMIT: i64 = 1 << (63 - SEQ_BITS);
+/// The first tenant number that cannot be given: the last tenant's range
+/// must end (`event_key(num, SEQ_LIMIT)`, `(num + 1) << 44` in SQL) below
+/// 2^63.
+const TENANT_NUM_LIMIT: i64 = (1 << (63 - SEQ_BITS)) - 1;
 
 /// The rowid of a tenant's event body (schema 6). `seq` is clamped into
 /// the tenant's range, so that "after seq" bounds cannot spill into the
@@ -525,7 +539,7 @@ pub(crate) struct StoreInner {
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     pub(crate) committer: crate::commit::Committer,
-    /// The committer's state: [`Store::writer`] refuses once it is poisoned.
+    /// The committer's state: [`Store::write`] refuses once it is poisoned.
     durable: Arc<crate::commit::Durable>,
     /// The tenants' seq counters (see [`crate::commit::SeqCounters`]).
     seqs: Arc<crate::commit::SeqCounters>,
@@ -586,6 +600,24 @@ pub(crate) fn from_sql_seq(seq: i64) -> u64 {
 /// The database's WAL file, opened for fsync only (created `0600` if SQLite
 /// has not yet made it; SQLite then uses it as is). Linux syncs a file's
 /// data whichever descriptor asks.
+/// `<db>.lock`, the serving lock's file.
+fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// The database's WAL file, if there is one.
+fn existing_wal(db: &Path) -> std::io::Result<Option<std::fs::File>> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    match std::fs::OpenOptions::new().read(true).write(true).open(PathBuf::from(name)) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn open_wal(db: &Path) -> std::io::Result<std::fs::File> {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
@@ -619,28 +651,65 @@ fn open_wal(db: &Path) -> std::io::Result<std::fs::File> {
 /// IMMEDIATE`) is held meanwhile, so that no other process (the admin CLI
 /// beside a running relay, or the reverse) appends frames where the zeros
 /// go.
+///
+/// A disk too full for the zeros is no reason not to serve (the relay must
+/// run to purge): the file is cut back to its length and the relay goes on
+/// with a WAL that grows, saying so in the log. Only the serving relay does
+/// this; the admin CLI leaves the WAL as it is.
 fn preallocate_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let file_err = |source| StoreError::File { path: path.to_owned(), source };
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let written = (|| {
         let wal = open_wal(path)?;
+        let len = wal.metadata()?.len();
         #[cfg(unix)]
-        {
+        let zeroed = {
             use std::os::unix::fs::FileExt;
             const CHUNK: usize = 1024 * 1024;
             let zeros = vec![0u8; CHUNK];
-            let mut at = wal.metadata()?.len();
-            while at < WAL_PREALLOCATE {
+            let mut at = len;
+            let mut zeroed = Ok(());
+            while at < WAL_PREALLOCATE && zeroed.is_ok() {
                 let n = (WAL_PREALLOCATE - at).min(CHUNK as u64) as usize;
-                wal.write_all_at(&zeros[..n], at)?;
+                zeroed = wal.write_all_at(&zeros[..n], at);
                 at += n as u64;
             }
+            zeroed.and_then(|()| wal.sync_all())
+        };
+        #[cfg(not(unix))]
+        let zeroed: std::io::Result<()> = Ok(());
+        if let Err(e) = zeroed {
+            tracing::warn!(error = %e, "could not write the WAL ahead; commits will lengthen it");
+            wal.set_len(len)?;
         }
         wal.sync_all()
     })();
     // Nothing was written through SQLite: the rollback only drops the lock.
     conn.execute_batch("ROLLBACK")?;
-    written.map_err(file_err)
+    written.map_err(|source| StoreError::File { path: path.to_owned(), source })
+}
+
+/// The serving lock: an exclusive `flock` on `<db>.lock`. One serving relay
+/// per database file, because the tenants' seq counters live in the serving
+/// process (`commit::SeqCounters`): two relays on one file would hand out
+/// the same seqs. The committer thread holds it, so it is released when the
+/// last of the store's commits is done (and by the kernel when the process
+/// ends, even by SIGKILL).
+fn serve_lock(db: &Path) -> Result<Option<std::fs::File>, StoreError> {
+    let lock = lock_path(db);
+    let file_err = |source| StoreError::File { path: lock.clone(), source };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&lock).map_err(file_err)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(source)) => Err(file_err(source)),
+    }
 }
 
 #[cfg(unix)]
@@ -661,17 +730,58 @@ fn create_private_file(_path: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Open (creating if needed) the relay database and bring its schema up
-    /// to date. The file is plain SQLite: it holds only ciphertext and
-    /// routing data, so it is not keyed.
+    /// Open (creating if needed) the relay database for administration (the
+    /// CLI, tests) and bring its schema up to date, which it refuses to do
+    /// while a relay serves the file. The file is plain SQLite: it holds
+    /// only ciphertext and routing data, so it is not keyed.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Self::open_with(path.as_ref(), None)
+    }
+
+    /// Open the database to serve it: take the serving lock (a second relay
+    /// on the same file is refused, see [`serve_lock`]) and write the WAL
+    /// ahead ([`preallocate_wal`]).
+    pub fn open_serving(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref();
-        create_private_file(path)
-            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
+        let lock = serve_lock(path)?.ok_or_else(|| StoreError::AlreadyServing {
+            db: path.to_owned(),
+            lock: lock_path(path),
+        })?;
+        Self::open_with(path, Some(lock))
+    }
+
+    fn open_with(path: &Path, serving: Option<std::fs::File>) -> Result<Store, StoreError> {
+        let file_err = |source| StoreError::File { path: path.to_owned(), source };
+        create_private_file(path).map_err(file_err)?;
+        // Whatever a previous run committed is on disk now, fsynced or not:
+        // sync it before handing any of it out, so that everything present
+        // is durable. Before any connection opens: closing a descriptor of
+        // the database file drops every POSIX lock this process holds on it,
+        // SQLite's included, after which another process (the admin CLI)
+        // closing its last connection would take the file for its own,
+        // checkpoint and delete the WAL under a running relay.
+        if let Some(wal) = existing_wal(path).map_err(file_err)? {
+            wal.sync_all().map_err(file_err)?;
+        }
+        std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(file_err)?;
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
         let conn = Connection::open(path).map_err(open_err)?;
         Self::prepare(&conn).map_err(open_err)?;
         let mut conn = conn;
+        // An upgrade migrates the file; not under a relay serving it, which
+        // would go on writing the old schema. (Relays before schema 6 took
+        // no serving lock: stop one before upgrading.)
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let _migrating = match &serving {
+            None if version < SCHEMA_VERSION => {
+                Some(serve_lock(path)?.ok_or_else(|| StoreError::MigrationWhileServing {
+                    db: path.to_owned(),
+                    found: version,
+                    to: SCHEMA_VERSION,
+                })?)
+            }
+            _ => None,
+        };
         Self::migrate(&mut conn)?;
         let subject_key = Arc::new(Self::subject_key(&conn)?);
         let mut readers = Vec::with_capacity(READERS);
@@ -690,14 +800,10 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(open_err)?;
         let checkpointer = Connection::open(path).map_err(open_err)?;
         Self::prepare(&checkpointer).map_err(open_err)?;
-        let checkpointer = crate::commit::Checkpointer::start(checkpointer)
-            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
-        let file_err = |source| StoreError::File { path: path.to_owned(), source };
-        // Whatever a previous run committed is on disk now, fsynced or not:
-        // sync it before handing any of it out, so that everything present
-        // is durable (the WAL is synced by its preallocation).
-        preallocate_wal(&conn, path)?;
-        std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(file_err)?;
+        let checkpointer = crate::commit::Checkpointer::start(checkpointer).map_err(file_err)?;
+        if serving.is_some() {
+            preallocate_wal(&conn, path)?;
+        }
         let durable = Arc::new(crate::commit::Durable::new());
         let write = Arc::new(Mutex::new(conn));
         let epochs = Arc::new(crate::epoch::Epochs::new(crate::epoch::EPOCH_LIFETIME));
@@ -708,6 +814,7 @@ impl Store {
             seqs.clone(),
             durable.clone(),
             checkpointer.catch_up.clone(),
+            serving,
         )
         .map_err(file_err)?;
         Ok(Store {
@@ -818,10 +925,13 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        // Checked holding the writer: the write that held it before may
+        // just have poisoned the store.
+        let mut conn = self.conn();
         if self.inner.durable.poisoned() {
             return Err(StoreError::Commit(crate::commit::POISONED.into()));
         }
-        let result = f(&mut self.conn());
+        let result = f(&mut conn);
         if let Err(StoreError::Sql(e)) = &result {
             self.inner.durable.check(e);
         }
@@ -1866,11 +1976,11 @@ pub(crate) fn drop_acknowledged_bodies(
     // the first statement never takes a body such a row still needs.
     let num = tenant_num(conn, tenant_id)?;
     // Event keys from ?2 up to ?2 + the lowest cursor (the whole range,
-    // up to ?2 + ?3, when no device is active).
+    // up to ?2 + ?3, the last seq there can be, when no device is active).
     conn.prepare_cached(
-        "DELETE FROM event_bodies WHERE event_key >= ?2 AND event_key <= ?2 + COALESCE(
+        "DELETE FROM event_bodies WHERE event_key >= ?2 AND event_key <= ?2 + MIN(?3, COALESCE(
              (SELECT MIN(acked_seq) FROM devices WHERE tenant_id = ?1 AND revoked_at IS NULL),
-             ?3)",
+             ?3))",
     )?
     .execute(params![tenant_id, event_key(num, 0), SEQ_LIMIT - 1])?;
     conn.prepare_cached(
@@ -1879,7 +1989,11 @@ pub(crate) fn drop_acknowledged_bodies(
              SELECT 1 FROM deliveries q JOIN devices d ON d.id = q.device_id
              WHERE d.tenant_id = ?1 AND q.seq = event_bodies.seq)",
     )?
-    .execute(params![tenant_id, event_key(num, from), event_key(num, up_to)])?;
+    .execute(params![
+        tenant_id,
+        event_key(num, from),
+        event_key(num, up_to.min(SEQ_LIMIT - 1))
+    ])?;
     Ok(())
 }
 
@@ -2679,32 +2793,57 @@ mod tests {
     }
 
     #[test]
-    fn the_wal_is_written_ahead_and_a_crash_image_of_it_recovers_every_commit() {
-        let (dir, store) = open_temp();
+    fn a_serving_store_writes_the_wal_ahead_and_a_crash_image_of_it_recovers_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let store = Store::open_serving(&path).unwrap();
         let wal_len = |dir: &Path| std::fs::metadata(dir.join("relay.db-wal")).unwrap().len();
         assert!(wal_len(dir.path()) >= WAL_PREALLOCATE, "{}", wal_len(dir.path()));
-        let t = store.create_tenant("a", "s", "v").unwrap();
-        store.add_channel(&t, &number("1")).unwrap();
-        let (_sk, d) = enroll(&store, &t);
+        // A second serving open is refused; an admin open is not, and
+        // writes no zeros of its own.
+        assert!(matches!(Store::open_serving(&path), Err(StoreError::AlreadyServing { .. })));
+        let beside = Store::open(&path).unwrap();
+        let t = beside.create_tenant("a", "s", "v").unwrap();
+        beside.add_channel(&t, &number("1")).unwrap();
+        let (_sk, d) = enroll(&beside, &t);
+        // A reader's snapshot from before the events keeps the checkpoints
+        // from copying them into the database file: they are in the WAL
+        // only, before its zeros.
+        let pin = Connection::open(&path).unwrap();
+        pin.execute_batch("BEGIN; SELECT COUNT(*) FROM tenants;").unwrap();
         let part = ChannelPart { key: number("1"), body: json!({"n": 1}) };
         store.ingest("s", vec![part.clone(), part.clone()], now_ms()).unwrap();
-        // A second process opening the same file (the admin CLI) writes its
-        // zeros only past the end, under the write lock: the first one's
-        // frames stay, and its later commits land.
-        let beside = Store::open(dir.path().join("relay.db")).unwrap();
         store.ingest("s", vec![part], now_ms()).unwrap();
         assert_eq!(seqs_after(&beside, &d.device_id, 0, 10), vec![1, 2, 3]);
-        // What is on disk now, as a crash would leave it (no -shm): SQLite
-        // recovers the WAL's frames up to the zeros and stops there.
+        // What is on disk now, as a crash would leave it (no -shm).
         let image = tempfile::tempdir().unwrap();
         for suffix in ["", "-wal"] {
             let name = format!("relay.db{suffix}");
             std::fs::copy(dir.path().join(&name), image.path().join(&name)).unwrap();
         }
-        drop((store, beside));
+        let wal = std::fs::read(image.path().join("relay.db-wal")).unwrap();
+        assert!(wal.len() as u64 >= WAL_PREALLOCATE);
+        assert!(wal_frames_per_commit(&wal).len() >= 2, "the events are in the WAL");
+        drop((store, beside, pin));
+        // SQLite recovers the WAL's frames up to the zeros and stops there.
         let recovered = Store::open(image.path().join("relay.db")).unwrap();
         assert_eq!(seqs_after(&recovered, &d.device_id, 0, 10), vec![1, 2, 3]);
-        assert!(wal_len(image.path()) >= WAL_PREALLOCATE);
+    }
+
+    #[test]
+    fn an_upgrade_does_not_migrate_a_file_another_relay_is_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let serving = Store::open_serving(&path).unwrap();
+        // As if the file were one schema behind this binary.
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 5).unwrap();
+        let refused = Store::open(&path).err().unwrap();
+        assert!(
+            matches!(refused, StoreError::MigrationWhileServing { found: 5, to: 6, .. }),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("stop that relay"), "{refused}");
+        drop(serving);
     }
 
     #[test]

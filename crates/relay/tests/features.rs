@@ -110,6 +110,90 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
     server.kill();
 }
 
+/// Another process on the same file as the serving relay: the admin CLI,
+/// or any SQLite client (an operator's `sqlite3` shell, a backup script).
+/// When its last connection closes, SQLite checkpoints and deletes the WAL
+/// if it believes no other process has the file open, which it reads from
+/// the other processes' POSIX locks: the relay must still hold them, or it
+/// goes on committing into a deleted WAL, and a SIGKILL then loses webhooks
+/// it answered 200. (Closing any descriptor of a file drops all of a
+/// process's POSIX locks on it; the relay used to sync the database file
+/// through one of its own after its connections were open.)
+#[tokio::test]
+async fn other_processes_on_the_file_leave_a_serving_relays_wal_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    // Set up through the CLI, so that this test process holds no
+    // connection of its own to the file.
+    let admin = |args: &[&str]| -> String {
+        let out =
+            relay_bin(&db).args(args).env("PARLEY_APP_SECRET", "cli-secret").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let tenant = admin(&["tenant", "create", "--name", "acme", "--verify-token", "v"]);
+    admin(&["channel", "add", "--tenant", &tenant, "--whatsapp-number", "111"]);
+    let code = admin(&["enroll-code", "--tenant", &tenant]);
+    let (server, url) = start_server(&db, &[]);
+    let http = reqwest::Client::new();
+    let (sk, device) = enroll_with_code(&http, &url, code).await;
+    let post = |text: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let body = wa_batch(&[("111", &text)]);
+            http.post(format!("{url}/webhooks/meta"))
+                .header("x-hub-signature-256", sign("cli-secret", &body))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        expected.push(format!("before the CLI {i}"));
+        assert_eq!(post(expected[i].clone()).await, 200);
+    }
+    // Two admin commands, a write and a read, each its own process; then
+    // the system's SQLite, as an operator's script would use it (Python's
+    // `sqlite3`; setup.sh installs python3), which reads and closes.
+    admin(&["enroll-code", "--tenant", &tenant]);
+    admin(&["devices", "list", "--tenant", &tenant]);
+    let client = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             print(c.execute('SELECT COUNT(*) FROM tenants').fetchone()[0])\n\
+             c.close()",
+        ])
+        .arg(&db)
+        .output()
+        .expect("this test needs python3 (scripts/setup.sh installs it)");
+    assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "1", "{client:?}");
+    assert!(dir.path().join("relay.db-wal").exists(), "the serving relay's WAL was deleted");
+    for i in 0..5 {
+        expected.push(format!("after the CLI {i}"));
+        assert_eq!(post(expected[5 + i].clone()).await, 200);
+    }
+    server.kill();
+
+    let (server, url) = start_server(&db, &[]);
+    let events: parley_protocol::EventsResponse = http
+        .get(format!("{url}/v1/events?after=0&limit=500"))
+        .bearer_auth(&device.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(message_texts(&sk, &events), expected);
+    server.kill();
+}
+
 fn ig_from(ig_id: &str, sender: &str, text: &str) -> Vec<u8> {
     json!({"object": "instagram", "entry": [{"id": ig_id, "time": 1, "messaging": [
         {"sender": {"id": sender}, "recipient": {"id": ig_id}, "timestamp": 1,
