@@ -73,6 +73,9 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// some more before the restart, so it rarely outgrows this.
 const WAL_PREALLOCATE: u64 = 32 * 1024 * 1024;
 
+/// How long a serving open waits for the serving lock before it refuses.
+const SERVE_LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// Read connections kept open beside the writer.
 const READERS: usize = 2;
 
@@ -743,10 +746,23 @@ impl Store {
     /// ahead ([`preallocate_wal`]).
     pub fn open_serving(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref();
-        let lock = serve_lock(path)?.ok_or_else(|| StoreError::AlreadyServing {
-            db: path.to_owned(),
-            lock: lock_path(path),
-        })?;
+        // A relay of this process that was just shut down releases the lock
+        // when its committer thread ends, a moment after the last handle is
+        // dropped (the demo restarting on a profile switch, tests): wait a
+        // little before calling it another relay.
+        let deadline = Instant::now() + SERVE_LOCK_WAIT;
+        let lock = loop {
+            match serve_lock(path)? {
+                Some(lock) => break lock,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                None => {
+                    return Err(StoreError::AlreadyServing {
+                        db: path.to_owned(),
+                        lock: lock_path(path),
+                    })
+                }
+            }
+        };
         Self::open_with(path, Some(lock))
     }
 
