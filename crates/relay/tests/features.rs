@@ -56,15 +56,7 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
     server.kill();
 
     let (server, url) = start_server(&db, &[]);
-    let events: parley_protocol::EventsResponse = http
-        .get(format!("{url}/v1/events?after=0&limit=500"))
-        .bearer_auth(&device.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = fetch_events(&http, &url, &device.token, 0).await;
     let mut texts = message_texts(&sk, &events);
     texts.sort();
     let mut expected: Vec<String> = (0..N).map(|i| format!("durable {i}")).collect();
@@ -77,23 +69,8 @@ async fn sigkill_after_acknowledgement_loses_nothing() {
     // The restarted relay's seqs resume above every seq handed out before
     // (past the last reservation: a gap, never a reuse).
     let body = wa_batch(&[("111", "after the restart")]);
-    let resp = http
-        .post(format!("{url}/webhooks/meta"))
-        .header("x-hub-signature-256", sign("kill-secret", &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let newer: parley_protocol::EventsResponse = http
-        .get(format!("{url}/v1/events?after={N}&limit=500"))
-        .bearer_auth(&device.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(post_signed(&http, &url, "kill-secret", body).await, 200);
+    let newer = fetch_events(&http, &url, &device.token, N as u64).await;
     assert_eq!(message_texts(&sk, &newer), vec!["after the restart"]);
     assert!(newer.events[0].seq > N as u64);
 
@@ -137,20 +114,7 @@ async fn other_processes_on_the_file_leave_a_serving_relays_wal_alone() {
     let (server, url) = start_server(&db, &[]);
     let http = reqwest::Client::new();
     let (sk, device) = enroll_with_code(&http, &url, code).await;
-    let post = |text: String| {
-        let (http, url) = (http.clone(), url.clone());
-        async move {
-            let body = wa_batch(&[("111", &text)]);
-            http.post(format!("{url}/webhooks/meta"))
-                .header("x-hub-signature-256", sign("cli-secret", &body))
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let post = |text: String| post_signed(&http, &url, "cli-secret", wa_batch(&[("111", &text)]));
     let mut expected = Vec::new();
     for i in 0..5 {
         expected.push(format!("before the CLI {i}"));
@@ -181,15 +145,7 @@ async fn other_processes_on_the_file_leave_a_serving_relays_wal_alone() {
     server.kill();
 
     let (server, url) = start_server(&db, &[]);
-    let events: parley_protocol::EventsResponse = http
-        .get(format!("{url}/v1/events?after=0&limit=500"))
-        .bearer_auth(&device.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = fetch_events(&http, &url, &device.token, 0).await;
     assert_eq!(message_texts(&sk, &events), expected);
     server.kill();
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use parley_protocol::{ApiError, DeviceSecretKey, EventsResponse};
+use parley_protocol::{ApiError, DeviceSecretKey};
 use util::*;
 
 /// Fails `fsync` and `fdatasync` with EIO on any descriptor whose path ends
@@ -123,17 +123,6 @@ async fn post_webhook(http: &reqwest::Client, url: &str, text: &str) -> Answer {
     Answer { status, body: resp.text().await.unwrap() }
 }
 
-async fn events(http: &reqwest::Client, url: &str, token: &str, after: u64) -> EventsResponse {
-    let resp = http
-        .get(format!("{url}/v1/events?after={after}&limit=500"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
-
 /// Redeem `code` for a new device; the answer's status.
 async fn post_enroll(http: &reqwest::Client, url: &str, code: &str) -> u16 {
     http.post(format!("{url}/v1/devices/enroll"))
@@ -149,13 +138,21 @@ async fn post_enroll(http: &reqwest::Client, url: &str, code: &str) -> u16 {
         .as_u16()
 }
 
-fn count(texts: &[String], text: &str) -> usize {
-    texts.iter().filter(|t| *t == text).count()
+/// A relay on a fresh database (tenant "acme" with WhatsApp number 111)
+/// running with the fsync shim, its log in a file.
+struct Shimmed {
+    db: PathBuf,
+    /// While this file exists, fsyncs of the WAL fail.
+    flag: PathBuf,
+    log_path: PathBuf,
+    /// Two unused enrollment codes.
+    code: String,
+    second_code: String,
+    server: Server,
+    url: String,
 }
 
-#[tokio::test]
-async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart() {
-    let dir = tempfile::tempdir().unwrap();
+fn start_shimmed(dir: &tempfile::TempDir) -> Shimmed {
     let shim = build_shim(dir.path());
     let db = dir.path().join("relay.db");
     let flag = dir.path().join("fail-wal-fsync");
@@ -167,7 +164,6 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
         let code = || store.issue_enrollment_code(&t, Duration::from_secs(600)).unwrap();
         (code(), code())
     };
-
     let mut cmd = relay_bin(&db);
     cmd.env("LD_PRELOAD", &shim)
         .env("PARLEY_TEST_FAILSYNC_FLAG", &flag)
@@ -175,6 +171,17 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
         .env("NO_COLOR", "1")
         .stderr(File::create(&log_path).unwrap());
     let (server, url) = serve(cmd, &[]);
+    Shimmed { db, flag, log_path, code, second_code, server, url }
+}
+
+fn count(texts: &[String], text: &str) -> usize {
+    texts.iter().filter(|t| *t == text).count()
+}
+
+#[tokio::test]
+async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let Shimmed { db, flag, log_path, code, second_code, server, url } = start_shimmed(&dir);
     let log = || std::fs::read_to_string(&log_path).unwrap();
     let http = reqwest::Client::new();
     let (sk, device) = enroll_with_code(&http, &url, code).await;
@@ -221,7 +228,7 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
 
     // Devices still read what is durable, and the failed group was never
     // published to them.
-    let now = events(&http, &url, &device.token, 0).await;
+    let now = fetch_events(&http, &url, &device.token, 0).await;
     assert_eq!(message_texts(&sk, &now), acknowledged);
 
     // `/metrics` counts only the 200s; the health check says the relay
@@ -238,7 +245,7 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
 
     // Restarted without the shim, on the same files.
     let (server, url) = start_server(&db, &[]);
-    let got = events(&http, &url, &device.token, 0).await;
+    let got = fetch_events(&http, &url, &device.token, 0).await;
     let texts = message_texts(&sk, &got);
     for text in &acknowledged {
         assert_eq!(count(&texts, text), 1, "{text} is lost or doubled: {texts:?}");
@@ -256,7 +263,7 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
     let last = *seqs.last().unwrap();
     let answer = post_webhook(&http, &url, "sent after the restart").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    let newer = events(&http, &url, &device.token, last).await;
+    let newer = fetch_events(&http, &url, &device.token, last).await;
     assert_eq!(message_texts(&sk, &newer), vec!["sent after the restart"]);
     // The code refused while poisoned was not spent (this asserts a 200).
     enroll_with_code(&http, &url, second_code).await;
@@ -270,24 +277,7 @@ async fn a_failed_wal_fsync_is_never_acknowledged_and_stops_writes_until_restart
 #[tokio::test]
 async fn a_failed_fsync_in_a_write_outside_the_committer_stops_writes_too() {
     let dir = tempfile::tempdir().unwrap();
-    let shim = build_shim(dir.path());
-    let db = dir.path().join("relay.db");
-    let flag = dir.path().join("fail-wal-fsync");
-    let log_path = dir.path().join("relay.log");
-    let (code, second_code) = {
-        let store = parley_relay::Store::open(&db).unwrap();
-        let t = store.create_tenant("acme", SECRET, "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
-        let code = || store.issue_enrollment_code(&t, Duration::from_secs(600)).unwrap();
-        (code(), code())
-    };
-    let mut cmd = relay_bin(&db);
-    cmd.env("LD_PRELOAD", &shim)
-        .env("PARLEY_TEST_FAILSYNC_FLAG", &flag)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(File::create(&log_path).unwrap());
-    let (server, url) = serve(cmd, &[]);
+    let Shimmed { db, flag, log_path, code, second_code, server, url } = start_shimmed(&dir);
     let log = || std::fs::read_to_string(&log_path).unwrap();
     let http = reqwest::Client::new();
     let answer = post_webhook(&http, &url, "before").await;

@@ -351,15 +351,7 @@ async fn undelivered_events_survive_a_restart() {
     drop(reopened);
     let relay =
         parley_relay::spawn(parley_relay::Config::new(db.clone(), loopback0())).await.unwrap();
-    let events: EventsResponse = http
-        .get(format!("{}/v1/events?after=0", relay.url()))
-        .bearer_auth(&device.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = fetch_events(&http, &relay.url(), &device.token, 0).await;
     assert_eq!(message_texts(&sk, &events), vec!["kept across restarts"]);
     relay.shutdown().await;
 }

@@ -5,9 +5,9 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use parley_protocol::{DeviceSecretKey, EnrollRequest, EnrollResponse, EventsResponse};
+use parley_protocol::{DeviceSecretKey, EnrollRequest, EnrollResponse};
 
-use crate::util::{message_texts, sign, wa_batch};
+use crate::util::{fetch_events, message_texts, post_signed, wa_batch};
 
 fn relay(db: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley-relay"));
@@ -121,23 +121,8 @@ async fn admin_commands_then_serve_deliver_and_stop_on_sigterm() {
         .await
         .unwrap();
     let body = wa_batch(&[("111", "via the binary")]);
-    let resp = http
-        .post(format!("{url}/webhooks/meta"))
-        .header("x-hub-signature-256", sign("cli-secret", &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let events: EventsResponse = http
-        .get(format!("{url}/v1/events?after=0"))
-        .bearer_auth(&device.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(post_signed(&http, &url, "cli-secret", body).await, 200);
+    let events = fetch_events(&http, &url, &device.token, 0).await;
     assert_eq!(message_texts(&sk, &events), vec!["via the binary"]);
 
     // Admin commands run against the file while the server holds it.

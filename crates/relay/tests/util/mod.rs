@@ -291,6 +291,36 @@ pub async fn enroll_with_code(
     (sk, resp.json().await.unwrap())
 }
 
+/// POST `body` to a relay on a real socket, signed with `secret`; the status.
+pub async fn post_signed(http: &reqwest::Client, base: &str, secret: &str, body: Vec<u8>) -> u16 {
+    http.post(format!("{base}/webhooks/meta"))
+        .header("x-hub-signature-256", sign(secret, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Up to 500 of a device's events after `after`, from a relay on a real
+/// socket.
+pub async fn fetch_events(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    after: u64,
+) -> EventsResponse {
+    let resp = http
+        .get(format!("{base}/v1/events?after={after}&limit=500"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
 /// The `parley-relay` binary on `db`, deaf to the caller's relay settings.
 pub fn relay_bin(db: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley-relay"));
