@@ -469,8 +469,11 @@ async fn pump(
                     return;
                 }
             };
-            if tx.send(Ok(event)).await.is_err() {
-                return;
+            // A stalled client with a full channel must not hold the
+            // stream (and the store) past shutdown.
+            tokio::select! {
+                sent = tx.send(Ok(event)) => if sent.is_err() { return },
+                _ = stop.wait_for(|stopping| *stopping) => return,
             }
         }
         if full {

@@ -105,11 +105,24 @@ pub(crate) struct Durable {
     /// An fsync failed: what the kernel kept is unknown, so nothing more is
     /// acknowledged until the relay restarts (and re-syncs at open).
     poisoned: AtomicBool,
+    /// The committer thread panicked: nothing can be committed any more.
+    committer_died: AtomicBool,
 }
 
 impl Durable {
     pub(crate) fn new() -> Durable {
-        Durable { poisoned: AtomicBool::new(false) }
+        Durable { poisoned: AtomicBool::new(false), committer_died: AtomicBool::new(false) }
+    }
+
+    /// Why the store can no longer acknowledge anything, if so.
+    pub(crate) fn unhealthy(&self) -> Option<&'static str> {
+        if self.poisoned() {
+            Some(POISONED)
+        } else if self.committer_died.load(Ordering::Acquire) {
+            Some(COMMITTER_DIED)
+        } else {
+            None
+        }
     }
 
     /// Whether an fsync has failed since the relay opened the store.
@@ -179,6 +192,20 @@ fn is_sync_failure(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Marks the store as stopped if the committer thread unwinds: every later
+/// request would fail with `Closed`, so `/healthz` must say so and get the
+/// relay restarted.
+struct StopGuard(Arc<Durable>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.committer_died.store(true, Ordering::Release);
+            tracing::error!("the relay's committer stopped; restart the relay");
+        }
+    }
+}
+
 /// The sending side of the committer thread. Dropping it (with the last
 /// [`crate::Store`] clone) stops the thread once the queue is drained.
 pub(crate) struct Committer {
@@ -193,13 +220,17 @@ impl Committer {
         counters: Arc<SeqCounters>,
         durable: Arc<Durable>,
         catch_up: Arc<AtomicBool>,
-        serving: Option<std::fs::File>,
+        serving: Option<Arc<std::fs::File>>,
     ) -> std::io::Result<Committer> {
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new().name("relay-commit".into()).spawn(move || {
+            let stopped = StopGuard(durable.clone());
             run(&rx, &write, &epochs, &counters, &durable, &catch_up);
-            // The serving lock (`store::serve_lock`) goes only now, once
-            // the last group this store will commit is done.
+            drop(stopped);
+            // The serving lock (`store::serve_lock`; the store holds it
+            // too) goes only once the last group this store will commit is
+            // done and its writer connection is closed.
+            drop(write);
             drop(serving);
         })?;
         Ok(Committer { jobs })
@@ -288,6 +319,8 @@ fn run(
 }
 
 pub(crate) const POISONED: &str = "an fsync of the relay's queue failed earlier; restart the relay";
+pub(crate) const COMMITTER_DIED: &str =
+    "the relay's committer stopped on an internal error; restart the relay";
 
 /// WAL frames (pages) beyond which the committer tops up the background
 /// checkpoints: 4096 pages of 4 KiB, 16 MiB.

@@ -137,7 +137,6 @@ pub enum RelayError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the relay's startup task failed: {0}")]
     Startup(String),
-
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
 }

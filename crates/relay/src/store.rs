@@ -173,14 +173,16 @@ pub enum StoreError {
     #[error("the relay database has schema version {found}, newer than this relay understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error(
-        "another relay is already serving {}: stop it first (it holds {})",
+        "another relay is already serving {} (or an admin command is migrating it): stop it \
+         first (it holds {})",
         db.display(),
         lock.display()
     )]
     AlreadyServing { db: PathBuf, lock: PathBuf },
     #[error(
         "{} has schema version {found} and this version of the relay migrates it to {to}, \
-         but a relay is serving it: stop that relay, then start this one",
+         but a relay is serving it (or another process is migrating it): stop that relay, \
+         then start this one",
         db.display()
     )]
     MigrationWhileServing { db: PathBuf, found: i64, to: i64 },
@@ -399,7 +401,8 @@ ALTER TABLE event_bodies_v6 RENAME TO event_bodies;
 "#;
 
 /// Bits of an `event_key` that hold the seq: 2^44 seqs per tenant (over
-/// 18 years at 30,000 events a second) and 2^19 tenant numbers.
+/// 18 years at 30,000 events a second) and tenant numbers up to 2^19 − 2
+/// (see [`TENANT_NUM_LIMIT`]).
 pub(crate) const SEQ_BITS: u32 = 44;
 /// The first seq a tenant cannot have.
 pub(crate) const SEQ_LIMIT: i64 = 1 << SEQ_BITS;
@@ -546,6 +549,9 @@ pub(crate) struct StoreInner {
     durable: Arc<crate::commit::Durable>,
     /// The tenants' seq counters (see [`crate::commit::SeqCounters`]).
     seqs: Arc<crate::commit::SeqCounters>,
+    /// The serving lock, when opened to serve; the committer thread holds
+    /// it too, so it lasts while either does.
+    _serving: Option<Arc<std::fs::File>>,
     /// Stops its thread when the store is dropped.
     _checkpointer: crate::commit::Checkpointer,
     pub(crate) subject_key: Arc<Zeroizing<Vec<u8>>>,
@@ -600,9 +606,6 @@ pub(crate) fn from_sql_seq(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
-/// The database's WAL file, opened for fsync only (created `0600` if SQLite
-/// has not yet made it; SQLite then uses it as is). Linux syncs a file's
-/// data whichever descriptor asks.
 /// `<db>.lock`, the serving lock's file.
 fn lock_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -621,6 +624,9 @@ fn existing_wal(db: &Path) -> std::io::Result<Option<std::fs::File>> {
     }
 }
 
+/// The database's WAL file, opened for fsync only (created `0600` if SQLite
+/// has not yet made it; SQLite then uses it as is). Linux syncs a file's
+/// data whichever descriptor asks.
 fn open_wal(db: &Path) -> std::io::Result<std::fs::File> {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
@@ -676,10 +682,13 @@ fn preallocate_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
                 zeroed = wal.write_all_at(&zeros[..n], at);
                 at += n as u64;
             }
-            zeroed.and_then(|()| wal.sync_all())
+            zeroed
         };
         #[cfg(not(unix))]
         let zeroed: std::io::Result<()> = Ok(());
+        // Only a write that found no room is forgiven. A failed sync is
+        // not: Linux reports it to SQLite's descriptors of the WAL too, so
+        // the first commit would fail on it anyway.
         if let Err(e) = zeroed {
             tracing::warn!(error = %e, "could not write the WAL ahead; commits will lengthen it");
             wal.set_len(len)?;
@@ -767,6 +776,7 @@ impl Store {
     }
 
     fn open_with(path: &Path, serving: Option<std::fs::File>) -> Result<Store, StoreError> {
+        let serving = serving.map(Arc::new);
         let file_err = |source| StoreError::File { path: path.to_owned(), source };
         create_private_file(path).map_err(file_err)?;
         // Whatever a previous run committed is on disk now, fsynced or not:
@@ -830,7 +840,7 @@ impl Store {
             seqs.clone(),
             durable.clone(),
             checkpointer.catch_up.clone(),
-            serving,
+            serving.clone(),
         )
         .map_err(file_err)?;
         Ok(Store {
@@ -844,6 +854,7 @@ impl Store {
                 subject_key,
                 epochs,
                 seqs,
+                _serving: serving,
                 routing: Mutex::new(None),
             }),
         })
@@ -957,7 +968,7 @@ impl Store {
     /// Why the store can no longer acknowledge anything, if so: an fsync of
     /// the queue failed, and only a restart brings it back.
     pub fn unhealthy(&self) -> Option<&'static str> {
-        self.inner.durable.poisoned().then_some(crate::commit::POISONED)
+        self.inner.durable.unhealthy()
     }
 
     /// A read connection: WAL readers see the last commit and never wait for
@@ -2827,9 +2838,13 @@ mod tests {
         // only, before its zeros.
         let pin = Connection::open(&path).unwrap();
         pin.execute_batch("BEGIN; SELECT COUNT(*) FROM tenants;").unwrap();
+        let wal_commits =
+            || wal_frames_per_commit(&std::fs::read(path.with_extension("db-wal")).unwrap()).len();
+        let before = wal_commits();
         let part = ChannelPart { key: number("1"), body: json!({"n": 1}) };
         store.ingest("s", vec![part.clone(), part.clone()], now_ms()).unwrap();
         store.ingest("s", vec![part], now_ms()).unwrap();
+        assert_eq!(wal_commits(), before + 2, "each ingest is a commit in the WAL");
         assert_eq!(seqs_after(&beside, &d.device_id, 0, 10), vec![1, 2, 3]);
         // What is on disk now, as a crash would leave it (no -shm).
         let image = tempfile::tempdir().unwrap();
@@ -2839,11 +2854,23 @@ mod tests {
         }
         let wal = std::fs::read(image.path().join("relay.db-wal")).unwrap();
         assert!(wal.len() as u64 >= WAL_PREALLOCATE);
-        assert!(wal_frames_per_commit(&wal).len() >= 2, "the events are in the WAL");
         drop((store, beside, pin));
-        // SQLite recovers the WAL's frames up to the zeros and stops there.
+        // The database file alone does not have the events: they come back
+        // from the WAL, whose frames SQLite recovers up to the zeros.
+        let db_only = tempfile::tempdir().unwrap();
+        std::fs::copy(image.path().join("relay.db"), db_only.path().join("relay.db")).unwrap();
+        let db_only = Connection::open(db_only.path().join("relay.db")).unwrap();
+        // (The schema itself may not have been checkpointed yet either.)
+        let bodies: i64 =
+            db_only.query_row("SELECT COUNT(*) FROM event_bodies", [], |r| r.get(0)).unwrap_or(0);
+        assert_eq!(bodies, 0);
         let recovered = Store::open(image.path().join("relay.db")).unwrap();
         assert_eq!(seqs_after(&recovered, &d.device_id, 0, 10), vec![1, 2, 3]);
+        // An admin open writes no zeros of its own.
+        let fresh = tempfile::tempdir().unwrap();
+        let admin = Store::open(fresh.path().join("relay.db")).unwrap();
+        assert!(wal_len(fresh.path()) < WAL_PREALLOCATE);
+        drop(admin);
     }
 
     #[test]
