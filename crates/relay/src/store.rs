@@ -783,9 +783,10 @@ impl Store {
         // sync it before handing any of it out, so that everything present
         // is durable. Before any connection opens: closing a descriptor of
         // the database file drops every POSIX lock this process holds on it,
-        // SQLite's included, after which another process (the admin CLI)
-        // closing its last connection would take the file for its own,
-        // checkpoint and delete the WAL under a running relay.
+        // SQLite's included, after which another process's SQLite (an
+        // operator's `sqlite3`, a backup script) closing its last connection
+        // would take the file for its own, checkpoint and delete the WAL
+        // under the running relay.
         if let Some(wal) = existing_wal(path).map_err(file_err)? {
             wal.sync_all().map_err(file_err)?;
         }
