@@ -2123,6 +2123,13 @@ mod tests {
         store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// Tenant "a" (app secret "secret-a") with WhatsApp number 111.
+    fn tenant_a(store: &Store) -> String {
+        let t = store.create_tenant("a", "secret-a", "v").unwrap();
+        store.add_channel(&t, &number("111")).unwrap();
+        t
+    }
+
     fn enroll(store: &Store, tenant: &str) -> (DeviceSecretKey, EnrollResponse) {
         let sk = DeviceSecretKey::generate();
         let code = store.issue_enrollment_code(tenant, Duration::from_secs(60)).unwrap();
@@ -2195,8 +2202,7 @@ mod tests {
     #[test]
     fn a_whole_raw_body_seals_to_the_same_payload_as_the_parsed_part() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (sk, _) = enroll(&store, &t);
         let raw = br#"{ "object": "whatsapp_business_account",
             "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
@@ -2224,8 +2230,7 @@ mod tests {
         // Groups run first without savepoints; a failure rolls the attempt
         // back and reruns the group with a savepoint per request.
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         enroll(&store, &t);
         enroll(&store, &t);
         let body = json!({"object":"whatsapp_business_account","entry":[]});
@@ -2284,8 +2289,7 @@ mod tests {
         // the seqs committed before its group: a device cannot have been
         // handed the ones its own group is writing.
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (_, device) = enroll(&store, &t);
         let body = json!({"object":"whatsapp_business_account","entry":[]});
         let ingest_job = |reply| crate::commit::Job::Ingest {
@@ -2393,8 +2397,7 @@ mod tests {
     #[test]
     fn ingest_seals_per_device_and_ack_moves_the_cursor() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (sk1, d1) = enroll(&store, &t);
         let (sk2, d2) = enroll(&store, &t);
         let body = json!({"object":"whatsapp_business_account","entry":[]});
@@ -2432,8 +2435,7 @@ mod tests {
     #[test]
     fn a_new_store_open_starts_a_new_epoch_and_no_epoch_key_is_on_disk() {
         let (dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (sk, d) = enroll(&store, &t);
         let body = json!({"object":"whatsapp_business_account","entry":[]});
         let part = ChannelPart { key: number("111"), body };
@@ -2460,8 +2462,7 @@ mod tests {
     #[test]
     fn a_shared_body_lives_as_long_as_a_device_still_needs_it() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (sk1, d1) = enroll(&store, &t);
         let (_sk2, d2) = enroll(&store, &t);
         let (_sk3, d3) = enroll(&store, &t);
@@ -2486,8 +2487,7 @@ mod tests {
     #[test]
     fn a_device_enrolled_later_starts_after_the_queue_and_holds_nothing_back() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (_sk1, d1) = enroll(&store, &t);
         let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
         for _ in 0..3 {
@@ -2531,8 +2531,7 @@ mod tests {
     #[test]
     fn a_damaged_header_list_is_skipped_and_still_purged() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (_sk, d) = enroll(&store, &t);
         let part = ChannelPart { key: number("111"), body: json!({"entry": []}) };
         for at in [1_000, 2_000] {
@@ -2551,8 +2550,7 @@ mod tests {
     #[test]
     fn fan_out_copies_and_webhook_events_merge_in_seq_order_across_pages() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (_sk1, d1) = enroll(&store, &t);
         let (sk2, d2) = enroll(&store, &t);
         let sender = store.authenticate(&d1.token).unwrap();
@@ -2589,8 +2587,7 @@ mod tests {
     #[test]
     fn a_version_3_store_keeps_its_queue_and_its_subject_rows_still_purge() {
         let (dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (_sk, d) = enroll(&store, &t);
         let key = store.inner.subject_key.clone();
         drop(store);
@@ -2676,8 +2673,7 @@ mod tests {
     #[test]
     fn a_webhook_events_subject_hashes_ride_in_its_body_row_and_purge_it() {
         let (_dir, store) = open_temp();
-        let t = store.create_tenant("a", "secret-a", "v").unwrap();
-        store.add_channel(&t, &number("111")).unwrap();
+        let t = tenant_a(&store);
         let (_sk, d) = enroll(&store, &t);
         let message = |from: &str| ChannelPart {
             key: number("111"),
